@@ -1,0 +1,34 @@
+"""The one error family the CLI turns into a one-line message and exit status 2."""
+
+from __future__ import annotations
+
+
+class NnaccelError(Exception):
+    """Bad input from a user: a file, a flag or a combination that cannot be simulated.
+
+    The message is complete on its own (it names the file, the layer and the field where
+    there is one) so the CLI prints it as a single line without a traceback.
+    """
+
+
+class NetworkError(NnaccelError):
+    """A network file that is malformed or inconsistent."""
+
+    def __init__(self, path: str, message: str, layer: str | None = None, field: str | None = None):
+        self.path = path
+        self.layer = layer
+        self.field = field
+        where = str(path)
+        if layer is not None:
+            where += f": layer '{layer}'"
+        if field is not None:
+            where += f": field '{field}'"
+        super().__init__(f"{where}: {message}")
+
+
+class HardwareError(NnaccelError):
+    """A hardware description, flag or TOML file that is invalid."""
+
+
+class MappingError(NnaccelError):
+    """A layer that cannot be mapped onto the hardware (e.g. the buffer is too small)."""
