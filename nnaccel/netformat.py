@@ -1,0 +1,395 @@
+"""The network file format: parse and validate it, and write it back deterministically.
+
+The format is described for people in ``docs/network-format.md`` and for tools in
+``networks/schema.json``; the tables below are the single source both are tested against.
+Parsing returns plain, fully checked values (``nnaccel.network`` turns them into dataclasses),
+so this module does not depend on the dataclasses and the two cannot import each other in a
+circle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nnaccel.errors import NetworkError
+from nnaccel.shapes import LAYER_TYPES, Shape, ShapeError, output_shape
+
+if TYPE_CHECKING:
+    from nnaccel.network import Network
+
+INPUT = "input"
+
+# Field kinds: each names a checker below.
+_STR, _SHAPE, _SHAPES, _NAMES, _KERNEL, _PAD, _POSINT, _BOOL = (
+    "string", "shape", "shapes", "names", "pair", "padding", "positive integer", "boolean")
+
+#: Top-level fields: kind and whether they are required.
+TOP_FIELDS: dict[str, tuple[str, bool]] = {
+    "name": (_STR, True),
+    "input_shape": (_SHAPE, True),
+    "source": (_STR, True),
+    "notes": (_STR, False),
+    "paper": ("object", False),
+    "layers": ("array", True),
+}
+
+#: Fields every layer has, all required, in the order files are written.
+COMMON_LAYER_FIELDS: dict[str, str] = {
+    "name": _STR,
+    "type": _STR,
+    "inputs": _NAMES,
+    "input_shapes": _SHAPES,
+    "output_shape": _SHAPE,
+}
+
+#: Fields per layer type: kind and default (None = required), in the order files are written.
+TYPE_FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
+    "conv": {
+        "kernel": (_KERNEL, None),
+        "stride": (_KERNEL, (1, 1)),
+        "padding": (_PAD, (0, 0)),
+        "groups": (_POSINT, 1),
+        "bias": (_BOOL, False),
+        "batch_norm": (_BOOL, False),
+    },
+    "fc": {"bias": (_BOOL, False), "batch_norm": (_BOOL, False)},
+    "maxpool": {
+        "kernel": (_KERNEL, None),
+        "stride": (_KERNEL, (1, 1)),
+        "padding": (_PAD, (0, 0)),
+        "ceil_mode": (_BOOL, False),
+    },
+    "global_avgpool": {},
+    "add": {},
+    "concat": {},
+}
+TYPE_FIELDS["avgpool"] = TYPE_FIELDS["maxpool"]
+assert set(TYPE_FIELDS) == set(LAYER_TYPES)
+
+#: The paper's figures a file may carry: kind of each.
+PAPER_FIELDS: dict[str, str] = {
+    "params_m": "number",
+    "macs_m": "number",
+    "top1": "number",
+    "top5": "number",
+    "depth": "depth",
+    "time_8x8_32KB": "number",
+    "energy_8x8_32KB": "number",
+    "time_16x16_128KB": "number",
+    "energy_16x16_128KB": "number",
+}
+
+_MULTI_INPUT = ("add", "concat")
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        self.key = key
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class _Checker:
+    """Checks values of one file, raising NetworkError with the file, layer and field."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, message: str, layer: str | None = None, field: str | None = None):
+        raise NetworkError(self.path, message, layer=layer, field=field)
+
+    def value(self, kind: str, value: Any, layer: str | None, field: str) -> Any:
+        """Check ``value`` against ``kind``; return it normalized (lists become tuples)."""
+        check: Callable[[Any], Any] = getattr(self, "_" + kind.replace(" ", "_"))
+        result = check(value)
+        if isinstance(result, str):
+            self.fail(f"{result}, got {_describe(value)}", layer, field)
+        return result[0]
+
+    # Each checker returns (normalized,) or an error string.
+    def _string(self, v: Any) -> Any:
+        return (v,) if isinstance(v, str) and v else "expected a non-empty string"
+
+    def _boolean(self, v: Any) -> Any:
+        return (v,) if isinstance(v, bool) else "expected true or false"
+
+    def _positive_integer(self, v: Any) -> Any:
+        return (v,) if _is_int(v) and v >= 1 else "expected a positive integer"
+
+    def _ints(self, v: Any, n: int, low: int, what: str) -> Any:
+        if not isinstance(v, list) or len(v) != n or not all(_is_int(x) for x in v):
+            return f"expected {what}: a list of {n} integers"
+        if any(x < low for x in v):
+            return f"expected {what} with every entry >= {low}"
+        return (tuple(v),)
+
+    def _shape(self, v: Any) -> Any:
+        return self._ints(v, 3, 1, "a shape [C, H, W]")
+
+    def _pair(self, v: Any) -> Any:
+        return self._ints(v, 2, 1, "a pair [h, w]")
+
+    def _padding(self, v: Any) -> Any:
+        return self._ints(v, 2, 0, "a padding [ph, pw]")
+
+    def _names(self, v: Any) -> Any:
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+            return "expected a non-empty list of layer names"
+        return (tuple(v),)
+
+    def _shapes(self, v: Any) -> Any:
+        if not isinstance(v, list) or not v:
+            return "expected a non-empty list of shapes [C, H, W]"
+        out = []
+        for item in v:
+            checked = self._shape(item)
+            if isinstance(checked, str):
+                return checked
+            out.append(checked[0])
+        return (tuple(out),)
+
+    def _number(self, v: Any) -> Any:
+        return (v,) if _is_number(v) and v >= 0 else "expected a non-negative number"
+
+    def _depth(self, v: Any) -> Any:
+        if not isinstance(v, list) or not v or not all(_is_int(x) and x >= 1 for x in v):
+            return "expected a list of positive integers"
+        return (tuple(v),)
+
+    def _object(self, v: Any) -> Any:
+        return (v,) if isinstance(v, dict) else "expected an object"
+
+    def _array(self, v: Any) -> Any:
+        return (v,) if isinstance(v, list) and v else "expected a non-empty list"
+
+
+def parse_network_text(text: str, path: str) -> dict[str, Any]:
+    """Parse and validate a network file's text.
+
+    Returns the keyword arguments of ``Network`` (without ``path``), with ``layers`` a list
+    of keyword-argument dicts for ``Layer``. Raises NetworkError on the first problem.
+    """
+    check = _Checker(path)
+    try:
+        raw = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except json.JSONDecodeError as exc:
+        check.fail(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+    except _DuplicateKey as exc:
+        check.fail(f"invalid file: the key '{exc.key}' appears twice in one object")
+    except RecursionError:
+        check.fail("invalid JSON: nested too deeply")
+    if not isinstance(raw, dict):
+        check.fail("expected a JSON object at the top level")
+
+    top = _check_fields(check, raw, TOP_FIELDS, None)
+    out: dict[str, Any] = {
+        "name": top["name"],
+        "input_shape": top["input_shape"],
+        "source": top["source"],
+        "notes": top.get("notes", ""),
+        "paper": _check_paper(check, top.get("paper", {})),
+    }
+    produced: dict[str, Shape] = {INPUT: top["input_shape"]}
+    names_in_file = [
+        layer.get("name") for layer in top["layers"] if isinstance(layer, dict)
+    ]
+    layers = []
+    for index, raw_layer in enumerate(top["layers"]):
+        layer = _check_layer(check, raw_layer, index, produced, names_in_file)
+        produced[layer["name"]] = layer["output_shape"]
+        layers.append(layer)
+    out["layers"] = layers
+    return out
+
+
+def _check_fields(check: _Checker, raw: dict[str, Any], spec: dict[str, tuple[str, bool]],
+                  layer: str | None) -> dict[str, Any]:
+    for key in raw:
+        if key not in spec:
+            check.fail(f"unknown field (allowed: {', '.join(spec)})", layer, key)
+    out = {}
+    for key, (kind, required) in spec.items():
+        if key not in raw:
+            if required:
+                check.fail("missing required field", layer, key)
+            continue
+        out[key] = check.value(kind, raw[key], layer, key)
+    return out
+
+
+def _check_paper(check: _Checker, paper: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in paper.items():
+        if key not in PAPER_FIELDS:
+            check.fail(f"unknown field in 'paper' (allowed: {', '.join(PAPER_FIELDS)})",
+                       None, f"paper.{key}")
+        out[key] = check.value(PAPER_FIELDS[key], value, None, f"paper.{key}")
+    return out
+
+
+def _check_layer(check: _Checker, raw: Any, index: int, produced: dict[str, Shape],
+                 names_in_file: list[Any]) -> dict[str, Any]:
+    label = f"#{index}"
+    if not isinstance(raw, dict):
+        check.fail(f"expected an object, got {_describe(raw)}", label)
+    if isinstance(raw.get("name"), str) and raw["name"]:
+        label = raw["name"]
+    if "type" not in raw:
+        check.fail("missing required field", label, "type")
+    ltype = raw["type"]
+    if not isinstance(ltype, str) or ltype not in TYPE_FIELDS:
+        check.fail(f"unknown layer type {_describe(ltype)} (known: {', '.join(LAYER_TYPES)})",
+                   label, "type")
+    type_spec = TYPE_FIELDS[ltype]
+    for key in raw:
+        if key not in COMMON_LAYER_FIELDS and key not in type_spec:
+            allowed = [*COMMON_LAYER_FIELDS, *type_spec]
+            check.fail(f"unknown field for a {ltype} layer (allowed: {', '.join(allowed)})",
+                       label, key)
+    fields: dict[str, Any] = {}
+    for key, kind in COMMON_LAYER_FIELDS.items():
+        if key not in raw:
+            check.fail("missing required field", label, key)
+        fields[key] = check.value(kind, raw[key], label, key)
+    for key, (kind, default) in type_spec.items():
+        if key in raw:
+            fields[key] = check.value(kind, raw[key], label, key)
+        elif default is None:
+            check.fail(f"missing required field (a {ltype} layer needs it)", label, key)
+        else:
+            fields[key] = default
+
+    name = fields["name"]
+    if name == INPUT:
+        check.fail(f"'{INPUT}' is reserved for the network input", label, "name")
+    if name in produced:
+        check.fail("a layer of this name comes earlier in the file", label, "name")
+    _check_inputs(check, fields, produced, names_in_file, index)
+    _check_output(check, fields)
+    return fields
+
+
+def _check_inputs(check: _Checker, fields: dict[str, Any], produced: dict[str, Shape],
+                  names_in_file: list[Any], index: int) -> None:
+    name, ltype, inputs = fields["name"], fields["type"], fields["inputs"]
+    if ltype in _MULTI_INPUT and len(inputs) < 2:
+        check.fail(f"a {ltype} layer needs at least two inputs", name, "inputs")
+    if ltype not in _MULTI_INPUT and len(inputs) != 1:
+        check.fail(f"a {ltype} layer takes exactly one input, got {len(inputs)}",
+                   name, "inputs")
+    for producer in inputs:
+        if producer in produced:
+            continue
+        if producer == name:
+            check.fail("a layer cannot read its own output", name, "inputs")
+        if producer in names_in_file[index:]:
+            check.fail(f"input '{producer}' comes later in the file (layers must be in "
+                       "topological order)", name, "inputs")
+        check.fail(f"input '{producer}' is not a layer of this network (nor '{INPUT}')",
+                   name, "inputs")
+    shapes = fields["input_shapes"]
+    if len(shapes) != len(inputs):
+        check.fail(f"has {len(shapes)} shapes for {len(inputs)} inputs", name, "input_shapes")
+    for i, (producer, shape) in enumerate(zip(inputs, shapes, strict=True)):
+        if produced[producer] != shape:
+            check.fail(f"input_shapes[{i}] is {list(shape)} but '{producer}' outputs "
+                       f"{list(produced[producer])}", name, "input_shapes")
+
+
+def _check_output(check: _Checker, fields: dict[str, Any]) -> None:
+    name, ltype = fields["name"], fields["type"]
+    given = fields["output_shape"]
+    if ltype == "conv":
+        groups, cin, cout = fields["groups"], fields["input_shapes"][0][0], given[0]
+        if cin % groups:
+            check.fail(f"{cin} input channels do not divide into {groups} groups",
+                       name, "groups")
+        if cout % groups:
+            check.fail(f"{cout} output channels do not divide into {groups} groups",
+                       name, "groups")
+    try:
+        expected = output_shape(
+            ltype, fields["input_shapes"], given[0],
+            kernel=fields.get("kernel", (1, 1)), stride=fields.get("stride", (1, 1)),
+            padding=fields.get("padding", (0, 0)), ceil_mode=fields.get("ceil_mode", False))
+    except ShapeError as exc:
+        check.fail(str(exc), name, exc.field)
+    if expected != given:
+        because = {"conv": "kernel, stride and padding (rounding down)",
+                   "fc": "an fc layer (its output is [Co, 1, 1])",
+                   "maxpool": "kernel, stride, padding and ceil_mode",
+                   "global_avgpool": "a global pool (its output is [C, 1, 1])",
+                   "add": "the inputs (add keeps their shape)",
+                   "concat": "the inputs (concat sums their channels)"}
+        because["avgpool"] = because["maxpool"]
+        check.fail(f"is {list(given)} but {because[ltype]} give {list(expected)}",
+                   name, "output_shape")
+
+
+def read_name(path: Path) -> str | None:
+    """The ``name`` field of a network file, or None if it cannot be read."""
+    try:
+        name = json.loads(path.read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def layer_to_dict(layer: Any) -> dict[str, Any]:
+    """A layer as the file writes it: the common fields, then its type's, in fixed order."""
+    out: dict[str, Any] = {
+        "name": layer.name,
+        "type": layer.type,
+        "inputs": list(layer.inputs),
+        "input_shapes": [list(s) for s in layer.input_shapes],
+        "output_shape": list(layer.output_shape),
+    }
+    for key in TYPE_FIELDS[layer.type]:
+        value = getattr(layer, key)
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def dumps_network(network: Network) -> str:
+    """The file text of a network: fixed key order, one layer per line, final newline."""
+    head: list[tuple[str, Any]] = [
+        ("name", network.name),
+        ("input_shape", list(network.input_shape)),
+        ("source", network.source),
+    ]
+    if network.notes:
+        head.append(("notes", network.notes))
+    if network.paper:
+        paper = {k: network.paper[k] for k in PAPER_FIELDS if k in network.paper}
+        head.append(("paper", {k: list(v) if isinstance(v, tuple) else v
+                               for k, v in paper.items()}))
+    lines = ["{"]
+    lines += [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head]
+    lines.append('  "layers": [')
+    body = [f"    {json.dumps(layer_to_dict(layer))}" for layer in network.layers]
+    lines.append(",\n".join(body))
+    lines += ["  ]", "}"]
+    return "\n".join(lines) + "\n"

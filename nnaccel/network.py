@@ -1,0 +1,192 @@
+"""Networks as frozen values: layers with shapes, and how to count their parameters and MACs.
+
+A Network is what every other part of nnaccel reads. It comes from a JSON file (see
+``docs/network-format.md``) through ``load_network``, which validates the file completely, so
+code downstream may trust every shape it finds here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from nnaccel.errors import NetworkError
+from nnaccel.netformat import parse_network_text, read_name
+from nnaccel.shapes import Shape
+
+#: The name by which a layer refers to the network's input.
+INPUT = "input"
+
+
+def networks_dir() -> Path:
+    """The repository's ``networks/`` folder, where the bundled network files live."""
+    return Path(__file__).resolve().parent.parent / "networks"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer. Activations and batch norm are folded into the conv/fc before them."""
+
+    name: str
+    type: str  # 'conv', 'fc', 'maxpool', 'avgpool', 'global_avgpool', 'add', 'concat'
+    inputs: tuple[str, ...]  # producer layer names, or 'input' for the network input
+    input_shapes: tuple[Shape, ...]  # (C, H, W) of each input, in the order of `inputs`
+    output_shape: Shape  # (C, H, W); an fc layer's is (Co, 1, 1)
+    kernel: tuple[int, int] = (1, 1)  # (kh, kw)
+    stride: tuple[int, int] = (1, 1)  # (sh, sw)
+    padding: tuple[int, int] = (0, 0)  # (ph, pw), applied on both sides
+    groups: int = 1
+    bias: bool = False
+    batch_norm: bool = False  # a learned scale and shift per output channel
+    ceil_mode: bool = False  # pooling rounds its output size up (Caffe does)
+
+    @property
+    def input_shape(self) -> Shape:
+        """The first input's shape (the only one, except for add and concat)."""
+        return self.input_shapes[0]
+
+    @property
+    def in_channels(self) -> int:
+        return self.input_shapes[0][0]
+
+    @property
+    def out_channels(self) -> int:
+        return self.output_shape[0]
+
+    @property
+    def weights(self) -> int:
+        """Weights only: no bias, no batch norm."""
+        if self.type == "conv":
+            kh, kw = self.kernel
+            return self.out_channels * (self.in_channels // self.groups) * kh * kw
+        if self.type == "fc":
+            c, h, w = self.input_shape
+            return self.out_channels * c * h * w
+        return 0
+
+    @property
+    def params(self) -> int:
+        """Weights + bias + batch norm's scale and shift (the paper's count, architectures §3)."""
+        if self.type not in ("conv", "fc"):
+            return 0
+        extra = (1 if self.bias else 0) + (2 if self.batch_norm else 0)
+        return self.weights + extra * self.out_channels
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the conv/fc; every weight meets every output pixel once."""
+        _, ho, wo = self.output_shape
+        return self.weights * ho * wo
+
+    @property
+    def macs_paper_rule(self) -> int:
+        """MACs plus one operation per output element of a conv/fc (architectures.md §3).
+
+        The paper counts (K*K*Cin/g + 1) per output, as if every layer had a bias or a
+        batch-norm shift; with that rule its MAC column is matched within 0.1%.
+        """
+        if self.type not in ("conv", "fc"):
+            return 0
+        c, h, w = self.output_shape
+        return self.macs + c * h * w
+
+
+def _frozen(value: Any) -> Any:
+    """Lists become tuples so that a Network stays immutable all the way down."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Network:
+    """A whole network: layers in topological order, and where its definition comes from.
+
+    ``paper`` is a read-only mapping (``types.MappingProxyType``) of the paper's figures for
+    this network: ``params_m``, ``macs_m``, ``top1``, ``top5``, ``depth`` (a tuple) and the
+    Table 3 columns ``time_8x8_32KB``, ``energy_8x8_32KB``, ``time_16x16_128KB``,
+    ``energy_16x16_128KB``, each present only where the paper gives it.
+    """
+
+    name: str
+    input_shape: Shape
+    layers: tuple[Layer, ...]
+    source: str
+    paper: MappingProxyType = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, hash=False
+    )
+    path: str = ""
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.paper, MappingProxyType):
+            frozen = {k: _frozen(v) for k, v in dict(self.paper).items()}
+            object.__setattr__(self, "paper", MappingProxyType(frozen))
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def macs_paper_rule(self) -> int:
+        return sum(layer.macs_paper_rule for layer in self.layers)
+
+    @property
+    def inferred(self) -> bool:
+        """True when no public definition exists and the project chose one."""
+        return self.source.startswith("inferred")
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.layers[-1].output_shape
+
+    def layer(self, name: str) -> Layer:
+        """The layer called ``name``; KeyError if there is none."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"network '{self.name}' has no layer '{name}'")
+
+
+def bundled_networks() -> list[Path]:
+    """Every network file shipped in ``networks/``, sorted by file name."""
+    return sorted(p for p in networks_dir().glob("*.json") if p.name != "schema.json")
+
+
+def resolve_network(path_or_name: str | Path) -> Path:
+    """A path as given if it exists, else a bundled network by file stem or paper name."""
+    path = Path(path_or_name)
+    if path.is_file():
+        return path
+    text = str(path_or_name)
+    bundled = networks_dir() / f"{text.removesuffix('.json')}.json"
+    if "/" not in text and bundled.is_file():
+        return bundled
+    if "/" not in text:
+        for candidate in bundled_networks():
+            if read_name(candidate) == text:
+                return candidate
+    names = ", ".join(p.stem for p in bundled_networks())
+    raise NetworkError(text, f"no such file, and no bundled network of that name "
+                       f"(bundled: {names})")
+
+
+def load_network(path_or_name: str | Path) -> Network:
+    """Read and validate a network file; ``path_or_name`` may name a bundled network.
+
+    Raises NetworkError, naming the file, the layer and the field, for anything wrong.
+    """
+    path = resolve_network(path_or_name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetworkError(str(path), f"cannot read the file: {exc}") from None
+    data = parse_network_text(text, str(path))
+    layers = tuple(Layer(**fields) for fields in data.pop("layers"))
+    return Network(layers=layers, path=str(path), **data)
