@@ -1,0 +1,194 @@
+"""``nnaccel list``, ``nnaccel info`` and ``nnaccel validate``: looking at network files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from nnaccel.errors import NetworkError, NnaccelError
+from nnaccel.network import Layer, Network, bundled_networks, load_network
+
+
+def _console() -> Console:
+    console = Console()
+    # Piped output gets a wide, fixed width so that tables are never wrapped or cut.
+    return console if console.is_terminal else Console(width=220, soft_wrap=False)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:,.1f}"
+
+
+def _deviation(value: float, paper: float | None) -> float | None:
+    return None if not paper else 100 * (value / paper - 1)
+
+
+def _percent(d: float | None) -> str:
+    return "" if d is None else f"{d:+.1f}%"
+
+
+def network_summary(path_stem: str, network: Network) -> dict[str, Any]:
+    """One row of ``nnaccel list``: our counts, the paper's, and how far apart they are."""
+    paper_params = network.paper.get("params_m")
+    paper_macs = network.paper.get("macs_m")
+    return {
+        "file": path_stem,
+        "name": network.name,
+        "input": list(network.input_shape),
+        "inferred": network.inferred,
+        "params": network.params,
+        "macs": network.macs,
+        "macs_paper_rule": network.macs_paper_rule,
+        "paper_params_m": paper_params,
+        "params_deviation_pct": _deviation(network.params / 1e6, paper_params),
+        "paper_macs_m": paper_macs,
+        "macs_paper_rule_deviation_pct": _deviation(network.macs_paper_rule / 1e6, paper_macs),
+        "macs_deviation_pct": _deviation(network.macs / 1e6, paper_macs),
+    }
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_networks(as_json: bool) -> None:
+    """Every bundled network, with its params and MACs next to the paper's.
+
+    MACs count multiply-accumulates of conv/fc layers; "paper rule" adds one operation per
+    output element, which is how the paper counts (within 0.1%). Δ columns are our count
+    relative to the paper's. "inferred" marks networks no public file defines.
+    """
+    rows = [network_summary(p.stem, load_network(p)) for p in bundled_networks()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Bundled networks (MACs in millions; Δ = ours vs the paper's)")
+    for column in ("file", "network", "input", "def.", "params", "paper params",
+                   "Δ params", "MACs", "MACs paper rule", "paper MACs", "Δ MACs (rule)",
+                   "Δ MACs"):
+        right = column not in ("file", "network", "def.")
+        table.add_column(column, justify="right" if right else "left", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r["file"], r["name"], _shape(r["input"]),
+            "inferred" if r["inferred"] else "public",
+            f"{r['params']:,}",
+            "" if r["paper_params_m"] is None else f"{r['paper_params_m']}M",
+            _percent(r["params_deviation_pct"]),
+            _millions(r["macs"]), _millions(r["macs_paper_rule"]),
+            "" if r["paper_macs_m"] is None else f"{r['paper_macs_m']}",
+            _percent(r["macs_paper_rule_deviation_pct"]), _percent(r["macs_deviation_pct"]))
+    _console().print(table)
+
+
+def layer_dict(layer: Layer) -> dict[str, Any]:
+    """A layer as ``nnaccel info --json`` prints it."""
+    return {
+        "name": layer.name,
+        "type": layer.type,
+        "inputs": list(layer.inputs),
+        "input": list(layer.input_shape),
+        "input_shapes": [list(s) for s in layer.input_shapes],
+        "output": list(layer.output_shape),
+        "kernel": list(layer.kernel),
+        "stride": list(layer.stride),
+        "padding": list(layer.padding),
+        "groups": layer.groups,
+        "bias": layer.bias,
+        "batch_norm": layer.batch_norm,
+        "ceil_mode": layer.ceil_mode,
+        "params": layer.params,
+        "macs": layer.macs,
+        "macs_paper_rule": layer.macs_paper_rule,
+    }
+
+
+def network_dict(network: Network) -> dict[str, Any]:
+    """A network as ``nnaccel info --json`` prints it."""
+    return {
+        "name": network.name,
+        "file": network.path,
+        "source": network.source,
+        "notes": network.notes,
+        "input": list(network.input_shape),
+        "output": list(network.output_shape),
+        "params": network.params,
+        "macs": network.macs,
+        "macs_paper_rule": network.macs_paper_rule,
+        "paper": {k: list(v) if isinstance(v, tuple) else v for k, v in network.paper.items()},
+        "layers": [layer_dict(layer) for layer in network.layers],
+    }
+
+
+@click.command()
+@click.argument("net")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def info(net: str, as_json: bool) -> None:
+    """Layer by layer: shapes, kernel, stride, groups, params and MACs of NET."""
+    network = load_network(net)
+    if as_json:
+        click.echo(json.dumps(network_dict(network), indent=2))
+        return
+    table = Table(title=f"{network.name} ({network.path})", caption=network.source)
+    for column in ("#", "layer", "type", "input", "output", "kernel", "stride", "pad",
+                   "groups", "params", "MACs"):
+        right = column not in ("layer", "type")
+        table.add_column(column, justify="right" if right else "left", no_wrap=True)
+    for i, layer in enumerate(network.layers, 1):
+        windowed = layer.type in ("conv", "maxpool", "avgpool")
+        table.add_row(
+            str(i), layer.name, layer.type,
+            " + ".join(_shape(s) for s in layer.input_shapes), _shape(layer.output_shape),
+            _shape(layer.kernel) if windowed else "", _shape(layer.stride) if windowed else "",
+            _shape(layer.padding) if windowed else "",
+            str(layer.groups) if layer.type == "conv" else "",
+            f"{layer.params:,}", f"{layer.macs:,}")
+    table.add_section()
+    table.add_row("", "total", "", _shape(network.input_shape), _shape(network.output_shape),
+                  "", "", "", "", f"{network.params:,}", f"{network.macs:,}")
+    console = _console()
+    console.print(table)
+    console.print(f"MACs by the paper's rule (one more per conv/fc output): "
+                  f"{network.macs_paper_rule:,}")
+    if network.notes:
+        console.print(network.notes, soft_wrap=True)
+
+
+@click.command()
+@click.argument("nets", nargs=-1, required=True, metavar="NET...")
+@click.option("--reference", is_flag=True,
+              help="Also run the numpy reference: every shape and MAC count checked by "
+                   "doing the work.")
+def validate(nets: tuple[str, ...], reference: bool) -> None:
+    """Check network files; one line per file, exit status 2 if any is bad."""
+    failures = 0
+    for net in nets:
+        try:
+            line = _validate_one(net, reference)
+        except NnaccelError as exc:
+            failures += 1
+            click.echo(f"error: {' '.join(str(exc).split())}", err=True)
+            continue
+        click.echo(line)
+    if failures:
+        raise SystemExit(2)
+
+
+def _validate_one(net: str, reference: bool) -> str:
+    network = load_network(net)
+    line = (f"ok {network.path}: {network.name}, {len(network.layers)} layers, "
+            f"{network.params:,} params, {network.macs:,} MACs")
+    if not reference:
+        return line
+    from nnaccel.reference import run_reference  # numpy work only when asked for
+
+    run = run_reference(network)
+    if not run.ok:
+        raise NetworkError(network.path, "the numpy reference disagrees: " + run.problems[0])
+    return line + f"; reference ok ({run.seconds:.2f} s, {run.macs:,} MACs performed)"
