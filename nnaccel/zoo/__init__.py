@@ -2,7 +2,8 @@
 
 The files are the product; the builders are how they are made and kept honest. A test
 regenerates them and compares bytes, so files and builders cannot drift apart. Regenerate
-with ``python -m nnaccel.zoo [FOLDER]`` (default: the repository's ``networks/``).
+with ``python -m nnaccel.zoo [FOLDER]`` (default: the repository's ``networks/``); this also
+writes the format's ``schema.json``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from nnaccel.netformat import dumps_network
+from nnaccel.netschema import dumps_schema
 from nnaccel.network import Network
 from nnaccel.zoo.alexnet import alexnet
 from nnaccel.zoo.darknet import tiny_darknet
@@ -38,10 +40,13 @@ def build_all() -> dict[str, Network]:
 
 
 def write_all(folder: str | Path) -> list[Path]:
-    """Write every zoo network as ``<folder>/<stem>.json``; return the paths written."""
+    """Write every zoo network as ``<folder>/<stem>.json``, and the format's
+    ``schema.json``; return the paths written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    schema = folder / "schema.json"
+    schema.write_text(dumps_schema(), encoding="utf-8")
+    written = [schema]
     for stem, network in build_all().items():
         path = folder / f"{stem}.json"
         path.write_text(dumps_network(network), encoding="utf-8")

@@ -1,0 +1,121 @@
+"""The JSON Schema of network files, generated from the loader's own field tables.
+
+``networks/schema.json`` is written from here (``python -m nnaccel.zoo``) and a test checks
+the file is current, so the schema cannot drift from what ``load_network`` accepts. The
+schema covers the structure; the loader also checks what a schema cannot say (shapes follow
+from the parameters, inputs come earlier, groups divide the channels).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nnaccel.netformat import COMMON_LAYER_FIELDS, PAPER_FIELDS, TOP_FIELDS, TYPE_FIELDS
+from nnaccel.shapes import LAYER_TYPES
+
+DESCRIPTIONS = {
+    "name": "The network's name as the paper writes it (e.g. 1.0-SqNxt-23v5).",
+    "input_shape": "The network input [C, H, W].",
+    "source": "Where the definition comes from (repository: path), or 'inferred: <rule>'.",
+    "notes": "Free text: quirks of the definition, how close an inferred network comes.",
+    "paper": "The paper's figures for this network (Tables 1-3).",
+    "layers": "The layers in topological order.",
+    "layer.name": "Unique layer name; 'input' is reserved for the network input.",
+    "layer.type": "The layer type.",
+    "layer.inputs": "Names of the producer layers, or 'input'; add/concat take two or more.",
+    "layer.input_shapes": "[C, H, W] of each input, in the order of 'inputs'.",
+    "layer.output_shape": "[C, H, W] of the output; an fc layer's is [Co, 1, 1].",
+    "layer.kernel": "[kh, kw].",
+    "layer.stride": "[sh, sw].",
+    "layer.padding": "[ph, pw], added on both sides.",
+    "layer.groups": "Channel groups; both channel counts divide by it (depthwise: = C).",
+    "layer.bias": "The layer has a bias per output channel.",
+    "layer.batch_norm": "A batch norm (learned scale and shift per channel) follows, folded.",
+    "layer.ceil_mode": "Pooling rounds the output size up, as Caffe does.",
+    "paper.params_m": "Parameters, millions.",
+    "paper.macs_m": "MACs, millions (Table 3).",
+    "paper.top1": "ImageNet top-1 accuracy, %.",
+    "paper.top5": "ImageNet top-5 accuracy, %.",
+    "paper.depth": "Blocks per stage (Table 3).",
+    "paper.time_8x8_32KB": "Table 3: inference time, normalized, 8x8 PEs and 32KB.",
+    "paper.energy_8x8_32KB": "Table 3: energy, 8x8 PEs and 32KB.",
+    "paper.time_16x16_128KB": "Table 3: inference time, normalized, 16x16 PEs and 128KB.",
+    "paper.energy_16x16_128KB": "Table 3: energy, 16x16 PEs and 128KB.",
+}
+
+
+def _ints(n: int, low: int) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "integer", "minimum": low},
+            "minItems": n, "maxItems": n}
+
+
+def _kind(kind: str) -> dict[str, Any]:
+    return {
+        "string": {"type": "string", "minLength": 1},
+        "shape": _ints(3, 1),
+        "pair": _ints(2, 1),
+        "padding": _ints(2, 0),
+        "positive integer": {"type": "integer", "minimum": 1},
+        "boolean": {"type": "boolean"},
+        "number": {"type": "number", "minimum": 0},
+        "names": {"type": "array", "items": {"type": "string", "minLength": 1},
+                  "minItems": 1},
+        "shapes": {"type": "array", "items": _ints(3, 1), "minItems": 1},
+        "depth": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                  "minItems": 1},
+    }[kind]
+
+
+def _described(key: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": DESCRIPTIONS[key], **schema}
+
+
+def _layer_schema(ltype: str) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        key: _described(f"layer.{key}", _kind(kind)) for key, kind in COMMON_LAYER_FIELDS.items()
+    }
+    props["type"] = _described("layer.type", {"const": ltype})
+    required = list(COMMON_LAYER_FIELDS)
+    for key, (kind, default) in TYPE_FIELDS[ltype].items():
+        schema = _described(f"layer.{key}", _kind(kind))
+        if default is None:
+            required.append(key)
+        else:
+            schema["default"] = list(default) if isinstance(default, tuple) else default
+        props[key] = schema
+    if ltype in ("add", "concat"):
+        props["inputs"] = {**props["inputs"], "minItems": 2}
+    else:
+        props["inputs"] = {**props["inputs"], "maxItems": 1}
+    return {"title": f"{ltype} layer", "type": "object", "properties": props,
+            "required": required, "additionalProperties": False}
+
+
+def json_schema() -> dict[str, Any]:
+    """The schema of a network file, as a JSON-ready dict."""
+    paper = {key: _described(f"paper.{key}", _kind(kind)) for key, kind in PAPER_FIELDS.items()}
+    props: dict[str, Any] = {}
+    for key, (kind, _) in TOP_FIELDS.items():
+        if key == "paper":
+            schema = {"type": "object", "properties": paper, "additionalProperties": False}
+        elif key == "layers":
+            schema = {"type": "array", "minItems": 1,
+                      "items": {"oneOf": [_layer_schema(t) for t in LAYER_TYPES]}}
+        else:
+            schema = _kind(kind)
+        props[key] = _described(key, schema)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "nnaccel network file",
+        "description": "Layer shapes of a neural network, for nnaccel. See "
+                       "docs/network-format.md; the loader checks more than this schema can.",
+        "type": "object",
+        "properties": props,
+        "required": [key for key, (_, required) in TOP_FIELDS.items() if required],
+        "additionalProperties": False,
+    }
+
+
+def dumps_schema() -> str:
+    return json.dumps(json_schema(), indent=2) + "\n"
