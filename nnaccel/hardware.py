@@ -1,0 +1,282 @@
+"""The hardware description: PE array, global buffer, DRAM, sparsity and the energy table.
+
+Paper §3 ("Hardware Simulation Setup") fixes the array (8x8 or 16x16 PEs), the buffer (32KB or
+128KB), 16-bit MACs, DRAM latency (100 cycles) and effective bandwidth (16 GB/s) and the 40%
+weight sparsity. Everything else the paper leaves open is a field here with the default chosen
+in docs/model.md ("Constants"). A `Hardware` is validated once, at construction.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .engines import layout
+from .errors import HardwareError
+
+KIB = 1024
+# The paper's "32KB" means 32·1024 bytes; KB, KiB and K are all binary here, and so are MB/MiB.
+_SIZE_UNITS = {
+    "": 1, "B": 1,
+    "K": KIB, "KB": KIB, "KIB": KIB,
+    "M": KIB**2, "MB": KIB**2, "MIB": KIB**2,
+    "G": KIB**3, "GB": KIB**3, "GIB": KIB**3,
+}
+
+
+@dataclass(frozen=True)
+class EnergyTable:
+    """Energy of one 16-bit access per level (DESIGN.md §1: Eyeriss' normalized costs).
+
+    `unit` is what the numbers are in: "mac" (multiples of one MAC, as the paper's Table 3) or "pJ".
+    """
+
+    mac: float = 1.0
+    rf: float = 1.0
+    array: float = 2.0
+    buffer: float = 6.0
+    dram: float = 200.0
+    unit: str = "mac"
+
+    def __post_init__(self) -> None:
+        for f in ("mac", "rf", "array", "buffer", "dram"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise HardwareError(f"energy.{f} must be a non-negative number, got {v!r}")
+        if self.unit not in ("mac", "pJ"):
+            raise HardwareError(f"energy.unit must be 'mac' or 'pJ', got {self.unit!r}")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One accelerator configuration (paper §3, Figure 5). Sizes in bytes, times in cycles."""
+
+    Pr: int = 8
+    Pc: int = 8
+    buffer_bytes: int = 32 * KIB
+    word_bytes: int = 2
+    psum_bytes: int = 4
+    clock_hz: float = 1e9
+    dram_latency_cycles: int = 100
+    dram_bandwidth_bytes_per_s: float = 16e9
+    sparsity: float = 0.4
+    buffer_port_words: int = 0  # 0: one word per PE column (Pc), see docs/model.md
+    rf_psums: int = 16
+    energy: EnergyTable = field(default_factory=EnergyTable)
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        for f in ("Pr", "Pc", "buffer_bytes", "word_bytes", "psum_bytes", "rf_psums"):
+            _positive_int(f, getattr(self, f))
+        _non_negative_int("dram_latency_cycles", self.dram_latency_cycles)
+        _non_negative_int("buffer_port_words", self.buffer_port_words)
+        for f in ("clock_hz", "dram_bandwidth_bytes_per_s"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
+                raise HardwareError(f"{f} must be a positive number, got {v!r}")
+        if self.psum_bytes % self.word_bytes:
+            raise HardwareError(
+                f"psum_bytes ({self.psum_bytes}) must be a multiple of word_bytes ({self.word_bytes})"
+            )
+        bpc = self.dram_bandwidth_bytes_per_s / self.clock_hz
+        if abs(bpc - round(bpc)) > 1e-9 or round(bpc) < 1:
+            raise HardwareError(
+                f"DRAM bandwidth {self.dram_bandwidth_bytes_per_s:g} B/s at clock {self.clock_hz:g} Hz"
+                f" is {bpc:g} bytes per cycle; it must be a whole number of at least 1"
+            )
+        s = self.sparsity
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1:
+            raise HardwareError(f"sparsity must be a number in [0, 1), got {s!r}")
+        if not isinstance(self.energy, EnergyTable):
+            raise HardwareError("energy must be an EnergyTable")
+
+    # -- derived quantities -----------------------------------------------------------------
+    @property
+    def pes(self) -> int:
+        return self.Pr * self.Pc
+
+    @property
+    def dram_bytes_per_cycle(self) -> int:
+        return round(self.dram_bandwidth_bytes_per_s / self.clock_hz)
+
+    @property
+    def port_words(self) -> int:
+        return self.buffer_port_words or self.Pc
+
+    @property
+    def density(self) -> Fraction:
+        """1 - sparsity as an exact fraction, so both engines round nonzeros identically."""
+        return (1 - Fraction(repr(float(self.sparsity)))).limit_denominator(10**6)
+
+    @property
+    def array_label(self) -> str:
+        return f"{self.Pr}x{self.Pc}"
+
+    @property
+    def buffer_label(self) -> str:
+        return format_size(self.buffer_bytes)
+
+    def vector(self) -> np.ndarray:
+        """The int64 hardware vector the engines take (layout.H_*)."""
+        v = np.zeros(layout.H_LEN, dtype=np.int64)
+        v[layout.H_PR] = self.Pr
+        v[layout.H_PC] = self.Pc
+        v[layout.H_PORT] = self.port_words
+        v[layout.H_RF_PSUMS] = self.rf_psums
+        v[layout.H_WORD] = self.word_bytes
+        v[layout.H_PSUM] = self.psum_bytes
+        v[layout.H_LAT] = self.dram_latency_cycles
+        v[layout.H_BW] = self.dram_bytes_per_cycle
+        d = self.density
+        v[layout.H_DNUM] = d.numerator
+        v[layout.H_DDEN] = d.denominator
+        v[layout.H_BUF] = self.buffer_bytes
+        return v
+
+    def with_(self, **changes: Any) -> Hardware:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["dram_bytes_per_cycle"] = self.dram_bytes_per_cycle
+        d["buffer_port_words"] = self.port_words
+        return d
+
+
+def _positive_int(name: str, v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise HardwareError(f"{name} must be a whole number of at least 1, got {v!r}")
+
+
+def _non_negative_int(name: str, v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise HardwareError(f"{name} must be a whole number of at least 0, got {v!r}")
+
+
+PRESETS: dict[str, Hardware] = {
+    "paper-8x8": Hardware(Pr=8, Pc=8, buffer_bytes=32 * KIB, name="paper-8x8"),
+    "paper-16x16": Hardware(Pr=16, Pc=16, buffer_bytes=128 * KIB, name="paper-16x16"),
+}
+
+
+def preset(name: str) -> Hardware:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise HardwareError(
+            f"unknown hardware preset {name!r}; known: {', '.join(PRESETS)}"
+        ) from None
+
+
+def parse_array(text: str) -> tuple[int, int]:
+    """'8x8' -> (8, 8): rows x columns, both at least 1."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
+    if not m:
+        raise HardwareError(f"array {text!r} is not ROWSxCOLS, e.g. 8x8 or 16x16")
+    r, c = int(m.group(1)), int(m.group(2))
+    if r < 1 or c < 1:
+        raise HardwareError(f"array {text!r}: rows and columns must be at least 1")
+    return r, c
+
+
+def parse_size(text: str | int) -> int:
+    """'32KB', '128KiB', '1MB', '4096' -> bytes. KB means 1024 bytes, as the paper means it."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        n = text
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(text))
+        unit = m.group(2).upper() if m else None
+        if not m or unit not in _SIZE_UNITS:
+            raise HardwareError(
+                f"size {text!r} is not a number with a unit B, KB, KiB, MB or MiB (e.g. 32KB)"
+            )
+        value = float(m.group(1)) * _SIZE_UNITS[unit]
+        if value != int(value):
+            raise HardwareError(f"size {text!r} is not a whole number of bytes")
+        n = int(value)
+    if n < 1:
+        raise HardwareError(f"size {text!r} must be at least 1 byte")
+    return n
+
+
+def format_size(n: int) -> str:
+    for unit, scale in (("MB", KIB**2), ("KB", KIB)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{unit}"
+    return f"{n}B"
+
+
+_TOML_SCALARS = {f.name for f in fields(Hardware)} - {"energy"}
+_TOML_ALIASES = {"array": None, "buffer": None, "preset": None}
+
+
+def load_toml(path: str | Path, base: Hardware | None = None) -> Hardware:
+    """A hardware description from a TOML file: flat keys named as the fields of `Hardware`, or
+    `preset`, `array = "8x8"`, `buffer = "32KB"`, and an `[energy]` table; keys not given
+    keep their value in `base` (default: the defaults of `Hardware`)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise HardwareError(f"{path}: no such hardware file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise HardwareError(f"{path}: cannot read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise HardwareError(f"{path}: not valid TOML: {e}") from None
+    try:
+        return from_mapping(data, base)
+    except HardwareError as e:
+        raise HardwareError(f"{path}: {e}") from None
+
+
+def from_mapping(data: dict[str, Any], base: Hardware | None = None) -> Hardware:
+    unknown = sorted(set(data) - _TOML_SCALARS - set(_TOML_ALIASES) - {"energy"})
+    if unknown:
+        raise HardwareError(
+            f"unknown key {unknown[0]!r}; known keys: "
+            + ", ".join(sorted(_TOML_SCALARS | set(_TOML_ALIASES) | {"energy"}))
+        )
+    hw = base or Hardware()
+    if "preset" in data:
+        hw = preset(_typed("preset", data["preset"], str))
+    changes: dict[str, Any] = {}
+    if "array" in data:
+        changes["Pr"], changes["Pc"] = parse_array(_typed("array", data["array"], str))
+    if "buffer" in data:
+        b = data["buffer"]
+        changes["buffer_bytes"] = parse_size(b if isinstance(b, (str, int)) else repr(b))
+    types = {f.name: f.type for f in fields(Hardware)}
+    for key in sorted(set(data) & _TOML_SCALARS):
+        want = types[key]
+        value = data[key]
+        if want in ("int",):
+            changes[key] = _typed(key, value, int)
+        elif want in ("float",):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise HardwareError(f"{key} must be a number, got {value!r}")
+            changes[key] = value
+        else:
+            changes[key] = _typed(key, value, str)
+    if "energy" in data:
+        e = data["energy"]
+        if not isinstance(e, dict):
+            raise HardwareError("energy must be a table, e.g. [energy] with dram = 200")
+        known = {f.name for f in fields(EnergyTable)}
+        bad = sorted(set(e) - known)
+        if bad:
+            raise HardwareError(f"unknown key 'energy.{bad[0]}'; known: {', '.join(sorted(known))}")
+        changes["energy"] = replace(hw.energy, **e)
+    return replace(hw, **changes)
+
+
+def _typed(key: str, value: Any, want: type) -> Any:
+    if isinstance(value, bool) or not isinstance(value, want):
+        raise HardwareError(f"{key} must be a {want.__name__}, got {value!r}")
+    return value

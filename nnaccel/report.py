@@ -1,0 +1,168 @@
+"""Reports: per-layer tables as pandas frames, CSV and JSON files, and terminal tables.
+
+Every column name carries its unit (DESIGN.md §4). Files are written atomically: to a temporary
+file beside the target, renamed into place only when complete, so a failure never leaves a
+half-written output behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .energy import LEVELS
+from .hardware import Hardware
+from .simulate import Result
+
+
+def energy_unit_suffix(hw: Hardware) -> str:
+    return "mac_units" if hw.energy.unit == "mac" else "pj"
+
+
+def layer_frame(result: Result) -> pd.DataFrame:
+    """One row per layer: shapes, mapping, cycles, counts and energy by level."""
+    suffix = energy_unit_suffix(result.hardware)
+    rows = []
+    for r in result.layers:
+        m = r.mapping
+        row: dict[str, Any] = {
+            "layer": r.layer.name,
+            "type": r.layer.type,
+            "input_shape": "x".join(map(str, r.layer.input_shape)),
+            "output_shape": "x".join(map(str, r.layer.output_shape)),
+            "dataflow": m.dataflow if m else "",
+            "loop_order": m.loop_order if m else "",
+            "tile_x": m.tx if m else 0,
+            "tile_y": m.ty if m else 0,
+            "tile_c": m.tc if m else 0,
+            "tile_k": m.tk if m else 0,
+            "macs": r.macs,
+            "pe_ops": r.count("pe_ops"),
+            "cycles": r.cycles,
+            "compute_cycles": r.count("compute_cycles"),
+            "stall_cycles": r.count("stall_cycles"),
+            "utilization": r.utilization,
+            "efficiency_macs_per_cycle": r.efficiency,
+            "dram_read_bytes": r.count("dram_read_bytes"),
+            "dram_write_bytes": r.count("dram_write_bytes"),
+            "buffer_reads": r.count("buffer_reads"),
+            "buffer_writes": r.count("buffer_writes"),
+            "rf_accesses": r.count("rf_accesses"),
+            "array_transfers": r.count("array_transfers"),
+            "tiles": r.count("tiles"),
+        }
+        for lvl in LEVELS:
+            row[f"energy_{lvl}_{suffix}"] = r.energy[lvl]
+        row[f"energy_total_{suffix}"] = r.energy_total
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def totals_dict(result: Result) -> dict[str, Any]:
+    """The network's totals, with units in the keys."""
+    suffix = energy_unit_suffix(result.hardware)
+    t = result.totals()
+    out = {
+        "cycles": t["cycles"],
+        "compute_cycles": t["compute_cycles"],
+        "stall_cycles": t["stall_cycles"],
+        "time_s": t["time_s"],
+        "macs": t["macs"],
+        "pe_ops": t["pe_ops"],
+        "utilization": t["utilization"],
+        "efficiency_macs_per_cycle": t["efficiency_macs_per_cycle"],
+        "dram_read_bytes": t["dram_read_bytes"],
+        "dram_write_bytes": t["dram_write_bytes"],
+        "buffer_reads": t["buffer_reads"],
+        "buffer_writes": t["buffer_writes"],
+        "rf_accesses": t["rf_accesses"],
+        "array_transfers": t["array_transfers"],
+    }
+    for lvl in LEVELS:
+        out[f"energy_{lvl}_{suffix}"] = t[f"energy_{lvl}"]
+    out[f"energy_total_{suffix}"] = t["energy_total"]
+    return out
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    """Everything needed to replay a run: the network, the hardware, the records and totals."""
+    return {
+        "network": result.network.name,
+        "file": result.network.path,
+        "engine": result.engine,
+        "dataflow": result.dataflow,
+        "objective": result.objective,
+        "hardware": result.hardware.to_dict(),
+        "layers": _records(layer_frame(result)),
+        "totals": totals_dict(result),
+    }
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def write_atomic(path: str | Path, write: Callable[[Any], None]) -> None:
+    """Call write(file) on a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_csv(path: str | Path, df: pd.DataFrame) -> None:
+    write_atomic(path, lambda f: df.to_csv(f, index=False))
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    write_atomic(path, lambda f: (json.dump(data, f, indent=2), f.write("\n")))
+
+
+def fmt_int(n: float) -> str:
+    return f"{int(round(n)):,}"
+
+
+def fmt_sci(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.2e}"
+
+
+def rows_for_terminal(result: Result) -> Iterable[list[str]]:
+    for r in result.layers:
+        m = r.mapping
+        tiles = f"{m.tx}x{m.ty}x{m.tc}x{m.tk}" if m else "-"
+        yield [
+            r.layer.name,
+            r.layer.type,
+            m.dataflow if m else "-",
+            m.loop_order if m else "-",
+            tiles,
+            fmt_int(r.macs),
+            fmt_int(r.cycles),
+            fmt_int(r.count("stall_cycles")),
+            f"{r.utilization:.2f}",
+            fmt_int(r.count("dram_read_bytes") + r.count("dram_write_bytes")),
+            fmt_sci(r.energy_total),
+        ]

@@ -1,0 +1,224 @@
+"""simulate(network, hardware) -> Result: every layer mapped by the tiler and run by an engine.
+
+The accelerator processes the network one layer at a time (paper §3); a layer's cycles and
+counts come from the chosen mapping, run on the `fast` engine or, with ``engine="step"``, on
+the cycle-stepped one. The tiler always searches with `fast`; `step` replays its choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from . import tiler
+from .energy import LEVELS, energy_by_level, energy_per_count
+from .engines import layout as L
+from .errors import MappingError, NnaccelError
+from .hardware import Hardware, format_size
+from .lowering import layer_vector
+from .network import Layer, Network
+
+ENGINES = ("fast", "step")
+DATAFLOWS = ("auto", "ws", "os")
+OBJECTIVES = ("cycles", "energy", "edp")
+_DF_NAMES = {L.DF_WS: "ws", L.DF_OS: "os"}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A dataflow, the tile loops outermost first (e.g. 'kcyx') and the tile sizes."""
+
+    dataflow: str
+    loop_order: str
+    tx: int
+    ty: int
+    tc: int
+    tk: int
+
+    @classmethod
+    def from_vector(cls, m: np.ndarray) -> Mapping:
+        order = "".join(L.LOOP_NAMES[int(i)] for i in m[L.M_ORDER : L.M_ORDER + 4])
+        return cls(
+            _DF_NAMES[int(m[L.M_DATAFLOW])], order,
+            int(m[L.M_TX]), int(m[L.M_TY]), int(m[L.M_TC]), int(m[L.M_TK]),
+        )
+
+    def vector(self) -> np.ndarray:
+        v = np.zeros(L.M_LEN, dtype=np.int64)
+        v[L.M_DATAFLOW] = L.DF_WS if self.dataflow == "ws" else L.DF_OS
+        v[L.M_ORDER : L.M_ORDER + 4] = [L.LOOP_NAMES.index(ch) for ch in self.loop_order]
+        v[[L.M_TX, L.M_TY, L.M_TC, L.M_TK]] = (self.tx, self.ty, self.tc, self.tk)
+        return v
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """One layer on one hardware: its mapping (None when it moves no data), counts and energy."""
+
+    layer: Layer
+    mapping: Mapping | None
+    counts: tuple[int, ...]  # in the order of layout.COUNT_NAMES
+    energy: MappingProxyType  # level -> energy, in the table's unit
+    pes: int
+
+    def count(self, name: str) -> int:
+        return self.counts[L.COUNT_NAMES.index(name)]
+
+    @property
+    def cycles(self) -> int:
+        return self.counts[L.C_CYCLES]
+
+    @property
+    def macs(self) -> int:
+        return self.layer.macs
+
+    @property
+    def utilization(self) -> float:
+        """PE operations performed per cycle over the number of PEs (at most 1)."""
+        return self.counts[L.C_OPS] / (self.cycles * self.pes) if self.cycles else 0.0
+
+    @property
+    def efficiency(self) -> float:
+        """The layer's MACs per cycle (paper Figure 6); with skipped zeros it may exceed the PEs."""
+        return self.macs / self.cycles if self.cycles else 0.0
+
+    @property
+    def energy_total(self) -> float:
+        return sum(self.energy.values())
+
+
+@dataclass(frozen=True)
+class Result:
+    network: Network
+    hardware: Hardware
+    layers: tuple[LayerResult, ...]
+    engine: str = "fast"
+    dataflow: str = "auto"
+    objective: str = "cycles"
+
+    def total(self, name: str) -> int:
+        return sum(r.count(name) for r in self.layers)
+
+    @property
+    def cycles(self) -> int:
+        return self.total("cycles")
+
+    @property
+    def macs(self) -> int:
+        return sum(r.macs for r in self.layers)
+
+    @property
+    def energy(self) -> dict[str, float]:
+        return {lvl: sum(r.energy[lvl] for r in self.layers) for lvl in LEVELS}
+
+    @property
+    def energy_total(self) -> float:
+        return sum(self.energy.values())
+
+    @property
+    def utilization(self) -> float:
+        c = self.cycles
+        return self.total("pe_ops") / (c * self.hardware.pes) if c else 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.cycles / self.hardware.clock_hz
+
+    def totals(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: self.total(name) for name in L.COUNT_NAMES}
+        out["macs"] = self.macs
+        out["utilization"] = self.utilization
+        out["efficiency_macs_per_cycle"] = self.macs / self.cycles if self.cycles else 0.0
+        out["time_s"] = self.seconds
+        for lvl, e in self.energy.items():
+            out[f"energy_{lvl}"] = e
+        out["energy_total"] = self.energy_total
+        return out
+
+
+@dataclass
+class SearchCache:
+    """Mappings already searched, keyed by (layer, hardware, objective, dataflows).
+
+    Networks repeat layer shapes (SqueezeNext's blocks, and across its variants), so one cache
+    passed to several `simulate` calls makes `compare` search each distinct shape once.
+    """
+
+    entries: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+def simulate(
+    network: Network,
+    hardware: Hardware,
+    engine: str = "fast",
+    dataflow: str = "auto",
+    objective: str = "cycles",
+    cache: SearchCache | None = None,
+) -> Result:
+    """Map every layer of `network` on `hardware` and count its cycles and energy."""
+    if engine not in ENGINES:
+        raise NnaccelError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if dataflow not in DATAFLOWS:
+        raise NnaccelError(f"unknown dataflow {dataflow!r}; choose one of {', '.join(DATAFLOWS)}")
+    if objective not in OBJECTIVES:
+        raise NnaccelError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    cache = cache if cache is not None else SearchCache()
+    hw_vec = hardware.vector()
+    weights = energy_per_count(hardware)
+    records = []
+    for layer in network.layers:
+        vec = layer_vector(layer)
+        if vec is None:
+            counts = np.zeros(L.C_LEN, dtype=np.int64)
+            mapping = None
+        else:
+            m_vec, counts = _search(layer, vec, hw_vec, weights, dataflow, objective, hardware, cache)
+            if engine == "step":
+                from .engines import step  # the slow engine is loaded only when asked for
+
+                counts = step.simulate(vec, hw_vec, m_vec)
+            mapping = Mapping.from_vector(m_vec)
+        energy = MappingProxyType(energy_by_level(counts, hardware))
+        records.append(
+            LayerResult(layer, mapping, tuple(int(x) for x in counts), energy, hardware.pes)
+        )
+    return Result(network, hardware, tuple(records), engine, dataflow, objective)
+
+
+def _dataflows(vec: np.ndarray, dataflow: str) -> tuple[int, ...]:
+    # A weightless window operation runs only in OS (docs/model.md §1), whatever was asked.
+    if vec[L.L_KIND] == L.KIND_WINDOW or dataflow == "os":
+        return (L.DF_OS,)
+    if dataflow == "ws":
+        return (L.DF_WS,)
+    return (L.DF_WS, L.DF_OS)
+
+
+def _search(
+    layer: Layer,
+    vec: np.ndarray,
+    hw_vec: np.ndarray,
+    weights: np.ndarray,
+    dataflow: str,
+    objective: str,
+    hardware: Hardware,
+    cache: SearchCache,
+) -> tuple[np.ndarray, np.ndarray]:
+    dfs = _dataflows(vec, dataflow)
+    key = (vec.tobytes(), hw_vec.tobytes(), weights.tobytes(), objective, dfs)
+    hit = cache.entries.get(key)
+    if hit is None:
+        try:
+            hit = tiler.search(vec, hw_vec, weights, objective, dfs)
+        except MappingError as e:
+            need = getattr(e, "min_buffer_bytes", None)
+            hint = f"; the smallest tile needs a buffer of {format_size(need)} ({need} bytes)" if need else ""
+            raise MappingError(
+                f"layer '{layer.name}' ({layer.type}, input {layer.input_shape}) does not fit "
+                f"in the {hardware.buffer_label} buffer{hint}"
+            ) from None
+        cache.entries[key] = hit
+    return hit

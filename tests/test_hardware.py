@@ -1,0 +1,106 @@
+"""The hardware description: parsing, presets, TOML, and validation at construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnaccel.energy import LEVELS, energy_by_level, energy_per_count
+from nnaccel.engines import layout as L
+from nnaccel.errors import HardwareError
+from nnaccel.hardware import Hardware, load_toml, parse_array, parse_size, preset
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [("8x8", (8, 8)), ("16x16", (16, 16)), ("4X32", (4, 32)), (" 1x1 ", (1, 1))],
+)
+def test_parse_array(text, want):
+    assert parse_array(text) == want
+
+
+@pytest.mark.parametrize("text", ["0x8", "8", "8x", "x8", "8x8x8", "-1x8", "axb", ""])
+def test_parse_array_rejects(text):
+    with pytest.raises(HardwareError):
+        parse_array(text)
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [("32KB", 32768), ("128KiB", 131072), ("1MB", 1048576), ("4096", 4096), ("512B", 512),
+     ("32kb", 32768), ("0.5KB", 512)],
+)
+def test_parse_size(text, want):
+    assert parse_size(text) == want
+
+
+@pytest.mark.parametrize("text", ["12XB", "0", "KB", "-3KB", "1.3B", ""])
+def test_parse_size_rejects(text):
+    with pytest.raises(HardwareError):
+        parse_size(text)
+
+
+def test_presets_are_the_papers():
+    a, b = preset("paper-8x8"), preset("paper-16x16")
+    assert (a.Pr, a.Pc, a.buffer_bytes) == (8, 8, 32 * 1024)
+    assert (b.Pr, b.Pc, b.buffer_bytes) == (16, 16, 128 * 1024)
+    # 16 GB/s at 1 GHz is 16 bytes per cycle; latency 100 cycles (paper §3).
+    assert a.dram_bytes_per_cycle == 16 and a.dram_latency_cycles == 100
+    with pytest.raises(HardwareError, match="unknown hardware preset"):
+        preset("paper-4x4")
+
+
+def test_vector_layout():
+    v = Hardware(Pr=4, Pc=6, sparsity=0.4).vector()
+    assert v[L.H_PR] == 4 and v[L.H_PC] == 6 and v[L.H_PORT] == 6
+    assert (v[L.H_DNUM], v[L.H_DDEN]) == (3, 5)  # density 0.6 exactly
+    assert v[L.H_BW] == 16 and v[L.H_LAT] == 100 and v[L.H_BUF] == 32768
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(Pr=0), dict(Pc=-1), dict(buffer_bytes=0), dict(sparsity=1.5), dict(sparsity=1.0),
+     dict(sparsity=-0.1), dict(psum_bytes=3), dict(dram_bandwidth_bytes_per_s=12.5e9),
+     dict(clock_hz=0), dict(Pr=2.5), dict(rf_psums=True)],
+)
+def test_invalid_fields_rejected_at_construction(kwargs):
+    with pytest.raises(HardwareError):
+        Hardware(**kwargs)
+
+
+def test_toml(tmp_path):
+    p = tmp_path / "hw.toml"
+    p.write_text('array = "16x8"\nbuffer = "64KB"\nsparsity = 0.5\n[energy]\ndram = 100\n')
+    hw = load_toml(p)
+    assert (hw.Pr, hw.Pc, hw.buffer_bytes, hw.sparsity, hw.energy.dram) == (16, 8, 65536, 0.5, 100)
+    p.write_text("preset = \"paper-16x16\"\ndram_latency_cycles = 50\n")
+    hw = load_toml(p)
+    assert (hw.Pr, hw.buffer_bytes, hw.dram_latency_cycles) == (16, 131072, 50)
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [("arrays = '8x8'\n", "unknown key 'arrays'"),
+     ("Pr = '8'\n", "Pr must be a int"),
+     ("sparsity = 'lots'\n", "sparsity must be a number"),
+     ("[energy]\nsram = 3\n", "unknown key 'energy.sram'"),
+     ("array = 8x8\n", "not valid TOML"),
+     ("buffer = '12XB'\n", "12XB")],
+)
+def test_toml_errors_name_file_and_key(tmp_path, text, match):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    with pytest.raises(HardwareError, match=match) as e:
+        load_toml(p)
+    assert str(p) in str(e.value)
+
+
+def test_energy_is_sum_of_levels():
+    hw = Hardware()
+    counts = np.arange(1, L.C_LEN + 1, dtype=np.int64) * 1000
+    levels = energy_by_level(counts, hw)
+    assert set(levels) == set(LEVELS)
+    assert sum(levels.values()) == pytest.approx(float(counts @ energy_per_count(hw)))
+    # DRAM: 200 per 16-bit access, i.e. 100 per byte.
+    assert levels["dram"] == pytest.approx(100 * (counts[L.C_DRAM_RD] + counts[L.C_DRAM_WR]))
+    assert levels["mac"] == counts[L.C_OPS]
