@@ -34,14 +34,16 @@ def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
 def pool_output_size(size: int, kernel: int, stride: int, pad: int, ceil_mode: bool) -> int:
     """Pooling output length along one axis.
 
-    Caffe rounds up (``ceil_mode``) and then drops a last window that would start inside the
-    right-hand padding, so that every window touches the image or the left padding.
+    Caffe rounds up (``ceil_mode``) and then drops a last window that would start in the
+    far padding, so that every window touches the image or the near padding. Caffe drops it
+    only when pad > 0; we (like PyTorch) always do. The two agree whenever the kernel is at
+    least the stride; otherwise Caffe would pool an empty window past the edge.
     """
     span = size + 2 * pad - kernel
     if not ceil_mode:
         return span // stride + 1
     out = -(-span // stride) + 1
-    if pad > 0 and (out - 1) * stride >= size + pad:
+    if (out - 1) * stride >= size + pad:
         out -= 1
     return out
 
