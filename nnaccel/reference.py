@@ -132,7 +132,9 @@ class _Weights:
 
     def make(self, layer: Layer, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         fan_in = int(np.prod(shape[1:]))
-        weight = self.rng.standard_normal(shape, dtype=np.float32) * np.sqrt(2.0 / fan_in)
+        # In place: VGG's fc6 alone has 103M weights, and copies of it would dominate the run.
+        weight = self.rng.standard_normal(shape, dtype=np.float32)
+        weight *= np.float32(np.sqrt(2.0 / fan_in))
         co = shape[0]
         bias = (self.rng.standard_normal(co, dtype=np.float32) * 0.01 if layer.bias
                 else np.zeros(co, np.float32))
@@ -142,9 +144,9 @@ class _Weights:
             mean = 0.1 * self.rng.standard_normal(co, dtype=np.float32)
             var = 1 + 0.1 * np.abs(self.rng.standard_normal(co, dtype=np.float32))
             scale = gamma / np.sqrt(var + 1e-5)
-            weight = weight * scale.reshape(-1, *([1] * (len(shape) - 1)))
+            weight *= scale.reshape(-1, *([1] * (len(shape) - 1)))
             bias = (bias - mean) * scale + beta
-        return weight.astype(np.float32), bias.astype(np.float32)
+        return weight, bias.astype(np.float32, copy=False)
 
 
 def run_layer(layer: Layer, inputs: list[np.ndarray], weights: _Weights
