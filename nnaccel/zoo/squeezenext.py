@@ -70,10 +70,13 @@ def _block(b: NetBuilder, spec: SqnxtSpec, prefix: str, x: str, width: int, stri
 def _aggregate(b: NetBuilder, stage: int, previous: str, current: str, width: int) -> str:
     """An IDA node, built the way Deep Layer Aggregation (ucbdrive/dla, ``Tree``) builds one.
 
-    The previous aggregate is max-pooled down to this stage's resolution (DLA's
-    ``downsample``) and brought to this stage's width by a 1x1 conv + BN (DLA's ``project``);
+    The previous aggregate (which was also this stage's input) is max-pooled down to this
+    stage's resolution (DLA's ``downsample``) and brought to this stage's width by a 1x1 conv
+    + BN (DLA's ``project``, which DLA applies on the residual path; here it feeds the node);
     the node (DLA's ``Root``) concatenates it with the stage's output and mixes the two with a
-    1x1 conv + BN + ReLU. Its output is the next stage's input.
+    1x1 conv + BN + ReLU. Its output is the next stage's input. The projection is our choice:
+    without it the nodes add 130K params, with it 217K, against the paper's 0.18M for
+    1.0-SqNxt-23-IDA (and about 0.3M for -34/-44).
     """
     if b.shape(previous)[1:] != b.shape(current)[1:]:
         previous = b.maxpool(f"ida{stage}_down", previous, 2, 2, ceil_mode=True)
