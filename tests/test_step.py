@@ -1,0 +1,403 @@
+"""The ``step`` engine on layers worked by hand, cycle by cycle (docs/model.md §3–§5).
+
+Every expected number below is derived in the comments from the rules of docs/model.md, not
+read off the engine, so these derivations can move into the model's worked examples.
+
+Hardware used throughout (unless a test says otherwise): ``Pr x Pc`` array as given, buffer
+port ``PORT`` words/cycle, ``RF_PSUMS`` partial sums per PE, WORD = 2 B, PSUM = 4 B,
+LAT = 100 cycles, BW = 16 B/cycle, density DNUM/DDEN = 3/5 (40% sparsity), BUF = 32 KiB.
+A DRAM request of n bytes takes ``xfer(n) = 100 + ceil(n / 16)`` cycles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnaccel.engines import step
+from nnaccel.engines.layout import (
+    C_LEN,
+    COUNT_NAMES,
+    DF_OS,
+    DF_WS,
+    H_BUF,
+    H_BW,
+    H_DDEN,
+    H_DNUM,
+    H_LAT,
+    H_LEN,
+    H_PC,
+    H_PORT,
+    H_PR,
+    H_PSUM,
+    H_RF_PSUMS,
+    H_WORD,
+    KIND_CONV,
+    KIND_WINDOW,
+    LOOP_C,
+    LOOP_K,
+    LOOP_X,
+    LOOP_Y,
+)
+
+
+def layer(
+    kind: int, g: int, cgi: int, cgo: int, h: int, w: int, k: int, s: int, p: int
+) -> np.ndarray:
+    """Square kernel, stride and padding; output size by the usual floor rule."""
+    ho = (h + 2 * p - k) // s + 1
+    wo = (w + 2 * p - k) // s + 1
+    return np.array([kind, g, cgi, cgo, h, w, k, k, s, s, p, p, ho, wo], np.int64)
+
+
+def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3) -> np.ndarray:
+    hw = np.zeros(H_LEN, np.int64)
+    hw[H_PR] = pr
+    hw[H_PC] = pc
+    hw[H_PORT] = port
+    hw[H_RF_PSUMS] = rf_psums
+    hw[H_WORD] = 2
+    hw[H_PSUM] = 4
+    hw[H_LAT] = 100
+    hw[H_BW] = 16
+    hw[H_DNUM] = dnum
+    hw[H_DDEN] = 5
+    hw[H_BUF] = 32768
+    return hw
+
+
+def mapping(df: int, order: str, tx: int, ty: int, tc: int, tk: int) -> np.ndarray:
+    loops = {"x": LOOP_X, "y": LOOP_Y, "c": LOOP_C, "k": LOOP_K}
+    return np.array([df, *(loops[ch] for ch in order), tx, ty, tc, tk], np.int64)
+
+
+def run(lay: np.ndarray, hw: np.ndarray, mp: np.ndarray) -> tuple[dict[str, int], list]:
+    counts, trace = step.simulate_trace(lay, hw, mp)
+    assert counts.dtype == np.int64 and counts.shape == (C_LEN,)
+    # simulate and simulate_trace run the same kernel; they must agree
+    assert np.array_equal(step.simulate(lay, hw, mp), counts)
+    return dict(zip(COUNT_NAMES, (int(v) for v in counts), strict=True)), trace.tolist()
+
+
+def test_ws_conv_one_tile() -> None:
+    # conv 3x3, stride 1, pad 1, G = 1, CGI = 2, CGO = 3, 3x3 input -> 3x3 output.
+    # Array 4x4, PORT 4. WS, the whole layer in one tile: TX = TY = 3, TC = 2, TK = 3.
+    #
+    # Data (§3): input 1 group * 2 ch * 3 rows * 3 cols = 18 (padding is not fetched);
+    #   weights 3 * 2 * 9 = 54. load(0) = 72 elements = 144 B -> xfer = 100 + 9 = 109.
+    #   output 3 * 3 * 3 = 27 values, final (ic = nc-1) -> 54 B -> xfer = 100 + 4 = 104.
+    # Compute (§4 WS): one group, one input block (r = 2), one output block (q = 3),
+    #   9 kernel positions = 9 passes of ceil(r*q / PORT) + npix = ceil(6/4) + 9 = 11 cycles:
+    #   99 cycles.
+    # Timeline (§5): eL0 = 109; cs0 = 109, ce0 = 208; store(0) starts at 208, ends 312.
+    #   cycles 312, compute 99, stall 213.
+    # Counts, 9 passes:
+    #   ops    = 9 * npix*r*q = 9 * 9*6 = 486
+    #   RF     = 9 * (r*q + npix*r*q) = 9 * (6 + 54) = 540
+    #   array  = 9 * npix*r*q = 486
+    #   buf rd = 9 * (r*q + npix*r) + 8 * npix*q (p = 0 is the first contribution)
+    #          + 27 (store, DMA side) = 9*24 + 8*27 + 27 = 459
+    #   buf wr = 9 * npix*q + 72 (load, DMA side) = 243 + 72 = 315
+    #   DRAM   = 144 B read, 54 B written
+    c, tr = run(
+        layer(KIND_CONV, 1, 2, 3, 3, 3, 3, 1, 1),
+        hardware(4, 4, 4, 4),
+        mapping(DF_WS, "xyck", 3, 3, 2, 3),
+    )
+    assert c == {
+        "cycles": 312,
+        "compute_cycles": 99,
+        "stall_cycles": 213,
+        "pe_ops": 486,
+        "rf_accesses": 540,
+        "array_transfers": 486,
+        "buffer_reads": 459,
+        "buffer_writes": 315,
+        "dram_read_bytes": 144,
+        "dram_write_bytes": 54,
+        "tiles": 1,
+    }
+    assert tr == [[109, 208, 109, 312]]  # compute start, compute end, load end, store end
+
+
+def test_os_conv_sparse_one_tile() -> None:
+    # conv 3x3, stride 1, pad 1, G = 1, CGI = 3, CGO = 2, input 4x5 -> output 4x5.
+    # Array 4x4, PORT 4, RF_PSUMS 1 (so each output channel is its own chunk). OS, one tile:
+    # TX = 5, TY = 4, TC = 3, TK = 2. Density 3/5.
+    #
+    # Nonzeros (§4): N(x) = floor((2*3*x*9 + 5) / 10) = floor((54x + 5) / 10):
+    #   N(0) = 0, N(1) = 5, N(2) = 11, N(3) = 16 -> nnz(c) = 5, 6, 5 (16 of 27 = 0.6).
+    # Pixel blocks: by = 0 (a = 4); bx = 0 (b = 4) and bx = 1 (b = 1, the edge).
+    #   block A 4x4: words = (3*1 + 3) * (3*1 + 3) = 36 -> ceil(36/4) = 9 port cycles
+    #   block B 4x1: words = (3*1 + 3) * (0*1 + 3) = 18 -> ceil(18/4) = 5 port cycles
+    # Steps, m = 1: A: max(5,9) + max(6,9) + max(5,9) = 27 per chunk (window-bound)
+    #               B: max(5,5) + max(6,5) + max(5,5) = 16 per chunk (c = 1 weight-bound)
+    #   compute = 2 chunks * (27 + 16) = 86.
+    # Data: input 3 ch * 4 rows * 5 cols = 60, weights 2*3*9 = 54 -> 114 elements, 228 B,
+    #   xfer = 100 + 15 = 115. Output 2*4*5 = 40 values, final -> 80 B, xfer = 105.
+    # Timeline: cs0 = 115, ce0 = 201, store 201..306. cycles 306, stall 220.
+    # Counts:
+    #   ops = RF = sum m*nnz*a*b = 2 chunks * 16 nnz * (16 + 4) PEs = 640 (= 20 px * 2 * 16)
+    #   array = sum (words + m*nnz): A: 2 * (3*36 + 16) = 248, B: 2 * (3*18 + 16) = 140 -> 388
+    #   buf rd = 388 + 40 (store, DMA side) = 428; ic = 0 so no partial sums resume
+    #   buf wr = per (block, chunk) m*a*b: 2*16 + 2*4 = 40, + 114 (load) = 154
+    c, tr = run(
+        layer(KIND_CONV, 1, 3, 2, 4, 5, 3, 1, 1),
+        hardware(4, 4, 4, 1),
+        mapping(DF_OS, "xyck", 5, 4, 3, 2),
+    )
+    assert c == {
+        "cycles": 306,
+        "compute_cycles": 86,
+        "stall_cycles": 220,
+        "pe_ops": 640,
+        "rf_accesses": 640,
+        "array_transfers": 388,
+        "buffer_reads": 428,
+        "buffer_writes": 154,
+        "dram_read_bytes": 228,
+        "dram_write_bytes": 80,
+        "tiles": 1,
+    }
+    assert tr == [[115, 201, 115, 306]]
+
+
+def test_fc_transfer_bound() -> None:
+    # fc 64 -> 16 = 1x1 conv on a 1x1 map, CGI = 64, CGO = 16. Array 4x4, PORT 4.
+    # WS, order x, y, k, c (c innermost), TC = 16, TK = 16: nc = 4 tiles, T = 4.
+    #
+    # Every tile loads its input (c changes): 16 elements, and its weights 16*16 = 256:
+    #   load = 272 elements = 544 B -> xfer = 100 + 34 = 134 cycles.
+    # The output tile stays open over the 4 tiles (only c changes): opened at t = 0 (ic = 0,
+    #   no partial sums read), closed at t = 3 with ic = nc-1: 16 values * 2 B = 32 B, xfer 102.
+    #   store(0..2) move nothing and are skipped.
+    # Compute per tile: 4 input blocks (r = 4) x 4 output blocks (q = 4) x 1 position =
+    #   16 passes of ceil(16/4) + 1 pixel = 5 cycles -> 80 cycles.
+    # Timeline (§5), the DMA never idles until the last store:
+    #   eL0 = 134.  t0: cs 134, ce 214; load(1) 134..268
+    #   t1: cs max(268, 214) = 268, ce 348; load(2) starts max(268, ce0 = 214) = 268 -> 402
+    #   t2: cs 402, ce 482; load(3) starts max(402, ce1 = 348) -> 536
+    #   t3: cs 536, ce 616; store(3) starts max(536, 616) = 616 -> 718
+    #   cycles 718 = 4 * 134 + 80 + 102; compute 320; stall 398.
+    # Counts, 64 passes with npix = 1, r*q = 16:
+    #   ops = array = 64 * 16 = 1024 (= 64 * 16 MACs); RF = 64 * (16 + 16) = 2048
+    #   buf rd = 64 * (16 weights + 4 inputs) + 60 * 4 partial sums (the 4 passes of t0 with
+    #            cb = 0 are first contributions) + 16 (store) = 1280 + 240 + 16 = 1536
+    #   buf wr = 64 * 4 + 4 * 272 (loads) = 256 + 1088 = 1344
+    #   DRAM read 4 * 544 = 2176 B, write 32 B
+    c, tr = run(
+        layer(KIND_CONV, 1, 64, 16, 1, 1, 1, 1, 0),
+        hardware(4, 4, 4, 4),
+        mapping(DF_WS, "xykc", 1, 1, 16, 16),
+    )
+    assert c == {
+        "cycles": 718,
+        "compute_cycles": 320,
+        "stall_cycles": 398,
+        "pe_ops": 1024,
+        "rf_accesses": 2048,
+        "array_transfers": 1024,
+        "buffer_reads": 1536,
+        "buffer_writes": 1344,
+        "dram_read_bytes": 2176,
+        "dram_write_bytes": 32,
+        "tiles": 4,
+    }
+    assert tr == [[134, 214, 134, 0], [268, 348, 268, 0], [402, 482, 402, 0], [536, 616, 536, 718]]
+
+
+def test_multi_tile_edges_and_spills() -> None:
+    # conv 3x3, stride 1, pad 1, G = 1, CGI = 5, CGO = 3, 5x5 -> 5x5. Array 4x4, PORT 4. WS.
+    # Order c, k, y, x (c outermost: every output tile is left and reopened per c-tile).
+    # TX = 3, TY = 5, TC = 2, TK = 2: nx = 2 (tx = 3, 2), ny = 1, nc = 3 (tc = 2, 2, 1),
+    # nk = 2 (tk = 2, 1): T = 12, t = (ic*2 + ik)*2 + ix.
+    #
+    # Input rows: y0 = 0, ty = 5: [-1, 6) clipped to [0, 5) -> 5. Columns: ix = 0 reads
+    #   [-1, 4) -> 4; ix = 1 (x0 = 3, tx = 2) reads [2, 6) -> [2, 5) = 3.
+    #   x changes every tile, so the input is loaded every tile: tc*5*4 or tc*5*3.
+    # Weights tk*tc*9 at the tiles where c or k changes: t = 0, 2, 4, 6, 8, 10.
+    # Every tile opens and closes its output (x changes every tile): partial sums read back
+    #   (4 B each) when ic > 0; written as spills (4 B) when ic < 2, final (2 B) when ic = 2.
+    #
+    #  t ic ik ix | in  wgt psum | load B              | out | store B
+    #  0  0  0  0 | 40  36   -   | 80+72       = 152   | 30  | 120
+    #  1  0  0  1 | 30   -   -   | 60                  | 20  |  80
+    #  2  0  1  0 | 40  18   -   | 80+36       = 116   | 15  |  60
+    #  3  0  1  1 | 30   -   -   | 60                  | 10  |  40
+    #  4  1  0  0 | 40  36  30   | 80+72+120   = 272   | 30  | 120
+    #  5  1  0  1 | 30   -  20   | 60+80       = 140   | 20  |  80
+    #  6  1  1  0 | 40  18  15   | 80+36+60    = 176   | 15  |  60
+    #  7  1  1  1 | 30   -  10   | 60+40       = 100   | 10  |  40
+    #  8  2  0  0 | 20  18  30   | 40+36+120   = 196   | 30  |  60
+    #  9  2  0  1 | 15   -  20   | 30+80       = 110   | 20  |  40
+    # 10  2  1  0 | 20   9  15   | 40+18+60    = 118   | 15  |  30
+    # 11  2  1  1 | 15   -  10   | 30+40       =  70   | 10  |  20
+    # DRAM read = 1570 B, written = 750 B (of which 600 B are the spills and 150 B final).
+    #
+    # Compute: r = tc <= 2, q = tk <= 2, so one pass per kernel position, 1 weight cycle:
+    #   9 * (1 + npix): ix = 0 (npix 15) 144 cycles, ix = 1 (npix 10) 99 cycles; sum 1458.
+    # xfer: loads 110 104 108 104 117 109 111 107 113 107 108 105,
+    #       stores 108 105 104 103 108 105 104 103 104 103 102 102.
+    # Timeline (§5): cs[t] = max(eL[t], ce[t-1], eS[t-2]); load(t+1) starts at
+    #   max(dma, ce[t-1]), store(t) at max(dma, ce[t]):
+    #   t0: cs 110 ce 254 | L1 110..214  | S0 254..362
+    #   t1: cs 254 ce 353 | L2 362..470  | S1 470..575
+    #   t2: cs 470 ce 614 | L3 575..679  | S2 679..783
+    #   t3: cs 679 ce 778 | L4 783..900  | S3 900..1003
+    #   t4: cs 900 ce 1044 | L5 1003..1112 | S4 1112..1220
+    #   t5: cs 1112 ce 1211 | L6 1220..1331 | S5 1331..1436
+    #   t6: cs 1331 ce 1475 | L7 1436..1543 | S6 1543..1647
+    #   t7: cs 1543 ce 1642 | L8 1647..1760 | S7 1760..1863
+    #   t8: cs 1760 ce 1904 | L9 1863..1970 | S8 1970..2074
+    #   t9: cs 1970 ce 2069 | L10 2074..2182 | S9 2182..2285
+    #   t10: cs 2182 ce 2326 | L11 2285..2390 | S10 2390..2492
+    #   t11: cs 2390 ce 2489 | S11 2492..2594
+    #   cycles 2594: the DMA is busy from 0 to the end except 214..254 (waiting for tile 0 to
+    #   finish before store(0)): 2554 transfer cycles + 40 = 2594. Stall = 2594 - 1458 = 1136.
+    # Counts:
+    #   ops = array = 25 px * 3 * 5 * 9 = 3375 (padding streams as zeros, still MACs)
+    #   RF = 3375 + sum of r*q over passes = 3375 + 9 * (2+2+1)*(2+1) * 2 = 3375 + 270 = 3645
+    #   buf rd: weights 270 + inputs 9 * 25 * 5 * 2 (k-tiles) = 2250 + partial sums
+    #           9 * 25 * 3 * 3 (c-tiles) - 75 (first contributions, ic = 0, p = 0) = 1950,
+    #           + 225 stored elements = 4695
+    #   buf wr: 9 * 25 * 3 * 3 = 2025 partial sums + 635 loaded elements = 2660
+    c, tr = run(
+        layer(KIND_CONV, 1, 5, 3, 5, 5, 3, 1, 1),
+        hardware(4, 4, 4, 4),
+        mapping(DF_WS, "ckyx", 3, 5, 2, 2),
+    )
+    assert c == {
+        "cycles": 2594,
+        "compute_cycles": 1458,
+        "stall_cycles": 1136,
+        "pe_ops": 3375,
+        "rf_accesses": 3645,
+        "array_transfers": 3375,
+        "buffer_reads": 4695,
+        "buffer_writes": 2660,
+        "dram_read_bytes": 1570,
+        "dram_write_bytes": 750,
+        "tiles": 12,
+    }
+    assert tr == [
+        [110, 254, 110, 362],
+        [254, 353, 214, 575],
+        [470, 614, 470, 783],
+        [679, 778, 679, 1003],
+        [900, 1044, 900, 1220],
+        [1112, 1211, 1112, 1436],
+        [1331, 1475, 1331, 1647],
+        [1543, 1642, 1543, 1863],
+        [1760, 1904, 1760, 2074],
+        [1970, 2069, 1970, 2285],
+        [2182, 2326, 2182, 2492],
+        [2390, 2489, 2390, 2594],
+    ]
+
+    # The same tiles with c innermost (order k, y, x, c): no spills and no partial sums read.
+    # Every tile still loads its input (c changes) and its weights (c changes):
+    #   input = 2 k-tiles * 5 channels * 5 rows * (4 + 3) cols = 350 elements = 700 B
+    #   weights = 2 x-tiles * 3 * 5 * 9 = 270 elements = 540 B  -> read 1240 B
+    #   written: only the final outputs, 75 values * 2 B = 150 B.
+    c, _ = run(
+        layer(KIND_CONV, 1, 5, 3, 5, 5, 3, 1, 1),
+        hardware(4, 4, 4, 4),
+        mapping(DF_WS, "kyxc", 3, 5, 2, 2),
+    )
+    assert (c["dram_read_bytes"], c["dram_write_bytes"], c["tiles"]) == (1240, 150, 12)
+    assert c["pe_ops"] == 3375
+
+
+def test_maxpool_3x3_s2() -> None:
+    # maxpool 3x3 stride 2 on 2 channels of 5x5 -> 2x2: window, G = 2, CGI = CGO = 1.
+    # Array 4x4, PORT 4. OS, one tile TX = TY = 2, TC = 1, TK = 2 (both groups).
+    #
+    # Input: 2 groups * 1 ch * 5 rows * 5 cols = 50 elements, 100 B, xfer = 100 + 7 = 107.
+    # One 2x2 pixel block, one chunk (m = 1) per group, one channel each: nnz = 9 (window),
+    #   words = ((2-1)*2 + 3)^2 = 25 -> ceil(25/4) = 7; step = max(9, 7) = 9. Two steps: 18.
+    # Output 2*2*2 = 8 values, 16 B, xfer 101. Timeline: 107 -> 125 -> store 125..226.
+    # Counts: ops = RF = 2 * 9*4 = 72; array = 2 * 25 = 50 (no weights to broadcast);
+    #   buf rd = 50 + 8 (store) = 58; buf wr = 2 chunks * m*a*b 4 = 8 + 50 (load) = 58.
+    c, tr = run(
+        layer(KIND_WINDOW, 2, 1, 1, 5, 5, 3, 2, 0),
+        hardware(4, 4, 4, 4),
+        mapping(DF_OS, "xyck", 2, 2, 1, 2),
+    )
+    assert c == {
+        "cycles": 226,
+        "compute_cycles": 18,
+        "stall_cycles": 208,
+        "pe_ops": 72,
+        "rf_accesses": 72,
+        "array_transfers": 50,
+        "buffer_reads": 58,
+        "buffer_writes": 58,
+        "dram_read_bytes": 100,
+        "dram_write_bytes": 16,
+        "tiles": 1,
+    }
+    assert tr == [[107, 125, 107, 226]]
+
+
+def test_add() -> None:
+    # add of two (2, 3, 3) tensors: window, G = 2, CGI = 2 (the two operands), CGO = 1, 1x1.
+    # Array 4x4, PORT 4. OS, one tile TX = TY = 3, TC = 2, TK = 2.
+    #
+    # Input: 2 groups * 2 operands * 3 * 3 = 36 elements, 72 B, xfer = 100 + 5 = 105.
+    # One 3x3 block; per group one chunk (m = 1) and two channels (the operands), nnz = 1:
+    #   words = 3*3 = 9 -> 3 port cycles; step = max(1, 3) = 3; 4 steps = 12 cycles.
+    # Output 2*9 = 18 values, 36 B, xfer 103. Timeline: 105 -> 117 -> store 117..220.
+    # Counts: ops = RF = 4 steps * 1*1*9 = 36 (each operand value is accumulated once);
+    #   array = 4 * 9 = 36; buf rd = 36 + 18 (store) = 54; buf wr = 2 * 9 + 36 (load) = 54.
+    c, tr = run(
+        layer(KIND_WINDOW, 2, 2, 1, 3, 3, 1, 1, 0),
+        hardware(4, 4, 4, 4),
+        mapping(DF_OS, "xyck", 3, 3, 2, 2),
+    )
+    assert c == {
+        "cycles": 220,
+        "compute_cycles": 12,
+        "stall_cycles": 208,
+        "pe_ops": 36,
+        "rf_accesses": 36,
+        "array_transfers": 36,
+        "buffer_reads": 54,
+        "buffer_writes": 54,
+        "dram_read_bytes": 72,
+        "dram_write_bytes": 36,
+        "tiles": 1,
+    }
+    assert tr == [[105, 117, 105, 220]]
+
+
+def test_os_tile_with_no_nonzero_weight() -> None:
+    # 1x1 conv, 1 -> 1 channel, 1x1 map, density 1/5: N(1) = floor((2*1*1*1 + 5) / 10) = 0,
+    # so the only channel is skipped and the tile computes for 0 cycles: it starts and ends
+    # when its load arrives (4 B, xfer 101) and its 2 B store runs 101..202.
+    # Counts: no op, RF or array access; the (block, chunk)'s partial sums still leave the
+    # PEs once (model.md §4, "per (block, chunk) of a tile, once"): buf wr 1 + 2 loaded,
+    # buf rd 1 stored.
+    c, tr = run(
+        layer(KIND_CONV, 1, 1, 1, 1, 1, 1, 1, 0),
+        hardware(4, 4, 4, 4, dnum=1),
+        mapping(DF_OS, "xyck", 1, 1, 1, 1),
+    )
+    assert (c["cycles"], c["compute_cycles"], c["pe_ops"], c["rf_accesses"]) == (202, 0, 0, 0)
+    assert (c["buffer_reads"], c["buffer_writes"]) == (1, 3)
+    assert tr == [[101, 101, 101, 202]]
+
+
+def test_rejects_window_in_ws() -> None:
+    with pytest.raises(ValueError, match="only in OS"):
+        step.simulate(
+            layer(KIND_WINDOW, 2, 1, 1, 5, 5, 3, 2, 0),
+            hardware(4, 4, 4, 4),
+            mapping(DF_WS, "xyck", 2, 2, 1, 2),
+        )
+
+
+def test_rejects_bad_order() -> None:
+    mp = mapping(DF_OS, "xyck", 2, 2, 1, 2)
+    mp[2] = mp[1]
+    with pytest.raises(ValueError, match="permutation"):
+        step.simulate(layer(KIND_WINDOW, 2, 1, 1, 5, 5, 3, 2, 0), hardware(4, 4, 4, 4), mp)
