@@ -166,3 +166,8 @@ def rows_for_terminal(result: Result) -> Iterable[list[str]]:
             fmt_int(r.count("dram_read_bytes") + r.count("dram_write_bytes")),
             fmt_sci(r.energy_total),
         ]
+
+
+def plain_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with numpy scalars made Python numbers and NaN/inf made None, ready for JSON."""
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]

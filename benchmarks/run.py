@@ -1,0 +1,405 @@
+"""`make bench`: how fast and how big nnaccel is, against the targets of DESIGN.md §7.
+
+Measures, each in a child process so that one measurement cannot warm the next:
+* `nnaccel compare --all` with a warm numba cache (median of --repeat runs) and with a cold one
+  (NUMBA_CACHE_DIR set to a fresh temporary directory in the child's environment): wall time,
+  peak memory of the largest process (getrusage maxrss from os.wait4) and the peak total of the
+  process tree (parent and workers, sampled from /proc: RSS, which counts pages the forked
+  workers share with the parent once per process, so it is an upper bound, and PSS, which
+  splits them);
+* `simulate()` of every bundled network on each paper configuration with the fast engine, and
+  of a few networks with the step engine (the step engine advances one clock at a time and
+  takes long on big networks; which ones is printed);
+* the tiler: mappings searched per second, and candidates evaluated per second when the tiler
+  says how many it evaluated.
+
+Prints a table, writes benchmarks/results/<timestamp>.json and shows the change against the
+last recorded result file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+# The nnaccel of this interpreter (the venv's), whatever PATH says.
+NNACCEL = [sys.executable, "-c", "import sys; from nnaccel.cli import main; sys.exit(main())"]
+
+TARGETS = {  # DESIGN.md §7
+    "compare_all_warm_s": 3.0,
+    "compare_all_cold_s": 30.0,
+    "compare_all_mem_mb": 500.0,
+}
+# The step engine on these only: the 1.0 SqueezeNext family of Table 3, SqueezeNet v1.1 and
+# MobileNet (its depthwise layers have the most tiles per MAC).
+STEP_NETWORKS = ("sqnxt23", "sqnxt23v2", "sqnxt23v3", "sqnxt23v4", "sqnxt23v5",
+                 "squeezenet-v1.1", "mobilenet")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# -- a child process, timed and measured -------------------------------------------------------
+
+def _children_of(pid: int) -> list[int]:
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    # the command may contain spaces and parentheses: ppid follows the last ')'
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _tree_memory(root: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes summed over `root` and its descendants; 0 where unreadable."""
+    rss = pss = 0
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                rss += int(f.read().split()[1]) * PAGE
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            continue
+        stack += _children_of(pid)
+    return rss, pss
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> dict[str, Any]:
+    """Run `cmd`; its wall time, exit status, largest maxrss and the tree's peak RSS/PSS."""
+    peak = {"rss": 0, "pss": 0}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            rss, pss = _tree_memory(proc.pid)
+            peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    deadline = start + timeout
+    status, usage = 0, None
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.005)
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+    return {
+        "wall_s": wall,
+        "exit": proc.returncode,
+        "timed_out": wall > timeout,
+        # ru_maxrss (KiB on Linux) of the child or of its largest waited-for descendant
+        "maxrss_mb": usage.ru_maxrss / 1024 if usage else None,
+        "tree_rss_mb": peak["rss"] / 2**20,
+        "tree_pss_mb": peak["pss"] / 2**20,
+        "stderr": err.splitlines()[-1] if err else "",
+    }
+
+
+def bench_compare(repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = NNACCEL + ["compare", "--all", "--quiet", "--csv", str(Path(tmp) / "out.csv")]
+        measure(cmd)  # warms numba's cache in its usual place
+        warm = [measure(cmd) for _ in range(repeat)]
+        cache = Path(tmp) / "numba-cache"
+        cache.mkdir()
+        cold = measure(cmd, env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
+    best = min(warm, key=lambda m: m["wall_s"])
+    return {
+        "command": "nnaccel compare --all",
+        "warm_runs_s": [m["wall_s"] for m in warm],
+        "warm_s": statistics.median(m["wall_s"] for m in warm),
+        "warm_best_s": best["wall_s"],
+        "warm_maxrss_mb": max(m["maxrss_mb"] or 0 for m in warm),
+        "warm_tree_rss_mb": max(m["tree_rss_mb"] for m in warm),
+        "warm_tree_pss_mb": max(m["tree_pss_mb"] for m in warm),
+        "cold_s": cold["wall_s"],
+        "cold_maxrss_mb": cold["maxrss_mb"],
+        "cold_tree_rss_mb": cold["tree_rss_mb"],
+        "cold_tree_pss_mb": cold["tree_pss_mb"],
+        "errors": [m["stderr"] for m in [*warm, cold] if m["exit"] != 0],
+    }
+
+
+# -- in a child: per-network simulate() and the tiler ----------------------------------------
+
+def child_networks(step_nets: list[str], step_timeout: float) -> dict[str, Any]:
+    """Runs in a child process (--child networks): fast for every network, step for a few."""
+    from nnaccel.hardware import preset
+    from nnaccel.network import bundled_networks, load_network
+    from nnaccel.simulate import SearchCache, simulate
+
+    out: dict[str, Any] = {"fast": {}, "step": {}, "step_skipped": []}
+    nets = [load_network(p) for p in bundled_networks()]
+    hws = [preset("paper-8x8"), preset("paper-16x16")]
+    simulate(load_network("sqnxt23v5"), hws[0])  # load the compiled engine once, not per network
+    for net in nets:
+        stem = Path(net.path).stem
+        for hw in hws:
+            t0 = time.perf_counter()
+            res = simulate(net, hw)  # as `nnaccel run` does: no cache shared across networks
+            out["fast"][f"{stem}@{hw.name}"] = {"s": time.perf_counter() - t0, "cycles": res.cycles}
+    # step: once compiled (the first call compiles or loads it), then timed
+    simulate(load_network("sqnxt23v5"), hws[0], engine="step")
+    spent = 0.0
+    for stem in step_nets:
+        net = load_network(stem)
+        for hw in hws:
+            if spent > step_timeout:
+                out["step_skipped"].append(f"{stem}@{hw.name}")
+                continue
+            # `run --engine step` searches with fast, then replays each choice on step: time
+            # the two apart (the replay with the searches already in the cache).
+            cache = SearchCache()
+            t0 = time.perf_counter()
+            simulate(net, hw, cache=cache)
+            t1 = time.perf_counter()
+            res = simulate(net, hw, engine="step", cache=cache)
+            t2 = time.perf_counter()
+            spent += t2 - t0
+            out["step"][f"{stem}@{hw.name}"] = {"s": t2 - t0, "search_s": t1 - t0,
+                                                "replay_s": t2 - t1, "cycles": res.cycles}
+    return out
+
+
+def child_tiler() -> dict[str, Any]:
+    """Runs in a child (--child tiler): every distinct mapping search of all bundled networks.
+
+    Reports searches per second and, from the tiler's own counts, candidates per second:
+    `grid` = tile-size combinations of the candidate grids (each times the loop orders, before
+    the buffer-fit filter), `simulated` = candidates whose DMA timeline was walked (the branch
+    and bound of nnaccel/tiler.py evaluates the rest by closed-form bounds only)."""
+    import numpy as np
+
+    from nnaccel import tiler
+    from nnaccel.energy import energy_per_count
+    from nnaccel.engines import layout as L
+    from nnaccel.hardware import preset
+    from nnaccel.lowering import layer_vector
+    from nnaccel.network import bundled_networks, load_network
+
+    stats = getattr(tiler, "search_stats", None)
+    grid = getattr(tiler, "candidate_grid", None)
+    out: dict[str, Any] = {}
+    for name in ("paper-8x8", "paper-16x16"):
+        hw = preset(name)
+        hw_vec, weights = hw.vector(), energy_per_count(hw)
+        vecs: dict[bytes, np.ndarray] = {}
+        for p in bundled_networks():
+            for layer in load_network(p).layers:
+                v = layer_vector(layer)
+                if v is not None:
+                    vecs.setdefault(v.tobytes(), v)
+
+        def dataflows(v: np.ndarray) -> tuple[int, ...]:
+            return (L.DF_OS,) if v[L.L_KIND] == L.KIND_WINDOW else (L.DF_WS, L.DF_OS)
+
+        first = next(iter(vecs.values()))
+        tiler.search(first, hw_vec, weights, "cycles", dataflows(first))  # compile or load
+        simulated = 0
+        t0 = time.perf_counter()
+        for v in vecs.values():
+            if stats:
+                simulated += stats(v, hw_vec, weights, "cycles", dataflows(v))[2]
+            else:
+                tiler.search(v, hw_vec, weights, "cycles", dataflows(v))
+        elapsed = time.perf_counter() - t0
+        points = None
+        if grid:
+            points = sum(int(np.prod([len(g) for g in grid(v, hw_vec, df)]))
+                         for v in vecs.values() for df in dataflows(v))
+        out[name] = {
+            "searches": len(vecs),
+            "s": elapsed,
+            "searches_per_s": len(vecs) / elapsed,
+            "grid_points": points,
+            "grid_points_per_s": points / elapsed if points else None,
+            "simulated": simulated if stats else None,
+            "simulated_per_s": simulated / elapsed if stats else None,
+        }
+    return out
+
+
+def run_child(kind: str, args: list[str], timeout: float) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--child-out", f.name,
+               *args]
+        m = measure(cmd, timeout=timeout)
+        if m["exit"] != 0:
+            return {"error": m["stderr"] or f"exit {m['exit']}", "wall_s": m["wall_s"]}
+        return json.loads(Path(f.name).read_text())
+
+
+# -- the report -------------------------------------------------------------------------------
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def previous_result(exclude: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
+    files = sorted(p for p in RESULTS.glob("*.json") if p != exclude)
+    if not files:
+        return None
+    return files[-1], json.loads(files[-1].read_text())
+
+
+def headline(r: dict[str, Any]) -> dict[str, float | None]:
+    """The numbers shown in the table and compared with the last run."""
+    c, n, t = r.get("compare", {}), r.get("networks", {}), r.get("tiler", {})
+    fast = n.get("fast", {})
+    step = n.get("step", {})
+    h: dict[str, float | None] = {
+        "compare --all, warm (s, median)": c.get("warm_s"),
+        "compare --all, cold cache (s)": c.get("cold_s"),
+        "compare --all, peak memory, tree RSS (MB)": max(c.get("warm_tree_rss_mb", 0),
+                                                       c.get("cold_tree_rss_mb", 0)) or None,
+        "compare --all, peak memory, tree PSS (MB)": max(c.get("warm_tree_pss_mb", 0),
+                                                       c.get("cold_tree_pss_mb", 0)) or None,
+        "compare --all, largest process maxrss (MB)": max(c.get("warm_maxrss_mb") or 0,
+                                                          c.get("cold_maxrss_mb") or 0) or None,
+        "run, fast: slowest network (s)": max((v["s"] for v in fast.values()), default=None),
+        "run, fast: all networks x 2 configs (s)": sum(v["s"] for v in fast.values()) or None,
+        "run, step: slowest network, search + replay (s)": max((v["s"] for v in step.values()),
+                                                                default=None),
+        "run, step: slowest replay alone (s)": max((v.get("replay_s", 0) for v in step.values()),
+                                                   default=None),
+    }
+    for cfg, v in t.items():
+        if isinstance(v, dict):
+            h[f"tiler {cfg}: searches per s"] = v.get("searches_per_s")
+            h[f"tiler {cfg}: grid tile sizes per s"] = v.get("grid_points_per_s")
+            h[f"tiler {cfg}: timelines simulated per s"] = v.get("simulated_per_s")
+    return h
+
+
+def status(key: str, value: float | None) -> str:
+    target = None
+    if key.startswith("compare --all, warm"):
+        target = TARGETS["compare_all_warm_s"]
+    elif key.startswith("compare --all, cold"):
+        target = TARGETS["compare_all_cold_s"]
+    elif key.startswith("compare --all, peak memory, tree RSS"):
+        target = TARGETS["compare_all_mem_mb"]
+    if target is None or value is None:
+        return "", ""
+    return f"≤ {target:g}", "ok" if value <= target else "MISSED"
+
+
+def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:  # piped or logged: wide enough that no row wraps
+        console = Console(width=130)
+    now, before = headline(result), headline(prev[1]) if prev else {}
+    table = Table(title=f"nnaccel benchmarks ({result['machine']['cpus']} CPUs, load"
+                        f" {result['machine']['loadavg_before']} before; commit {result['commit']})")
+    for col in ("measurement", "value", "target", "", "last run", "change"):
+        table.add_column(col, justify="left" if col == "measurement" else "right")
+    for key, value in now.items():
+        target, verdict = status(key, value)
+        old = before.get(key)
+        change = f"{100 * (value / old - 1):+.0f}%" if value and old else ""
+        table.add_row(key, "" if value is None else f"{value:,.3g}", target,
+                      f"[green]{verdict}[/green]" if verdict == "ok" else f"[red]{verdict}[/red]",
+                      "" if old is None else f"{old:,.3g}", change)
+    console.print(table)
+    if prev:
+        console.print(f"last run: {prev[0].relative_to(ROOT)}")
+    net = result.get("networks", {})
+    if net.get("step"):
+        console.print("step engine timed on: " + ", ".join(sorted(net["step"])))
+    if net.get("step_skipped"):
+        console.print("step engine skipped (time budget spent): " + ", ".join(net["step_skipped"]))
+    for what in ("compare", "networks", "tiler"):
+        err = result.get(what, {}).get("error") or result.get(what, {}).get("errors")
+        if err:
+            console.print(f"[red]{what}: {err}[/red]")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3, help="warm runs of compare --all (median)")
+    ap.add_argument("--step-budget", type=float, default=300,
+                    help="seconds the step engine may take in total; networks past it are skipped")
+    ap.add_argument("--skip", action="append", default=[], choices=("compare", "networks", "tiler"))
+    ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.child:
+        data = (child_networks(list(STEP_NETWORKS), args.step_budget) if args.child == "networks"
+                else child_tiler())
+        Path(args.child_out).write_text(json.dumps(data))
+        return 0
+
+    result: dict[str, Any] = {
+        "timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": _git_commit(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(), "loadavg_before": os.getloadavg()[0]},
+        "targets": TARGETS,
+    }
+    if "compare" not in args.skip:
+        result["compare"] = bench_compare(args.repeat)
+    if "networks" not in args.skip:
+        result["networks"] = run_child("networks", ["--step-budget", str(args.step_budget)],
+                                       timeout=args.step_budget + 600)
+    if "tiler" not in args.skip:
+        result["tiler"] = run_child("tiler", [], timeout=600)
+    result["machine"]["loadavg_after"] = os.getloadavg()[0]
+
+    prev = previous_result()
+    if not args.no_save:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = result["timestamp"].replace(":", "").replace("-", "")
+        path = RESULTS / f"{stamp}.json"
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    print_report(result, prev)
+    if not args.no_save:
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Many networks on several hardware configurations: the rows of the paper's Table 3.
+
+`run_configs` simulates every network on every configuration, with one `SearchCache` per
+configuration so that a layer shape shared by several networks (SqueezeNext's blocks, and
+across its variants) is searched once. Configurations run in worker processes, one per
+configuration, when there are several and the machine has the cores (see `_use_workers`).
+`compare_frame` turns the results into Table 3's rows, normalized as the paper normalizes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+
+from .errors import HardwareError, NnaccelError
+from .hardware import PRESETS, Hardware, format_size, parse_array, parse_size
+from .network import Network, load_network
+from .report import plain_rows
+from .simulate import LayerResult, Result, SearchCache, simulate
+
+#: The columns of a compare row, in order (DESIGN.md §4: every name carries its unit).
+COLUMNS = (
+    "model", "file", "config", "array", "buffer_bytes", "params", "macs", "cycles",
+    "time_normalized", "energy_mac_units", "energy_per_mac", "utilization", "dram_bytes",
+    "paper_time", "paper_energy", "time_error_pct", "energy_error_pct",
+)
+
+#: Called in the parent process after each (configuration label, network name) is simulated.
+Progress = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A hardware configuration as `compare` names it: a preset name or ``RxC:SIZE``."""
+
+    label: str
+    hardware: Hardware
+
+    @property
+    def paper_key(self) -> str | None:
+        """'8x8_32KB' or '16x16_128KB' when this is exactly one of the paper's configurations.
+
+        Only then are Table 3's figures comparable; ``16x16:128KB`` qualifies (it equals the
+        preset in every field), ``16x16:256KB`` does not.
+        """
+        for hw in PRESETS.values():
+            if self.hardware.with_(name=hw.name) == hw:
+                return f"{hw.array_label}_{hw.buffer_label}"
+        return None
+
+
+DEFAULT_CONFIGS = tuple(PRESETS)
+
+
+def parse_config(text: str) -> Config:
+    """'paper-8x8' (a preset) or '16x16:256KB' (array and buffer, other fields default)."""
+    text = text.strip()
+    if text in PRESETS:
+        return Config(text, PRESETS[text])
+    m = re.fullmatch(r"([^:]+):([^:]+)", text)
+    if not m:
+        raise HardwareError(
+            f"config {text!r} is neither a preset ({', '.join(PRESETS)}) nor ROWSxCOLS:SIZE"
+            " (e.g. 16x16:256KB)"
+        )
+    try:
+        pr, pc = parse_array(m.group(1))
+        size = parse_size(m.group(2))
+    except HardwareError as e:
+        raise HardwareError(f"config {text!r}: {e}") from None
+    label = f"{pr}x{pc}:{format_size(size)}"
+    return Config(label, Hardware(Pr=pr, Pc=pc, buffer_bytes=size, name=label))
+
+
+def parse_configs(texts: Sequence[str]) -> list[Config]:
+    """Parsed configurations in the order given, duplicates (same label) dropped."""
+    out: dict[str, Config] = {}
+    for t in texts or DEFAULT_CONFIGS:
+        c = parse_config(t)
+        out.setdefault(c.label, c)
+    return list(out.values())
+
+
+# -- running ------------------------------------------------------------------------------
+
+def _simulate_config(config: Config, networks: Sequence[Network], engine: str,
+                     notify: Callable[[str], None] | None) -> list[Result]:
+    cache = SearchCache()  # one per configuration: identical layer shapes searched once
+    results = []
+    for net in networks:
+        results.append(simulate(net, config.hardware, engine=engine, cache=cache))
+        if notify:
+            notify(net.name)
+    return results
+
+
+# A worker's channel back to the parent for progress; set by the pool initializer.
+_PROGRESS_QUEUE: Any = None
+
+
+def _init_worker(q: Any) -> None:
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = q
+
+
+def _worker(config: Config, paths: Sequence[str], engine: str) -> list[list[tuple]]:
+    """Simulate in a worker process; return plain tuples (Network and Result hold
+    MappingProxyType, which does not pickle), rebuilt into Results by the parent."""
+    try:
+        networks = [load_network(p) for p in paths]
+
+        def notify(name: str) -> None:
+            if _PROGRESS_QUEUE is not None:
+                _PROGRESS_QUEUE.put((config.label, name))
+
+        results = _simulate_config(config, networks, engine, notify)
+    except NnaccelError as e:
+        # Subclasses with extra constructor arguments do not survive unpickling; the message does.
+        raise NnaccelError(str(e)) from None
+    return [[(r.mapping, r.counts, dict(r.energy)) for r in res.layers] for res in results]
+
+
+def _rebuild(network: Network, hw: Hardware, engine: str, layers: list[tuple]) -> Result:
+    records = tuple(
+        LayerResult(layer, mapping, counts, MappingProxyType(energy), hw.pes)
+        for layer, (mapping, counts, energy) in zip(network.layers, layers, strict=True)
+    )
+    return Result(network, hw, records, engine)
+
+
+def _use_workers(n_configs: int, n_networks: int, jobs: int | None) -> int:
+    """How many worker processes to use (0: run in this process).
+
+    Measured on the project's 2-core machine (benchmarks/run.py, docs/reproduction.md): with
+    `fork`, a worker starts in milliseconds and loads the compiled engine from numba's disk
+    cache in parallel with the other, so two configurations of even a few networks finish
+    sooner in two processes. One network, or one configuration, gains nothing.
+    """
+    if jobs is not None:
+        return 0 if jobs <= 1 or n_configs <= 1 else min(jobs, n_configs)
+    if n_configs <= 1 or n_networks < 2 or "fork" not in mp.get_all_start_methods():
+        return 0
+    return min(n_configs, os.cpu_count() or 1) if (os.cpu_count() or 1) >= 2 else 0
+
+
+def run_configs(networks: Sequence[Network], configs: Sequence[Config], engine: str = "fast",
+                jobs: int | None = None, progress: Progress | None = None
+                ) -> list[tuple[Config, list[Result]]]:
+    """Every network on every configuration; results in the order of `configs`, `networks`.
+
+    `jobs`: None chooses (see `_use_workers`), 1 forces one process, n > 1 up to n workers.
+    """
+    workers = _use_workers(len(configs), len(networks), jobs)
+    if not workers:
+        out = []
+        for c in configs:
+            notify = (lambda name, label=c.label: progress(label, name)) if progress else None
+            out.append((c, _simulate_config(c, networks, engine, notify)))
+        return out
+    paths = [n.path for n in networks]
+    if not all(paths):  # a network built in memory cannot be re-loaded by a worker
+        return run_configs(networks, configs, engine, jobs=1, progress=progress)
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(q,)) as ex:
+        futures = [ex.submit(_worker, c, paths, engine) for c in configs]
+        pending = set(futures)
+        while pending:
+            try:
+                label, name = q.get(timeout=0.05)
+                if progress:
+                    progress(label, name)
+            except queue.Empty:
+                pass
+            pending = {f for f in pending if not f.done()}
+        while True:  # the last messages may arrive after their future is done
+            try:
+                label, name = q.get_nowait()
+            except queue.Empty:
+                break
+            if progress:
+                progress(label, name)
+        raw = [f.result() for f in futures]
+    return [
+        (c, [_rebuild(n, c.hardware, engine, layers) for n, layers in zip(networks, per_net, strict=True)])
+        for c, per_net in zip(configs, raw, strict=True)
+    ]
+
+
+# -- the table ----------------------------------------------------------------------------
+
+def _error_pct(ours: float, paper: float | None) -> float | None:
+    return None if paper in (None, 0) else 100.0 * (ours / paper - 1.0)
+
+
+def compare_rows(runs: Sequence[tuple[Config, Sequence[Result]]]) -> list[dict[str, Any]]:
+    """One row per network and configuration (COLUMNS).
+
+    ``time_normalized`` is cycles over the fastest network of the same configuration in this
+    run, as Table 3 normalizes (so exactly 1.0 for the fastest). ``time_error_pct`` compares
+    like with like: our cycles over the fastest network *that Table 3 lists* in this run,
+    against the paper's time over the fastest of those same rows. For a run of all of Table
+    3's networks that is ``time_normalized / paper_time - 1`` whenever a Table-3 network is
+    the fastest; it stays meaningful for a subset or a run with networks Table 3 lacks.
+    """
+    rows: list[dict[str, Any]] = []
+    for config, results in runs:
+        key = config.paper_key
+        fastest = min(r.cycles for r in results)
+        paper_t = {id(r): (r.network.paper.get(f"time_{key}") if key else None) for r in results}
+        listed = [r for r in results if paper_t[id(r)] is not None]
+        ref_ours = min((r.cycles for r in listed), default=None)
+        ref_paper = min((paper_t[id(r)] for r in listed), default=None)
+        for r in results:
+            hw = r.hardware
+            p_time = paper_t[id(r)]
+            p_energy = r.network.paper.get(f"energy_{key}") if key else None
+            energy = r.energy_total
+            t_err = None
+            if p_time is not None and ref_ours and ref_paper:
+                t_err = _error_pct(r.cycles / ref_ours, p_time / ref_paper)
+            rows.append({
+                "model": r.network.name,
+                "file": Path(r.network.path).stem if r.network.path else "",
+                "config": config.label,
+                "array": hw.array_label,
+                "buffer_bytes": hw.buffer_bytes,
+                "params": r.network.params,
+                "macs": r.macs,
+                "cycles": r.cycles,
+                "time_normalized": r.cycles / fastest if fastest else float("nan"),
+                "energy_mac_units": energy,
+                "energy_per_mac": energy / r.macs if r.macs else float("nan"),
+                "utilization": r.utilization,
+                "dram_bytes": r.total("dram_read_bytes") + r.total("dram_write_bytes"),
+                "paper_time": p_time,
+                "paper_energy": p_energy,
+                "time_error_pct": t_err,
+                "energy_error_pct": _error_pct(energy, p_energy),
+            })
+    return rows
+
+
+def compare_frame(runs: Sequence[tuple[Config, Sequence[Result]]]) -> pd.DataFrame:
+    return pd.DataFrame(compare_rows(runs), columns=list(COLUMNS))
+
+
+def compare_json(runs: Sequence[tuple[Config, Sequence[Result]]]) -> dict[str, Any]:
+    """The rows and, for each configuration, the full hardware it stands for."""
+    return {
+        "configs": {c.label: c.hardware.to_dict() for c, _ in runs},
+        "rows": plain_rows(compare_rows(runs)),
+    }

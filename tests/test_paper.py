@@ -1,0 +1,118 @@
+"""Table 3 reproduced, as a regression test.
+
+Two kinds of check on every figure (time ratio and energy, each network, both configurations):
+* the paper's target (±15% time, ±20% energy) is asserted where it holds today; the figures that
+  miss it are listed in KNOWN_MISSES and reported as xfail (not strict: a model change that
+  brings one within target passes, and it should then leave the list);
+* our current value is recorded in RECORDED with a tight tolerance, so that any model change
+  that moves a figure is seen. After a deliberate change, re-record with
+  `python tests/test_paper.py` and paste its output over RECORDED.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nnaccel.paper import CONFIGS, ENERGY_TOL_PCT, TABLE3_MODELS, TIME_TOL_PCT, render_markdown, reproduce
+
+REL_TOL = 0.002  # recorded values: 0.2%, far below any target, above float noise
+
+# (config, model): (time normalized to the fastest of the configuration, energy in MAC units)
+RECORDED = {
+    ("paper-8x8", "AlexNet"): (5.22704, 1.83524e+10),
+    ("paper-8x8", "SqueezeNet v1.0"): (3.19007, 7.99031e+09),
+    ("paper-8x8", "SqueezeNet v1.1"): (1.52318, 3.93757e+09),
+    ("paper-8x8", "Tiny Darknet"): (1.83424, 5.19152e+09),
+    ("paper-8x8", "1.0-SqNxt-23"): (1.22111, 4.16152e+09),
+    ("paper-8x8", "1.0-SqNxt-23v2"): (1.06397, 3.81681e+09),
+    ("paper-8x8", "1.0-SqNxt-23v3"): (1.04488, 3.68929e+09),
+    ("paper-8x8", "1.0-SqNxt-23v4"): (1.02579, 3.56177e+09),
+    ("paper-8x8", "1.0-SqNxt-23v5"): (1, 3.43953e+09),
+    ("paper-8x8", "MobileNet"): (2.30874, 8.42003e+09),
+    ("paper-8x8", "2.0-SqNxt-23"): (3.04213, 1.05942e+10),
+    ("paper-8x8", "2.0-SqNxt-23v4"): (2.9185, 1.01798e+10),
+    ("paper-8x8", "2.0-SqNxt-23v5"): (2.87342, 9.92359e+09),
+    ("paper-16x16", "AlexNet"): (6.39448, 1.57731e+10),
+    ("paper-16x16", "SqueezeNet v1.0"): (2.20748, 5.19913e+09),
+    ("paper-16x16", "SqueezeNet v1.1"): (1.18768, 2.75455e+09),
+    ("paper-16x16", "Tiny Darknet"): (1.37986, 3.12618e+09),
+    ("paper-16x16", "1.0-SqNxt-23"): (1.28154, 3.31086e+09),
+    ("paper-16x16", "1.0-SqNxt-23v2"): (1.2145, 3.16911e+09),
+    ("paper-16x16", "1.0-SqNxt-23v3"): (1.14641, 2.97597e+09),
+    ("paper-16x16", "1.0-SqNxt-23v4"): (1.07833, 2.78282e+09),
+    ("paper-16x16", "1.0-SqNxt-23v5"): (1, 2.5705e+09),
+    ("paper-16x16", "MobileNet"): (2.00011, 5.90294e+09),
+    ("paper-16x16", "2.0-SqNxt-23"): (2.66856, 7.45747e+09),
+    ("paper-16x16", "2.0-SqNxt-23v4"): (2.4272, 6.6326e+09),
+    ("paper-16x16", "2.0-SqNxt-23v5"): (2.31615, 6.29163e+09),
+}
+
+# (config, model, "time" | "energy") outside the paper's target today (docs/reproduction.md).
+KNOWN_MISSES = {
+    ("paper-8x8", "MobileNet", "time"),
+    ("paper-16x16", "AlexNet", "time"),
+    ("paper-16x16", "MobileNet", "time"),
+    *{(cfg, m, "energy") for cfg in CONFIGS for m in (
+        "Tiny Darknet", "1.0-SqNxt-23", "1.0-SqNxt-23v2", "1.0-SqNxt-23v3", "1.0-SqNxt-23v4",
+        "1.0-SqNxt-23v5", "2.0-SqNxt-23", "2.0-SqNxt-23v4")},
+    ("paper-8x8", "2.0-SqNxt-23v5", "energy"),
+}
+
+# The claims of nnaccel.paper.check_claims that hold today; the others are xfail.
+CLAIMS_HOLD = {"c", "e", "f"}
+
+CASES = [(cfg, m) for cfg in CONFIGS for m in TABLE3_MODELS]
+
+
+@pytest.fixture(scope="module")
+def rep():
+    return reproduce()
+
+
+@pytest.mark.parametrize(("config", "model"), CASES, ids=[f"{c}-{m}" for c, m in CASES])
+def test_recorded(rep, config, model):
+    row = rep.row(config, model)
+    time, energy = RECORDED[config, model]
+    assert row["time_normalized"] == pytest.approx(time, rel=REL_TOL)
+    assert row["energy_mac_units"] == pytest.approx(energy, rel=REL_TOL)
+
+
+@pytest.mark.parametrize(("config", "model"), CASES, ids=[f"{c}-{m}" for c, m in CASES])
+@pytest.mark.parametrize("figure", ["time", "energy"])
+def test_paper_target(rep, config, model, figure):
+    row = rep.row(config, model)
+    err, tol = ((row["time_error_pct"], TIME_TOL_PCT) if figure == "time"
+                else (row["energy_error_pct"], ENERGY_TOL_PCT))
+    assert err is not None  # every Table-3 row has the paper's figure on both configurations
+    if (config, model, figure) in KNOWN_MISSES and abs(err) > tol:
+        pytest.xfail(f"known gap: {err:+.1f}% (docs/reproduction.md)")
+    assert abs(err) <= tol, f"{err:+.1f}% (target ±{tol:g}%)"
+
+
+def test_fastest_is_exactly_one(rep):
+    for cfg in CONFIGS:
+        times = [r["time_normalized"] for r in rep.rows if r["config"] == cfg]
+        assert min(times) == 1.0
+
+
+@pytest.mark.parametrize("key", list("abcdefg"))
+def test_claim(rep, key):
+    claim = next(c for c in rep.claims if c.key == key)
+    if key not in CLAIMS_HOLD and not claim.holds:
+        pytest.xfail(f"does not hold today: {claim.evidence}")
+    assert claim.holds, claim.evidence
+
+
+def test_document_keeps_the_owner_notes(rep):
+    text = render_markdown(rep, {}, "Because of X.")
+    assert "Because of X." in text and "## The paper's claims" in text
+    assert text.count("| 1.0-SqNxt-23v5 |") == 1
+
+
+if __name__ == "__main__":  # print RECORDED from a fresh run, to paste above
+    r = reproduce()
+    print("RECORDED = {")
+    for row in r.rows:
+        print(f'    ("{row["config"]}", "{row["model"]}"): ({row["time_normalized"]:.6g},'
+              f' {row["energy_mac_units"]:.6g}),')
+    print("}")
