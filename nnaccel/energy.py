@@ -1,8 +1,9 @@
 """Energy: access counts times the energy table, by level (paper §3: "similar to Eyeriss").
 
 Levels, each in the table's unit (one MAC by default, as the paper's Table 3):
-MAC (PE operations performed), RF, array (PE to PE), buffer (reads + writes) and DRAM
-(16-bit accesses = bytes / word size). The total is the sum of the levels, by construction.
+MAC (PE operations performed, and the output path's ALU operations), RF, array (PE to PE),
+buffer (reads + writes) and DRAM (16-bit accesses = bytes / word size). The total is the sum
+of the levels, by construction.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ def level_weights(hw: Hardware) -> dict[str, np.ndarray]:
     e = hw.energy
     out = {lvl: np.zeros(L.C_LEN) for lvl in LEVELS}
     out["mac"][L.C_OPS] = e.mac
+    out["mac"][L.C_ALU] = e.mac  # an add or compare of the output path costs what a MAC does
     out["rf"][L.C_RF] = e.rf
     out["array"][L.C_ARRAY] = e.array
     out["buffer"][[L.C_BUF_RD, L.C_BUF_WR]] = e.buffer

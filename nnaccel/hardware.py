@@ -69,6 +69,8 @@ class Hardware:
     sparsity: float = 0.4
     buffer_port_words: int = 0  # 0: one word per PE column (Pc), see docs/model.md
     rf_psums: int = 16
+    fuse_pool: bool = True  # pooling after a conv runs in its output path (docs/model.md §3a)
+    fuse_add: bool = True  # so does a residual add
     energy: EnergyTable = field(default_factory=EnergyTable)
     name: str = "custom"
 
@@ -94,6 +96,9 @@ class Hardware:
         s = self.sparsity
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1:
             raise HardwareError(f"sparsity must be a number in [0, 1), got {s!r}")
+        for f in ("fuse_pool", "fuse_add"):
+            if not isinstance(getattr(self, f), bool):
+                raise HardwareError(f"{f} must be true or false, got {getattr(self, f)!r}")
         if not isinstance(self.energy, EnergyTable):
             raise HardwareError("energy must be an EnergyTable")
 
@@ -258,6 +263,8 @@ def from_mapping(data: dict[str, Any], base: Hardware | None = None) -> Hardware
         value = data[key]
         if want in ("int",):
             changes[key] = _typed(key, value, int)
+        elif want == "bool":
+            changes[key] = _typed(key, value, bool)
         elif want in ("float",):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise HardwareError(f"{key} must be a number, got {value!r}")
@@ -277,6 +284,6 @@ def from_mapping(data: dict[str, Any], base: Hardware | None = None) -> Hardware
 
 
 def _typed(key: str, value: Any, want: type) -> Any:
-    if isinstance(value, bool) or not isinstance(value, want):
+    if (isinstance(value, bool) and want is not bool) or not isinstance(value, want):
         raise HardwareError(f"{key} must be a {want.__name__}, got {value!r}")
     return value

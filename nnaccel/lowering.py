@@ -3,14 +3,71 @@
 docs/model.md §1. An FC layer is a 1x1 convolution on a 1x1 map; pooling, global pooling and
 element-wise add are weightless *window* operations run the same way as a depthwise
 convolution; concat moves no data (its producers write into its slices) and has no vector.
+§3a: a pooling or a residual add whose input comes from a conv/fc that feeds nothing else is
+fused into that conv's output path, when the hardware fuses them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .engines import layout as L
-from .network import Layer
+from .hardware import Hardware
+from .network import Layer, Network
+
+_POOLS = ("maxpool", "avgpool", "global_avgpool")
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """A layer and the array operation that runs it: `vector` is None when the layer moves no
+    data of its own (concat), or when it is fused into the output path of `fused_into`."""
+
+    layer: Layer
+    vector: np.ndarray | None
+    fused_into: str | None = None
+
+
+def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
+    """Every layer of `network` as an array operation, with pooling and adds fused (§3a)."""
+    consumers: dict[str, list[str]] = {}
+    for layer in network.layers:
+        for src in layer.inputs:
+            consumers.setdefault(src, []).append(layer.name)
+    by_name = {layer.name: layer for layer in network.layers}
+    order = {layer.name: i for i, layer in enumerate(network.layers)}
+    vectors = {layer.name: layer_vector(layer) for layer in network.layers}
+    fused: dict[str, str] = {}
+    has_post: set[str] = set()
+    for layer in network.layers:
+        # The producer computed last: the other operands of an add already sit in DRAM then.
+        src = max(layer.inputs, key=lambda n: order.get(n, -1))
+        producer = by_name.get(src)
+        if (
+            producer is None
+            or producer.type not in ("conv", "fc")
+            or consumers.get(src) != [layer.name]
+            or src in has_post
+        ):
+            continue
+        v = vectors[src]
+        if layer.type in _POOLS and hw.fuse_pool and len(layer.inputs) == 1:
+            pv = layer_vector(layer)
+            v[[L.L_PKH, L.L_PKW, L.L_PSH, L.L_PSW, L.L_PPH, L.L_PPW, L.L_PHO, L.L_PWO]] = pv[
+                [L.L_KH, L.L_KW, L.L_SH, L.L_SW, L.L_PH, L.L_PW, L.L_HO, L.L_WO]
+            ]
+        elif layer.type == "add" and hw.fuse_add:
+            v[L.L_RES] = len(layer.inputs) - 1
+        else:
+            continue
+        fused[layer.name] = src
+        has_post.add(src)
+    return tuple(
+        Lowered(layer, None if layer.name in fused else vectors[layer.name], fused.get(layer.name))
+        for layer in network.layers
+    )
 
 #: Layer types that become an array operation; concat is the one that does not.
 ARRAY_TYPES = ("conv", "fc", "maxpool", "avgpool", "global_avgpool", "add")

@@ -37,7 +37,8 @@ def layer_frame(result: Result) -> pd.DataFrame:
             "type": r.layer.type,
             "input_shape": "x".join(map(str, r.layer.input_shape)),
             "output_shape": "x".join(map(str, r.layer.output_shape)),
-            "dataflow": m.dataflow if m else "",
+            "dataflow": m.dataflow if m else ("fused" if r.fused_into else ""),
+            "fused_into": r.fused_into or "",
             "loop_order": m.loop_order if m else "",
             "tile_x": m.tx if m else 0,
             "tile_y": m.ty if m else 0,
@@ -57,6 +58,7 @@ def layer_frame(result: Result) -> pd.DataFrame:
             "rf_accesses": r.count("rf_accesses"),
             "array_transfers": r.count("array_transfers"),
             "tiles": r.count("tiles"),
+            "alu_ops": r.count("alu_ops"),
         }
         for lvl in LEVELS:
             row[f"energy_{lvl}_{suffix}"] = r.energy[lvl]
@@ -156,7 +158,7 @@ def rows_for_terminal(result: Result) -> Iterable[list[str]]:
         yield [
             r.layer.name,
             r.layer.type,
-            m.dataflow if m else "-",
+            m.dataflow if m else (f"fused into {r.fused_into}" if r.fused_into else "-"),
             m.loop_order if m else "-",
             tiles,
             fmt_int(r.macs),

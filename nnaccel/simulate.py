@@ -18,7 +18,7 @@ from .energy import LEVELS, energy_by_level, energy_per_count
 from .engines import layout as L
 from .errors import MappingError, NnaccelError
 from .hardware import Hardware, format_size
-from .lowering import layer_vector
+from .lowering import lower_network
 from .network import Layer, Network
 
 ENGINES = ("fast", "step")
@@ -63,6 +63,7 @@ class LayerResult:
     counts: tuple[int, ...]  # in the order of layout.COUNT_NAMES
     energy: MappingProxyType  # level -> energy, in the table's unit
     pes: int
+    fused_into: str | None = None  # run in the output path of this conv (docs/model.md §3a)
 
     def count(self, name: str) -> int:
         return self.counts[L.COUNT_NAMES.index(name)]
@@ -169,8 +170,8 @@ def simulate(
     hw_vec = hardware.vector()
     weights = energy_per_count(hardware)
     records = []
-    for layer in network.layers:
-        vec = layer_vector(layer)
+    for low in lower_network(network, hardware):
+        layer, vec = low.layer, low.vector
         if vec is None:
             counts = np.zeros(L.C_LEN, dtype=np.int64)
             mapping = None
@@ -183,7 +184,9 @@ def simulate(
             mapping = Mapping.from_vector(m_vec)
         energy = MappingProxyType(energy_by_level(counts, hardware))
         records.append(
-            LayerResult(layer, mapping, tuple(int(x) for x in counts), energy, hardware.pes)
+            LayerResult(
+                layer, mapping, tuple(int(x) for x in counts), energy, hardware.pes, low.fused_into
+            )
         )
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
 

@@ -34,6 +34,16 @@ from nnaccel.engines.layout import (
     H_WORD,
     KIND_CONV,
     KIND_WINDOW,
+    L_LEN,
+    L_PHO,
+    L_PKH,
+    L_PKW,
+    L_PPH,
+    L_PPW,
+    L_PSH,
+    L_PSW,
+    L_PWO,
+    L_RES,
     LOOP_C,
     LOOP_K,
     LOOP_X,
@@ -47,7 +57,9 @@ def layer(
     """Square kernel, stride and padding; output size by the usual floor rule."""
     ho = (h + 2 * p - k) // s + 1
     wo = (w + 2 * p - k) // s + 1
-    return np.array([kind, g, cgi, cgo, h, w, k, k, s, s, p, p, ho, wo], np.int64)
+    v = np.zeros(L_LEN, np.int64)  # no fused post-operations (model.md §3a)
+    v[:14] = [kind, g, cgi, cgo, h, w, k, k, s, s, p, p, ho, wo]
+    return v
 
 
 def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3) -> np.ndarray:
@@ -76,7 +88,10 @@ def run(lay: np.ndarray, hw: np.ndarray, mp: np.ndarray) -> tuple[dict[str, int]
     assert counts.dtype == np.int64 and counts.shape == (C_LEN,)
     # simulate and simulate_trace run the same kernel; they must agree
     assert np.array_equal(step.simulate(lay, hw, mp), counts)
-    return dict(zip(COUNT_NAMES, (int(v) for v in counts), strict=True)), trace.tolist()
+    c = dict(zip(COUNT_NAMES, (int(v) for v in counts), strict=True))
+    if c["alu_ops"] == 0:  # only layers with fused post-operations have output-path work
+        del c["alu_ops"]
+    return c, trace.tolist()
 
 
 def test_ws_conv_one_tile() -> None:
@@ -401,3 +416,41 @@ def test_rejects_bad_order() -> None:
     mp[2] = mp[1]
     with pytest.raises(ValueError, match="permutation"):
         step.simulate(layer(KIND_WINDOW, 2, 1, 1, 5, 5, 3, 2, 0), hardware(4, 4, 4, 4), mp)
+
+
+def test_fused_add_and_pool() -> None:
+    # conv 1x1, CGI = 2, CGO = 2, 4x4 -> 4x4, with a residual add (RES = 1) and a 2x2/2
+    # max pooling fused into its output path (model.md §3a) -> pooled 2x2.
+    # Array 4x4, PORT 4. WS, tiles TX = 4, TY = 2, TC = 2, TK = 2: two tiles (rows 0-1, 2-3).
+    #
+    # Pooled row j has its last conv row at min(2j + 1, 3): j = 0 in tile 0, j = 1 in tile 1;
+    #   both pooled columns end in the one x-tile. Each tile stores 2 ch * 1 * 2 = 4 values, 8 B.
+    # load(0) = input 2*2*4 = 16 + weights 2*2 = 4 + residual 2*2*4 = 16 -> 36 el, 72 B, xfer 105
+    # load(1) = input 16 + residual 16 (weights stay) -> 32 el, 64 B, xfer 104
+    # store(0) = store(1) = 8 B, xfer 101
+    # Compute: one pass per tile, ceil(2*2/4) + 8 pixels = 9 cycles.
+    # Timeline: eL0 = 105; t0 105..114; load(1) 105..209; store(0) 209..310;
+    #   t1 209..218; store(1) 310..411. cycles 411, compute 18, stall 393.
+    # Counts: ops = array = 2 * 8*2*2 = 64; RF = 2 * (4 + 32) = 72
+    #   buf rd = 2 * (4 + 8*2) (no partial sum before the first contribution)
+    #          + 2 * (16 + 16) (output path: the 2*2*4 tile and its residual) = 40 + 64 = 104
+    #   buf wr = 2 * 8*2 + 36 + 32 = 100; DRAM read 136 B, written 16 B
+    #   ALU = per tile 16 adds + 4 pooled * 4 = 32 -> 64
+    lay = layer(KIND_CONV, 1, 2, 2, 4, 4, 1, 1, 0)
+    lay[[L_RES, L_PKH, L_PKW, L_PSH, L_PSW, L_PPH, L_PPW, L_PHO, L_PWO]] = (1, 2, 2, 2, 2, 0, 0, 2, 2)
+    c, tr = run(lay, hardware(4, 4, 4, 4), mapping(DF_WS, "xyck", 4, 2, 2, 2))
+    assert c == {
+        "cycles": 411,
+        "compute_cycles": 18,
+        "stall_cycles": 393,
+        "pe_ops": 64,
+        "rf_accesses": 72,
+        "array_transfers": 64,
+        "buffer_reads": 104,
+        "buffer_writes": 100,
+        "dram_read_bytes": 136,
+        "dram_write_bytes": 16,
+        "tiles": 2,
+        "alu_ops": 64,
+    }
+    assert tr == [[105, 114, 105, 310], [209, 218, 209, 411]]

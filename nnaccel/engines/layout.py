@@ -25,7 +25,17 @@ L_PH = 10
 L_PW = 11
 L_HO = 12  # output height
 L_WO = 13  # output width
-L_LEN = 14
+# Post-operations fused into the output path of a conv (docs/model.md §3a).
+L_RES = 14  # extra operands added element-wise to the final output (0: none)
+L_PKH = 15  # fused pooling kernel (0: no pooling), stride, padding
+L_PKW = 16
+L_PSH = 17
+L_PSW = 18
+L_PPH = 19
+L_PPW = 20
+L_PHO = 21  # pooled output height and width
+L_PWO = 22
+L_LEN = 23
 
 KIND_CONV = 0  # weights from DRAM, MACs, zero weights skippable in OS
 KIND_WINDOW = 1  # no weights: every window element is one ALU op (pooling, add)
@@ -74,7 +84,8 @@ C_BUF_WR = 7  # global buffer writes, 16-bit words (array side and DMA side)
 C_DRAM_RD = 8  # bytes read from DRAM
 C_DRAM_WR = 9  # bytes written to DRAM
 C_TILES = 10  # number of tiles executed
-C_LEN = 11
+C_ALU = 11  # ALU operations of the output path (fused add and pooling, §3a)
+C_LEN = 12
 
 COUNT_NAMES = (
     "cycles",
@@ -88,4 +99,5 @@ COUNT_NAMES = (
     "dram_read_bytes",
     "dram_write_bytes",
     "tiles",
+    "alu_ops",
 )

@@ -43,6 +43,7 @@ import numpy as np
 from numba import njit
 
 from nnaccel.engines.layout import (
+    C_ALU,
     C_ARRAY,
     C_BUF_RD,
     C_BUF_WR,
@@ -81,7 +82,16 @@ from nnaccel.engines.layout import (
     L_KW,
     L_LEN,
     L_PH,
+    L_PHO,
+    L_PKH,
+    L_PKW,
+    L_PPH,
+    L_PPW,
+    L_PSH,
+    L_PSW,
     L_PW,
+    L_PWO,
+    L_RES,
     L_SH,
     L_SW,
     L_W,
@@ -224,6 +234,15 @@ def _kernel(layer, hw, mapping, counts, tr):
     HO = layer[L_HO]
     WO = layer[L_WO]
     K2 = KH * KW
+    RES = layer[L_RES]
+    PKH = layer[L_PKH]
+    PKW = layer[L_PKW]
+    PSH = layer[L_PSH]
+    PSW = layer[L_PSW]
+    PPH = layer[L_PPH]
+    PPW = layer[L_PPW]
+    PHO = layer[L_PHO]
+    PWO = layer[L_PWO]
 
     PR = hw[H_PR]
     PC = hw[H_PC]
@@ -269,7 +288,8 @@ def _kernel(layer, hw, mapping, counts, tr):
     lb = np.zeros(T, np.int64)  # load(t), bytes
     le = np.zeros(T, np.int64)  # load(t), elements (buffer writes on the DMA side)
     sb = np.zeros(T, np.int64)  # store(t), bytes
-    se = np.zeros(T, np.int64)  # store(t), elements (buffer reads on the DMA side)
+    se = np.zeros(T, np.int64)  # store(t), buffer reads of the output path
+    alu = np.zeros(T, np.int64)  # store(t), ALU operations of the output path (§3a)
     px = py = pc = pk = -1
     for t in range(T):
         ix = (t // sx) % nx
@@ -299,8 +319,6 @@ def _kernel(layer, hw, mapping, counts, tr):
             n_p = tk * ty * tx
             elems += n_p
             nbytes += n_p * PSUM
-        le[t] = elems
-        lb[t] = nbytes
         if t + 1 == T:
             closed = True
         else:
@@ -309,10 +327,37 @@ def _kernel(layer, hw, mapping, counts, tr):
                 or ((t + 1) // sy) % ny != iy
                 or ((t + 1) // sk) % nk != ik
             )
-        if closed:
-            n_o = tk * ty * tx
+        final = closed and ic == nc - 1
+        n_o = tk * ty * tx
+        if final and RES > 0:
+            # a fused residual add: the other operands of this output tile come in with the
+            # tile that finishes it (model.md §3a)
+            elems += RES * n_o
+            nbytes += RES * n_o * WORD
+        le[t] = elems
+        lb[t] = nbytes
+        if final:
+            n_st = n_o
+            if PKH > 0:
+                # pooled values whose window ends in this tile, found by walking them
+                rows = 0
+                for j in range(PHO):
+                    last = min(j * PSH - PPH + PKH - 1, HO - 1)
+                    if iy * TY <= last < iy * TY + ty:
+                        rows += 1
+                cols = 0
+                for j in range(PWO):
+                    last = min(j * PSW - PPW + PKW - 1, WO - 1)
+                    if ix * TX <= last < ix * TX + tx:
+                        cols += 1
+                n_st = tk * rows * cols
+                alu[t] += n_st * PKH * PKW
+            alu[t] += RES * n_o
+            se[t] = n_o + RES * n_o  # the output path reads the tile and the operands
+            sb[t] = n_st * WORD
+        elif closed:
             se[t] = n_o
-            sb[t] = n_o * (WORD if ic == nc - 1 else PSUM)
+            sb[t] = n_o * PSUM
         px = ix
         py = iy
         pc = ic
@@ -329,6 +374,7 @@ def _kernel(layer, hw, mapping, counts, tr):
     c_bwr = 0
     c_drd = 0
     c_dwr = 0
+    c_alu = 0
 
     # ---- array state --------------------------------------------------------------------
     a_busy = False
@@ -470,7 +516,11 @@ def _kernel(layer, hw, mapping, counts, tr):
                         d_tile = dj // 2 - 1
                     nbytes = lb[d_tile] if d_load else sb[d_tile]
                     if nbytes == 0:
-                        # moves nothing: skipped, takes no time and constrains nothing
+                        # moves nothing: skipped, takes no time and constrains nothing; a
+                        # fused pooling that emits nothing here still read its tile
+                        if not d_load:
+                            c_brd += se[d_tile]
+                            c_alu += alu[d_tile]
                         dj += 1
                         moved = True
                     elif (d_load and tiles_done >= d_tile - 1) or (
@@ -584,7 +634,8 @@ def _kernel(layer, hw, mapping, counts, tr):
                             tr[d_tile, _TR_EL] = now + 1
                     else:
                         store_done = d_tile
-                        c_brd += se[d_tile]  # each element stored is one buffer read
+                        c_brd += se[d_tile]  # the output path reads what it stores
+                        c_alu += alu[d_tile]
                         if trace:
                             tr[d_tile, _TR_ES] = now + 1
         now += 1
@@ -600,6 +651,7 @@ def _kernel(layer, hw, mapping, counts, tr):
     counts[C_DRAM_RD] = c_drd
     counts[C_DRAM_WR] = c_dwr
     counts[C_TILES] = T
+    counts[C_ALU] = c_alu
 
 
 def _vector(v: np.ndarray, n: int, name: str) -> np.ndarray:
