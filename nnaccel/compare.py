@@ -94,8 +94,10 @@ def parse_configs(texts: Sequence[str]) -> list[Config]:
 # -- running ------------------------------------------------------------------------------
 
 def _simulate_config(config: Config, networks: Sequence[Network], engine: str,
-                     notify: Callable[[str], None] | None) -> list[Result]:
-    cache = SearchCache()  # one per configuration: identical layer shapes searched once
+                     notify: Callable[[str], None] | None,
+                     cache: SearchCache | None = None) -> list[Result]:
+    cache = cache if cache is not None else SearchCache()  # one per configuration: identical
+    # layer shapes are searched once
     results = []
     for net in networks:
         results.append(simulate(net, config.hardware, engine=engine, cache=cache))
@@ -113,7 +115,8 @@ def _init_worker(q: Any) -> None:
     _PROGRESS_QUEUE = q
 
 
-def _worker(config: Config, paths: Sequence[str], engine: str) -> list[list[tuple]]:
+def _worker(config: Config, paths: Sequence[str], engine: str,
+            cache: SearchCache) -> list[list[tuple]]:
     """Simulate in a worker process; return plain tuples (Network and Result hold
     MappingProxyType, which does not pickle), rebuilt into Results by the parent."""
     try:
@@ -123,34 +126,54 @@ def _worker(config: Config, paths: Sequence[str], engine: str) -> list[list[tupl
             if _PROGRESS_QUEUE is not None:
                 _PROGRESS_QUEUE.put((config.label, name))
 
-        results = _simulate_config(config, networks, engine, notify)
+        results = _simulate_config(config, networks, engine, notify, cache)
     except NnaccelError as e:
         # Subclasses with extra constructor arguments do not survive unpickling; the message does.
         raise NnaccelError(str(e)) from None
-    return [[(r.mapping, r.counts, dict(r.energy)) for r in res.layers] for res in results]
+    return [[(r.mapping, r.counts, dict(r.energy), r.fused_into) for r in res.layers]
+            for res in results]
 
 
 def _rebuild(network: Network, hw: Hardware, engine: str, layers: list[tuple]) -> Result:
     records = tuple(
-        LayerResult(layer, mapping, counts, MappingProxyType(energy), hw.pes)
-        for layer, (mapping, counts, energy) in zip(network.layers, layers, strict=True)
+        LayerResult(layer, mapping, counts, MappingProxyType(energy), hw.pes, fused_into)
+        for layer, (mapping, counts, energy, fused_into) in zip(network.layers, layers, strict=True)
     )
     return Result(network, hw, records, engine)
+
+
+#: Below this many networks a run is too short for workers to pay their ~0.5 s of overhead
+#: (fork, results pickled back, start and shutdown), measured with the fast tiler.
+MIN_NETWORKS_FOR_WORKERS = 8
+
+
+def _idle_cores() -> float:
+    """Cores not already busy, by the 1-minute load average (the machine may be shared)."""
+    try:
+        return (os.cpu_count() or 1) - os.getloadavg()[0]
+    except OSError:
+        return 0.0
 
 
 def _use_workers(n_configs: int, n_networks: int, jobs: int | None) -> int:
     """How many worker processes to use (0: run in this process).
 
-    Measured on the project's 2-core machine (benchmarks/run.py, docs/reproduction.md): with
-    `fork`, a worker starts in milliseconds and loads the compiled engine from numba's disk
-    cache in parallel with the other, so two configurations of even a few networks finish
-    sooner in two processes. One network, or one configuration, gains nothing.
+    Measured on the project's 2-core machine with a warm numba cache, all bundled networks
+    on both paper presets, in-process: one process 3.3-3.8 s, two 3.6-4.8 s while another
+    program kept one core busy (each worker then got half a core: its wall time was twice
+    its CPU time), and the workers cost ~0.5 s more CPU in all. With an idle core the two
+    configurations overlap (the longer, 8x8, is ~55% of the work). So workers are used only
+    for two or more configurations of at least MIN_NETWORKS_FOR_WORKERS networks, with `fork`
+    available and, by the load average, an idle core for each of at least two workers.
+    The results are identical either way (tests/test_compare.py).
     """
     if jobs is not None:
         return 0 if jobs <= 1 or n_configs <= 1 else min(jobs, n_configs)
-    if n_configs <= 1 or n_networks < 2 or "fork" not in mp.get_all_start_methods():
+    if (n_configs <= 1 or n_networks < MIN_NETWORKS_FOR_WORKERS
+            or "fork" not in mp.get_all_start_methods()):
         return 0
-    return min(n_configs, os.cpu_count() or 1) if (os.cpu_count() or 1) >= 2 else 0
+    idle = int(_idle_cores() + 0.5)  # on 2 cores: 2 only while the load average is below 0.5
+    return min(n_configs, idle) if idle >= 2 else 0
 
 
 def run_configs(networks: Sequence[Network], configs: Sequence[Config], engine: str = "fast",
@@ -170,10 +193,18 @@ def run_configs(networks: Sequence[Network], configs: Sequence[Config], engine: 
     paths = [n.path for n in networks]
     if not all(paths):  # a network built in memory cannot be re-loaded by a worker
         return run_configs(networks, configs, engine, jobs=1, progress=progress)
+    # Warm-up here, before the fork: it loads the compiled engine (or compiles it, with a cold
+    # numba cache) once, and the forked workers inherit it instead of each loading it again —
+    # which cost more than the parallel work saved. Its searches go to that configuration's
+    # worker with its cache.
+    caches = [SearchCache() for _ in configs]
+    smallest = min(networks, key=lambda n: n.macs)
+    _simulate_config(configs[0], [smallest], engine, None, caches[0])
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(q,)) as ex:
-        futures = [ex.submit(_worker, c, paths, engine) for c in configs]
+        futures = [ex.submit(_worker, c, paths, engine, cache) for c, cache in zip(configs, caches,
+                                                                                    strict=True)]
         pending = set(futures)
         while pending:
             try:

@@ -175,3 +175,16 @@ def test_networks_or_all_not_both(nets):
     for args in ((), (str(nets[0]), "--all")):
         r = invoke("compare", *args)
         assert r.exit_code == 2 and r.stderr.startswith("error: ")
+
+
+def test_workers_only_with_idle_cores_and_enough_work(monkeypatch):
+    from nnaccel import compare
+
+    assert compare._use_workers(2, 25, jobs=1) == 0
+    assert compare._use_workers(2, 2, jobs=2) == 2
+    assert compare._use_workers(1, 25, jobs=2) == 0
+    monkeypatch.setattr(compare, "_idle_cores", lambda: 1.9)
+    assert compare._use_workers(2, 25, None) == 2
+    assert compare._use_workers(2, compare.MIN_NETWORKS_FOR_WORKERS - 1, None) == 0
+    monkeypatch.setattr(compare, "_idle_cores", lambda: 1.2)  # another program holds a core
+    assert compare._use_workers(2, 25, None) == 0
