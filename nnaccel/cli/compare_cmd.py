@@ -42,8 +42,10 @@ def progress_bar() -> Iterator[Progress | None]:
     if not console.is_terminal:
         yield None
         return
+    # No refresh thread (auto_refresh=False; callers refresh on each update): compare may fork
+    # workers, and a thread holding the terminal's lock at the fork would leave it held in them.
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+                  TimeElapsedColumn(), console=console, transient=True, auto_refresh=False) as bar:
         yield bar
 
 
@@ -58,7 +60,7 @@ def simulate_with_progress(networks: Sequence[Network], configs: Sequence[Config
         task = bar.add_task("simulating", total=total)
 
         def advance(label: str, name: str) -> None:
-            bar.update(task, advance=1, description=f"{label}: {name}")
+            bar.update(task, advance=1, description=f"{label}: {name}", refresh=True)
 
         return run_configs(networks, configs, engine, jobs, progress=advance)
 

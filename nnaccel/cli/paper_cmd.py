@@ -37,7 +37,7 @@ def paper(doc_path: str | None, figures_dir: str | None, json_path: str | None,
             task = bar.add_task("simulating", total=len(TABLE3_MODELS) * len(CONFIGS))
 
             def advance(label: str, name: str) -> None:
-                bar.update(task, advance=1, description=f"{label}: {name}")
+                bar.update(task, advance=1, description=f"{label}: {name}", refresh=True)
 
         rep = reproduce(jobs=jobs, progress=advance)
     console = Console()
