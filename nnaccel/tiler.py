@@ -1,0 +1,252 @@
+"""The tiler: the best mapping of a layer over a fixed candidate grid, exactly.
+
+Candidates (per dataflow; a `window` layer has only OS):
+* every loop order of x, y, c, k (24, `fast.ORDERS`), minus duplicates: orders that give the
+  same sequence once the loops with a single trip are removed run the same tiles, and only
+  the first of them (in `fast.ORDERS` order) is kept;
+* times tile sizes from a grid per dimension that depends on the layer and the array only,
+  never on the buffer (so a bigger buffer only adds candidates and cannot give a worse
+  optimum). For a loop bound N the grid is `ceil(N / s)` and `a·s` (for the dimension's
+  alignments a) for s in 1, 2, 3, 4, 6, 8, 12, 16, ... (2^i and 3·2^i) up to N, plus 1 and N.
+  Alignments: WS — TC by Pr, TK by Pc; OS — TY by Pr, TX by Pc, TK by RF_PSUMS; TK also by
+  CGO when G > 1 (k-tiles that do not straddle groups);
+* kept when the double-buffered tiles fit the buffer (docs/model.md §7).
+
+A candidate's index is its position in the enumeration TX, TY, TC, TK (each grid ascending,
+outermost first), then the loop order (`fast.ORDERS` index).
+
+Cost. Energy = counts · energy_per_count (a float sum in slot order; the cycle, compute,
+stall and tile slots weigh 0). Within a dataflow the smallest key wins:
+
+| objective | key |
+|---|---|
+| `cycles` (default) | (cycles, DRAM bytes read + written, energy, index) |
+| `energy` | (energy, cycles, DRAM bytes, index) |
+| `edp` | (energy·cycles, cycles, DRAM bytes, energy, index) |
+
+Across dataflows: `cycles` — fewer cycles, then lower energy, then WS; `energy` — lower
+energy, then fewer cycles, then WS; `edp` — lower energy·cycles, then fewer cycles, then lower
+energy, then WS.
+
+Exactness. Every count but the cycles is a closed form (`fast`), so every candidate's key is
+known exactly except its cycles, for which `fast` gives a lower bound. Branch and bound: the
+key with the bound in place of the cycles is a lower bound of the key; the candidate with the
+smallest bound key is simulated first, then, in increasing bound order, every candidate whose
+bound key is below the best key found. The result is the exhaustive optimum.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from nnaccel.engines import fast
+from nnaccel.engines.layout import (
+    C_COMPUTE,
+    C_CYCLES,
+    C_LEN,
+    C_STALL,
+    C_TILES,
+    DF_OS,
+    DF_WS,
+    H_BUF,
+    H_PC,
+    H_PR,
+    H_RF_PSUMS,
+    KIND_WINDOW,
+    L_CGI,
+    L_CGO,
+    L_G,
+    L_HO,
+    L_KIND,
+    L_WO,
+)
+from nnaccel.errors import MappingError
+
+OBJECTIVES = ("cycles", "energy", "edp")  # index = fast.OBJ_*
+
+# The divisors of a loop bound the grid uses: 2^i and 3·2^i.
+_STEPS = np.array(sorted({2**i for i in range(48)} | {3 * 2**i for i in range(47)}), dtype=np.int64)
+
+
+class BufferTooSmallError(MappingError):
+    """No candidate tiling fits the buffer; `min_buffer_bytes` would hold the smallest tile."""
+
+    def __init__(self, message: str, min_buffer_bytes: int):
+        super().__init__(message)
+        self.min_buffer_bytes = min_buffer_bytes
+
+
+def _keep_table() -> np.ndarray:
+    """keep[mask, o]: order o is the first of its class once loops not in `mask` are removed."""
+    keep = np.zeros((16, fast.N_ORDERS), dtype=np.bool_)
+    for mask in range(16):
+        seen: set[tuple[int, ...]] = set()
+        for o, perm in enumerate(fast.ORDERS.tolist()):
+            reduced = tuple(lp for lp in perm if mask >> lp & 1)
+            if reduced not in seen:
+                seen.add(reduced)
+                keep[mask, o] = True
+    return keep
+
+
+def _class_tables(keep: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Kept orders grouped by their traffic flags (fast.F_*), per (G > 1, mask of the loops
+    with more than one trip): number of classes, each class's flags, size and orders (in
+    ascending order, so a class's first order is its lowest candidate index)."""
+    n_ord = fast.N_ORDERS
+    n = np.zeros((2, 16), dtype=np.int64)
+    flags = np.zeros((2, 16, n_ord), dtype=np.int64)
+    cnt = np.zeros((2, 16, n_ord), dtype=np.int64)
+    ords = np.zeros((2, 16, n_ord, n_ord), dtype=np.int64)
+    for grouped in (0, 1):
+        for mask in range(16):
+            trips = [2 if mask >> lp & 1 else 1 for lp in range(4)]
+            for o in range(n_ord):
+                if not keep[mask, o]:
+                    continue
+                f = fast._order_flags(fast.ORDERS[o], *trips, grouped == 1)
+                hit = [j for j in range(n[grouped, mask]) if flags[grouped, mask, j] == f]
+                j = hit[0] if hit else n[grouped, mask]
+                if not hit:
+                    flags[grouped, mask, j] = f
+                    n[grouped, mask] += 1
+                ords[grouped, mask, j, cnt[grouped, mask, j]] = o
+                cnt[grouped, mask, j] += 1
+    return n, flags, cnt, ords
+
+
+_KEEP = _keep_table()
+_CLASSES = _class_tables(_KEEP)
+
+
+def _dim_grid(n: int, aligns: Sequence[int]) -> np.ndarray:
+    steps = _STEPS[_STEPS <= n]
+    parts = [-(-n // steps), np.array([1, n], dtype=np.int64)]
+    for a in aligns:
+        if a > 1:
+            mult = a * steps
+            parts.append(mult[mult <= n])
+    return np.unique(np.concatenate(parts)).astype(np.int64)
+
+
+def candidate_grid(layer: np.ndarray, hw: np.ndarray, dataflow: int) -> tuple[np.ndarray, ...]:
+    """The tile sizes (TX, TY, TC, TK) the tiler tries, ascending; independent of the buffer."""
+    g, cgo = int(layer[L_G]), int(layer[L_CGO])
+    ko = g * cgo
+    group_align = (cgo,) if g > 1 else ()
+    if dataflow == DF_WS:
+        return (
+            _dim_grid(int(layer[L_WO]), ()),
+            _dim_grid(int(layer[L_HO]), ()),
+            _dim_grid(int(layer[L_CGI]), (int(hw[H_PR]),)),
+            _dim_grid(ko, (int(hw[H_PC]), *group_align)),
+        )
+    return (
+        _dim_grid(int(layer[L_WO]), (int(hw[H_PC]),)),
+        _dim_grid(int(layer[L_HO]), (int(hw[H_PR]),)),
+        _dim_grid(int(layer[L_CGI]), ()),
+        _dim_grid(ko, (int(hw[H_RF_PSUMS]), *group_align)),
+    )
+
+
+def _cross_key(objective: str, cycles: int, energy: float, df: int) -> tuple:
+    """Key between the dataflows' winners (module doc); DF_WS < DF_OS breaks the last tie."""
+    if objective == "cycles":
+        return (cycles, energy, df)
+    if objective == "energy":
+        return (energy, cycles, df)
+    return (energy * float(cycles), cycles, energy, df)
+
+
+def energy_weights(energy_per_count: np.ndarray) -> np.ndarray:
+    """The energy of one unit of each count as the tiler weighs it: time and tiles weigh 0."""
+    e = np.array(energy_per_count, dtype=np.float64).reshape(-1)
+    if e.size != C_LEN:
+        raise ValueError(f"energy_per_count must have {C_LEN} entries, got {e.size}")
+    e[[C_CYCLES, C_COMPUTE, C_STALL, C_TILES]] = 0.0
+    if not np.isfinite(e).all() or (e < 0).any():
+        # the bounds rely on energy growing with every count
+        raise ValueError("energy_per_count must be finite and non-negative")
+    return e
+
+
+def energy(counts: np.ndarray, energy_per_count: np.ndarray) -> float:
+    """A mapping's energy exactly as the tiler ranks it (a float sum in slot order)."""
+    c = np.ascontiguousarray(counts, dtype=np.int64)
+    return float(fast._energy(c, energy_weights(energy_per_count)))
+
+
+def _search(layer, hw, energy_per_count, objective, dataflows):
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    layer = np.ascontiguousarray(layer, dtype=np.int64)
+    hw = np.ascontiguousarray(hw, dtype=np.int64)
+    e = energy_weights(energy_per_count)
+    dfs = [df for df in (DF_WS, DF_OS) if df in dataflows]
+    if layer[L_KIND] == KIND_WINDOW:
+        dfs = [df for df in dfs if df == DF_OS]  # a window operation has no weights to hold
+    if not dfs:
+        raise ValueError(f"no dataflow to search among {tuple(dataflows)} for this layer")
+    obj = OBJECTIVES.index(objective)
+    best = None
+    min_fp = None
+    sims = 0
+    for df in dfs:
+        grid = candidate_grid(layer, hw, df)
+        mapping, counts, found, fp, n = fast.search_grid(layer, hw, e, obj, df, *grid,
+                                                         *_CLASSES)
+        sims += n
+        min_fp = int(fp) if min_fp is None else min(min_fp, int(fp))
+        if found:
+            key = _cross_key(objective, int(counts[C_CYCLES]), fast._energy(counts, e), df)
+            if best is None or key < best[0]:
+                best = (key, mapping, counts)
+    if best is None:
+        kb = math.ceil(min_fp / 102.4) / 10
+        raise BufferTooSmallError(
+            f"no tiling fits the {int(hw[H_BUF])}-byte buffer: the smallest tile needs a "
+            f"buffer of {min_fp} bytes ({kb:.1f} KB)",
+            min_fp,
+        )
+    return best[1], best[2], sims
+
+
+def search(
+    layer: np.ndarray,
+    hw: np.ndarray,
+    energy_per_count: np.ndarray,
+    objective: str = "cycles",
+    dataflows: tuple[int, ...] = (DF_WS, DF_OS),
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best mapping (layout.M_*) of a layer and its counts (layout.C_*); see module doc.
+
+    Raises BufferTooSmallError (a MappingError carrying `min_buffer_bytes`) when no candidate
+    fits the buffer.
+    """
+    mapping, counts, _ = _search(layer, hw, energy_per_count, objective, dataflows)
+    return mapping, counts
+
+
+def search_stats(
+    layer: np.ndarray,
+    hw: np.ndarray,
+    energy_per_count: np.ndarray,
+    objective: str = "cycles",
+    dataflows: tuple[int, ...] = (DF_WS, DF_OS),
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """`search`, plus how many timelines it walked (for benchmarks and tests)."""
+    return _search(layer, hw, energy_per_count, objective, dataflows)
+
+
+__all__ = [
+    "OBJECTIVES",
+    "BufferTooSmallError",
+    "candidate_grid",
+    "energy",
+    "energy_weights",
+    "search",
+    "search_stats",
+]
