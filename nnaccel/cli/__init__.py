@@ -22,7 +22,7 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
     ("nnaccel.cli.network_cmds", "list_networks", True),
     ("nnaccel.cli.network_cmds", "info", True),
     ("nnaccel.cli.network_cmds", "validate", True),
-    # ("nnaccel.cli.run_cmd", "<command object>", False),  # `nnaccel run` (issue 3)
+    ("nnaccel.cli.run_cmd", "run", False),  # `nnaccel run` (issue 3)
     ("nnaccel.cli.compare_cmd", "compare", False),  # issue 4
     ("nnaccel.cli.paper_cmd", "paper", False),  # issue 4
     ("nnaccel.cli.plot_cmd", "plot", False),  # issue 4
