@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit
 
 from nnaccel.engines.layout import (
+    C_ALU,
     C_ARRAY,
     C_BUF_RD,
     C_BUF_WR,
@@ -69,7 +70,16 @@ from nnaccel.engines.layout import (
     L_KIND,
     L_KW,
     L_PH,
+    L_PHO,
+    L_PKH,
+    L_PKW,
+    L_PPH,
+    L_PPW,
+    L_PSH,
+    L_PSW,
     L_PW,
+    L_PWO,
+    L_RES,
     L_SH,
     L_SW,
     L_W,
@@ -99,7 +109,10 @@ SP_TL = 6  # size of the last tile
 SP_NBLK = 7  # OS pixel blocks summed over tiles
 SP_SF = 8  # sum over tiles and blocks of the block's input-window extent (b-1)*stride + k
 SP_BV = 9  # SP_BV + 2i: value of the i-th block size (i < 3), SP_BV + 2i + 1: its count
-SP_LEN = 15
+SP_SEMIT = 15  # final outputs stored per output column or row, summed over tiles (§3a pooling)
+SP_NEMIT = 16  # tiles that store any (the others' final store is empty and skipped)
+SP_EMITL = 17  # what the last tile stores
+SP_LEN = 18
 
 # The c dimension (input channels of a group, blocks of Pr in WS).
 CS_N = 0
@@ -200,16 +213,45 @@ def _nz_prefix(x: int, k2: int, dnum: int, dden: int) -> int:
 
 
 @_kernel
-def _sp_stats(nout, t, stride, pad, k, nin, p, out):
+def _pooled_before(v, pk, ps, pp, nout, npool):
+    """Pooled rows j (0 <= j < npool) whose last conv row, min(j·ps - pp + pk - 1, nout - 1),
+    is below v (§3a): the pooled rows emitted by the output rows [0, v)."""
+    if v >= nout:
+        return npool
+    a = v + pp - pk + 1  # j·ps < a
+    j = -((-a) // ps)  # ceil(a / ps), exact for negative a too
+    return min(max(j, 0), npool)
+
+
+@_kernel
+def _emit(o0, n, pk, ps, pp, nout, npool):
+    """Final outputs per column (row) stored by a tile's columns (rows) [o0, o0+n): all of
+    them, or with a fused pooling (pk > 0) the pooled ones whose window ends there (§3a)."""
+    if pk == 0:
+        return n
+    return (_pooled_before(o0 + n, pk, ps, pp, nout, npool)
+            - _pooled_before(o0, pk, ps, pp, nout, npool))
+
+
+@_kernel
+def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
     n = _cdiv(nout, t)
     tl = nout - (n - 1) * t
     sin = 0
     minin = _BIG
+    semit = 0
+    nemit = 0
     for i in range(n):
         tt = t if i < n - 1 else tl
         s = _span_in(i * t, tt, stride, pad, k, nin)
         sin += s
         minin = min(minin, s)
+        em = _emit(i * t, tt, pk, ps, pp, nout, npool)
+        semit += em
+        nemit += 1 if em > 0 else 0
+    out[SP_SEMIT] = semit
+    out[SP_NEMIT] = nemit
+    out[SP_EMITL] = _emit((n - 1) * t, tl, pk, ps, pp, nout, npool)
     nfull = n - 1
     out[SP_N] = n
     out[SP_SIN] = sin
@@ -406,7 +448,9 @@ K_PS = 9
 K_LAT = 10
 K_BW = 11
 K_PRPC = 12  # Pr·Pc
-K_LEN = 13
+K_RES = 13  # §3a: operands of the fused residual add
+K_POOL2 = 14  # §3a: PKH·PKW of the fused pooling, 0 without
+K_LEN = 15
 
 
 @_kernel
@@ -428,6 +472,8 @@ def _consts(layer, hw):
     k[K_LAT] = hw[H_LAT]
     k[K_BW] = hw[H_BW]
     k[K_PRPC] = hw[H_PR] * hw[H_PC]
+    k[K_RES] = layer[L_RES]
+    k[K_POOL2] = layer[L_PKH] * layer[L_PKW] if layer[L_PKH] > 0 else 0
     return k
 
 
@@ -443,6 +489,9 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     _fill(out, 0)
     out[C_COMPUTE] = compute
     out[C_TILES] = nxy * nc * ks[d, KS_N]
+    # The output path (§3a): every output value meets its residual operands once, every
+    # pooled value its window once (each output tile closes final exactly once).
+    out[C_ALU] = ko * (k[K_RES] * pix + k[K_POOL2] * ys[b, SP_SEMIT] * xs[a, SP_SEMIT])
     if df == DF_WS:
         ops = k2 * pix * cgi * ko
         out[C_OPS] = ops
@@ -551,17 +600,22 @@ def _dma_flags(k, flags, xs, ys, cs, ks, a, b, c, d, out):
     mult_w = (nx if flags & F_XW else 1) * (ny if flags & F_YW else 1)
     c_outer = (flags & F_COUT) != 0
     prefix_w = nc * nk * mult_w  # weight fetches
-    prefix_out = nx * ny * nk * (nc if c_outer else 1)  # output tiles opened (and closed)
+    # Stores: every spill, and the final closes that store anything (a fused pooling may
+    # leave a tile nothing to store).
+    n_store = nx * ny * nk * (nc - 1) if c_outer else 0
+    n_store += nk * ys[b, SP_NEMIT] * xs[a, SP_NEMIT]
     in_el = mult_in * ys[b, SP_SIN] * xs[a, SP_SIN] * k[K_CGI]
     if k[K_GROUPED]:
         in_el *= ks[d, KS_SNG]
     w_el = mult_w * k[K_CGI] * ko * k[K_K2] if conv else 0
     out_el = k[K_PIX] * ko
-    psum_el = (nc - 1) * out_el if c_outer else 0
-    out[C_DRAM_RD] = word * (in_el + w_el) + ps * psum_el
-    out[C_DRAM_WR] = word * out_el + ps * psum_el
-    out[C_BUF_WR] += in_el + w_el + psum_el
-    out[C_BUF_RD] += out_el + psum_el
+    psum_el = (nc - 1) * out_el if c_outer else 0  # spilled, and read back as often
+    res_el = k[K_RES] * out_el  # §3a: loaded by the final closes, read by the output path
+    final_el = ko * ys[b, SP_SEMIT] * xs[a, SP_SEMIT]  # stored by the final closes
+    out[C_DRAM_RD] = word * (in_el + w_el + res_el) + ps * psum_el
+    out[C_DRAM_WR] = word * final_el + ps * psum_el
+    out[C_BUF_WR] += in_el + w_el + psum_el + res_el
+    out[C_BUF_RD] += out_el + psum_el + res_el  # each close reads its tile once
 
     # Lower bound on the cycles. Every tile loads something when no input span is empty
     # (its incremented loop changes the input or, for k in a conv, the weights).
@@ -571,26 +625,27 @@ def _dma_flags(k, flags, xs, ys, cs, ks, a, b, c, d, out):
         n_load = prefix_w
     else:
         n_load = 0
-    busy = lat * (n_load + prefix_out) + _cdiv(out[C_DRAM_RD] + out[C_DRAM_WR], bw)
+    busy = lat * (n_load + n_store) + _cdiv(out[C_DRAM_RD] + out[C_DRAM_WR], bw)
     load0 = ks[d, KS_NG0] * cs[c, CS_T0] * ys[b, SP_IN0] * xs[a, SP_IN0]
     if conv:
         load0 += ks[d, KS_T0] * cs[c, CS_T0] * k[K_K2]
-    store_last = _xfer(ks[d, KS_TL] * ys[b, SP_TL] * xs[a, SP_TL] * word, lat, bw)
+    store_last = _xfer(ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL] * word, lat, bw)
     chain = _xfer(load0 * word, lat, bw) + out[C_COMPUTE] + store_last
     macs = _cdiv(out[C_OPS], k[K_PRPC])
-    return max(busy, chain, macs), n_load + prefix_out, store_last
+    return max(busy, chain, macs), n_load + n_store, store_last
 
 
 @_kernel
 def _footprint(layer, hw, tx, ty, tc, tk, ngmax):
-    """Bytes of the double-buffered tiles (§7)."""
+    """Bytes of the double-buffered tiles (§7, §3a)."""
     word = hw[H_WORD]
     rows = min(layer[L_H], (ty - 1) * layer[L_SH] + layer[L_KH])
     cols = min(layer[L_W], (tx - 1) * layer[L_SW] + layer[L_KW])
     inp = ngmax * tc * rows * cols * word
     wgt = tk * tc * layer[L_KH] * layer[L_KW] * word if layer[L_KIND] == KIND_CONV else 0
     out = tk * ty * tx * hw[H_PSUM]
-    return 2 * (inp + wgt + out)
+    res = layer[L_RES] * tk * ty * tx * word  # the fused add's other operands (§3a)
+    return 2 * (inp + wgt + out + res)
 
 
 @_kernel
@@ -712,14 +767,17 @@ def _ws_tables(hw, tcs, nk, tk, ko, cgo):
 
 
 @_kernel
-def _spatial_arrays(nout, t, stride, pad, k, nin):
+def _spatial_arrays(nout, t, stride, pad, k, nin, pk, ps, pp, npool):
+    """Per tile along x (or y): size, input span and final outputs stored."""
     n = _cdiv(nout, t)
     size = np.empty(n, dtype=np.int64)
     span = np.empty(n, dtype=np.int64)
+    emit = np.empty(n, dtype=np.int64)
     for i in range(n):
         size[i] = min(t, nout - i * t)
         span[i] = _span_in(i * t, size[i], stride, pad, k, nin)
-    return size, span
+        emit[i] = _emit(i * t, size[i], pk, ps, pp, nout, npool)
+    return size, span, emit
 
 
 @_kernel
@@ -731,10 +789,13 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
     cgi = layer[L_CGI]
     cgo = layer[L_CGO]
     ko = layer[L_G] * cgo
-    tx_, cols = _spatial_arrays(layer[L_WO], tx, layer[L_SW], layer[L_PW], layer[L_KW],
-                                layer[L_W])
-    ty_, rows = _spatial_arrays(layer[L_HO], ty, layer[L_SH], layer[L_PH], layer[L_KH],
-                                layer[L_H])
+    pooled = layer[L_PKH] > 0
+    tx_, cols, ex_ = _spatial_arrays(layer[L_WO], tx, layer[L_SW], layer[L_PW], layer[L_KW],
+                                     layer[L_W], layer[L_PKW] if pooled else 0, layer[L_PSW],
+                                     layer[L_PPW], layer[L_PWO])
+    ty_, rows, ey_ = _spatial_arrays(layer[L_HO], ty, layer[L_SH], layer[L_PH], layer[L_KH],
+                                     layer[L_H], layer[L_PKH] if pooled else 0, layer[L_PSH],
+                                     layer[L_PPH], layer[L_PHO])
     nx = tx_.size
     ny = ty_.size
     nc = _cdiv(cgi, tcv)
@@ -787,15 +848,17 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
     # skipping repeated iterations (see `_walk`).
     runs = np.empty((4, max(nx, ny, nc, nk)), dtype=np.int64)
     periods = np.empty(4, dtype=np.int64)
-    sig = np.empty((nx, 2), dtype=np.int64)
+    sig = np.empty((nx, 3), dtype=np.int64)
     for i in range(nx):
         sig[i, 0] = tx_[i]
         sig[i, 1] = cols[i]
+        sig[i, 2] = ex_[i]
     periods[LOOP_X] = _periodic_runs(sig, nx, runs[LOOP_X])
-    sig = np.empty((ny, 2), dtype=np.int64)
+    sig = np.empty((ny, 3), dtype=np.int64)
     for i in range(ny):
         sig[i, 0] = ty_[i]
         sig[i, 1] = rows[i]
+        sig[i, 2] = ey_[i]
     periods[LOOP_Y] = _periodic_runs(sig, ny, runs[LOOP_Y])
     sig = np.empty((nc, 3), dtype=np.int64)
     for i in range(nc):
@@ -817,8 +880,8 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
                     sig[i, 2 + 2 * sy + sx] = a_tab[sy, sx, i]
                     sig[i, 6 + 2 * sy + sx] = b_tab[sy, sx, i]
     periods[LOOP_K] = _periodic_runs(sig, nk, runs[LOOP_K])
-    return (tx_, cols, ty_, rows, tc_, nhi, nlo, tk_, ng_, wp, wn, ncb, a_tab, b_tab, runs,
-            periods)
+    return (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wp, wn, ncb, a_tab, b_tab,
+            runs, periods)
 
 
 _MAX_PERIOD = 16  # longest period of a loop's parameters that skipping looks for
@@ -873,7 +936,9 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     state by one delay and the next iterations are the same map, each of them moves it by that
     delay again: they are skipped in one step, with their compute, requests and bytes.
     """
-    tx_, cols, ty_, rows, tc_, nhi, nlo, tk_, ng_, wp, wn, ncb, a_tab, b_tab, runs, periods = ctx
+    (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wp, wn, ncb, a_tab, b_tab, runs,
+     periods) = ctx
+    res = layer[L_RES]
     word = hw[H_WORD]
     ps = hw[H_PSUM]
     lat = hw[H_LAT]
@@ -914,6 +979,8 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     load = ng_[0] * tc_[0] * rows[0] * cols[0] * word
     if conv:
         load += tk_[0] * tc_[0] * k2 * word
+    if res > 0 and nc == 1 and _next_level(idx, n_lvl) <= d_out:
+        load += res * tk_[0] * ty_[0] * tx_[0] * word  # tile 0 closes final (§3a)
     e_load = _xfer(load, lat, bw)  # eL[t] of the current tile
     dma = e_load
     bounded = thr < _BIG
@@ -1016,6 +1083,9 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
                 load += tk_[jk] * tc_[jc] * k2 * word
             if p <= d_out and jc > 0:
                 load += tk_[jk] * ty_[jy] * tx_[jx] * ps
+            if res > 0 and jc == nc - 1 and _next_level(idx, n_lvl) <= d_out:
+                # the next tile closes its output final: it loads the add's operands (§3a)
+                load += res * tk_[jk] * ty_[jy] * tx_[jx] * word
             if load > 0:
                 e_next = max(dma, ce_prev) + _xfer(load, lat, bw)
                 dma = e_next
@@ -1023,11 +1093,15 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
                 bytes_done += load
         es = 0
         if closed:
-            store = tk_[ik] * ty_[iy] * tx_[ix] * (word if ic == nc - 1 else ps)
-            es = max(dma, ce) + _xfer(store, lat, bw)
-            dma = es
-            req_done += 1
-            bytes_done += store
+            if ic == nc - 1:  # final: what the output path emits (§3a)
+                store = tk_[ik] * ey_[iy] * ex_[ix] * word
+            else:  # a partial-sum spill
+                store = tk_[ik] * ty_[iy] * tx_[ix] * ps
+            if store > 0:
+                es = max(dma, ce) + _xfer(store, lat, bw)
+                dma = es
+                req_done += 1
+                bytes_done += store
         es_2 = es_1
         es_1 = es
         ce_prev = ce
@@ -1045,6 +1119,16 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
         ic = jc
         ik = jk
         t += 1
+
+
+@_kernel
+def _next_level(idx, n_lvl):
+    """The level that increments after the tile at `idx`: -1 after the last tile, which
+    closes; a tile closes its output tile when that level is at or above d_out (§3)."""
+    for p in range(3, -1, -1):
+        if idx[p] + 1 < n_lvl[p]:
+            return p
+    return -1
 
 
 @_kernel
@@ -1222,12 +1306,15 @@ def _grid_stats(layer, hw, gx, gy, gc, gk):
     hq = np.empty((gk.size, pc + 1), dtype=np.int64)
     cnt_p = np.empty((gk.size, r + 1), dtype=np.int64)
     sum_p = np.empty((gk.size, r + 1), dtype=np.int64)
+    pooled = layer[L_PKH] > 0
+    pkw = layer[L_PKW] if pooled else 0
+    pkh = layer[L_PKH] if pooled else 0
     for i in range(gx.size):
         _sp_stats(layer[L_WO], gx[i], layer[L_SW], layer[L_PW], layer[L_KW], layer[L_W], pc,
-                  xs[i])
+                  pkw, layer[L_PSW], layer[L_PPW], layer[L_PWO], xs[i])
     for i in range(gy.size):
         _sp_stats(layer[L_HO], gy[i], layer[L_SH], layer[L_PH], layer[L_KH], layer[L_H],
-                  hw[H_PR], ys[i])
+                  hw[H_PR], pkh, layer[L_PSH], layer[L_PPH], layer[L_PHO], ys[i])
     for i in range(gc.size):
         _c_stats(layer[L_CGI], gc[i], hw[H_PR], cs[i])
     for i in range(gk.size):

@@ -1,0 +1,524 @@
+"""The `fast` engine and the tiler.
+
+The engine is checked against layers worked by hand (docs/model.md §11 and below) and, on
+random small cases, against `literal`: a plain reading of docs/model.md that walks every tile,
+pass, block, chunk and channel and runs the §5 recurrence with its arrays, sharing nothing
+with the engine's closed forms. (The agreement with the `step` engine is tests/test_engines_agree.)
+The tiler is checked against exhaustive evaluation of its own candidate set.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nnaccel import tiler
+from nnaccel.engines import fast
+from nnaccel.engines import layout as L
+from nnaccel.errors import MappingError
+
+X, Y, C, K = L.LOOP_X, L.LOOP_Y, L.LOOP_C, L.LOOP_K
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# --- vectors -------------------------------------------------------------------------------
+
+
+def conv(g, cgi, cgo, h, w, kh=1, kw=1, sh=1, sw=1, ph=0, pw=0, kind=L.KIND_CONV, post=None):
+    v = np.zeros(L.L_LEN, dtype=np.int64)
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    v[:14] = (kind, g, cgi, cgo, h, w, kh, kw, sh, sw, ph, pw, ho, wo)
+    if post is not None:
+        v[[L.L_RES, L.L_PKH, L.L_PKW, L.L_PSH, L.L_PSW, L.L_PPH, L.L_PPW, L.L_PHO, L.L_PWO]] = post
+    return v
+
+
+def fc(ci, co):
+    return conv(1, ci, co, 1, 1)
+
+
+def hw(pr, pc, port=None, rf=16, lat=100, bw=16, buf=1 << 30, word=2, psum=4, dnum=3, dden=5):
+    port = pc if port is None else port
+    return np.array([pr, pc, port, rf, word, psum, lat, bw, dnum, dden, buf], dtype=np.int64)
+
+
+def mapping(df, order, tx, ty, tc, tk):
+    return np.array([df, *order, tx, ty, tc, tk], dtype=np.int64)
+
+
+def counts_of(layer, hwv, m) -> dict[str, int]:
+    return dict(zip(L.COUNT_NAMES, fast.evaluate(layer, hwv, m[None])[0].tolist(), strict=True))
+
+
+# --- a literal reading of docs/model.md -----------------------------------------------------
+
+
+def literal(layer, hwv, m) -> list[int]:
+    """Counts by walking every tile, pass (WS) or step (OS), then §5 with its arrays."""
+    kind, G, CGI, CGO, H, W, KH, KW, SH, SW, PH, PW, HO, WO = (int(v) for v in layer[:14])
+    RES, PKH, PKW, PSH, PSW, PPH, PPW, PHO, PWO = (int(v) for v in layer[14:23])
+    Pr, Pc, PORT, R, WORD, PSUM, LAT, BW, DNUM, DDEN, _ = (int(v) for v in hwv)
+    df = int(m[L.M_DATAFLOW])
+    order = [int(v) for v in m[L.M_ORDER:L.M_ORDER + 4]]
+    TX, TY, TC, TK = (int(m[i]) for i in (L.M_TX, L.M_TY, L.M_TC, L.M_TK))
+    KO, K2 = G * CGO, KH * KW
+    trips = {X: cdiv(WO, TX), Y: cdiv(HO, TY), C: cdiv(CGI, TC), K: cdiv(KO, TK)}
+    nc = trips[C]
+    tiles = []
+    for combo in itertools.product(*(range(trips[lp]) for lp in order)):
+        d = dict(zip(order, combo, strict=True))
+        tiles.append((d[X], d[Y], d[C], d[K]))
+    T = len(tiles)
+
+    def N(x):
+        return (2 * DNUM * x * K2 + DDEN) // (2 * DDEN)
+
+    def nnz(c):
+        return K2 if kind == L.KIND_WINDOW else N(c + 1) - N(c)
+
+    def span(o0, n, s, p, k, size):
+        return max(0, min(size, (o0 + n - 1) * s - p + k) - max(0, o0 * s - p))
+
+    def emit(o0, n, ps, pp, pk, nout, npool):
+        return sum(1 for j in range(npool) if o0 <= min(j * ps - pp + pk - 1, nout - 1) < o0 + n)
+
+    def differ(a, b, loops):
+        return any(a[lp] != b[lp] for lp in loops)
+
+    cnt = [0] * L.C_LEN
+    loads, stores, comps = [], [], []
+    in_deps = [X, Y, C] + ([K] if G > 1 else [])
+    for t, (ix, iy, ic, ik) in enumerate(tiles):
+        x0, y0, c0, k0 = ix * TX, iy * TY, ic * TC, ik * TK
+        tx, ty, tc, tk = min(TX, WO - x0), min(TY, HO - y0), min(TC, CGI - c0), min(TK, KO - k0)
+        k1 = k0 + tk
+        groups = [min(k1, (g + 1) * CGO) - max(k0, g * CGO)
+                  for g in range(k0 // CGO, (k1 - 1) // CGO + 1)]
+        here = tiles[t]
+        load_b = load_el = 0
+        if t == 0 or differ(tiles[t - 1], here, in_deps):
+            e = len(groups) * tc * span(y0, ty, SH, PH, KH, H) * span(x0, tx, SW, PW, KW, W)
+            load_b, load_el = load_b + e * WORD, load_el + e
+        if kind == L.KIND_CONV and (t == 0 or differ(tiles[t - 1], here, [C, K])):
+            e = tk * tc * K2
+            load_b, load_el = load_b + e * WORD, load_el + e
+        opened = t == 0 or differ(tiles[t - 1], here, [X, Y, K])
+        closed = t == T - 1 or differ(here, tiles[t + 1], [X, Y, K])
+        final = closed and ic == nc - 1
+        if opened and ic > 0:
+            e = tk * ty * tx
+            load_b, load_el = load_b + e * PSUM, load_el + e
+        if final and RES:
+            e = RES * tk * ty * tx
+            load_b, load_el = load_b + e * WORD, load_el + e
+            cnt[L.C_BUF_RD] += e
+            cnt[L.C_ALU] += e
+        cnt[L.C_DRAM_RD] += load_b
+        cnt[L.C_BUF_WR] += load_el
+        store_b = 0
+        if closed:
+            cnt[L.C_BUF_RD] += tk * ty * tx
+            if final and PKH:
+                e = tk * emit(y0, ty, PSH, PPH, PKH, HO, PHO) * emit(x0, tx, PSW, PPW, PKW, WO, PWO)
+                store_b = e * WORD
+                cnt[L.C_ALU] += PKH * PKW * e
+            else:
+                store_b = tk * ty * tx * (WORD if final else PSUM)
+            cnt[L.C_DRAM_WR] += store_b
+        loads.append(load_b)
+        stores.append(store_b)
+        npix = tx * ty
+        comp = 0
+        if df == L.DF_WS:
+            for kg in groups:
+                for cb in range(cdiv(tc, Pr)):
+                    r = min(Pr, tc - cb * Pr)
+                    for kb in range(cdiv(kg, Pc)):
+                        q = min(Pc, kg - kb * Pc)
+                        for p in range(K2):
+                            comp += cdiv(r * q, PORT) + npix
+                            cnt[L.C_OPS] += npix * r * q
+                            cnt[L.C_RF] += r * q + npix * r * q
+                            cnt[L.C_ARRAY] += npix * r * q
+                            first = ic == 0 and cb == 0 and p == 0
+                            cnt[L.C_BUF_RD] += r * q + npix * r + (0 if first else npix * q)
+                            cnt[L.C_BUF_WR] += npix * q
+        else:
+            for by in range(cdiv(ty, Pr)):
+                a = min(Pr, ty - by * Pr)
+                for bx in range(cdiv(tx, Pc)):
+                    b = min(Pc, tx - bx * Pc)
+                    words = ((a - 1) * SH + KH) * ((b - 1) * SW + KW)
+                    for kg in groups:
+                        for j in range(cdiv(kg, R)):
+                            mm = min(R, kg - j * R)
+                            for c in range(c0, c0 + tc):
+                                nz = nnz(c)
+                                if nz == 0:
+                                    continue
+                                comp += max(mm * nz, cdiv(words, PORT))
+                                cnt[L.C_OPS] += mm * nz * a * b
+                                cnt[L.C_RF] += mm * nz * a * b
+                                extra = 0 if kind == L.KIND_WINDOW else mm * nz
+                                cnt[L.C_ARRAY] += words + extra
+                                cnt[L.C_BUF_RD] += words + extra
+                            cnt[L.C_BUF_WR] += mm * a * b
+                            if ic > 0:
+                                cnt[L.C_BUF_RD] += mm * a * b
+        comps.append(comp)
+
+    def xfer(n):
+        return 0 if n == 0 else LAT + cdiv(n, BW)
+
+    eL, eS, ce = [0] * (T + 1), [0] * T, [0] * T
+    eL[0] = dma = xfer(loads[0])
+    for t in range(T):
+        cs = max(eL[t], ce[t - 1] if t >= 1 else 0, eS[t - 2] if t >= 2 else 0)
+        ce[t] = cs + comps[t]
+        if t + 1 < T and loads[t + 1] > 0:
+            eL[t + 1] = dma = max(dma, ce[t - 1] if t >= 1 else 0) + xfer(loads[t + 1])
+        if stores[t] > 0:
+            eS[t] = dma = max(dma, ce[t]) + xfer(stores[t])
+    cnt[L.C_CYCLES] = max(ce[T - 1], dma)
+    cnt[L.C_COMPUTE] = sum(comps)
+    cnt[L.C_STALL] = cnt[L.C_CYCLES] - cnt[L.C_COMPUTE]
+    cnt[L.C_TILES] = T
+    return cnt
+
+
+# --- layers worked by hand -------------------------------------------------------------------
+
+
+def test_model_md_small_ws_conv():
+    c = counts_of(conv(1, 2, 3, 3, 3, 3, 3, ph=1, pw=1), hw(4, 4), mapping(0, (X, Y, C, K), 3, 3, 2, 3))
+    assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (312, 99, 213)
+    assert (c["pe_ops"], c["array_transfers"], c["rf_accesses"]) == (486, 486, 540)
+    assert (c["buffer_reads"], c["buffer_writes"]) == (459, 315)
+    assert (c["dram_read_bytes"], c["dram_write_bytes"], c["tiles"]) == (144, 54, 1)
+
+
+def test_model_md_small_os_conv_with_sparsity():
+    c = counts_of(conv(1, 3, 2, 4, 5, 3, 3, ph=1, pw=1), hw(4, 4, rf=1),
+                  mapping(1, (X, Y, C, K), 5, 4, 3, 2))
+    assert (c["cycles"], c["compute_cycles"]) == (306, 86)
+    assert (c["pe_ops"], c["rf_accesses"]) == (640, 640)
+    assert (c["dram_read_bytes"], c["dram_write_bytes"]) == (228, 80)
+
+
+def test_model_md_transfer_bound_fc():
+    c = counts_of(fc(64, 16), hw(4, 4), mapping(0, (X, Y, K, C), 1, 1, 16, 16))
+    assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (718, 320, 398)
+    assert (c["tiles"], c["dram_read_bytes"], c["dram_write_bytes"]) == (4, 4 * 544, 32)
+
+
+def test_ws_one_tile_by_hand():
+    # 1x1 conv 3 -> 3 on 2x2, array 2x2, PORT 2: passes (r, q) = (2,2) (2,1) (1,2) (1,1)
+    # take 2+4, 1+4, 1+4, 1+4 = 21 cycles; load 12 + 9 elements = 42 B (103 cycles), compute
+    # 103-124, store 24 B 124-226.
+    c = counts_of(conv(1, 3, 3, 2, 2), hw(2, 2, 2), mapping(0, (X, Y, C, K), 2, 2, 3, 3))
+    assert list(c.values()) == [226, 21, 205, 36, 45, 36, 57, 45, 42, 24, 1, 0]
+
+
+def test_os_one_tile_with_sparsity_by_hand():
+    # 3x3 pad 1 on 3x3, CGI 2, CGO 3; array 2x2, PORT 2, RF_PSUMS 2 (chunks of 2 and 1);
+    # nnz = 5, 6. Blocks 2x2 (w 8), 2x1 and 1x2 (w 6), 1x1 (w 5): 38 + 34 + 34 + 33 = 139.
+    # LAT 10, BW 4: load 144 B 0-46, compute 46-185, store 54 B 185-209.
+    c = counts_of(conv(1, 2, 3, 3, 3, 3, 3, ph=1, pw=1), hw(2, 2, 2, rf=2, lat=10, bw=4),
+                  mapping(1, (X, Y, C, K), 3, 3, 2, 3))
+    assert list(c.values()) == [209, 139, 70, 297, 297, 328, 355, 99, 144, 54, 1, 0]
+
+
+@pytest.mark.parametrize("order, cycles, dram_wr, bufs", [
+    # k outer: loads 8 B (14 cycles) back to back, the output closes every 2nd tile (2 B, 11):
+    # eL = 14, 28, 42, 67; ce = 16, 30, 44, 69; stores 42-53 and 69-80.
+    ((K, C, X, Y), 80, 4, (20, 20)),
+    # c outer: every tile closes; ic = 0 spills 4 B psums (12 cycles), ic = 1 reads them
+    # back (t = 2 loads 12 B: 16 cycles): eL = 14, 26, 54, 80; stores end 38, 66, 91, 102.
+    ((C, K, X, Y), 102, 12, (22, 18)),
+])
+def test_transfer_bound_tiles_through_the_recurrence(order, cycles, dram_wr, bufs):
+    # fc 4 -> 2, TC 2, TK 1: 4 tiles of one 2-cycle pass; LAT 10, BW 2.
+    c = counts_of(fc(4, 2), hw(2, 2, 2, lat=10, bw=2), mapping(0, order, 1, 1, 2, 1))
+    assert (c["cycles"], c["compute_cycles"], c["tiles"]) == (cycles, 8, 4)
+    assert (c["dram_read_bytes"], c["dram_write_bytes"]) == (32, dram_wr)
+    assert (c["buffer_reads"], c["buffer_writes"]) == bufs
+
+
+@pytest.mark.parametrize("tx, ty, cycles", [
+    # 2x2 tiles each emit one pooled value (2 B, 11 cycles) and load the residual (8 B):
+    # eL = 19, 37, 66, 95; stores end 48, 77, 106, 117.
+    (2, 2, 117),
+    # 4x1 tiles: rows 0 and 2 emit nothing, their stores are skipped.
+    (4, 1, 102),
+])
+def test_fused_add_and_pooling_by_hand(tx, ty, cycles):
+    layer = conv(1, 1, 1, 4, 4, post=(1, 2, 2, 2, 2, 0, 0, 2, 2))
+    c = counts_of(layer, hw(2, 2, 2, lat=10, bw=2), mapping(0, (Y, X, C, K), tx, ty, 1, 1))
+    assert c["cycles"] == cycles
+    assert (c["dram_read_bytes"], c["dram_write_bytes"], c["alu_ops"]) == (66, 8, 32)
+    assert (c["buffer_reads"], c["buffer_writes"]) == (52, 49)
+
+
+def test_footprint_by_hand():
+    layer = conv(2, 3, 4, 10, 10, 3, 3, ph=1, pw=1)
+    m = mapping(0, (X, Y, C, K), 4, 5, 2, 3)
+    # k-tiles [0,3) [3,6) [6,8) of CGO 4: the middle one touches 2 groups.
+    # IN 2·2·7·6·2 = 336, WGT 3·2·9·2 = 108, OUT 3·5·4·4 = 240
+    assert fast.footprint(layer, hw(2, 2), m[None]).tolist() == [2 * (336 + 108 + 240)]
+    layer[L.L_RES] = 1  # + RES·TK·TY·TX·WORD = 120
+    assert fast.footprint(layer, hw(2, 2), m[None]).tolist() == [2 * (336 + 108 + 240 + 120)]
+
+
+# --- random cases against the literal reading ------------------------------------------------
+
+
+@st.composite
+def cases(draw, side=8, ch=6, small_tiles=False):
+    kind = draw(st.sampled_from(["conv", "conv", "grouped", "window"]))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    sh, sw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, kh)), draw(st.integers(0, kw))  # kh: windows of padding only
+    h = draw(st.integers(max(1, kh - 2 * ph), side))
+    w = draw(st.integers(max(1, kw - 2 * pw), side))
+    if kind == "window":
+        g, cgi, cgo, k = draw(st.integers(1, 5)), draw(st.integers(1, 2)), 1, L.KIND_WINDOW
+    elif kind == "grouped":
+        g, cgi, cgo, k = draw(st.integers(2, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 4)), 0
+    else:
+        g, cgi, cgo, k = 1, draw(st.integers(1, ch)), draw(st.integers(1, ch)), L.KIND_CONV
+    layer = conv(g, cgi, cgo, h, w, kh, kw, sh, sw, ph, pw, kind=k)
+    ho, wo = int(layer[L.L_HO]), int(layer[L.L_WO])
+    if k == L.KIND_CONV and draw(st.booleans()):
+        res = draw(st.sampled_from([0, 1, 2]))
+        pk = [draw(st.integers(1, 3)), draw(st.integers(1, 3))]
+        ps = [draw(st.integers(1, 3)), draw(st.integers(1, 3))]
+        pp = [draw(st.integers(0, pk[0] - 1)), draw(st.integers(0, pk[1] - 1))]
+        po = [max(1, (n + 2 * p - q) // s + draw(st.integers(0, 1)) + 1)
+              for n, q, s, p in ((ho, pk[0], ps[0], pp[0]), (wo, pk[1], ps[1], pp[1]))]
+        pool = draw(st.booleans())
+        layer[L.L_RES:L.L_PWO + 1] = ((res, *pk, *ps, *pp, *po) if pool else (res, *[0] * 8))
+    dden = draw(st.integers(1, 5))
+    hwv = hw(draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4)),
+             rf=draw(st.integers(1, 5)), lat=draw(st.integers(0, 30)), bw=draw(st.integers(1, 8)),
+             word=draw(st.integers(1, 2)), psum=draw(st.integers(2, 4)),
+             dnum=draw(st.integers(0, dden)), dden=dden)
+    df = L.DF_OS if k == L.KIND_WINDOW else draw(st.sampled_from([L.DF_WS, L.DF_OS]))
+    order = draw(st.permutations([X, Y, C, K]))
+    top = (lambda n: max(1, n // 4)) if small_tiles else (lambda n: n + 1)
+    m = mapping(df, order, draw(st.integers(1, top(wo))), draw(st.integers(1, top(ho))),
+                draw(st.integers(1, cgi + 1)), draw(st.integers(1, g * cgo + 1)))
+    return layer, hwv, m
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(cases())
+def test_fast_agrees_with_the_literal_reading(case):
+    layer, hwv, m = case
+    assert fast.evaluate(layer, hwv, m[None])[0].tolist() == literal(layer, hwv, m)
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(cases(side=28, ch=24, small_tiles=True))
+def test_fast_agrees_on_long_loops(case):
+    """Many tiles per loop: the walk's skipping of repeated iterations is exercised."""
+    layer, hwv, m = case
+    assert fast.evaluate(layer, hwv, m[None])[0].tolist() == literal(layer, hwv, m)
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(st.integers(12, 40), st.integers(1, 4), st.integers(2, 9), st.data())
+def test_fast_agrees_with_periodic_nonzero_counts(cgi, tc, dden, data):
+    """OS c-tiles whose nonzero counts repeat with a period > 1 (density 3/5 of 9 weights:
+    5, 6, 5, 6, 5 ...): the walk skips whole periods."""
+    layer = conv(1, cgi, 3, 6, 6, 3, 3, ph=1, pw=1)
+    hwv = hw(2, 2, 2, rf=2, lat=data.draw(st.integers(0, 40)), bw=8,
+             dnum=data.draw(st.integers(1, dden - 1)), dden=dden)
+    order = data.draw(st.permutations([X, Y, C, K]))
+    m = mapping(L.DF_OS, order, data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), tc,
+                data.draw(st.integers(1, 3)))
+    assert fast.evaluate(layer, hwv, m[None])[0].tolist() == literal(layer, hwv, m)
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(cases())
+def test_lower_bound_is_below_the_cycles(case):
+    layer, hwv, m = case
+    lb = fast.lower_bound(layer, hwv, m[None])[0]
+    assert 0 <= lb <= fast.evaluate(layer, hwv, m[None])[0, L.C_CYCLES]
+
+
+def test_evaluate_many_mappings_at_once():
+    layer, hwv = conv(1, 5, 7, 6, 6, 3, 3, ph=1, pw=1), hw(2, 3)
+    ms = np.array([mapping(df, o, 2, 3, 2, 3) for df in (0, 1) for o in fast.ORDERS[:6]])
+    out = fast.evaluate(layer, hwv, ms)
+    assert out.shape == (12, L.C_LEN) and out.dtype == np.int64
+    assert out.tolist() == [literal(layer, hwv, m) for m in ms]
+
+
+def test_bad_mappings_are_refused():
+    with pytest.raises(ValueError):
+        fast.evaluate(conv(2, 1, 1, 4, 4, kind=L.KIND_WINDOW), hw(2, 2),
+                      mapping(0, (X, Y, C, K), 1, 1, 1, 1)[None])
+    with pytest.raises(ValueError):
+        fast.evaluate(fc(4, 4), hw(2, 2), mapping(0, (X, X, C, K), 1, 1, 1, 1)[None])
+    with pytest.raises(ValueError):
+        fast.evaluate(fc(4, 4), hw(2, 2), mapping(0, (X, Y, C, K), 1, 1, 0, 1)[None])
+
+
+# --- the tiler -------------------------------------------------------------------------------
+
+E = np.zeros(L.C_LEN)
+E[[L.C_OPS, L.C_RF, L.C_ARRAY, L.C_BUF_RD, L.C_BUF_WR, L.C_DRAM_RD, L.C_DRAM_WR, L.C_ALU]] = (
+    1, 1, 2, 6, 6, 100, 100, 1)
+
+
+def candidates(layer, hwv, df):
+    """Every candidate of a dataflow with its index, in the tiler's enumeration, footprint
+    filtered, equivalent orders dropped."""
+    grid = tiler.candidate_grid(layer, hwv, df)
+    rows, index = [], []
+    for combo, sizes in enumerate(itertools.product(*grid)):
+        tx, ty, tc, tk = sizes
+        trips = [cdiv(int(layer[L.L_WO]), tx), cdiv(int(layer[L.L_HO]), ty),
+                 cdiv(int(layer[L.L_CGI]), tc), cdiv(int(layer[L.L_G] * layer[L.L_CGO]), tk)]
+        seen = set()
+        for o, perm in enumerate(fast.ORDERS.tolist()):
+            reduced = tuple(lp for lp in perm if trips[lp] > 1)
+            if reduced in seen:
+                continue
+            seen.add(reduced)
+            rows.append(mapping(df, perm, *sizes))
+            index.append(combo * len(fast.ORDERS) + o)
+    ms = np.array(rows)
+    fits = fast.footprint(layer, hwv, ms) <= hwv[L.H_BUF]
+    return ms[fits], np.array(index)[fits]
+
+
+def exhaustive(layer, hwv, objective, dataflows=(L.DF_WS, L.DF_OS)):
+    best = None
+    for df in dataflows:
+        if layer[L.L_KIND] == L.KIND_WINDOW and df == L.DF_WS:
+            continue
+        ms, idx = candidates(layer, hwv, df)
+        if not len(ms):
+            continue
+        cnts = fast.evaluate(layer, hwv, ms)
+        keys = []
+        for cn, i in zip(cnts, idx, strict=True):
+            cyc, dram = int(cn[L.C_CYCLES]), int(cn[L.C_DRAM_RD] + cn[L.C_DRAM_WR])
+            en = tiler.energy(cn, E)
+            keys.append({"cycles": (cyc, dram, en, i), "energy": (en, cyc, dram, i),
+                         "edp": (en * cyc, cyc, dram, i)}[objective])
+        j = min(range(len(keys)), key=keys.__getitem__)
+        cn = cnts[j]
+        cross = tiler._cross_key(objective, int(cn[L.C_CYCLES]), tiler.energy(cn, E), df)
+        if best is None or cross < best[0]:
+            best = (cross, ms[j], cn)
+    return best
+
+
+@st.composite
+def small_layers(draw):
+    kind = draw(st.sampled_from(["conv", "conv", "grouped", "window", "fc"]))
+    if kind == "fc":
+        return fc(draw(st.integers(1, 40)), draw(st.integers(1, 20)))
+    k = draw(st.integers(1, 3))
+    h, w = draw(st.integers(k, 7)), draw(st.integers(k, 7))
+    p = draw(st.integers(0, k // 2))
+    if kind == "window":
+        return conv(draw(st.integers(1, 6)), 1, 1, h, w, k, k, 1, 1, p, p, kind=L.KIND_WINDOW)
+    if kind == "grouped":
+        return conv(draw(st.integers(2, 3)), 2, 2, h, w, k, k, 1, 1, p, p)
+    post = draw(st.sampled_from([None, (1, 0, 0, 0, 0, 0, 0, 0, 0)]))
+    return conv(1, draw(st.integers(1, 6)), draw(st.integers(1, 6)), h, w, k, k, 1, 1, p, p,
+                post=post)
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(small_layers(), st.sampled_from(tiler.OBJECTIVES), st.integers(1, 3),
+       st.sampled_from([400, 1000, 4000, 1 << 20]))
+def test_search_is_the_exhaustive_optimum(layer, objective, p, buf):
+    hwv = hw(p, p + 1, buf=buf, lat=20, bw=4)
+    want = exhaustive(layer, hwv, objective)
+    if want is None:
+        with pytest.raises(MappingError):
+            tiler.search(layer, hwv, E, objective)
+        return
+    m, cn = tiler.search(layer, hwv, E, objective)
+    assert m.tolist() == want[1].tolist()
+    assert cn.tolist() == want[2].tolist()
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(small_layers(), st.integers(1, 3), st.integers(300, 3000), st.integers(0, 20000))
+def test_a_bigger_buffer_is_never_worse(layer, p, small, extra):
+    lo, hi = hw(p, p, buf=small, lat=20, bw=4), hw(p, p, buf=small + extra, lat=20, bw=4)
+    try:
+        _, c_lo = tiler.search(layer, lo, E)
+    except MappingError:
+        return
+    _, c_hi = tiler.search(layer, hi, E)
+    key = lambda c: (int(c[L.C_CYCLES]), tiler.energy(c, E))  # noqa: E731
+    assert key(c_hi) <= key(c_lo)
+
+
+def test_candidate_grid_does_not_depend_on_the_buffer():
+    for layer in (conv(1, 64, 64, 56, 56, 3, 3, ph=1, pw=1), fc(9216, 4096),
+                  conv(32, 1, 1, 112, 112, 3, 3, ph=1, pw=1), conv(8, 1, 1, 9, 9, 3, 3, 2, 2,
+                                                                  kind=L.KIND_WINDOW)):
+        for df in (L.DF_WS, L.DF_OS):
+            grids = [tiler.candidate_grid(layer, hw(8, 8, buf=b), df) for b in (1024, 32768, 1 << 30)]
+            for g in grids[1:]:
+                assert [a.tolist() for a in g] == [a.tolist() for a in grids[0]]
+            for bound, g in zip((L.L_WO, L.L_HO, L.L_CGI), grids[0][:3], strict=True):
+                assert g[0] == 1 and g[-1] == layer[bound] and (np.diff(g) > 0).all()
+
+
+def test_search_is_deterministic():
+    layer, hwv = conv(1, 32, 16, 56, 56), hw(8, 8, buf=32768)
+    first = tiler.search(layer, hwv, E)
+    for _ in range(3):
+        again = tiler.search(layer, hwv, E)
+        assert first[0].tolist() == again[0].tolist() and first[1].tolist() == again[1].tolist()
+
+
+def test_search_returns_the_counts_of_its_mapping():
+    layer, hwv = conv(1, 64, 64, 28, 28, 3, 3, ph=1, pw=1), hw(8, 8, buf=32768)
+    for objective in tiler.OBJECTIVES:
+        m, cn = tiler.search(layer, hwv, E, objective)
+        assert cn.tolist() == fast.evaluate(layer, hwv, m[None])[0].tolist()
+        assert fast.footprint(layer, hwv, m[None])[0] <= 32768
+
+
+def test_a_window_layer_runs_in_os():
+    m, _ = tiler.search(conv(16, 1, 1, 14, 14, 3, 3, 2, 2, kind=L.KIND_WINDOW), hw(8, 8), E)
+    assert m[L.M_DATAFLOW] == L.DF_OS
+    with pytest.raises(ValueError):
+        tiler.search(conv(16, 1, 1, 14, 14, kind=L.KIND_WINDOW), hw(8, 8), E, "cycles", (L.DF_WS,))
+
+
+def test_too_small_a_buffer_names_the_smallest_that_fits():
+    layer = conv(1, 3, 8, 8, 8, 3, 3, ph=1, pw=1, post=(1, 0, 0, 0, 0, 0, 0, 0, 0))
+    # the smallest tile, TX = TY = TC = TK = 1: IN 3·3·2, WGT 9·2, OUT 4, RES 2
+    need = 2 * (18 + 18 + 4 + 2)
+    with pytest.raises(MappingError) as err:
+        tiler.search(layer, hw(8, 8, buf=need - 1), E)
+    assert err.value.min_buffer_bytes == need
+    assert f"{need} bytes" in str(err.value) and "KB" in str(err.value)
+    m, _ = tiler.search(layer, hw(8, 8, buf=need), E)
+    assert m[L.M_TX:].tolist() == [1, 1, 1, 1]
+
+
+def test_objective_and_energy_table_are_checked():
+    with pytest.raises(ValueError):
+        tiler.search(fc(8, 8), hw(2, 2), E, "speed")
+    with pytest.raises(ValueError):
+        tiler.search(fc(8, 8), hw(2, 2), -E)
