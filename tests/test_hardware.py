@@ -103,4 +103,4 @@ def test_energy_is_sum_of_levels():
     assert sum(levels.values()) == pytest.approx(float(counts @ energy_per_count(hw)))
     # DRAM: 200 per 16-bit access, i.e. 100 per byte.
     assert levels["dram"] == pytest.approx(100 * (counts[L.C_DRAM_RD] + counts[L.C_DRAM_WR]))
-    assert levels["mac"] == counts[L.C_OPS]
+    assert levels["mac"] == counts[L.C_OPS] + counts[L.C_ALU]  # PE ops and output-path ALU ops
