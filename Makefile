@@ -15,13 +15,16 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/nnaccel list
+	$(BIN)/nnaccel paper
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+reproduce: $(STAMP)
+	$(BIN)/nnaccel paper --write docs/reproduction.md --figures docs/figures
 
 lint: $(STAMP)
 	$(BIN)/ruff check nnaccel tests benchmarks
