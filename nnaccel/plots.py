@@ -299,6 +299,12 @@ def output_paths(prefix: str | None, file: str | None, default_prefix: str) -> l
     return [Path(f"{base}.{ext}") for ext in FORMATS]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_figure(fig: Figure, paths: Sequence[Path]) -> list[Path]:
     """Write the figure to each path (format from the suffix), atomically; close it."""
     try:
@@ -306,6 +312,7 @@ def save_figure(fig: Figure, paths: Sequence[Path]) -> list[Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             os.close(fd)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for secrets, not figures
             try:
                 # A fixed hash salt and no date keep an SVG identical from run to run, so the
                 # regenerated docs/figures only change in git when a figure does.
