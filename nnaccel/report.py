@@ -123,7 +123,10 @@ def write_atomic(path: str | Path, write: Callable[[Any], None]) -> None:
     """Call write(file) on a temporary file beside `path`, then rename it into place."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only; the result is an ordinary file
         with os.fdopen(fd, "w", newline="") as f:
             write(f)
         os.replace(tmp, path)

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from . import tiler
 from .energy import LEVELS, energy_by_level, energy_per_count
 from .engines import layout as L
 from .errors import MappingError, NnaccelError
@@ -214,6 +213,8 @@ def _search(
     key = (vec.tobytes(), hw_vec.tobytes(), weights.tobytes(), objective, dfs)
     hit = cache.entries.get(key)
     if hit is None:
+        from . import tiler  # numba-compiled: loaded when a layer is first mapped, not at import
+
         try:
             hit = tiler.search(vec, hw_vec, weights, objective, dfs)
         except MappingError as e:

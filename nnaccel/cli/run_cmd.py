@@ -8,16 +8,6 @@ from rich.table import Table
 
 from nnaccel.cli.hwopts import build_hardware, hardware_options
 from nnaccel.network import load_network
-from nnaccel.report import (
-    energy_unit_suffix,
-    fmt_int,
-    fmt_sci,
-    layer_frame,
-    result_json,
-    rows_for_terminal,
-    write_csv,
-    write_json,
-)
 from nnaccel.simulate import DATAFLOWS, ENGINES, OBJECTIVES, simulate
 
 
@@ -41,6 +31,18 @@ def run(net: str, preset_name, hw_file, array, buffer, sparsity, dataflow: str, 
 
     Example: nnaccel run networks/sqnxt23v5.json --array 8x8 --buffer 32KB
     """
+    # pandas and the engines load only when a command runs, so `nnaccel --help` stays quick
+    from nnaccel.report import (
+        energy_unit_suffix,
+        fmt_int,
+        fmt_sci,
+        layer_frame,
+        result_json,
+        rows_for_terminal,
+        write_csv,
+        write_json,
+    )
+
     hw = build_hardware(preset_name, hw_file, array, buffer, sparsity)
     network = load_network(net)
     result = simulate(network, hw, engine=engine, dataflow=dataflow, objective=objective)
