@@ -34,7 +34,14 @@ def energy_per_count(hw: Hardware) -> np.ndarray:
     return sum(level_weights(hw).values())
 
 
-def energy_by_level(counts: np.ndarray, hw: Hardware) -> dict[str, float]:
-    """Energy of a counts vector, per level."""
-    c = np.asarray(counts, dtype=np.float64)
-    return {lvl: float(c @ w) for lvl, w in level_weights(hw).items()}
+def level_matrix(hw: Hardware) -> np.ndarray:
+    """level_weights as one [levels, counts] matrix, rows in the order of LEVELS."""
+    w = level_weights(hw)
+    return np.stack([w[lvl] for lvl in LEVELS])
+
+
+def energy_by_level(counts: np.ndarray, hw: Hardware, matrix: np.ndarray | None = None) -> dict[str, float]:
+    """Energy of a counts vector, per level (`matrix`: level_matrix(hw), when already at hand)."""
+    m = level_matrix(hw) if matrix is None else matrix
+    e = m @ np.asarray(counts, dtype=np.float64)
+    return dict(zip(LEVELS, e.tolist(), strict=True))

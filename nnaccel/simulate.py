@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .energy import LEVELS, energy_by_level, energy_per_count
+from .energy import LEVELS, energy_by_level, energy_per_count, level_matrix
 from .engines import layout as L
 from .errors import MappingError, NnaccelError
 from .hardware import Hardware, format_size
@@ -168,6 +168,7 @@ def simulate(
     cache = cache if cache is not None else SearchCache()
     hw_vec = hardware.vector()
     weights = energy_per_count(hardware)
+    levels = level_matrix(hardware)
     records = []
     for low in lower_network(network, hardware):
         layer, vec = low.layer, low.vector
@@ -181,7 +182,7 @@ def simulate(
 
                 counts = step.simulate(vec, hw_vec, m_vec)
             mapping = Mapping.from_vector(m_vec)
-        energy = MappingProxyType(energy_by_level(counts, hardware))
+        energy = MappingProxyType(energy_by_level(counts, hardware, levels))
         records.append(
             LayerResult(
                 layer, mapping, tuple(int(x) for x in counts), energy, hardware.pes, low.fused_into
