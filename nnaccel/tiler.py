@@ -7,7 +7,8 @@ Candidates (per dataflow; a `window` layer has only OS):
 * times tile sizes from a grid per dimension that depends on the layer and the array only,
   never on the buffer (so a bigger buffer only adds candidates and cannot give a worse
   optimum). For a loop bound N the grid is `ceil(N / s)` and `a·s` (for the dimension's
-  alignments a) for s in 1, 2, 3, 4, 6, 8, 12, 16, ... (2^i and 3·2^i) up to N, plus 1 and N.
+  alignments a) for s in 1, 2, 3, 4, 8, 16, 32, ... (3 and the powers of 2) up to N, plus 1
+  and N.
   Alignments: WS — TC by Pr, TK by Pc; OS — TY by Pr, TX by Pc, TK by RF_PSUMS; TK also by
   CGO when G > 1 (k-tiles that do not straddle groups);
 * kept when the double-buffered tiles fit the buffer (docs/model.md §7).
@@ -67,8 +68,10 @@ from nnaccel.errors import MappingError
 
 OBJECTIVES = ("cycles", "energy", "edp")  # index = fast.OBJ_*
 
-# The divisors of a loop bound the grid uses: 2^i and 3·2^i.
-_STEPS = np.array(sorted({2**i for i in range(48)} | {3 * 2**i for i in range(47)}), dtype=np.int64)
+# The divisors n of a loop bound N whose ceil(N / n) the grid holds: 1, 2, 3, 4, 8, 16, ...
+# (3 too: a third of 224, 56, 28 ... fits where half does not). With 3·2^i for every i the
+# grid is about twice as big and the optimum on the bundled networks 0.2% faster on average.
+_STEPS = np.array(sorted({2**i for i in range(48)} | {3}), dtype=np.int64)
 
 
 class BufferTooSmallError(MappingError):

@@ -140,25 +140,29 @@ _BIG = np.int64(2**62)
 
 # Internal kernels are only called from other kernels: no Python wrappers to compile.
 _kernel = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model="numpy")
+# Kernels that allocate nothing are compiled without the runtime's reference counting: numba
+# otherwise counts references to every array argument, at every call, and in the search's
+# per-combo loops those atomic counts cost more than the arithmetic.
+_pure = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model="numpy",
+             _nrt=False)
 
 
-@_kernel
+@_pure
 def _fill(a, v):
     """a[:] = v, as a loop (numba compiles slice assignment slowly)."""
     for i in range(a.size):
         a[i] = v
 
 
-@_kernel
+@_pure
 def _copy(dst, src):
     for i in range(src.size):
         dst[i] = src[i]
 
 
 @_kernel
-def _argsort(keys):
-    """Indices that sort `keys` ascending (a shell sort: np.argsort costs seconds to compile)."""
-    n = keys.size
+def _argsort(keys, n):
+    """Indices that sort keys[:n] ascending (a shell sort: np.argsort takes seconds to compile)."""
     order = np.arange(n)
     gap = 1
     while gap < n // 3:
@@ -184,12 +188,12 @@ def _perm(m):
     return perm
 
 
-@_kernel
+@_pure
 def _cdiv(a: int, b: int) -> int:
     return (a + b - 1) // b
 
 
-@_kernel
+@_pure
 def _xfer(nbytes: int, lat: int, bw: int) -> int:
     """Channel time of one DMA request; an empty request is skipped (§5)."""
     if nbytes <= 0:
@@ -197,7 +201,7 @@ def _xfer(nbytes: int, lat: int, bw: int) -> int:
     return lat + (nbytes + bw - 1) // bw
 
 
-@_kernel
+@_pure
 def _span_in(o0: int, n: int, stride: int, pad: int, k: int, size: int) -> int:
     """Input rows (or columns) read by output rows [o0, o0+n), clipped to the real input (§3)."""
     lo = o0 * stride - pad
@@ -206,13 +210,13 @@ def _span_in(o0: int, n: int, stride: int, pad: int, k: int, size: int) -> int:
     return v if v > 0 else 0
 
 
-@_kernel
+@_pure
 def _nz_prefix(x: int, k2: int, dnum: int, dden: int) -> int:
     """N(x): nonzero weights among a filter's first x input channels (§4, round half up)."""
     return (2 * dnum * x * k2 + dden) // (2 * dden)
 
 
-@_kernel
+@_pure
 def _pooled_before(v, pk, ps, pp, nout, npool):
     """Pooled rows j (0 <= j < npool) whose last conv row, min(j·ps - pp + pk - 1, nout - 1),
     is below v (§3a): the pooled rows emitted by the output rows [0, v)."""
@@ -223,7 +227,7 @@ def _pooled_before(v, pk, ps, pp, nout, npool):
     return min(max(j, 0), npool)
 
 
-@_kernel
+@_pure
 def _emit(o0, n, pk, ps, pp, nout, npool):
     """Final outputs per column (row) stored by a tile's columns (rows) [o0, o0+n): all of
     them, or with a fused pooling (pk > 0) the pooled ones whose window ends there (§3a)."""
@@ -233,7 +237,7 @@ def _emit(o0, n, pk, ps, pp, nout, npool):
             - _pooled_before(o0, pk, ps, pp, nout, npool))
 
 
-@_kernel
+@_pure
 def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
     n = _cdiv(nout, t)
     tl = nout - (n - 1) * t
@@ -279,7 +283,7 @@ def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
     out[SP_SF] = sf
 
 
-@_kernel
+@_pure
 def _c_stats(cgi, t, pr, out):
     n = _cdiv(cgi, t)
     tl = cgi - (n - 1) * t
@@ -296,7 +300,7 @@ def _c_stats(cgi, t, pr, out):
     out[CS_SNCB] = out[CS_RV + 1] + out[CS_RV + 3] + out[CS_RV + 5]
 
 
-@_kernel
+@_pure
 def _k_groups(ik, tk, ko, cgo):
     """Groups of k-tile ik (§2): first group's kg, middle groups' count (kg = CGO), last kg.
 
@@ -311,7 +315,7 @@ def _k_groups(ik, tk, ko, cgo):
     return (g0 + 1) * cgo - k0, g1 - g0 - 1, k1 - g1 * cgo
 
 
-@_kernel
+@_pure
 def _hist_add(h, kg, mult, p):
     """Blocks of p (and the remainder) of kg channels, `mult` times, into histogram h."""
     h[p] += mult * (kg // p)
@@ -364,7 +368,7 @@ def _k_stats(g, cgo, t, pc, r, out, hq, cnt_p, sum_p):
         sum_p[m] = sum_p[m - 1] + m * hm[m]
 
 
-@_kernel
+@_pure
 def _sparsity(layer, hw):
     """(hi, lo, NH, NL): nnz(c) is hi for NH channels of a filter and lo for the NL others.
 
@@ -380,24 +384,26 @@ def _sparsity(layer, hw):
     return q0 + 1, q0, nh, cgi - nh
 
 
-@_kernel
+@_pure
 def _chunk_sum(v, w, cnt_p, sum_p, r):
     """Sum over all chunks m (histogram by prefix sums) of max(m·v, w), v > 0."""
     ms = min(r, w // v)
     return w * cnt_p[ms] + v * (sum_p[r] - sum_p[ms])
 
 
-@_kernel
+@_pure
 def _os_compute_total(layer, hw, ys, xs, cnt_p, sum_p):
     """Σ over tiles of OS compute: over all blocks (a, b), all chunks m and all channels c.
 
     Each input channel belongs to exactly one c-tile, so the sum over c-tiles and their
-    channels is a sum over the filter's channels: independent of TC.
+    channels is a sum over the filter's channels: independent of TC. Returns the total and
+    its parts per channel: Σ over blocks and chunks of max(m·hi, w), of max(m·lo, w).
     """
     hi, lo, nh, nl = _sparsity(layer, hw)
     r = hw[H_RF_PSUMS]
     port = hw[H_PORT]
-    total = 0
+    a_tot = 0
+    b_tot = 0
     for i in range(3):
         av = ys[SP_BV + 2 * i]
         ac = ys[SP_BV + 2 * i + 1]
@@ -410,14 +416,30 @@ def _os_compute_total(layer, hw, ys, xs, cnt_p, sum_p):
                 continue
             words = ((av - 1) * layer[L_SH] + layer[L_KH]) * ((bv - 1) * layer[L_SW] + layer[L_KW])
             w = _cdiv(words, port)
-            s = nh * _chunk_sum(hi, w, cnt_p, sum_p, r)
+            a_tot += ac * bc * _chunk_sum(hi, w, cnt_p, sum_p, r)
             if lo > 0:
-                s += nl * _chunk_sum(lo, w, cnt_p, sum_p, r)
-            total += ac * bc * s
+                b_tot += ac * bc * _chunk_sum(lo, w, cnt_p, sum_p, r)
+    return nh * a_tot + nl * b_tot, a_tot, b_tot
+
+
+@_pure
+def _ws_weight_load_one(hw, tc, hq):
+    """Σ over (k-tile, group) of the WS weight-load cycles of one c-tile of tc channels."""
+    port = hw[H_PORT]
+    pr = hw[H_PR]
+    total = 0
+    for i in range(2):
+        rv = pr if i == 0 else tc % pr
+        rc = tc // pr if i == 0 else (1 if tc % pr > 0 else 0)
+        if rc == 0:
+            continue
+        for q in range(1, hw[H_PC] + 1):
+            if hq[q] > 0:
+                total += rc * hq[q] * _cdiv(rv * q, port)
     return total
 
 
-@_kernel
+@_pure
 def _ws_weight_load_total(hw, cs, hq):
     """Σ over (c-tile, k-tile, group) of the WS weight-load cycles Σ_cb Σ_kb ceil(r·q/PORT)."""
     port = hw[H_PORT]
@@ -450,7 +472,11 @@ K_BW = 11
 K_PRPC = 12  # Pr·Pc
 K_RES = 13  # §3a: operands of the fused residual add
 K_POOL2 = 14  # §3a: PKH·PKW of the fused pooling, 0 without
-K_LEN = 15
+K_LO = 15  # the smaller nonzero count of a channel (see `_sparsity`)
+K_DNUM = 16
+K_DDEN = 17
+K_PR = 18
+K_LEN = 19
 
 
 @_kernel
@@ -474,10 +500,14 @@ def _consts(layer, hw):
     k[K_PRPC] = hw[H_PR] * hw[H_PC]
     k[K_RES] = layer[L_RES]
     k[K_POOL2] = layer[L_PKH] * layer[L_PKW] if layer[L_PKH] > 0 else 0
+    k[K_LO] = lo
+    k[K_DNUM] = hw[H_DNUM]
+    k[K_DDEN] = hw[H_DDEN]
+    k[K_PR] = hw[H_PR]
     return k
 
 
-@_kernel
+@_pure
 def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     """The counts the loop order does not change: everything on the array side (§4)."""
     k2 = k[K_K2]
@@ -515,7 +545,7 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     out[C_BUF_WR] = nc * pix * ko
 
 
-@_kernel
+@_pure
 def _trip(loop, nx, ny, nc, nk):
     if loop == LOOP_X:
         return nx
@@ -526,7 +556,7 @@ def _trip(loop, nx, ny, nc, nk):
     return nk
 
 
-@_kernel
+@_pure
 def _levels(perm, nx, ny, nc, nk, grouped):
     """(d_in, d_w, d_out): per operand the level of the innermost loop it depends on whose
     trip exceeds 1, or -1. The operand is fetched exactly at the tiles whose incremented level
@@ -579,63 +609,105 @@ def _order_flags(perm, nx, ny, nc, nk, grouped):
     return flags
 
 
-@_kernel
-def _dma_flags(k, flags, xs, ys, cs, ks, a, b, c, d, out):
-    """`_dma` for a loop order given by its F_* flags (all that the counts depend on).
-
-    Returns (cycle lower bound, lower bound on the number of DMA requests, channel time of
-    the last store).
-    """
-    word = k[K_WORD]
-    ps = k[K_PS]
-    lat = k[K_LAT]
-    bw = k[K_BW]
-    conv = k[K_CONV] == 1
-    ko = k[K_KO]
+@_pure
+def _traffic(k, flags, xs, ys, cs, ks, a, b, c, d):
+    """What a loop order (its F_* flags) moves: elements of input, weights, partial sums (each
+    way), the add's operands and final outputs stored; and the loads and stores that are not
+    empty (the loads a lower bound)."""
     nx = xs[a, SP_N]
     ny = ys[b, SP_N]
     nc = cs[c, CS_N]
     nk = ks[d, KS_N]
+    ko = k[K_KO]
     mult_in = nk if flags & F_KIN else 1
     mult_w = (nx if flags & F_XW else 1) * (ny if flags & F_YW else 1)
     c_outer = (flags & F_COUT) != 0
-    prefix_w = nc * nk * mult_w  # weight fetches
-    # Stores: every spill, and the final closes that store anything (a fused pooling may
-    # leave a tile nothing to store).
-    n_store = nx * ny * nk * (nc - 1) if c_outer else 0
-    n_store += nk * ys[b, SP_NEMIT] * xs[a, SP_NEMIT]
     in_el = mult_in * ys[b, SP_SIN] * xs[a, SP_SIN] * k[K_CGI]
     if k[K_GROUPED]:
         in_el *= ks[d, KS_SNG]
-    w_el = mult_w * k[K_CGI] * ko * k[K_K2] if conv else 0
+    w_el = mult_w * k[K_CGI] * ko * k[K_K2] if k[K_CONV] else 0
     out_el = k[K_PIX] * ko
     psum_el = (nc - 1) * out_el if c_outer else 0  # spilled, and read back as often
-    res_el = k[K_RES] * out_el  # §3a: loaded by the final closes, read by the output path
+    res_el = k[K_RES] * out_el  # §3a: loaded by the final closes
     final_el = ko * ys[b, SP_SEMIT] * xs[a, SP_SEMIT]  # stored by the final closes
+    # Stores: every spill, and the final closes that store anything (a fused pooling may
+    # leave a tile nothing to store). Every tile loads something when no input span is
+    # empty: its incremented loop changes the input or, for k in a conv, the weights.
+    n_store = nx * ny * nk * (nc - 1) if c_outer else 0
+    n_store += nk * ys[b, SP_NEMIT] * xs[a, SP_NEMIT]
+    if xs[a, SP_MININ] > 0 and ys[b, SP_MININ] > 0:
+        n_load = nx * ny * nc * nk
+    elif k[K_CONV]:
+        n_load = nc * nk * mult_w  # the weight fetches
+    else:
+        n_load = 0
+    return in_el, w_el, psum_el, res_el, final_el, n_load, n_store
+
+
+@_pure
+def _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store):
+    """The DMA channel's busy time, at least: every request's latency, the bytes at the
+    bandwidth."""
+    word = k[K_WORD]
+    ps = k[K_PS]
+    moved = word * (in_el + w_el + res_el + final_el) + 2 * ps * psum_el
+    return k[K_LAT] * (n_load + n_store) + _cdiv(moved, k[K_BW])
+
+
+@_pure
+def _dma_flags(k, flags, xs, ys, cs, ks, a, b, c, d, out):
+    """`_dma` for a loop order given by its F_* flags (all that the counts depend on).
+
+    Returns (cycle lower bound, lower bound on the number of DMA requests, channel time of
+    the last store, the bound's chain part: first load + compute + last store).
+    """
+    word = k[K_WORD]
+    ps = k[K_PS]
+    in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
+        k, flags, xs, ys, cs, ks, a, b, c, d)
+    out_el = k[K_PIX] * k[K_KO]
     out[C_DRAM_RD] = word * (in_el + w_el + res_el) + ps * psum_el
     out[C_DRAM_WR] = word * final_el + ps * psum_el
     out[C_BUF_WR] += in_el + w_el + psum_el + res_el
-    out[C_BUF_RD] += out_el + psum_el + res_el  # each close reads its tile once
+    out[C_BUF_RD] += out_el + psum_el + res_el  # each close reads its tile once (§3a)
+    busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store)
+    store_last, chain, macs = _chain(k, xs, ys, cs, ks, a, b, c, d, out)
+    return max(busy, chain, macs), n_load + n_store, store_last, chain
 
-    # Lower bound on the cycles. Every tile loads something when no input span is empty
-    # (its incremented loop changes the input or, for k in a conv, the weights).
-    if xs[a, SP_MININ] > 0 and ys[b, SP_MININ] > 0:
-        n_load = out[C_TILES]
-    elif conv:
-        n_load = prefix_w
-    else:
-        n_load = 0
-    busy = lat * (n_load + n_store) + _cdiv(out[C_DRAM_RD] + out[C_DRAM_WR], bw)
+
+@_pure
+def _chain(k, xs, ys, cs, ks, a, b, c, d, out):
+    """(last store's channel time, first load + compute + last store, ops / (Pr·Pc)): the
+    array cannot start before the first tile is in, the last store not before it is done."""
+    word = k[K_WORD]
+    lat = k[K_LAT]
+    bw = k[K_BW]
     load0 = ks[d, KS_NG0] * cs[c, CS_T0] * ys[b, SP_IN0] * xs[a, SP_IN0]
-    if conv:
+    if k[K_CONV]:
         load0 += ks[d, KS_T0] * cs[c, CS_T0] * k[K_K2]
     store_last = _xfer(ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL] * word, lat, bw)
     chain = _xfer(load0 * word, lat, bw) + out[C_COMPUTE] + store_last
-    macs = _cdiv(out[C_OPS], k[K_PRPC])
-    return max(busy, chain, macs), n_load + n_store, store_last
+    return store_last, chain, _cdiv(out[C_OPS], k[K_PRPC])
 
 
-@_kernel
+@_pure
+def _orders_bound(k, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain, stalls, macs):
+    """The least cycle bound over a combo's classes of loop orders (as `_dma_flags` and
+    `_close_stalls` bound each)."""
+    least = _BIG
+    for j in range(ncls):
+        f = flags_tab[mask, j]
+        in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
+            k, f, xs, ys, cs, ks, a, b, c, d)
+        bound = max(_busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store), chain,
+                    macs)
+        if (f & F_COUT) == 0:
+            bound = max(bound, chain + stalls)
+        least = min(least, bound)
+    return least
+
+
+@_pure
 def _footprint(layer, hw, tx, ty, tc, tk, ngmax):
     """Bytes of the double-buffered tiles (§7, §3a)."""
     word = hw[H_WORD]
@@ -648,7 +720,7 @@ def _footprint(layer, hw, tx, ty, tc, tk, ngmax):
     return 2 * (inp + wgt + out + res)
 
 
-@_kernel
+@_pure
 def _ws_group_load(tc, kg, pr, pc, port):
     """Σ_cb Σ_kb ceil(r·q/PORT) for one group: blocks of Pr channels by Pc output channels."""
     total = 0
@@ -665,7 +737,7 @@ def _ws_group_load(tc, kg, pr, pc, port):
     return total
 
 
-@_kernel
+@_pure
 def _os_group_sum(kg, a, b, layer, hw, hi, lo, res):
     """Σ over the chunks of one group and over one (a x b) block of max(m·nnz, w): res[0] for
     nnz = hi, res[1] for nnz = lo (0 when lo = 0: those channels are skipped)."""
@@ -682,7 +754,7 @@ def _os_group_sum(kg, a, b, layer, hw, hi, lo, res):
             res[1] += nm * max(m * lo, w)
 
 
-@_kernel
+@_pure
 def _block_types(t, p, vals, cnts):
     vals[0] = p
     cnts[0] = t // p
@@ -887,7 +959,7 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
 _MAX_PERIOD = 16  # longest period of a loop's parameters that skipping looks for
 
 
-@_kernel
+@_pure
 def _same(sig, i, j):
     for f in range(sig.shape[1]):
         if sig[i, f] != sig[j, f]:
@@ -895,7 +967,7 @@ def _same(sig, i, j):
     return True
 
 
-@_kernel
+@_pure
 def _periodic_runs(sig, n, out):
     """The period P of a loop's per-index parameters (rows of `sig`) and, in `out`, how far it
     holds: out[m] is the last j such that every index in [m, j] has the parameters of the
@@ -1002,21 +1074,22 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
             i = idx[q]
             pq = per[q]
             if i == 0:
-                _fill(ck_idx[q], -1)  # a new pass of this loop: older checkpoints do not apply
+                for r in range(_MAX_PERIOD):  # a new pass of this loop: older checkpoints
+                    ck_idx[q, r] = -1  # do not apply
             elif q == lvl and ck_idx[q, i % pq] == i - pq:
                 reach = runs[perm[q], i]  # the period holds for indices i..reach
                 reps = (reach - i) // pq  # whole periods that can be skipped
                 if reps > 0:
-                    c0 = ck[q, i % pq]
-                    delta = ce_prev - c0[1]
-                    ok = dma - c0[4] == delta
-                    ok = ok and _shifted(e_load, c0[0], delta)
-                    ok = ok and _shifted(es_1, c0[2], delta)
-                    ok = ok and _shifted(es_2, c0[3], delta)
+                    s0 = i % pq
+                    delta = ce_prev - ck[q, s0, 1]
+                    ok = dma - ck[q, s0, 4] == delta
+                    ok = ok and _shifted(e_load, ck[q, s0, 0], delta)
+                    ok = ok and _shifted(es_1, ck[q, s0, 2], delta)
+                    ok = ok and _shifted(es_2, ck[q, s0, 3], delta)
                     if ok:
-                        comp_done += reps * (comp_done - c0[5])
-                        req_done += reps * (req_done - c0[6])
-                        bytes_done += reps * (bytes_done - c0[7])
+                        comp_done += reps * (comp_done - ck[q, s0, 5])
+                        req_done += reps * (req_done - ck[q, s0, 6])
+                        bytes_done += reps * (bytes_done - ck[q, s0, 7])
                         shift = reps * delta
                         ce_prev += shift
                         dma += shift
@@ -1032,18 +1105,18 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
                         iy = idx[py]
                         ic = idx[pcc]
                         ik = idx[pk]
-                        _fill(ck_idx[q], -1)
+                        for r in range(_MAX_PERIOD):
+                            ck_idx[q, r] = -1
             slot = idx[q] % pq
             ck_idx[q, slot] = idx[q]
-            cq = ck[q, slot]
-            cq[0] = e_load
-            cq[1] = ce_prev
-            cq[2] = es_1
-            cq[3] = es_2
-            cq[4] = dma
-            cq[5] = comp_done
-            cq[6] = req_done
-            cq[7] = bytes_done
+            ck[q, slot, 0] = e_load
+            ck[q, slot, 1] = ce_prev
+            ck[q, slot, 2] = es_1
+            ck[q, slot, 3] = es_2
+            ck[q, slot, 4] = dma
+            ck[q, slot, 5] = comp_done
+            ck[q, slot, 6] = req_done
+            ck[q, slot, 7] = bytes_done
 
         if ws:
             s = 0 if ic < nc - 1 else 1
@@ -1121,7 +1194,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
         t += 1
 
 
-@_kernel
+@_pure
 def _next_level(idx, n_lvl):
     """The level that increments after the tile at `idx`: -1 after the last tile, which
     closes; a tile closes its output tile when that level is at or above d_out (§3)."""
@@ -1131,7 +1204,7 @@ def _next_level(idx, n_lvl):
     return -1
 
 
-@_kernel
+@_pure
 def _shifted(now, then, delta):
     """A state time moved by delta, or a skipped request's 0 both times."""
     if now == 0 and then == 0:
@@ -1139,11 +1212,68 @@ def _shifted(now, then, delta):
     return then > 0 and now - then == delta
 
 
+@_pure
+def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp1, osa, osb):
+    """Stalls every order with c inside the output loops must have, beyond first load +
+    compute + last store (0 when nc = 1).
+
+    With c innermost among the loops that move, each output tile's visit is nc tiles and
+    closes at its last one. For the first tile t of each later visit, load(t+1) is issued after
+    ce[t-1] and behind store(t-1), and tile t+1 starts after it and after tile t: with
+    D_t = ce[t] - ce[t-1], D_t + D_{t+1} >= max(c_t, S_{t-1} + L_{t+1}) + c_{t+1}. These pairs
+    are disjoint, so the layer takes at least Σ max(0, S + L - c) more than its compute, and
+    Σ max(0, .) >= max(0, Σ .). The sums over the visits are closed forms: a sum of channel
+    times is at least its latencies plus its bytes at the bandwidth, and the first tiles'
+    compute is at most that of every visit's first tile.
+    """
+    nc = cs[c, CS_N]
+    if nc < 2:
+        return 0
+    word = k[K_WORD]
+    lat = k[K_LAT]
+    bw = k[K_BW]
+    k2 = k[K_K2]
+    ko = k[K_KO]
+    nx = xs[a, SP_N]
+    ny = ys[b, SP_N]
+    nk = ks[d, KS_N]
+    visits = nx * ny * nk
+    # The final stores of all visits but the last.
+    stored = ko * ys[b, SP_SEMIT] * xs[a, SP_SEMIT] * word
+    n_stored = nk * ys[b, SP_NEMIT] * xs[a, SP_NEMIT]
+    last = _xfer(ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL] * word, lat, bw)
+    stores = lat * n_stored + _cdiv(stored, bw) - last
+    # The loads of the second tile (ic = 1) of all visits but the first: input and weights,
+    # and the add's operands if that tile closes (nc = 2).
+    tc1 = cs[c, CS_T0] if nc > 2 else cs[c, CS_TL]
+    sng = ks[d, KS_SNG] if k[K_GROUPED] else nk
+    loaded = tc1 * sng * ys[b, SP_SIN] * xs[a, SP_SIN]
+    first = tc1 * ks[d, KS_NG0] * ys[b, SP_IN0] * xs[a, SP_IN0]
+    if k[K_CONV]:
+        loaded += tc1 * k2 * ko * nx * ny
+        first += tc1 * k2 * ks[d, KS_T0]
+    if k[K_RES] > 0 and nc == 2:
+        loaded += k[K_RES] * ko * k[K_PIX]
+        first += k[K_RES] * ks[d, KS_T0] * ys[b, SP_T0] * xs[a, SP_T0]
+    every = k[K_CONV] or (ys[b, SP_MININ] > 0 and xs[a, SP_MININ] > 0)  # no load is empty
+    loads = (lat * (visits - 1) if every else 0) + _cdiv(word * (loaded - first), bw)
+    # The compute of every visit's first tile (ic = 0, a full c-tile).
+    tc0 = cs[c, CS_T0]
+    if df == DF_WS:
+        comp = k2 * (nx * ny * wp1[c, d] + k[K_PIX] * _cdiv(tc0, k[K_PR]) * ks[d, KS_SWN])
+    else:
+        lo = k[K_LO]
+        nhi0 = tc0
+        if k[K_CONV]:
+            nhi0 = _nz_prefix(tc0, k2, k[K_DNUM], k[K_DDEN]) - lo * tc0
+        comp = nhi0 * osa[a, b, d] + (tc0 - nhi0) * osb[a, b, d]
+    return max(0, stores + loads - comp)
+
+
 @_kernel
 def _closed_one(layer, hw, m, counts):
     """Counts of one mapping except cycles and stalls (the search's own closed forms on a grid
-    of one candidate); returns (cycle lower bound, request lower bound, last store time) of
-    `_dma_flags` and the walk's context."""
+    of one candidate); returns (cycle lower bound, request lower bound, last store time)."""
     grid = np.empty((4, 1), dtype=np.int64)
     grid[0, 0] = m[M_TX]
     grid[1, 0] = m[M_TY]
@@ -1151,14 +1281,17 @@ def _closed_one(layer, hw, m, counts):
     grid[3, 0] = m[M_TK]
     df = m[M_DATAFLOW]
     xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, grid[0], grid[1], grid[2], grid[3])
-    wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
+    wp, wp1, ost, osa, osb = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
     kon = _consts(layer, hw)
     z = np.int64(0)
-    comp = _combo_compute(layer, df, xs, ys, cs, ks, wp, ost, z, z, z, z)
+    comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, z, z, z, z)
     _static(kon, df, xs, ys, cs, ks, z, z, z, z, comp, counts)
     flags = _order_flags(_perm(m), xs[0, SP_N], ys[0, SP_N], cs[0, CS_N], ks[0, KS_N],
                          layer[L_G] > 1)
-    return _dma_flags(kon, flags, xs, ys, cs, ks, z, z, z, z, counts)
+    lb, n_req, store_last, chain = _dma_flags(kon, flags, xs, ys, cs, ks, z, z, z, z, counts)
+    if (flags & F_COUT) == 0:  # c inside the output loops (or nc = 1)
+        lb = max(lb, chain + _close_stalls(kon, df, xs, ys, cs, ks, z, z, z, z, wp1, osa, osb))
+    return lb, n_req, store_last
 
 
 @njit(cache=True, error_model="numpy")
@@ -1191,7 +1324,6 @@ def _bounds_many(layer, hw, mappings):
     for i in range(n):
         lb[i] = _closed_one(layer, hw, mappings[i], tmp)[0]
     return lb
-
 
 @_kernel
 def _ngmax(g, cgo, tk):
@@ -1230,7 +1362,7 @@ FIRST_DMA_SLOT = min(C_BUF_RD, C_BUF_WR, C_DRAM_RD, C_DRAM_WR)
 assert max(C_OPS, C_RF, C_ARRAY, C_COMPUTE) < FIRST_DMA_SLOT
 
 
-@_kernel
+@_pure
 def _energy_range(s, counts, e, i0, i1):
     """s + Σ counts[i]·e[i] for i in [i0, i1), in slot order (the same float operations
     whether a candidate's energy is summed at once or in two parts)."""
@@ -1244,7 +1376,7 @@ def _energy(counts, e):
     return _energy_range(0.0, counts, e, np.int64(0), np.int64(C_LEN))
 
 
-@_kernel
+@_pure
 def _key(obj, cycles, dram, energy, code, out):
     """The objective's key (docs above) into out[0..4]; `cycles` may be a lower bound."""
     cyc = float(cycles)
@@ -1266,7 +1398,7 @@ def _key(obj, cycles, dram, energy, code, out):
     out[4] = float(code)
 
 
-@_kernel
+@_pure
 def _less(a, b):
     for i in range(5):
         if a[i] < b[i]:
@@ -1276,7 +1408,7 @@ def _less(a, b):
     return False
 
 
-@_kernel
+@_pure
 def _decode(code, df, gx, gy, gc, gk, m):
     o = code % N_ORDERS
     rest = code // N_ORDERS
@@ -1324,29 +1456,49 @@ def _grid_stats(layer, hw, gx, gy, gc, gk):
 
 @_kernel
 def _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p):
-    """Σ compute per (TX, TY, TC, TK) as tables on the dimensions it depends on."""
+    """Σ compute per (TX, TY, TC, TK) as tables on the dimensions it depends on, and what
+    `_close_stalls` needs: WS, the weight loads of one full c-tile; OS, the compute parts."""
     nx_, ny_, nc_, nk_ = xs.shape[0], ys.shape[0], cs.shape[0], ks.shape[0]
     if df == DF_WS:
         wp = np.empty((nc_, nk_), dtype=np.int64)
+        wp1 = np.empty((nc_, nk_), dtype=np.int64)
         for c in range(nc_):
             for d in range(nk_):
                 wp[c, d] = _ws_weight_load_total(hw, cs[c], hq[d])
-        return wp, np.zeros((1, 1, 1), dtype=np.int64)
+                wp1[c, d] = _ws_weight_load_one(hw, cs[c, CS_T0], hq[d])
+        dummy = np.zeros((1, 1, 1), dtype=np.int64)
+        return wp, wp1, dummy, dummy, dummy
     ost = np.empty((nx_, ny_, nk_), dtype=np.int64)
+    osa = np.empty((nx_, ny_, nk_), dtype=np.int64)
+    osb = np.empty((nx_, ny_, nk_), dtype=np.int64)
     for a in range(nx_):
         for b in range(ny_):
             for d in range(nk_):
-                ost[a, b, d] = _os_compute_total(layer, hw, ys[b], xs[a], cnt_p[d], sum_p[d])
-    return np.zeros((1, 1), dtype=np.int64), ost
+                ost[a, b, d], osa[a, b, d], osb[a, b, d] = _os_compute_total(
+                    layer, hw, ys[b], xs[a], cnt_p[d], sum_p[d])
+    dummy = np.zeros((1, 1), dtype=np.int64)
+    return dummy, dummy, ost, osa, osb
 
 
-@_kernel
+@_pure
 def _threshold(obj, dram, energy, code, best, kb):
-    """The most cycles with which a candidate still beats `best` (-1: none). Its key only
-    grows with the cycles, so a binary search finds the edge exactly."""
+    """The most cycles with which a candidate still beats `best` (-1: none; _BIG: any). Its
+    key only grows with the cycles."""
     _key(obj, 0, dram, energy, code, kb)
     if not _less(kb, best):
         return -1
+    if obj != OBJ_EDP:  # the cycles are one component of the key: compare around it
+        pos = 0 if obj == OBJ_CYCLES else 1
+        for i in range(pos):
+            if kb[i] != best[i]:  # decided before the cycles (kb[i] < best[i]: it beats)
+                return _BIG
+        if best[pos] >= 2.0**62:
+            return _BIG
+        edge = np.int64(best[pos])
+        for i in range(pos + 1, 5):  # with equal cycles, the rest decides
+            if kb[i] != best[i]:
+                return edge if kb[i] < best[i] else edge - 1
+        return edge - 1  # the same key: it does not beat
     lo = 0  # beats best
     hi = 2**53  # does not (cycles beyond this are not representable exactly anyway)
     while hi - lo > 1:
@@ -1359,18 +1511,38 @@ def _threshold(obj, dram, energy, code, best, kb):
     return lo
 
 
-@_kernel
+@_pure
 def _combo_mask(xs, ys, cs, ks, a, b, c, d):
     return (xs[a, SP_N] > 1) * 1 + (ys[b, SP_N] > 1) * 2 + (cs[c, CS_N] > 1) * 4 + (ks[d, KS_N] > 1) * 8
 
 
-@_kernel
-def _combo_compute(layer, df, xs, ys, cs, ks, wp, ost, a, b, c, d):
+@_pure
+def _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d):
+    """Σ compute of a tile-size combo (from the tables of `_compute_tables`)."""
     if df == DF_WS:
-        k2 = layer[L_KH] * layer[L_KW]
-        pix = layer[L_HO] * layer[L_WO]
-        return k2 * (xs[a, SP_N] * ys[b, SP_N] * wp[c, d] + pix * cs[c, CS_SNCB] * ks[d, KS_SWN])
+        return k[K_K2] * (xs[a, SP_N] * ys[b, SP_N] * wp[c, d]
+                          + k[K_PIX] * cs[c, CS_SNCB] * ks[d, KS_SWN])
     return ost[a, b, d]
+
+
+@_pure
+def _combo_bound(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, wp1, osa, osb, ops, scratch):
+    """A cheap lower bound of every loop order's cycle bound for a tile-size combo: the least
+    traffic with c inside the output loops (close stalls) or outside (partial-sum spills)."""
+    scratch[C_COMPUTE] = _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
+    scratch[C_OPS] = ops
+    _, chain, macs = _chain(k, xs, ys, cs, ks, a, b, c, d, scratch)
+    stalls = _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp1, osa, osb)
+    in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
+        k, np.int64(0), xs, ys, cs, ks, a, b, c, d)
+    busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store)
+    bound = max(busy, chain + stalls, macs)
+    if cs[c, CS_N] > 1:
+        in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
+            k, np.int64(F_COUT), xs, ys, cs, ks, a, b, c, d)
+        busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store)
+        bound = min(bound, max(busy, chain, macs))
+    return bound
 
 
 @njit(cache=True, error_model="numpy")
@@ -1385,9 +1557,13 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
     (One function on purpose: numba compiles a caller together with all it calls.)
     """
     xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
-    wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
+    wp, wp1, ost, osa, osb = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
     kon = _consts(layer, hw)
     no_flags = np.int64(0)  # the least traffic any loop order can have
+    if df == DF_WS:  # ops: the same for every tile-size combo of the dataflow
+        ops = kon[K_K2] * kon[K_PIX] * kon[K_CGI] * kon[K_KO]
+    else:
+        ops = kon[K_PIX] * kon[K_KO] * kon[K_NZ]
     nx_, ny_, nc_, nk_ = gx.size, gy.size, gc.size, gk.size
     buf = hw[H_BUF]
     g = 1 if layer[L_G] > 1 else 0  # the class tables are per (G > 1)
@@ -1414,11 +1590,17 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
                     min_fp = min(min_fp, fp)
                     if fp > buf:
                         continue
-                    comp = _combo_compute(layer, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
-                    _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
-                    c_lb[n] = _dma_flags(kon, no_flags, xs, ys, cs, ks, a, b, c, d, base)[0]
-                    c_dram[n] = base[C_DRAM_RD] + base[C_DRAM_WR]
-                    c_en[n] = _energy(base, e)
+                    c_lb[n] = _combo_bound(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, wp1,
+                                           osa, osb, ops, base)
+                    if obj == OBJ_CYCLES:  # dram and energy only break ties: bound them by 0
+                        c_dram[n] = 0
+                        c_en[n] = 0.0
+                    else:  # the least traffic any loop order can have (flags 0)
+                        comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
+                        _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
+                        _dma_flags(kon, no_flags, xs, ys, cs, ks, a, b, c, d, base)
+                        c_dram[n] = base[C_DRAM_RD] + base[C_DRAM_WR]
+                        c_en[n] = _energy(base, e)
                     c_id[n] = ((a * ny_ + b) * nc_ + c) * nk_ + d
                     n += 1
     mapping = np.zeros(M_LEN, dtype=np.int64)
@@ -1444,6 +1626,7 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
     n_queue = 1
     prim = np.empty(n, dtype=np.float64)
     work = np.empty((N_ORDERS, C_LEN), dtype=np.int64)
+    tmp = np.empty(C_LEN, dtype=np.int64)
     lbs = np.empty(N_ORDERS, dtype=np.int64)
     reqs = np.empty(N_ORDERS, dtype=np.int64)
     lasts = np.empty(N_ORDERS, dtype=np.int64)
@@ -1466,25 +1649,38 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
         c = combo // nk_ % nc_
         b = combo // (nk_ * nc_) % ny_
         a = combo // (nk_ * nc_ * ny_)
-        comp = _combo_compute(layer, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
+        comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
         _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
-        e_static = _energy_range(0.0, base, e, np.int64(0), np.int64(FIRST_DMA_SLOT))
         mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
         ncls = n_cls[mask]
+        stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp1, osa, osb)
+        _, chain, macs = _chain(kon, xs, ys, cs, ks, a, b, c, d, base)
+        exact = _orders_bound(kon, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain,
+                              stalls, macs)  # the least bound over its classes of orders
+        _key(obj, exact, c_dram[i], c_en[i], combo * N_ORDERS, kb)
+        if not _less(kb, best):
+            continue
+        e_static = _energy_range(0.0, base, e, np.int64(0), np.int64(FIRST_DMA_SLOT))
         hopeful = False
         for j in range(ncls):  # the classes of loop orders: exact counts, cycle bounds
-            _copy(work[j], base)
-            lbs[j], reqs[j], lasts[j] = _dma_flags(kon, flags_tab[mask, j], xs, ys, cs, ks,
-                                                   a, b, c, d, work[j])
+            for r in range(C_LEN):
+                tmp[r] = base[r]
+            lbs[j], reqs[j], lasts[j], chain = _dma_flags(kon, flags_tab[mask, j], xs, ys, cs,
+                                                          ks, a, b, c, d, tmp)
+            for r in range(C_LEN):
+                work[j, r] = tmp[r]
+            if (flags_tab[mask, j] & F_COUT) == 0:  # c inside the output loops: close stalls
+                lbs[j] = max(lbs[j], chain + stalls)
             drams[j] = work[j, C_DRAM_RD] + work[j, C_DRAM_WR]
-            ens[j] = _energy_range(e_static, work[j], e, np.int64(FIRST_DMA_SLOT),
-                                   np.int64(C_LEN))
+            ens[j] = e_static
+            for r in range(FIRST_DMA_SLOT, C_LEN):  # as _energy sums, in slot order
+                ens[j] += work[j, r] * e[r]
             _key(obj, lbs[j], drams[j], ens[j], combo * N_ORDERS + ord_tab[mask, j, 0], kb)
             cprim[j] = kb[0]
             hopeful = hopeful or _less(kb, best)
         if hopeful:
             ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
-            for j in _argsort(cprim[:ncls]):
+            for j in _argsort(cprim, ncls):
                 for q in range(cnt_tab[mask, j]):
                     o = ord_tab[mask, j, q]
                     code = combo * N_ORDERS + o
@@ -1502,7 +1698,8 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
                     if _less(kc, best):
                         _copy(best, kc)
                         _decode(code, df, gx, gy, gc, gk, mapping)
-                        _copy(counts, work[j])
+                        for r in range(C_LEN):
+                            counts[r] = work[j, r]
                         counts[C_CYCLES] = cycles
                         counts[C_STALL] = cycles - counts[C_COMPUTE]
         if qi == 1:  # after the first incumbent: queue the combos that may beat it
@@ -1514,7 +1711,7 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
                     alive[n_alive] = i2
                     prim[n_alive] = kb[0]
                     n_alive += 1
-            order = _argsort(prim[:n_alive])
+            order = _argsort(prim, n_alive)
             for r in range(n_alive):
                 queue[1 + r] = alive[order[r]]
             n_queue = 1 + n_alive
