@@ -25,15 +25,19 @@ stall and tile slots weigh 0). Within a dataflow the smallest key wins:
 | `energy` | (energy, cycles, DRAM bytes, index) |
 | `edp` | (energy·cycles, cycles, DRAM bytes, energy, index) |
 
-Across dataflows: `cycles` — fewer cycles, then lower energy, then WS; `energy` — lower
-energy, then fewer cycles, then WS; `edp` — lower energy·cycles, then fewer cycles, then lower
+(In `edp` the energy before the index never decides: equal EDP and cycles mean equal energy.)
+Across dataflows (docs/model.md §8): `cycles` — fewer cycles, then lower energy, then WS;
+`energy` — lower energy, then fewer cycles, then WS; `edp` — lower energy·cycles, then lower
 energy, then WS.
 
 Exactness. Every count but the cycles is a closed form (`fast`), so every candidate's key is
-known exactly except its cycles, for which `fast` gives a lower bound. Branch and bound: the
-key with the bound in place of the cycles is a lower bound of the key; the candidate with the
-smallest bound key is simulated first, then, in increasing bound order, every candidate whose
-bound key is below the best key found. The result is the exhaustive optimum.
+known exactly except its cycles, for which `fast` gives lower bounds without walking the tiles.
+Branch and bound (`fast.search_grid`): the key with a bound in place of the cycles is a lower
+bound of the key. Tile-size combos are bounded first (the least bound over their loop orders),
+the one with the smallest bound key expanded first, then every combo whose bound key is below
+the best key found, in increasing bound order; in a combo, only the orders whose bound key is
+below the best are simulated, and a walk stops as soon as it cannot beat the best. Keys are
+compared exactly (the index breaks every tie), so the result is the exhaustive optimum.
 """
 
 from __future__ import annotations
@@ -161,7 +165,7 @@ def _cross_key(objective: str, cycles: int, energy: float, df: int) -> tuple:
         return (cycles, energy, df)
     if objective == "energy":
         return (energy, cycles, df)
-    return (energy * float(cycles), cycles, energy, df)
+    return (energy * float(cycles), energy, df)
 
 
 def energy_weights(energy_per_count: np.ndarray) -> np.ndarray:
@@ -185,8 +189,7 @@ def energy(counts: np.ndarray, energy_per_count: np.ndarray) -> float:
 def _search(layer, hw, energy_per_count, objective, dataflows):
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    layer = np.ascontiguousarray(layer, dtype=np.int64)
-    hw = np.ascontiguousarray(hw, dtype=np.int64)
+    layer, hw = fast.check_vectors(layer, hw)
     e = energy_weights(energy_per_count)
     dfs = [df for df in (DF_WS, DF_OS) if df in dataflows]
     if layer[L_KIND] == KIND_WINDOW:

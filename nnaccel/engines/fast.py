@@ -1,15 +1,24 @@
-"""The `fast` engine: the machine model of docs/model.md by closed forms per tile.
+"""The `fast` engine: the machine model of docs/model.md by closed forms, and the tiler's kernel.
 
-Every count except the cycles is a sum over tiles of products of per-dimension factors
-(docs/model.md §3-4), so its total is a product of per-dimension sums: O(nx + ny + nc + nk)
-per mapping, never O(tiles). The loop order only decides how often each operand is fetched,
-which is a product of trip counts (see `_dma`). Only the cycles need the DMA timeline of
-§5, a recurrence walked once over the tiles with each tile's compute time an O(1) table
-lookup.
+Counts. Every count except the cycles is a sum over tiles of products of per-dimension
+factors (§3-4, §3a), so its total is a product of per-dimension sums: O(nx + ny + nc + nk) per
+mapping, never O(tiles). Per-dimension statistics are small int64 vectors (slots `SP_*`,
+`CS_*`, `KS_*`). The loop order only decides how often each operand is fetched: a product of
+trip counts, summed up in four flags (`F_*`, `_order_flags`); orders with equal flags share
+every count but the cycles.
 
-Per-dimension statistics are small int64 vectors (slots `SP_*`, `CS_*`, `KS_*` below); the
-tiler computes them once per tile size of its grid and combines them with the same functions
-`evaluate` uses, so its ranking and `evaluate` cannot disagree.
+Cycles. The DMA and double-buffer recurrence of §5 is walked over the tiles (`_walk`), each
+tile's compute an O(1) lookup in per-index tables (`_context`). The walk skips repeated loop
+iterations exactly: an iteration's effect on the recurrence's state is a composition of max
+and +constant, so once an iteration has shifted the whole state by one delay, the following
+iterations with the same parameters shift it by that delay again.
+
+Bounds. `lower_bound` never walks: the most of first load + compute + last store, the DMA
+channel's busy time, ops / (Pr·Pc), and the stalls every order with c inside the output loops
+has at its output closes (`_close_stalls`). `search_grid`, the tiler's branch and bound, uses
+them; it lives here because numba's on-disk cache of a function is invalidated only by
+changes to its own file, so a kernel in tiler.py calling these functions could run stale
+copies of them.
 
 Spec readings where docs/model.md leaves room (the most literal one each time):
 * input depends on the k loop whenever G > 1: a change of k-tile refetches the input even if
@@ -19,10 +28,13 @@ Spec readings where docs/model.md leaves room (the most literal one each time):
   channel of the tile is skipped;
 * OS: the `m·a·b` partial-sum buffer read applies to every tile with ic > 0, whether the output
   tile came back from DRAM or stayed in the buffer;
-* a load or store of 0 bytes (only possible when a tile's input window lies wholly in the
-  padding) is skipped: its `eL`/`eS` is 0, as §5 says;
-* a mapping's tile sizes are used as given (a size above its loop bound means one tile);
-  the footprint (§7) uses the tile sizes, not the clipped tiles.
+* §3a: the residual operands are part of load(t) of the closing tile t, so they are fetched
+  (prefetched during tile t-1) like its input; a final close whose pooled output is empty
+  stores 0 bytes, a skipped request, yet still reads its tile from the buffer once;
+* a load or store of 0 bytes (also when a tile's input window lies wholly in the padding) is
+  skipped: its `eL`/`eS` is 0, as §5 says;
+* a mapping's tile sizes are used as given (a size above its loop bound means one tile); the
+  footprint (§7) uses the tile sizes, not the clipped tiles.
 """
 
 from __future__ import annotations
@@ -53,6 +65,7 @@ from nnaccel.engines.layout import (
     H_DDEN,
     H_DNUM,
     H_LAT,
+    H_LEN,
     H_PC,
     H_PORT,
     H_PR,
@@ -69,6 +82,7 @@ from nnaccel.engines.layout import (
     L_KH,
     L_KIND,
     L_KW,
+    L_LEN,
     L_PH,
     L_PHO,
     L_PKH,
@@ -1721,9 +1735,30 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
 # --- public interface -----------------------------------------------------------------------
 
 
+def check_vectors(layer: np.ndarray, hw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The layer and hardware vectors as contiguous int64, checked: the kernels trust them
+    (no bounds checks, no division by zero)."""
+    layer = np.ascontiguousarray(layer, dtype=np.int64).reshape(-1)
+    hw = np.ascontiguousarray(hw, dtype=np.int64).reshape(-1)
+    if layer.size != L_LEN:
+        raise ValueError(f"a layer vector has {L_LEN} slots (layout.L_*), got {layer.size}")
+    if hw.size != H_LEN:
+        raise ValueError(f"a hardware vector has {H_LEN} slots (layout.H_*), got {hw.size}")
+    positive = (L_G, L_CGI, L_CGO, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_HO, L_WO)
+    if layer[L_KIND] not in (KIND_CONV, KIND_WINDOW) or (layer[list(positive)] < 1).any():
+        raise ValueError(f"bad layer vector {layer.tolist()}")
+    if (layer[[L_PH, L_PW, L_RES]] < 0).any():
+        raise ValueError(f"bad layer vector {layer.tolist()}")
+    if layer[L_PKH] > 0 and (layer[[L_PKW, L_PSH, L_PSW, L_PHO, L_PWO]] < 1).any():
+        raise ValueError(f"bad fused pooling in layer vector {layer.tolist()}")
+    positive = (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN)
+    if (hw[list(positive)] < 1).any() or hw[H_LAT] < 0 or not 0 <= hw[H_DNUM] <= hw[H_DDEN]:
+        raise ValueError(f"bad hardware vector {hw.tolist()}")
+    return layer, hw
+
+
 def _as_arrays(layer, hw, mappings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    layer = np.ascontiguousarray(layer, dtype=np.int64)
-    hw = np.ascontiguousarray(hw, dtype=np.int64)
+    layer, hw = check_vectors(layer, hw)
     mappings = np.ascontiguousarray(np.atleast_2d(mappings), dtype=np.int64)
     if mappings.shape[1] != M_LEN:
         raise ValueError(f"mappings must have {M_LEN} columns, got {mappings.shape[1]}")
@@ -1763,4 +1798,4 @@ def footprint(layer: np.ndarray, hw: np.ndarray, mappings: np.ndarray) -> np.nda
     return _footprint_many(layer, hw, mappings)
 
 
-__all__ = ["ORDERS", "evaluate", "footprint", "lower_bound"]
+__all__ = ["ORDERS", "check_vectors", "evaluate", "footprint", "lower_bound", "search_grid"]
