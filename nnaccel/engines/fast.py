@@ -1011,7 +1011,11 @@ def _periodic_runs(sig, n, out):
 
 @_kernel
 def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_last):
-    """The recurrence of §5 over the tiles in loop order (see `_walk`).
+    """The cycles of one loop order of a combo (`_context`): the recurrence of §5 over its
+    tiles. Returns -1 as soon as they are sure to exceed `thr`: the array still has the rest of
+    `comp_total` to compute and then the last store (`store_last`) to wait for; the channel
+    still has at least the requests of `n_req` not yet made and the bytes of `bytes_total` not
+    yet moved.
 
     Skipping, exactly. A *macro-step* at level q is one iteration of that loop (all inner
     tiles) plus the load it issues for the next one. Its effect on the state (eL[t], ce[t-1],
@@ -1785,8 +1789,10 @@ def lower_bound(layer: np.ndarray, hw: np.ndarray, mappings: np.ndarray) -> np.n
     """A lower bound on each mapping's cycles, from closed forms only (no walk over tiles).
 
     The max of: first load + Σ compute + last store (the array cannot start before the first
-    tile is in, the last store cannot start before the array is done); the DMA channel's busy
-    time (every request pays the latency, bytes at the bandwidth); ops over Pr·Pc.
+    tile is in, the last store cannot start before the array is done), plus, when c is inside
+    the output loops, the stalls at the output closes (`_close_stalls`); the DMA channel's
+    busy time (every request pays the latency, bytes at the bandwidth); ops over Pr·Pc. O(n) in
+    the loop bounds, not in the tiles.
     """
     layer, hw, mappings = _as_arrays(layer, hw, mappings)
     return _bounds_many(layer, hw, mappings)
