@@ -42,6 +42,7 @@ compared exactly (the index breaks every tie), so the result is the exhaustive o
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -125,8 +126,10 @@ def _class_tables(keep: np.ndarray) -> tuple[np.ndarray, ...]:
     return n, flags, cnt, ords
 
 
-_KEEP = _keep_table()
-_CLASSES = _class_tables(_KEEP)
+@functools.cache
+def _classes() -> tuple[np.ndarray, ...]:
+    """The class tables, built on first use (not at import: it runs compiled code)."""
+    return _class_tables(_keep_table())
 
 
 def _dim_grid(n: int, aligns: Sequence[int]) -> np.ndarray:
@@ -203,7 +206,7 @@ def _search(layer, hw, energy_per_count, objective, dataflows):
     for df in dfs:
         grid = candidate_grid(layer, hw, df)
         mapping, counts, found, fp, n = fast.search_grid(layer, hw, e, obj, df, *grid,
-                                                         *_CLASSES)
+                                                         *_classes())
         sims += n
         min_fp = int(fp) if min_fp is None else min(min_fp, int(fp))
         if found:
