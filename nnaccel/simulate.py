@@ -148,6 +148,14 @@ class SearchCache:
     """
 
     entries: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # What a fast-engine record makes of an entry (mapping, counts, energy by level): a repeated
+    # layer costs a dictionary look-up, not the conversions again.
+    records: dict[tuple, tuple[Mapping, tuple[int, ...], MappingProxyType]] = field(default_factory=dict)
+
+    def __getstate__(self) -> dict:
+        # records are derived from entries and hold read-only mappings, which do not pickle:
+        # a cache sent to a worker process carries the searches only
+        return {"entries": self.entries, "records": {}}
 
 
 def simulate(
@@ -169,25 +177,31 @@ def simulate(
     hw_vec = hardware.vector()
     weights = energy_per_count(hardware)
     levels = level_matrix(hardware)
+    hw_key = (hw_vec.tobytes(), weights.tobytes(), objective)
+    zero = (None, (0,) * L.C_LEN, MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, levels)))
     records = []
     for low in lower_network(network, hardware):
         layer, vec = low.layer, low.vector
         if vec is None:
-            counts = np.zeros(L.C_LEN, dtype=np.int64)
-            mapping = None
+            mapping, counts, energy = zero
         else:
-            m_vec, counts = _search(layer, vec, hw_vec, weights, dataflow, objective, hardware, cache)
-            if engine == "step":
-                from .engines import step  # the slow engine is loaded only when asked for
+            key = (vec.tobytes(), *hw_key, _dataflows(vec, dataflow))
+            hit = cache.records.get(key) if engine == "fast" else None
+            if hit is None:
+                m_vec, c = _search(layer, key, vec, hw_vec, weights, hardware, cache)
+                if engine == "step":
+                    from .engines import step  # the slow engine is loaded only when asked for
 
-                counts = step.simulate(vec, hw_vec, m_vec)
-            mapping = Mapping.from_vector(m_vec)
-        energy = MappingProxyType(energy_by_level(counts, hardware, levels))
-        records.append(
-            LayerResult(
-                layer, mapping, tuple(int(x) for x in counts), energy, hardware.pes, low.fused_into
-            )
-        )
+                    c = step.simulate(vec, hw_vec, m_vec)
+                hit = (
+                    Mapping.from_vector(m_vec),
+                    tuple(int(x) for x in c),
+                    MappingProxyType(energy_by_level(c, hardware, levels)),
+                )
+                if engine == "fast":
+                    cache.records[key] = hit
+            mapping, counts, energy = hit
+        records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
 
 
@@ -202,20 +216,19 @@ def _dataflows(vec: np.ndarray, dataflow: str) -> tuple[int, ...]:
 
 def _search(
     layer: Layer,
+    key: tuple,
     vec: np.ndarray,
     hw_vec: np.ndarray,
     weights: np.ndarray,
-    dataflow: str,
-    objective: str,
     hardware: Hardware,
     cache: SearchCache,
 ) -> tuple[np.ndarray, np.ndarray]:
-    dfs = _dataflows(vec, dataflow)
-    key = (vec.tobytes(), hw_vec.tobytes(), weights.tobytes(), objective, dfs)
+    """The tiler's mapping and counts for `key` = (layer, hardware, weights, objective, dataflows)."""
     hit = cache.entries.get(key)
     if hit is None:
         from . import tiler  # numba-compiled: loaded when a layer is first mapped, not at import
 
+        objective, dfs = key[3], key[4]
         try:
             hit = tiler.search(vec, hw_vec, weights, objective, dfs)
         except MappingError as e:
