@@ -54,7 +54,7 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
             continue
         v = vectors[src]
         if layer.type in _POOLS and hw.fuse_pool and len(layer.inputs) == 1:
-            pv = layer_vector(layer)
+            pv = vectors[layer.name]
             v[[L.L_PKH, L.L_PKW, L.L_PSH, L.L_PSW, L.L_PPH, L.L_PPW, L.L_PHO, L.L_PWO]] = pv[
                 [L.L_KH, L.L_KW, L.L_SH, L.L_SW, L.L_PH, L.L_PW, L.L_HO, L.L_WO]
             ]
