@@ -28,7 +28,8 @@ stall and tile slots weigh 0). Within a dataflow the smallest key wins:
 (In `edp` the energy before the index never decides: equal EDP and cycles mean equal energy.)
 Across dataflows (docs/model.md §8): `cycles` — fewer cycles, then lower energy, then WS;
 `energy` — lower energy, then fewer cycles, then WS; `edp` — lower energy·cycles, then lower
-energy, then WS.
+energy, then WS. The dataflows are searched one after the other (OS first), and the
+winner's first key component caps the next search: a candidate above it cannot win.
 
 Exactness. Every count but the cycles is a closed form (`fast`), so every candidate's key is
 known exactly except its cycles, for which `fast` gives lower bounds without walking the tiles.
@@ -194,7 +195,8 @@ def _search(layer, hw, energy_per_count, objective, dataflows):
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     layer, hw = fast.check_vectors(layer, hw)
     e = energy_weights(energy_per_count)
-    dfs = [df for df in (DF_WS, DF_OS) if df in dataflows]
+    # OS first: it wins most layers, and its winner caps the search of WS (below).
+    dfs = [df for df in (DF_OS, DF_WS) if df in dataflows]
     if layer[L_KIND] == KIND_WINDOW:
         dfs = [df for df in dfs if df == DF_OS]  # a window operation has no weights to hold
     if not dfs:
@@ -205,7 +207,10 @@ def _search(layer, hw, energy_per_count, objective, dataflows):
     sims = 0
     for df in dfs:
         grid = candidate_grid(layer, hw, df)
-        mapping, counts, found, fp, n = fast.search_grid(layer, hw, e, obj, df, *grid,
+        # Only a candidate whose key's first component is at most the best one's so far can
+        # win across dataflows: the others are not searched (the result is the same).
+        cap = math.inf if best is None else float(best[0][0])
+        mapping, counts, found, fp, n = fast.search_grid(layer, hw, e, obj, df, cap, *grid,
                                                          *_classes())
         sims += n
         min_fp = int(fp) if min_fp is None else min(min_fp, int(fp))

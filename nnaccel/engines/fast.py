@@ -1564,13 +1564,16 @@ def _combo_bound(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, wp1, osa, osb, ops,
 
 
 @njit(cache=True, error_model="numpy")
-def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt, cls_ord):
+def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt, cls_ord):
     """The tiler's search of one dataflow over a grid of tile sizes (nnaccel.tiler).
 
     Returns (mapping, counts, found, smallest footprint of the grid, timelines walked).
-    Bounds are taken twice: per tile-size combo with the least traffic any loop order could
-    have (flags 0), then per class of loop orders with equal flags, which share every count
-    but the cycles. Only orders whose bound key is below the best key are simulated, and
+    Only candidates whose key's first component (the objective: cycles, energy or EDP) is at
+    most `cap` count (np.inf: all); found is False when none of them does and fits the buffer.
+    Bounds are taken three times: per tile-size combo from its compute alone, where that is
+    not already above a better combo's, with the least traffic any loop order could have
+    (flags 0), then per class of loop orders with equal flags, which share every count but
+    the cycles. Only orders whose bound key is below the best key are simulated, and
     their walk stops once they cannot beat it; the result is the exhaustive optimum.
     (One function on purpose: numba compiles a caller together with all it calls.)
     """
@@ -1598,6 +1601,11 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
     c_en = np.empty(n_combo, dtype=np.float64)
     c_id = np.empty(n_combo, dtype=np.int64)
     base = np.empty(C_LEN, dtype=np.int64)
+    kb = np.empty(5, dtype=np.float64)
+    least = np.empty(5, dtype=np.float64)  # the least full bound key so far (or the cap)
+    _fill(least, np.inf)
+    least[0] = cap
+    macs = _cdiv(ops, kon[K_PRPC])
     min_fp = _BIG
     n = 0
     for a in range(nx_):
@@ -1608,18 +1616,28 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
                     min_fp = min(min_fp, fp)
                     if fp > buf:
                         continue
-                    c_lb[n] = _combo_bound(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, wp1,
-                                           osa, osb, ops, base)
+                    comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
                     if obj == OBJ_CYCLES:  # dram and energy only break ties: bound them by 0
                         c_dram[n] = 0
                         c_en[n] = 0.0
                     else:  # the least traffic any loop order can have (flags 0)
-                        comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
                         _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
                         _dma_flags(kon, no_flags, xs, ys, cs, ks, a, b, c, d, base)
                         c_dram[n] = base[C_DRAM_RD] + base[C_DRAM_WR]
                         c_en[n] = _energy(base, e)
                     c_id[n] = ((a * ny_ + b) * nc_ + c) * nk_ + d
+                    # A cheap cycle bound first (the array computes `comp`, at most Pr·Pc ops a
+                    # cycle); the combo's full bound only where the cheap key is not above the
+                    # least full key so far: a combo above it is neither the first to expand
+                    # nor, most often, below the incumbent, and the queue refines it anyway.
+                    c_lb[n] = max(comp, macs)
+                    _key(obj, c_lb[n], c_dram[n], c_en[n], c_id[n] * N_ORDERS, kb)
+                    if not _less(least, kb):
+                        c_lb[n] = _combo_bound(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost,
+                                               wp1, osa, osb, ops, base)
+                        _key(obj, c_lb[n], c_dram[n], c_en[n], c_id[n] * N_ORDERS, kb)
+                        if _less(kb, least):
+                            _copy(least, kb)
                     n += 1
     mapping = np.zeros(M_LEN, dtype=np.int64)
     counts = np.zeros(C_LEN, dtype=np.int64)
@@ -1628,7 +1646,6 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
 
     # The queue of combos to expand: first the one with the least bound key (its best order
     # is the first incumbent), then, by increasing bound, every other one below the incumbent.
-    kb = np.empty(5, dtype=np.float64)
     kc = np.empty(5, dtype=np.float64)
     best = np.empty(5, dtype=np.float64)
     first = 0
@@ -1639,6 +1656,8 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
             _copy(best, kb)
             first = i
     _fill(best, np.inf)
+    best[0] = cap  # a key beats this best iff its first component is at most cap
+    found = False
     queue = np.empty(n, dtype=np.int64)
     queue[0] = first
     n_queue = 1
@@ -1654,7 +1673,22 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
     perm = np.empty(4, dtype=np.int64)
     sims = 0
     qi = 0
-    while qi < n_queue:
+    while True:
+        if qi == 1:  # after the first combo, the incumbent: queue the combos that may beat it
+            alive = np.empty(n, dtype=np.int64)
+            n_alive = 0
+            for i2 in range(n):
+                _key(obj, c_lb[i2], c_dram[i2], c_en[i2], c_id[i2] * N_ORDERS, kb)
+                if i2 != first and _less(kb, best):
+                    alive[n_alive] = i2
+                    prim[n_alive] = kb[0]
+                    n_alive += 1
+            order = _argsort(prim, n_alive)
+            for r in range(n_alive):
+                queue[1 + r] = alive[order[r]]
+            n_queue = 1 + n_alive
+        if qi == n_queue:
+            break
         i = queue[qi]
         qi += 1
         _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
@@ -1715,25 +1749,13 @@ def search_grid(layer, hw, e, obj, df, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt
                     _key(obj, cycles, drams[j], ens[j], code, kc)
                     if _less(kc, best):
                         _copy(best, kc)
+                        found = True
                         _decode(code, df, gx, gy, gc, gk, mapping)
                         for r in range(C_LEN):
                             counts[r] = work[j, r]
                         counts[C_CYCLES] = cycles
                         counts[C_STALL] = cycles - counts[C_COMPUTE]
-        if qi == 1:  # after the first incumbent: queue the combos that may beat it
-            alive = np.empty(n, dtype=np.int64)
-            n_alive = 0
-            for i2 in range(n):
-                _key(obj, c_lb[i2], c_dram[i2], c_en[i2], c_id[i2] * N_ORDERS, kb)
-                if i2 != first and _less(kb, best):
-                    alive[n_alive] = i2
-                    prim[n_alive] = kb[0]
-                    n_alive += 1
-            order = _argsort(prim, n_alive)
-            for r in range(n_alive):
-                queue[1 + r] = alive[order[r]]
-            n_queue = 1 + n_alive
-    return mapping, counts, True, min_fp, sims
+    return mapping, counts, found, min_fp, sims
 
 
 # --- public interface -----------------------------------------------------------------------
