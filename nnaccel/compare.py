@@ -4,7 +4,8 @@
 configuration so that a layer shape shared by several networks (SqueezeNext's blocks, and
 across its variants) is searched once. Configurations run in worker processes, one per
 configuration, when there are several and the machine has the cores (see `_use_workers`).
-`compare_frame` turns the results into Table 3's rows, normalized as the paper normalizes.
+`compare_rows` turns the results into Table 3's rows, normalized as the paper normalizes
+(`compare_frame`: the same as a pandas DataFrame).
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import HardwareError, NnaccelError
 from .hardware import PRESETS, Hardware, format_size, parse_array, parse_size
 from .network import Network, load_network
 from .report import plain_rows
 from .simulate import LayerResult, Result, SearchCache, simulate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The columns of a compare row, in order (DESIGN.md §4: every name carries its unit).
 COLUMNS = (
@@ -283,6 +285,8 @@ def compare_rows(runs: Sequence[tuple[Config, Sequence[Result]]]) -> list[dict[s
 
 
 def compare_frame(runs: Sequence[tuple[Config, Sequence[Result]]]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(compare_rows(runs), columns=list(COLUMNS))
 
 

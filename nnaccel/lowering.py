@@ -75,7 +75,6 @@ ARRAY_TYPES = ("conv", "fc", "maxpool", "avgpool", "global_avgpool", "add")
 
 def layer_vector(layer: Layer) -> np.ndarray | None:
     """The layer vector of `layer` (layout.L_*), or None for a layer that moves no data."""
-    v = np.zeros(L.L_LEN, dtype=np.int64)
     c, h, w = layer.input_shape
     co, ho, wo = layer.output_shape
     kh, kw = layer.kernel
@@ -84,27 +83,29 @@ def layer_vector(layer: Layer) -> np.ndarray | None:
     t = layer.type
     if t == "conv":
         g = layer.groups
-        v[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO]] = (L.KIND_CONV, g, c // g, co // g)
+        kind, g, cgi, cgo = L.KIND_CONV, g, c // g, co // g
     elif t == "fc":
-        v[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO]] = (L.KIND_CONV, 1, c * h * w, co)
+        kind, g, cgi, cgo = L.KIND_CONV, 1, c * h * w, co
         h = w = ho = wo = kh = kw = sh = sw = 1
         ph = pw = 0
     elif t in ("maxpool", "avgpool"):
-        v[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO]] = (L.KIND_WINDOW, c, 1, 1)
+        kind, g, cgi, cgo = L.KIND_WINDOW, c, 1, 1
     elif t == "global_avgpool":
-        v[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO]] = (L.KIND_WINDOW, c, 1, 1)
+        kind, g, cgi, cgo = L.KIND_WINDOW, c, 1, 1
         kh, kw, sh, sw, ph, pw = h, w, 1, 1, 0, 0
     elif t == "add":
         # Each output value reads one value of each operand: the operands are the group's
         # input channels, so an n-way add is a grouped 1x1 window op with CGI = n.
-        v[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO]] = (L.KIND_WINDOW, co, len(layer.inputs), 1)
+        kind, g, cgi, cgo = L.KIND_WINDOW, co, len(layer.inputs), 1
         kh = kw = sh = sw = 1
         ph = pw = 0
     elif t == "concat":
         return None
     else:  # the loader admits no other type; a new one must be lowered explicitly
         raise ValueError(f"layer {layer.name!r}: no lowering for type {t!r}")
-    v[[L.L_H, L.L_W, L.L_KH, L.L_KW, L.L_SH, L.L_SW, L.L_PH, L.L_PW, L.L_HO, L.L_WO]] = (
-        h, w, kh, kw, sh, sw, ph, pw, ho, wo,
-    )
-    return v
+    v = [0] * L.L_LEN  # a list first: numpy's per-call overhead dominates on ~25 slots
+    for slot, x in ((L.L_KIND, kind), (L.L_G, g), (L.L_CGI, cgi), (L.L_CGO, cgo), (L.L_H, h),
+                    (L.L_W, w), (L.L_KH, kh), (L.L_KW, kw), (L.L_SH, sh), (L.L_SW, sw),
+                    (L.L_PH, ph), (L.L_PW, pw), (L.L_HO, ho), (L.L_WO, wo)):
+        v[slot] = x
+    return np.array(v, dtype=np.int64)

@@ -117,13 +117,16 @@ class _Checker:
 
     def __init__(self, path: str):
         self.path = path
+        self._checks: dict[str, Callable[[Any], Any]] = {}
 
     def fail(self, message: str, layer: str | None = None, field: str | None = None):
         raise NetworkError(self.path, message, layer=layer, field=field)
 
     def value(self, kind: str, value: Any, layer: str | None, field: str) -> Any:
         """Check ``value`` against ``kind``; return it normalized (lists become tuples)."""
-        check: Callable[[Any], Any] = getattr(self, "_" + kind.replace(" ", "_"))
+        check = self._checks.get(kind)
+        if check is None:  # looked up once per kind: a file has thousands of values
+            check = self._checks[kind] = getattr(self, "_" + kind.replace(" ", "_"))
         result = check(value)
         if isinstance(result, str):
             self.fail(f"{result}, got {_describe(value)}", layer, field)
@@ -140,9 +143,10 @@ class _Checker:
         return (v,) if _is_int(v) and v >= 1 else "expected a positive integer"
 
     def _ints(self, v: Any, n: int, low: int, what: str) -> Any:
-        if not isinstance(v, list) or len(v) != n or not all(_is_int(x) for x in v):
+        # JSON numbers parse to plain int (or float); `type(...) is int` also rules out bool
+        if not isinstance(v, list) or len(v) != n or not all(type(x) is int for x in v):
             return f"expected {what}: a list of {n} integers"
-        if any(x < low for x in v):
+        if min(v) < low:
             return f"expected {what} with every entry >= {low}"
         return (tuple(v),)
 

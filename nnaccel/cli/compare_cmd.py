@@ -16,7 +16,7 @@ from rich.table import Table
 from nnaccel.errors import NnaccelError
 from nnaccel.network import Network, bundled_networks, load_network
 
-# The simulator (numba), pandas and the report are imported inside the commands: every
+# The simulator (numba) and the report are imported inside the commands: every
 # registered command module is imported whenever `nnaccel` starts, even for `nnaccel list`.
 if TYPE_CHECKING:
     from nnaccel.compare import Config
@@ -73,7 +73,7 @@ def _num(x: float | None, fmt: str) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
 
-def print_table(df, console: Console) -> None:
+def print_table(rows: Sequence[dict], console: Console) -> None:
     from nnaccel.report import fmt_int
 
     table = Table(title="Networks by configuration (time normalized to the fastest of each"
@@ -82,15 +82,16 @@ def print_table(df, console: Console) -> None:
                 "paper", "Δ energy", "energy/MAC", "util.", "DRAM MB"):
         table.add_column(col, justify="left" if col in ("model", "config") else "right", no_wrap=True)
     last = None
-    for r in df.itertuples(index=False):
-        if last is not None and r.config != last:
+    for r in rows:
+        if last is not None and r["config"] != last:
             table.add_section()
-        last = r.config
+        last = r["config"]
         table.add_row(
-            r.model, r.config, fmt_int(r.cycles), f"{r.time_normalized:.2f}",
-            _num(r.paper_time, ".2f"), _pct(r.time_error_pct), f"{r.energy_mac_units:.3g}",
-            _num(r.paper_energy, ".2g"), _pct(r.energy_error_pct), f"{r.energy_per_mac:.2f}",
-            f"{r.utilization:.3f}", f"{r.dram_bytes / 1e6:.2f}")
+            r["model"], r["config"], fmt_int(r["cycles"]), f"{r['time_normalized']:.2f}",
+            _num(r["paper_time"], ".2f"), _pct(r["time_error_pct"]),
+            f"{r['energy_mac_units']:.3g}", _num(r["paper_energy"], ".2g"),
+            _pct(r["energy_error_pct"]), f"{r['energy_per_mac']:.2f}",
+            f"{r['utilization']:.3f}", f"{r['dram_bytes'] / 1e6:.2f}")
     console.print(table)
 
 
@@ -119,17 +120,17 @@ def compare(nets: tuple[str, ...], all_: bool, configs: tuple[str, ...], engine:
 
     Example: nnaccel compare --all --csv out.csv
     """
-    from nnaccel.compare import compare_frame, compare_json, parse_configs
+    from nnaccel.compare import COLUMNS, compare_json, compare_rows, parse_configs
     from nnaccel.report import write_csv, write_json
 
     parsed = parse_configs(configs)  # flags first: a bad --config fails before any work
     networks = load_networks(nets, all_)
     runs = simulate_with_progress(networks, parsed, engine, jobs)
-    df = compare_frame(runs)
+    rows = compare_rows(runs)
     if csv_path:
-        write_csv(csv_path, df)
+        write_csv(csv_path, rows, COLUMNS)
     if json_path:
         write_json(json_path, compare_json(runs))
     if not quiet:
         console = Console()
-        print_table(df, console if console.is_terminal else Console(width=200, file=sys.stdout))
+        print_table(rows, console if console.is_terminal else Console(width=200, file=sys.stdout))

@@ -31,12 +31,12 @@ def run(net: str, preset_name, hw_file, array, buffer, sparsity, dataflow: str, 
 
     Example: nnaccel run networks/sqnxt23v5.json --array 8x8 --buffer 32KB
     """
-    # pandas and the engines load only when a command runs, so `nnaccel --help` stays quick
+    # the engines load only when a command runs, so `nnaccel --help` stays quick
     from nnaccel.report import (
         energy_unit_suffix,
         fmt_int,
         fmt_sci,
-        layer_frame,
+        layer_rows,
         result_json,
         rows_for_terminal,
         write_csv,
@@ -47,7 +47,7 @@ def run(net: str, preset_name, hw_file, array, buffer, sparsity, dataflow: str, 
     network = load_network(net)
     result = simulate(network, hw, engine=engine, dataflow=dataflow, objective=objective)
     if csv_path:
-        write_csv(csv_path, layer_frame(result))
+        write_csv(csv_path, layer_rows(result))
     if json_path:
         write_json(json_path, result_json(result))
 
