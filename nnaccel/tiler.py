@@ -49,7 +49,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nnaccel.engines import fast
+from nnaccel.engines import fast, warm
 from nnaccel.engines.layout import (
     C_COMPUTE,
     C_CYCLES,
@@ -128,6 +128,13 @@ def _class_tables(keep: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 @functools.cache
+def _ready() -> None:
+    """The search kernel compiled or loaded, once per process, on two cores when numba's
+    cache is cold (`engines.warm`)."""
+    warm.compile_search()
+
+
+@functools.cache
 def _classes() -> tuple[np.ndarray, ...]:
     """The class tables, built on first use (not at import: it runs compiled code)."""
     return _class_tables(_keep_table())
@@ -195,6 +202,7 @@ def _search(layer, hw, energy_per_count, objective, dataflows):
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     layer, hw = fast.check_vectors(layer, hw)
     e = energy_weights(energy_per_count)
+    _ready()
     # OS first: it wins most layers, and its winner caps the search of WS (below).
     dfs = [df for df in (DF_OS, DF_WS) if df in dataflows]
     if layer[L_KIND] == KIND_WINDOW:

@@ -276,7 +276,7 @@ def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
     out[SP_MININ] = minin
     out[SP_FP] = min(nin, (t - 1) * stride + k)
     out[SP_T0] = min(t, nout)
-    out[SP_IN0] = _span_in(0, min(t, nout), stride, pad, k, nin)
+    out[SP_IN0] = _span_in(np.int64(0), min(t, nout), stride, pad, k, nin)
     out[SP_TL] = tl
     # Block sizes over all tiles: full blocks of p, the remainder of a full tile, of the last.
     out[SP_BV] = p
@@ -342,7 +342,7 @@ def _k_stats(g, cgo, t, pc, r, out, hq, cnt_p, sum_p):
     """k statistics; hq[q]: WS blocks of q channels; cnt_p/sum_p: OS chunk-size prefix sums."""
     ko = g * cgo
     n = _cdiv(ko, t)
-    _fill(hq, 0)
+    _fill(hq, np.int64(0))
     hm = np.zeros(r + 1, dtype=np.int64)
     one = np.int64(1)
     sng = 0
@@ -530,7 +530,7 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     pix = k[K_PIX]
     nxy = xs[a, SP_N] * ys[b, SP_N]
     nc = cs[c, CS_N]
-    _fill(out, 0)
+    _fill(out, np.int64(0))
     out[C_COMPUTE] = compute
     out[C_TILES] = nxy * nc * ks[d, KS_N]
     # The output path (§3a): every output value meets its residual operands once, every
@@ -806,14 +806,14 @@ def _os_tables(layer, hw, txs, tys, nk, tk, ko, cgo):
                         mult = ac[i] * bc[j]
                         if mult == 0:
                             continue
-                        _fill(res, 0)
+                        _fill(res, np.int64(0))
                         _os_group_sum(kg1, av[i], bv[j], layer, hw, hi, lo, res)
                         if kg3 > 0:
                             _os_group_sum(kg3, av[i], bv[j], layer, hw, hi, lo, res)
                         ra = res[0]
                         rb = res[1]
                         if nmid > 0:
-                            _fill(res, 0)
+                            _fill(res, np.int64(0))
                             _os_group_sum(cgo, av[i], bv[j], layer, hw, hi, lo, res)
                             ra += nmid * res[0]
                             rb += nmid * res[1]
@@ -1063,7 +1063,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
         per[p] = periods[perm[p]]
     ck_idx = np.empty((4, _MAX_PERIOD), dtype=np.int64)
     for q in range(4):
-        _fill(ck_idx[q], -1)
+        _fill(ck_idx[q], np.int64(-1))
     ck = np.zeros((4, _MAX_PERIOD, 8), dtype=np.int64)
 
     load = ng_[0] * tc_[0] * rows[0] * cols[0] * word
@@ -1077,9 +1077,11 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     comp_done = 0
     req_done = 1 if load > 0 else 0
     bytes_done = load
-    ce_prev = 0  # ce[t-1]
-    es_1 = 0  # eS[t-1]
-    es_2 = 0  # eS[t-2]
+    # np.int64(0), not 0, wherever a value reaches a kernel call: numba types calls while it
+    # still infers, and a literal 0 costs a second compiled specialization of the callee.
+    ce_prev = np.int64(0)  # ce[t-1]
+    es_1 = np.int64(0)  # eS[t-1]
+    es_2 = np.int64(0)  # eS[t-2]
     ix = 0
     iy = 0
     ic = 0
@@ -1146,7 +1148,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
         cs = max(e_load, ce_prev, es_2)
         ce = cs + comp
         comp_done += comp
-        e_next = 0
+        e_next = np.int64(0)
         last = t + 1 == total
         closed = True
         jx = ix
@@ -1182,7 +1184,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
                 dma = e_next
                 req_done += 1
                 bytes_done += load
-        es = 0
+        es = np.int64(0)
         if closed:
             if ic == nc - 1:  # final: what the output path emits (§3a)
                 store = tk_[ik] * ey_[iy] * ex_[ix] * word
@@ -1502,7 +1504,7 @@ def _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p):
 def _threshold(obj, dram, energy, code, best, kb):
     """The most cycles with which a candidate still beats `best` (-1: none; _BIG: any). Its
     key only grows with the cycles."""
-    _key(obj, 0, dram, energy, code, kb)
+    _key(obj, np.int64(0), dram, energy, code, kb)
     if not _less(kb, best):
         return -1
     if obj != OBJ_EDP:  # the cycles are one component of the key: compare around it
@@ -1676,7 +1678,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
     while True:
         if qi == 1:  # after the first combo, the incumbent: queue the combos that may beat it
             alive = np.empty(n, dtype=np.int64)
-            n_alive = 0
+            n_alive = np.int64(0)
             for i2 in range(n):
                 _key(obj, c_lb[i2], c_dram[i2], c_en[i2], c_id[i2] * N_ORDERS, kb)
                 if i2 != first and _less(kb, best):

@@ -1,0 +1,160 @@
+"""Compiling the tiler's search kernel on a cold numba cache, on two cores at once.
+
+numba compiles a kernel together with every kernel it calls, one after the other, on one
+core: `fast.search_grid` takes about 35 s on a cold cache. Most of that time goes to two
+groups of callees that share only a few small leaves (the walk over a combo's tiles, and the
+grid's tables and bounds), so `compile_search`:
+
+1. compiles the shared leaves (about 1 s);
+2. forks: the child compiles `CHILD`, the parent `PARENT`, each saving to numba's cache;
+3. once the child is done, compiles `search_grid`: its callees are then in memory (the
+   parent's) or in the cache (the child's), and only its own code and the small callees
+   left out of both groups remain.
+
+The two groups share no kernel and their leaves are compiled before the fork, so the two
+processes never write the cache entries of the same kernel: numba's cache index is not safe
+against two writers. `tests/test_warm.py` checks that, and that every signature below is the
+one `search_grid` asks for (a wrong one only costs time: the kernel is compiled again).
+
+On a warm cache, or where the cache cannot be shared (caching off, no fork), nothing of this
+runs and the kernels load or compile the usual way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from numba import types
+from numba.core import event
+
+from . import fast
+
+_I = types.int64
+_F = types.float64
+_B = types.boolean
+_A1 = types.Array(types.int64, 1, "C")
+_A2 = types.Array(types.int64, 2, "C")
+_A3 = types.Array(types.int64, 3, "C")
+_F1 = types.Array(types.float64, 1, "C")
+_CONTEXT = types.Tuple((*(_A1,) * 11, _A2, _A1, _A1, _A3, _A3, _A2, _A1))  # `fast._context`
+
+Job = tuple[str, tuple[types.Type, ...]]  # a kernel of `fast` and its argument types
+
+SHARED: tuple[Job, ...] = (
+    ("_cdiv", (_I, _I)),
+    ("_xfer", (_I, _I, _I)),
+    ("_nz_prefix", (_I, _I, _I, _I)),
+    ("_sparsity", (_A1, _A1)),
+    ("_fill", (_A1, _I)),
+    ("_fill", (_F1, _F)),
+    ("_span_in", (_I,) * 6),
+    ("_emit", (_I,) * 7),
+    ("_pooled_before", (_I,) * 6),
+    ("_k_groups", (_I,) * 4),
+)
+CHILD: tuple[Job, ...] = (
+    ("_context", (_A1, _A1, _B, _I, _I, _I, _I)),
+    ("_walk", (_A1, _A1, _B, _A1, _CONTEXT, _I, _I, _I, _I, _I)),
+    ("_order_flags", (_A1, _I, _I, _I, _I, _B)),
+    ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
+    ("_argsort", (_F1, _I)),
+    ("_copy", (_F1, _F1)),
+    ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
+)
+PARENT: tuple[Job, ...] = (
+    ("_grid_stats", (_A1,) * 6),
+    ("_compute_tables", (_A1, _A1, _I, *(_A2,) * 7)),
+    ("_combo_bound", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A2, _A3, _A2, _A3, _A3, _I,
+                      _A1)),
+    ("_consts", (_A1, _A1)),
+    ("_static", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _I, _A1)),
+    ("_dma_flags", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A1)),
+    ("_orders_bound", (_A1, _A2, _I, _I, _A2, _A2, _A2, _A2, *(_I,) * 7)),
+    ("_footprint", (_A1, _A1, *(_I,) * 5)),
+    ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
+    ("_energy", (_A1, _F1)),
+)
+
+
+#: `fast.search_grid` as `nnaccel.tiler` calls it.
+SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F, _A1, _A1, _A1, _A1, _A2, _A3, _A3,
+                                    types.Array(types.int64, 4, "C")))
+
+
+def compile_jobs(jobs: Sequence[Job]) -> list[str]:
+    """Compile (or load from the cache) each job; the names of the kernels of `fast` that
+    were compiled, callees included, in the order they were done (a load is not a compile)."""
+    with event.install_recorder("numba:compile") as rec:
+        for name, args in jobs:
+            getattr(fast, name).compile(args)
+    done = (ev.data["dispatcher"] for _, ev in rec.buffer if ev.is_end)
+    return [d.py_func.__name__ for d in done if d.py_func.__module__ == fast.__name__]
+
+
+def search_is_cached() -> bool | None:
+    """Whether numba's cache holds a current `search_grid` (None: cannot tell, or no cache)."""
+    try:
+        return bool(fast.search_grid._cache._cache_file._load_index())
+    except Exception:  # numba's cache internals, or no cache at all (NullCache)
+        return None
+
+
+def compile_search() -> dict[str, Any]:
+    """Make `fast.search_grid` ready to run, compiling on two cores when the cache is cold.
+
+    Returns what was compiled where: "shared", "child", "parent", "final" (names of the
+    kernels of `fast` compiled in each step), "parallel" and "child_ok" (bools), and the
+    wall time of each step in "seconds".
+    """
+    report: dict[str, Any] = {"parallel": False, "shared": [], "child": [], "parent": [],
+                              "final": [], "child_ok": False, "seconds": {}}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report["seconds"][step] = now - clock
+        clock = now
+
+    can_fork = hasattr(os, "fork") and sys.platform.startswith("linux")
+    if search_is_cached() is False and can_fork:
+        report["parallel"] = True
+        report["shared"] = compile_jobs(SHARED)
+        lap("shared")
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: compile, report through the pipe, leave at once
+            status = 1
+            try:
+                os.close(read_end)
+                start = time.perf_counter()
+                done = compile_jobs(CHILD)
+                os.write(write_end, json.dumps([done, time.perf_counter() - start]).encode())
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        try:
+            report["parent"] = compile_jobs(PARENT)
+            lap("parent")
+        finally:
+            with os.fdopen(read_end, "rb") as pipe:
+                message = pipe.read()  # until the child exits
+            _, status = os.waitpid(pid, 0)
+            lap("wait_for_child")
+        report["child_ok"] = os.waitstatus_to_exitcode(status) == 0
+        if report["child_ok"]:
+            report["child"], report["seconds"]["child"] = json.loads(message)
+    # A load on a warm cache; else only search_grid's own code and its small callees are left.
+    report["final"] = compile_jobs([SEARCH_GRID])
+    lap("final")
+    return report
+
+
+__all__ = ["CHILD", "PARENT", "SEARCH_GRID", "SHARED", "compile_jobs", "compile_search",
+           "search_is_cached"]

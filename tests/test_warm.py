@@ -1,0 +1,71 @@
+"""The search kernel compiled on two cores on a cold numba cache (nnaccel.engines.warm).
+
+One cold compile in a fresh cache directory, in a child process (about 20 s): the two
+processes must compile disjoint sets of kernels (numba's cache index is not safe against two
+writers of one kernel), every signature in `warm` must be the one search_grid asks for (else
+the final step compiles that kernel again), and a second process must load it all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nnaccel.engines import warm
+
+SCRIPT = """
+import json
+from nnaccel.engines import warm
+from nnaccel.hardware import preset
+from nnaccel.network import load_network
+from nnaccel.simulate import simulate
+report = warm.compile_search()
+result = simulate(load_network("sqnxt23v5"), preset("paper-8x8"))
+print(json.dumps({"report": report, "cycles": result.cycles}))
+"""
+
+
+def _run(cache_dir: str) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parallel compile forks")
+def test_cold_compile_splits_the_kernels_and_a_warm_process_loads_them(tmp_path):
+    from nnaccel.hardware import preset
+    from nnaccel.network import load_network
+    from nnaccel.simulate import simulate
+
+    cold = _run(str(tmp_path))
+    r = cold["report"]
+    assert r["parallel"] and r["child_ok"]
+    shared, child, parent, final = (set(r[k]) for k in ("shared", "child", "parent", "final"))
+    assert child and parent
+    assert not child & parent, "the two processes compiled the same kernel"
+    assert not shared & (child | parent), "a shared leaf was compiled again after the fork"
+    assert final == {"search_grid"}, "a kernel was compiled again: its signature in warm differs"
+    # every kernel named in the groups was compiled where it was meant to be
+    assert {name for name, _ in warm.SHARED} <= shared
+    assert {name for name, _ in warm.CHILD} <= child
+    assert {name for name, _ in warm.PARENT} <= parent
+
+    warm_run = _run(str(tmp_path))
+    assert not warm_run["report"]["parallel"] and warm_run["report"]["final"] == []
+    expected = simulate(load_network("sqnxt23v5"), preset("paper-8x8")).cycles
+    assert cold["cycles"] == warm_run["cycles"] == expected
+
+
+def test_a_cache_that_cannot_be_read_is_not_taken_for_a_cold_one(monkeypatch):
+    class Broken:
+        @property
+        def _cache(self):
+            raise AttributeError("no cache here")
+
+    monkeypatch.setattr(warm.fast, "search_grid", Broken())
+    assert warm.search_is_cached() is None
