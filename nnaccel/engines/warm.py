@@ -61,10 +61,6 @@ CHILD: tuple[Job, ...] = (
     ("_context", (_A1, _A1, _B, _I, _I, _I, _I)),
     ("_walk", (_A1, _A1, _B, _A1, _CONTEXT, _I, _I, _I, _I, _I)),
     ("_order_flags", (_A1, _I, _I, _I, _I, _B)),
-    ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
-    ("_argsort", (_F1, _I)),
-    ("_copy", (_F1, _F1)),
-    ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
 )
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
@@ -78,6 +74,10 @@ PARENT: tuple[Job, ...] = (
     ("_footprint", (_A1, _A1, *(_I,) * 5)),
     ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
     ("_energy", (_A1, _F1)),
+    ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
+    ("_argsort", (_F1, _I)),
+    ("_copy", (_F1, _F1)),
+    ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
 )
 
 
