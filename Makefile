@@ -10,6 +10,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q nnaccel  # bytecode even where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,6 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m compileall -q nnaccel  # as an installed copy would be: not parsed per run
 	$(BIN)/python benchmarks/run.py
 
 reproduce: $(STAMP)

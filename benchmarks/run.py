@@ -2,7 +2,8 @@
 
 Measures, each in a child process so that one measurement cannot warm the next:
 * `nnaccel compare --all` with a warm numba cache (median of --repeat runs) and with a cold one
-  (NUMBA_CACHE_DIR set to a fresh temporary directory in the child's environment): wall time,
+  (median of --cold-repeat runs, each with NUMBA_CACHE_DIR set to a fresh temporary directory
+  in the child's environment; the machine's speed varies by a third from minute to minute): wall time,
   peak memory of the largest process (getrusage maxrss from os.wait4) and the peak total of the
   process tree (parent and workers, sampled from /proc: RSS, which counts pages the forked
   workers share with the parent once per process, so it is an upper bound, and PSS, which
@@ -130,7 +131,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 
     }
 
 
-def bench_compare(repeat: int) -> dict[str, Any]:
+def bench_compare(repeat: int, cold_repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = NNACCEL + ["compare", "--all", "--quiet", "--csv", str(Path(tmp) / "out.csv")]
         measure(cmd)  # warms numba's cache in its usual place
@@ -138,9 +139,12 @@ def bench_compare(repeat: int) -> dict[str, Any]:
         # the two ways the command can run, forced, so that its automatic choice can be judged
         one = [measure(cmd + ["--jobs", "1"]) for _ in range(repeat)]
         two = [measure(cmd + ["--jobs", "2"]) for _ in range(repeat)]
-        cache = Path(tmp) / "numba-cache"
-        cache.mkdir()
-        cold = measure(cmd, env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
+        colds = []
+        for i in range(cold_repeat):  # each in a fresh cache directory
+            cache = Path(tmp) / f"numba-cache-{i}"
+            cache.mkdir()
+            colds.append(measure(cmd, env={**os.environ, "NUMBA_CACHE_DIR": str(cache)}))
+        cold = sorted(colds, key=lambda m: m["wall_s"])[len(colds) // 2]  # the median run
     best = min(warm, key=lambda m: m["wall_s"])
     return {
         "command": "nnaccel compare --all",
@@ -152,11 +156,12 @@ def bench_compare(repeat: int) -> dict[str, Any]:
         "warm_maxrss_mb": max(m["maxrss_mb"] or 0 for m in warm),
         "warm_tree_rss_mb": max(m["tree_rss_mb"] for m in warm),
         "warm_tree_pss_mb": max(m["tree_pss_mb"] for m in warm),
+        "cold_runs_s": [m["wall_s"] for m in colds],
         "cold_s": cold["wall_s"],
-        "cold_maxrss_mb": cold["maxrss_mb"],
-        "cold_tree_rss_mb": cold["tree_rss_mb"],
-        "cold_tree_pss_mb": cold["tree_pss_mb"],
-        "errors": [m["stderr"] for m in [*warm, *one, *two, cold] if m["exit"] != 0],
+        "cold_maxrss_mb": max(m["maxrss_mb"] or 0 for m in colds),
+        "cold_tree_rss_mb": max(m["tree_rss_mb"] for m in colds),
+        "cold_tree_pss_mb": max(m["tree_pss_mb"] for m in colds),
+        "errors": [m["stderr"] for m in [*warm, *one, *two, *colds] if m["exit"] != 0],
     }
 
 
@@ -294,7 +299,7 @@ def headline(r: dict[str, Any]) -> dict[str, float | None]:
         "compare --all, warm (s, median)": c.get("warm_s"),
         "compare --all, warm, --jobs 1 (s, median)": c.get("warm_jobs1_s"),
         "compare --all, warm, --jobs 2 (s, median)": c.get("warm_jobs2_s"),
-        "compare --all, cold cache (s)": c.get("cold_s"),
+        "compare --all, cold cache (s, median)": c.get("cold_s"),
         "compare --all, peak memory, tree RSS (MB)": max(c.get("warm_tree_rss_mb", 0),
                                                        c.get("cold_tree_rss_mb", 0)) or None,
         "compare --all, peak memory, tree PSS (MB)": max(c.get("warm_tree_pss_mb", 0),
@@ -365,6 +370,8 @@ def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | Non
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3, help="warm runs of compare --all (median)")
+    ap.add_argument("--cold-repeat", type=int, default=3,
+                    help="cold-cache runs of compare --all, each in a fresh cache (median)")
     ap.add_argument("--step-budget", type=float, default=300,
                     help="seconds the step engine may take in total; networks past it are skipped")
     ap.add_argument("--skip", action="append", default=[], choices=("compare", "networks", "tiler"))
@@ -387,7 +394,7 @@ def main() -> int:
         "targets": TARGETS,
     }
     if "compare" not in args.skip:
-        result["compare"] = bench_compare(args.repeat)
+        result["compare"] = bench_compare(args.repeat, args.cold_repeat)
     if "networks" not in args.skip:
         result["networks"] = run_child("networks", ["--step-budget", str(args.step_budget)],
                                        timeout=args.step_budget + 600)
