@@ -54,6 +54,23 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 # -- a child process, timed and measured -------------------------------------------------------
 
 def _children_of(pid: int) -> list[int]:
+    # /proc/PID/task/TID/children: a few small reads. Scanning all of /proc instead cost
+    # enough CPU, every 20 ms, to slow a cold run that keeps both cores busy by ~15%.
+    try:
+        out = []
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(f"{task.path}/children") as f:
+                out += [int(x) for x in f.read().split()]
+        return out
+    except FileNotFoundError:
+        if not os.path.exists(f"/proc/{pid}"):
+            return []  # the process is gone
+    except (OSError, ValueError):
+        pass
+    return _children_by_scan(pid)
+
+
+def _children_by_scan(pid: int) -> list[int]:
     out = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():

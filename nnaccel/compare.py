@@ -161,10 +161,12 @@ def _use_workers(n_configs: int, n_networks: int, jobs: int | None) -> int:
     """How many worker processes to use (0: run in this process).
 
     Measured on the project's 2-core machine with a warm numba cache, all bundled networks
-    on both paper presets, in-process: one process 3.3-3.8 s, two 3.6-4.8 s while another
-    program kept one core busy (each worker then got half a core: its wall time was twice
-    its CPU time), and the workers cost ~0.5 s more CPU in all. With an idle core the two
-    configurations overlap (the longer, 8x8, is ~55% of the work). So workers are used only
+    on both paper presets (`make bench`): one process 2.4-2.9 s, two 2.8-2.9 s; earlier, with
+    a slower search, two took 3.6-4.8 s against one's 3.3-3.8 s while another program kept
+    one core busy (each worker then got half a core), and the workers cost ~0.5 s more CPU in
+    all: most of a run is imports and loading the compiled engine, which workers do not
+    share out. With an idle core the two configurations overlap (the longer, 8x8, is ~55% of
+    the simulation). So workers are used only
     for two or more configurations of at least MIN_NETWORKS_FOR_WORKERS networks, with `fork`
     available and, by the load average, an idle core for each of at least two workers.
     The results are identical either way (tests/test_compare.py).
