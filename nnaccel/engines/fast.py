@@ -152,7 +152,9 @@ ORDERS = np.array(list(itertools.permutations(range(4))), dtype=np.int64)
 
 _BIG = np.int64(2**62)
 
-# Internal kernels are only called from other kernels: no Python wrappers to compile.
+# Internal kernels are only called from other kernels: no Python wrappers to compile. A
+# constant that reaches a kernel call is written np.int64(0), not 0: numba types calls while
+# it still infers, and a literal 0 costs a second compiled specialization of the callee.
 _kernel = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model="numpy")
 # Kernels that allocate nothing are compiled without the runtime's reference counting: numba
 # otherwise counts references to every array argument, at every call, and in the search's
@@ -1077,8 +1079,6 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     comp_done = 0
     req_done = 1 if load > 0 else 0
     bytes_done = load
-    # np.int64(0), not 0, wherever a value reaches a kernel call: numba types calls while it
-    # still infers, and a literal 0 costs a second compiled specialization of the callee.
     ce_prev = np.int64(0)  # ce[t-1]
     es_1 = np.int64(0)  # eS[t-1]
     es_2 = np.int64(0)  # eS[t-2]
@@ -1577,7 +1577,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
     (flags 0), then per class of loop orders with equal flags, which share every count but
     the cycles. Only orders whose bound key is below the best key are simulated, and
     their walk stops once they cannot beat it; the result is the exhaustive optimum.
-    (One function on purpose: numba compiles a caller together with all it calls.)
+    (On a cold cache `engines.warm` compiles its callees on two cores first.)
     """
     xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
     wp, wp1, ost, osa, osb = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
