@@ -69,3 +69,20 @@ def test_a_cache_that_cannot_be_read_is_not_taken_for_a_cold_one(monkeypatch):
 
     monkeypatch.setattr(warm.fast, "search_grid", Broken())
     assert warm.search_is_cached() is None
+
+
+@pytest.mark.parametrize("cached, said", [(False, True), (True, False), (None, False)])
+def test_a_terminal_is_told_of_the_first_compile_only(monkeypatch, cached, said):
+    import io
+
+    from rich.console import Console
+
+    from nnaccel.cli.compare_cmd import announce_first_compile
+
+    monkeypatch.setattr(warm, "search_is_cached", lambda: cached)
+    out = io.StringIO()
+    announce_first_compile(Console(file=out, force_terminal=True, width=200))
+    assert ("compiling the simulator's kernels" in out.getvalue()) == said
+    quiet = io.StringIO()  # not a terminal (a pipe, a log): nothing, whatever the cache
+    announce_first_compile(Console(file=quiet, force_terminal=False))
+    assert quiet.getvalue() == ""

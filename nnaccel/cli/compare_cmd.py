@@ -35,6 +35,16 @@ def load_networks(nets: Sequence[str], all_: bool) -> list[Network]:
     return [load_network(p) for p in (bundled_networks() if all_ else nets)]
 
 
+def announce_first_compile(console: Console) -> None:
+    """Say so on a terminal before numba compiles the search kernel (once per machine and
+    version: it takes tens of seconds, and nothing else moves meanwhile)."""
+    from nnaccel.engines import warm
+
+    if console.is_terminal and warm.search_is_cached() is False:
+        console.print("[dim]First run of this version here: compiling the simulator's kernels"
+                      " (20-30 s; numba caches them for the next runs)[/dim]", highlight=False)
+
+
 @contextmanager
 def progress_bar() -> Iterator[Progress | None]:
     """A progress bar on stderr, or nothing when stderr is not a terminal."""
@@ -42,6 +52,7 @@ def progress_bar() -> Iterator[Progress | None]:
     if not console.is_terminal:
         yield None
         return
+    announce_first_compile(console)
     # No refresh thread (auto_refresh=False; callers refresh on each update): compare may fork
     # workers, and a thread holding the terminal's lock at the fork would leave it held in them.
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

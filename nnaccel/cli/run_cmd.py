@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from nnaccel.cli.compare_cmd import announce_first_compile
 from nnaccel.cli.hwopts import build_hardware, hardware_options
 from nnaccel.network import load_network
 from nnaccel.simulate import DATAFLOWS, ENGINES, OBJECTIVES, simulate
@@ -45,6 +46,7 @@ def run(net: str, preset_name, hw_file, array, buffer, sparsity, dataflow: str, 
 
     hw = build_hardware(preset_name, hw_file, array, buffer, sparsity)
     network = load_network(net)
+    announce_first_compile(Console(stderr=True))
     result = simulate(network, hw, engine=engine, dataflow=dataflow, objective=objective)
     if csv_path:
         write_csv(csv_path, layer_rows(result))
