@@ -16,8 +16,8 @@ processes never write the cache entries of the same kernel: numba's cache index 
 against two writers. `tests/test_warm.py` checks that, and that every signature below is the
 one `search_grid` asks for (a wrong one only costs time: the kernel is compiled again).
 
-On a warm cache, or where the cache cannot be shared (caching off, no fork), nothing of this
-runs and the kernels load or compile the usual way.
+On a warm cache, or where the cache cannot be shared (caching off, no fork, the JIT
+disabled), nothing of this runs and the kernels load or compile the usual way.
 """
 
 from __future__ import annotations
@@ -121,8 +121,11 @@ def compile_search() -> dict[str, Any]:
         report["seconds"][step] = now - clock
         clock = now
 
+    cached = search_is_cached()
+    if cached is None:  # no cache to share, or no compiler (NUMBA_DISABLE_JIT): numba's way
+        return report
     can_fork = hasattr(os, "fork") and sys.platform.startswith("linux")
-    if search_is_cached() is False and can_fork:
+    if not cached and can_fork:
         report["parallel"] = True
         report["shared"] = compile_jobs(SHARED)
         lap("shared")
