@@ -188,3 +188,19 @@ def test_workers_only_with_idle_cores_and_enough_work(monkeypatch):
     assert compare._use_workers(2, compare.MIN_NETWORKS_FOR_WORKERS - 1, None) == 0
     monkeypatch.setattr(compare, "_idle_cores", lambda: 1.2)  # another program holds a core
     assert compare._use_workers(2, 25, None) == 0
+
+
+def test_frames_hold_the_rows_the_commands_write(nets):
+    # The commands write rows with the csv module; the pandas frames are for library users.
+    from nnaccel.compare import compare_frame
+    from nnaccel.report import layer_frame, layer_rows
+
+    c8 = parse_config("paper-8x8")
+    runs = [(c8, [fake_result(nets[0], 100, c8.hardware), fake_result(nets[1], 160, c8.hardware)])]
+    df = compare_frame(runs)
+    assert tuple(df.columns) == COLUMNS
+    assert df["cycles"].tolist() == [r["cycles"] for r in compare_rows(runs)] == [100, 160]
+    result = runs[0][1][0]
+    layers = layer_frame(result)
+    assert layers.to_dict(orient="records") == layer_rows(result)
+    assert len(layers) == len(result.layers)
