@@ -10,12 +10,14 @@ fused into that conv's output path, when the hardware fuses them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from .engines import layout as L
 from .hardware import Hardware
 from .network import Layer, Network
+from .sparsity import density
 
 _POOLS = ("maxpool", "avgpool", "global_avgpool")
 
@@ -28,6 +30,15 @@ class Lowered:
     layer: Layer
     vector: np.ndarray | None
     fused_into: str | None = None
+    density: Fraction | None = None  # the layer's weight density, where not the hardware's
+
+    def hardware_vector(self, hw_vec: np.ndarray) -> np.ndarray:
+        """The hardware vector this layer runs with: its own density in place of the global one."""
+        if self.density is None:
+            return hw_vec
+        v = hw_vec.copy()
+        v[L.H_DNUM], v[L.H_DDEN] = self.density.numerator, self.density.denominator
+        return v
 
 
 def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
@@ -65,21 +76,48 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
         fused[layer.name] = src
         has_post.add(src)
     return tuple(
-        Lowered(layer, None if layer.name in fused else vectors[layer.name], fused.get(layer.name))
+        Lowered(layer, None if layer.name in fused else vectors[layer.name], fused.get(layer.name),
+                layer_density(layer, hw))
         for layer in network.layers
     )
 
-#: Layer types that become an array operation; concat is the one that does not.
-ARRAY_TYPES = ("conv", "fc", "maxpool", "avgpool", "global_avgpool", "add")
+
+def _span(kernel: int, dilation: int) -> int:
+    return dilation * (kernel - 1) + 1
+
+
+def layer_density(layer: Layer, hw: Hardware) -> Fraction | None:
+    """The weight density the engines count with for `layer`, or None for the hardware's.
+
+    docs/model.md §1a: a layer's own sparsity replaces the hardware's. The factors of a mul
+    or affine layer are not pruned weights: dense. A dilated kernel runs as the dense kernel
+    of its whole span with zeros between the taps, so its density shrinks by taps / span.
+    """
+    if layer.type in ("mul", "affine"):
+        return Fraction(1)
+    if layer.type not in ("conv", "fc"):
+        return None
+    own = None if layer.sparsity is None else density(layer.sparsity)
+    if layer.type == "conv" and layer.dilation != (1, 1):
+        (kh, kw), (dh, dw) = layer.kernel, layer.dilation
+        base = hw.density if own is None else own
+        return base * Fraction(kh * kw, _span(kh, dh) * _span(kw, dw))
+    return own
+
+#: Layer types that become an array operation; concat, slice and shuffle do not.
+ARRAY_TYPES = ("conv", "fc", "maxpool", "avgpool", "global_avgpool", "add", "mul", "affine",
+               "upsample")
+#: Layer types that are addressing only: the consumer reads its producer's data in place.
+ADDRESS_TYPES = ("concat", "slice", "shuffle")
 
 
 def layer_vector(layer: Layer) -> np.ndarray | None:
     """The layer vector of `layer` (layout.L_*), or None for a layer that moves no data."""
     c, h, w = layer.input_shape
     co, ho, wo = layer.output_shape
-    kh, kw = layer.kernel
+    kh, kw = _span(layer.kernel[0], layer.dilation[0]), _span(layer.kernel[1], layer.dilation[1])
     sh, sw = layer.stride
-    ph, pw = layer.padding
+    ph, pw = layer.pad_begin  # the far padding is implicit in the output size
     t = layer.type
     if t == "conv":
         g = layer.groups
@@ -99,7 +137,28 @@ def layer_vector(layer: Layer) -> np.ndarray | None:
         kind, g, cgi, cgo = L.KIND_WINDOW, co, len(layer.inputs), 1
         kh = kw = sh = sw = 1
         ph = pw = 0
-    elif t == "concat":
+    elif t == "mul" and layer.input_shapes[1][1:] == (1, 1):
+        # §1a: the squeeze-and-excitation multiply scales each channel by one factor, which
+        # the array holds as a weight: a depthwise 1x1 conv whose weights are the factors.
+        kind, g, cgi, cgo = L.KIND_CONV, co, 1, 1
+        kh = kw = sh = sw = 1
+        ph = pw = 0
+    elif t == "mul":  # like add: each output reads one value of each operand
+        kind, g, cgi, cgo = L.KIND_WINDOW, co, len(layer.inputs), 1
+        kh = kw = sh = sw = 1
+        ph = pw = 0
+    elif t == "affine":  # §1a: a per-channel scale (and shift), a depthwise 1x1 conv
+        kind, g, cgi, cgo = L.KIND_CONV, co, 1, 1
+        kh = kw = sh = sw = 1
+        ph = pw = 0
+    elif t == "upsample":
+        # §1a: run on the output grid; each output reads its 1 (nearest) or 4 (linear) source
+        # values, fetched by repeated addresses, like the operands of an add.
+        kind, g, cgi, cgo = L.KIND_WINDOW, co, 1 if layer.mode == "nearest" else 4, 1
+        h, w = ho, wo
+        kh = kw = sh = sw = 1
+        ph = pw = 0
+    elif t in ADDRESS_TYPES:
         return None
     else:  # the loader admits no other type; a new one must be lowered explicitly
         raise ValueError(f"layer {layer.name!r}: no lowering for type {t!r}")

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnaccel.errors import NetworkError
-from nnaccel.shapes import LAYER_TYPES, Shape, ShapeError, output_shape
+from nnaccel.shapes import (
+    LAYER_TYPES,
+    MULTI_INPUT_TYPES,
+    UPSAMPLE_MODES,
+    Shape,
+    ShapeError,
+    output_shape,
+)
 
 if TYPE_CHECKING:
     from nnaccel.network import Network
@@ -25,6 +32,11 @@ INPUT = "input"
 # Field kinds: each names a checker below.
 _STR, _SHAPE, _SHAPES, _NAMES, _KERNEL, _PAD, _POSINT, _BOOL = (
     "string", "shape", "shapes", "names", "pair", "padding", "positive integer", "boolean")
+_FRACTION, _RANGE, _MODE = "fraction", "range", "mode"
+
+#: The default of a field that may be left out and then means "not given" (None): a layer's
+#: own ``sparsity``, which falls back to the hardware's.
+OPTIONAL = "optional"
 
 #: Top-level fields: kind and whether they are required.
 TOP_FIELDS: dict[str, tuple[str, bool]] = {
@@ -54,8 +66,11 @@ TYPE_FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
         "groups": (_POSINT, 1),
         "bias": (_BOOL, False),
         "batch_norm": (_BOOL, False),
+        "dilation": (_KERNEL, (1, 1)),
+        "sparsity": (_FRACTION, OPTIONAL),
     },
-    "fc": {"bias": (_BOOL, False), "batch_norm": (_BOOL, False)},
+    "fc": {"bias": (_BOOL, False), "batch_norm": (_BOOL, False),
+           "sparsity": (_FRACTION, OPTIONAL)},
     "maxpool": {
         "kernel": (_KERNEL, None),
         "stride": (_KERNEL, (1, 1)),
@@ -65,8 +80,16 @@ TYPE_FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
     "global_avgpool": {},
     "add": {},
     "concat": {},
+    "mul": {},
+    "affine": {"bias": (_BOOL, True)},
+    "slice": {"channels": (_RANGE, None)},
+    "shuffle": {"groups": (_POSINT, None)},
+    "upsample": {"scale": (_KERNEL, None), "mode": (_MODE, "nearest")},
 }
 TYPE_FIELDS["avgpool"] = TYPE_FIELDS["maxpool"]
+#: Fields added after the first files were written: left out at their default, so that
+#: writing an older network gives back the same bytes.
+WRITTEN_IF_SET = ("dilation",)
 assert set(TYPE_FIELDS) == set(LAYER_TYPES)
 
 #: The paper's figures a file may carry: kind of each.
@@ -82,7 +105,7 @@ PAPER_FIELDS: dict[str, str] = {
     "energy_16x16_128KB": "number",
 }
 
-_MULTI_INPUT = ("add", "concat")
+_MULTI_INPUT = MULTI_INPUT_TYPES
 
 
 class _DuplicateKey(Exception):
@@ -157,7 +180,23 @@ class _Checker:
         return self._ints(v, 2, 1, "a pair [h, w]")
 
     def _padding(self, v: Any) -> Any:
-        return self._ints(v, 2, 0, "a padding [ph, pw]")
+        if isinstance(v, list) and len(v) == 4:
+            return self._ints(v, 4, 0, "a padding [top, left, bottom, right]")
+        return self._ints(v, 2, 0, "a padding [ph, pw] or [top, left, bottom, right]")
+
+    def _range(self, v: Any) -> Any:
+        checked = self._ints(v, 2, 0, "a channel range [start, end)")
+        if not isinstance(checked, str) and v[0] >= v[1]:
+            return "expected a channel range [start, end) with start < end"
+        return checked
+
+    def _fraction(self, v: Any) -> Any:
+        ok = _is_number(v) and 0 <= v < 1
+        return (float(v),) if ok else "expected a fraction of zero weights in [0, 1)"
+
+    def _mode(self, v: Any) -> Any:
+        ok = isinstance(v, str) and v in UPSAMPLE_MODES
+        return (v,) if ok else f"expected one of {', '.join(UPSAMPLE_MODES)}"
 
     def _names(self, v: Any) -> Any:
         if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
@@ -283,6 +322,8 @@ def _check_layer(check: _Checker, raw: Any, index: int, produced: dict[str, Shap
             fields[key] = check.value(kind, raw[key], label, key)
         elif default is None:
             check.fail(f"missing required field (a {ltype} layer needs it)", label, key)
+        elif default is OPTIONAL:
+            fields[key] = None
         else:
             fields[key] = default
 
@@ -326,6 +367,9 @@ def _check_inputs(check: _Checker, fields: dict[str, Any], produced: dict[str, S
 def _check_output(check: _Checker, fields: dict[str, Any]) -> None:
     name, ltype = fields["name"], fields["type"]
     given = fields["output_shape"]
+    if ltype == "shuffle" and fields["input_shapes"][0][0] % fields["groups"]:
+        check.fail(f"{fields['input_shapes'][0][0]} channels do not divide into "
+                   f"{fields['groups']} groups", name, "groups")
     if ltype == "conv":
         groups, cin, cout = fields["groups"], fields["input_shapes"][0][0], given[0]
         if cin % groups:
@@ -338,16 +382,23 @@ def _check_output(check: _Checker, fields: dict[str, Any]) -> None:
         expected = output_shape(
             ltype, fields["input_shapes"], given[0],
             kernel=fields.get("kernel", (1, 1)), stride=fields.get("stride", (1, 1)),
-            padding=fields.get("padding", (0, 0)), ceil_mode=fields.get("ceil_mode", False))
+            padding=fields.get("padding", (0, 0)), ceil_mode=fields.get("ceil_mode", False),
+            dilation=fields.get("dilation", (1, 1)), channels=fields.get("channels", (0, 0)),
+            scale=fields.get("scale", (1, 1)))
     except ShapeError as exc:
         check.fail(str(exc), name, exc.field)
     if expected != given:
-        because = {"conv": "kernel, stride and padding (rounding down)",
+        because = {"conv": "kernel, stride, padding and dilation (rounding down)",
                    "fc": "an fc layer (its output is [Co, 1, 1])",
                    "maxpool": "kernel, stride, padding and ceil_mode",
                    "global_avgpool": "a global pool (its output is [C, 1, 1])",
                    "add": "the inputs (add keeps their shape)",
-                   "concat": "the inputs (concat sums their channels)"}
+                   "concat": "the inputs (concat sums their channels)",
+                   "mul": "the inputs (mul keeps the first one's shape)",
+                   "affine": "an affine layer (it keeps its input's shape)",
+                   "slice": "the channel range",
+                   "shuffle": "a shuffle (it keeps its input's shape)",
+                   "upsample": "the scale"}
         because["avgpool"] = because["maxpool"]
         check.fail(f"is {list(given)} but {because[ltype]} give {list(expected)}",
                    name, "output_shape")
@@ -371,8 +422,12 @@ def layer_to_dict(layer: Any) -> dict[str, Any]:
         "input_shapes": [list(s) for s in layer.input_shapes],
         "output_shape": list(layer.output_shape),
     }
-    for key in TYPE_FIELDS[layer.type]:
+    for key, (_, default) in TYPE_FIELDS[layer.type].items():
         value = getattr(layer, key)
+        if value is None and default is OPTIONAL:
+            continue
+        if key in WRITTEN_IF_SET and value == default:
+            continue
         out[key] = list(value) if isinstance(value, tuple) else value
     return out
 

@@ -11,8 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nnaccel.netformat import COMMON_LAYER_FIELDS, PAPER_FIELDS, TOP_FIELDS, TYPE_FIELDS
-from nnaccel.shapes import LAYER_TYPES
+from nnaccel.netformat import (
+    COMMON_LAYER_FIELDS,
+    OPTIONAL,
+    PAPER_FIELDS,
+    TOP_FIELDS,
+    TYPE_FIELDS,
+)
+from nnaccel.shapes import LAYER_TYPES, MULTI_INPUT_TYPES, UPSAMPLE_MODES
 
 DESCRIPTIONS = {
     "name": "The network's name as the paper writes it (e.g. 1.0-SqNxt-23v5).",
@@ -28,8 +34,14 @@ DESCRIPTIONS = {
     "layer.output_shape": "[C, H, W] of the output; an fc layer's is [Co, 1, 1].",
     "layer.kernel": "[kh, kw].",
     "layer.stride": "[sh, sw].",
-    "layer.padding": "[ph, pw], added on both sides.",
-    "layer.groups": "Channel groups; both channel counts divide by it (depthwise: = C).",
+    "layer.padding": "[ph, pw], added on both sides, or [top, left, bottom, right].",
+    "layer.groups": "conv: channel groups; both channel counts divide by it (depthwise: = C). "
+                    "shuffle: the groups whose channels it interleaves.",
+    "layer.dilation": "[dh, dw]: spacing of the kernel taps.",
+    "layer.sparsity": "Fraction of zero weights of this layer; the hardware's when absent.",
+    "layer.channels": "[start, end): the input channels the slice keeps.",
+    "layer.scale": "[sh, sw]: integer upsampling factors.",
+    "layer.mode": "Upsampling interpolation: nearest or linear.",
     "layer.bias": "The layer has a bias per output channel.",
     "layer.batch_norm": "A batch norm (learned scale and shift per channel) follows, folded.",
     "layer.ceil_mode": "Pooling rounds the output size up, as Caffe does.",
@@ -55,7 +67,10 @@ def _kind(kind: str) -> dict[str, Any]:
         "string": {"type": "string", "minLength": 1},
         "shape": _ints(3, 1),
         "pair": _ints(2, 1),
-        "padding": _ints(2, 0),
+        "padding": {"anyOf": [_ints(2, 0), _ints(4, 0)]},
+        "range": _ints(2, 0),
+        "fraction": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        "mode": {"enum": list(UPSAMPLE_MODES)},
         "positive integer": {"type": "integer", "minimum": 1},
         "boolean": {"type": "boolean"},
         "number": {"type": "number", "minimum": 0},
@@ -81,10 +96,10 @@ def _layer_schema(ltype: str) -> dict[str, Any]:
         schema = _described(f"layer.{key}", _kind(kind))
         if default is None:
             required.append(key)
-        else:
+        elif default is not OPTIONAL:
             schema["default"] = list(default) if isinstance(default, tuple) else default
         props[key] = schema
-    if ltype in ("add", "concat"):
+    if ltype in MULTI_INPUT_TYPES:
         props["inputs"] = {**props["inputs"], "minItems": 2}
     else:
         props["inputs"] = {**props["inputs"], "maxItems": 1}

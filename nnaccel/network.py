@@ -14,7 +14,7 @@ from typing import Any
 
 from nnaccel.errors import NetworkError
 from nnaccel.netformat import parse_network_text, read_name
-from nnaccel.shapes import Shape
+from nnaccel.shapes import ELEMENTWISE_TYPES, Shape, pads
 
 #: The name by which a layer refers to the network's input.
 INPUT = "input"
@@ -30,17 +30,33 @@ class Layer:
     """One layer. Activations and batch norm are folded into the conv/fc before them."""
 
     name: str
-    type: str  # 'conv', 'fc', 'maxpool', 'avgpool', 'global_avgpool', 'add', 'concat'
+    type: str  # one of shapes.LAYER_TYPES
     inputs: tuple[str, ...]  # producer layer names, or 'input' for the network input
     input_shapes: tuple[Shape, ...]  # (C, H, W) of each input, in the order of `inputs`
     output_shape: Shape  # (C, H, W); an fc layer's is (Co, 1, 1)
     kernel: tuple[int, int] = (1, 1)  # (kh, kw)
     stride: tuple[int, int] = (1, 1)  # (sh, sw)
-    padding: tuple[int, int] = (0, 0)  # (ph, pw), applied on both sides
-    groups: int = 1
+    padding: tuple[int, ...] = (0, 0)  # (ph, pw) on both sides, or (top, left, bottom, right)
+    groups: int = 1  # conv: channel groups; shuffle: the groups it interleaves
     bias: bool = False
     batch_norm: bool = False  # a learned scale and shift per output channel
     ceil_mode: bool = False  # pooling rounds its output size up (Caffe does)
+    dilation: tuple[int, int] = (1, 1)  # conv: spacing of the kernel taps
+    channels: tuple[int, int] = (0, 0)  # slice: input channels [start, end)
+    scale: tuple[int, int] = (1, 1)  # upsample: integer factors (sh, sw)
+    mode: str = "nearest"  # upsample: 'nearest' or 'linear'
+    sparsity: float | None = None  # conv/fc: fraction of zero weights; None: the hardware's
+    sparsity_source: str = ""  # where `sparsity` comes from: 'file', 'measured: <file>'
+
+    @property
+    def pad_begin(self) -> tuple[int, int]:
+        """Padding before the first row and column (top, left)."""
+        return pads(self.padding)[0]
+
+    @property
+    def pad_end(self) -> tuple[int, int]:
+        """Padding after the last row and column (bottom, right)."""
+        return pads(self.padding)[1]
 
     @property
     def input_shape(self) -> Shape:
@@ -68,7 +84,13 @@ class Layer:
 
     @property
     def params(self) -> int:
-        """Weights + bias + batch norm's scale and shift (the paper's count, architectures §3)."""
+        """Weights + bias + batch norm's scale and shift (the paper's count, architectures §3).
+
+        An affine layer (a batch norm with no conv before it) has a scale and, with ``bias``,
+        a shift per channel.
+        """
+        if self.type == "affine":
+            return self.out_channels * (2 if self.bias else 1)
         if self.type not in ("conv", "fc"):
             return 0
         extra = (1 if self.bias else 0) + (2 if self.batch_norm else 0)
@@ -79,6 +101,20 @@ class Layer:
         """Multiply-accumulates of the conv/fc; every weight meets every output pixel once."""
         _, ho, wo = self.output_shape
         return self.weights * ho * wo
+
+    @property
+    def elementwise_ops(self) -> int:
+        """Arithmetic of the element-wise layers, counted apart from conv/fc MACs.
+
+        Per output element: an n-way add n - 1, a mul 1, an affine 1 (+1 with its shift), a
+        linear upsample 4 (the weighted sum of four neighbours); nearest upsampling only copies.
+        """
+        if self.type not in ELEMENTWISE_TYPES:
+            return 0
+        per = {"add": len(self.inputs) - 1, "mul": 1, "affine": 2 if self.bias else 1,
+               "upsample": 4 if self.mode == "linear" else 0}[self.type]
+        c, h, w = self.output_shape
+        return per * c * h * w
 
     @property
     def macs_paper_rule(self) -> int:
@@ -138,6 +174,10 @@ class Network:
         return sum(layer.macs_paper_rule for layer in self.layers)
 
     @property
+    def elementwise_ops(self) -> int:
+        return sum(layer.elementwise_ops for layer in self.layers)
+
+    @property
     def inferred(self) -> bool:
         """True when no public definition exists and the project chose one."""
         return self.source.startswith("inferred")
@@ -177,16 +217,30 @@ def resolve_network(path_or_name: str | Path) -> Path:
                        f"(bundled: {names})")
 
 
-def load_network(path_or_name: str | Path) -> Network:
+def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Network:
     """Read and validate a network file; ``path_or_name`` may name a bundled network.
 
+    A ``.onnx`` file is imported (``nnaccel.onnxio``, which needs the ``onnx`` extra).
+    ``sparsity="measured"`` sets each conv/fc layer's sparsity to the zeros of its actual
+    weights: an ONNX file's initializers, or for a JSON file the ``.npz`` of the same stem
+    beside it; ``"measured=FILE.npz"`` names the weights file.
     Raises NetworkError, naming the file, the layer and the field, for anything wrong.
     """
     path = resolve_network(path_or_name)
+    if path.suffix.lower() == ".onnx":
+        from nnaccel.onnxio import import_onnx  # the optional dependency, only when needed
+
+        return import_onnx(path, measured=sparsity is not None and sparsity != "")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise NetworkError(str(path), f"cannot read the file: {exc}") from None
     data = parse_network_text(text, str(path))
-    layers = tuple(Layer(**fields) for fields in data.pop("layers"))
-    return Network(layers=layers, path=str(path), **data)
+    layers = tuple(Layer(**fields, sparsity_source="file" if fields.get("sparsity") is not None
+                         else "") for fields in data.pop("layers"))
+    network = Network(layers=layers, path=str(path), **data)
+    if sparsity:
+        from nnaccel.sparsity import measured_from_npz
+
+        network = measured_from_npz(network, sparsity)
+    return network

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from nnaccel.network import INPUT, Layer, Network
+from nnaccel.shapes import pads
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,17 @@ def _pad(x: np.ndarray, before: tuple[int, int], after: tuple[int, int],
 
 
 def conv(x: np.ndarray, weight: np.ndarray, stride: tuple[int, int],
-         padding: tuple[int, int], groups: int) -> tuple[np.ndarray, int]:
-    """Grouped 2-D convolution by im2col and one batched matmul; returns (output, MACs).
+         padding: tuple[int, ...], groups: int, dilation: tuple[int, int] = (1, 1)
+         ) -> tuple[np.ndarray, int]:
+    """Grouped, dilated 2-D convolution by im2col and one batched matmul; (output, MACs).
 
     ``weight`` is (Co, Ci/groups, kh, kw). MACs are M*K*N of the matmul actually performed.
     """
     co, cig, kh, kw = weight.shape
-    win = _windows(_pad(x, padding, padding, 0.0), (kh, kw), stride)  # (Ci, Ho, Wo, kh, kw)
+    begin, end = pads(padding)
+    span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    # a dilated window is the full span's window with every dilation-th tap kept
+    win = _windows(_pad(x, begin, end, 0.0), span, stride)[..., :: dilation[0], :: dilation[1]]
     _, ho, wo, _, _ = win.shape
     # (g, Ci/g, Ho, Wo, kh, kw) -> (g, Ho*Wo, Ci/g*kh*kw): the im2col matrix of each group.
     cols = win.reshape(groups, cig, ho, wo, kh, kw).transpose(0, 2, 3, 1, 4, 5)
@@ -100,7 +105,7 @@ def conv(x: np.ndarray, weight: np.ndarray, stride: tuple[int, int],
 
 
 def pool(x: np.ndarray, kind: str, kernel: tuple[int, int], stride: tuple[int, int],
-         padding: tuple[int, int], ceil_mode: bool) -> np.ndarray:
+         padding: tuple[int, ...], ceil_mode: bool) -> np.ndarray:
     """Max or average pooling as Caffe does it.
 
     Rounding up is done by letting the last window run past the padded edge by up to
@@ -108,20 +113,38 @@ def pool(x: np.ndarray, kind: str, kernel: tuple[int, int], stride: tuple[int, i
     far padding. Averages divide by the window's size clipped to the padded input, as Caffe.
     """
     c, h, w = x.shape
+    begin, end = pads(padding)
     extra = (stride[0] - 1, stride[1] - 1) if ceil_mode else (0, 0)
-    after = (padding[0] + extra[0], padding[1] + extra[1])
+    after = (end[0] + extra[0], end[1] + extra[1])
     fill = -np.inf if kind == "maxpool" else 0.0
-    win = _windows(_pad(x, padding, after, fill), kernel, stride)
+    win = _windows(_pad(x, begin, after, fill), kernel, stride)
     # A window must start inside the image or its near padding (Caffe's last-window rule).
-    keep_h = np.arange(win.shape[1]) * stride[0] < h + padding[0]
-    keep_w = np.arange(win.shape[2]) * stride[1] < w + padding[1]
+    keep_h = np.arange(win.shape[1]) * stride[0] < h + begin[0]
+    keep_w = np.arange(win.shape[2]) * stride[1] < w + begin[1]
     win = win[:, keep_h][:, :, keep_w]
     if kind == "maxpool":
         return win.max(axis=(3, 4))
-    ones = _pad(np.ones((1, h + 2 * padding[0], w + 2 * padding[1]), x.dtype), (0, 0), extra,
-                0.0)
+    ones = _pad(np.ones((1, h + begin[0] + end[0], w + begin[1] + end[1]), x.dtype), (0, 0),
+                extra, 0.0)
     counts = _windows(ones, kernel, stride)[:, keep_h][:, :, keep_w].sum(axis=(3, 4))
     return win.sum(axis=(3, 4)) / counts
+
+
+def _upsample(x: np.ndarray, scale: tuple[int, int], mode: str) -> np.ndarray:
+    """Nearest: each value repeated; linear: half-pixel bilinear interpolation (ONNX's default)."""
+    if mode == "nearest":
+        return x.repeat(scale[0], axis=1).repeat(scale[1], axis=2)
+    for axis, f in ((1, scale[0]), (2, scale[1])):
+        n = x.shape[axis]
+        pos = np.clip((np.arange(n * f) + 0.5) / f - 0.5, 0, n - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, n - 1)
+        t = (pos - lo).astype(x.dtype)
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        t = t.reshape(shape)
+        x = np.take(x, lo, axis=axis) * (1 - t) + np.take(x, hi, axis=axis) * t
+    return x
 
 
 class _Weights:
@@ -156,7 +179,7 @@ def run_layer(layer: Layer, inputs: list[np.ndarray], weights: _Weights
     if layer.type == "conv":
         shape = (layer.out_channels, x.shape[0] // layer.groups, *layer.kernel)
         w, b = weights.make(layer, shape)
-        y, macs = conv(x, w, layer.stride, layer.padding, layer.groups)
+        y, macs = conv(x, w, layer.stride, layer.padding, layer.groups, layer.dilation)
         return np.maximum(y + b.reshape(-1, 1, 1), 0), macs
     if layer.type == "fc":
         flat = x.reshape(1, -1)
@@ -172,6 +195,23 @@ def run_layer(layer: Layer, inputs: list[np.ndarray], weights: _Weights
         return np.maximum(sum(inputs[1:], inputs[0]), 0), 0
     if layer.type == "concat":
         return np.concatenate(inputs, axis=0), 0
+    if layer.type == "mul":  # numpy broadcasting is the [C, 1, 1] channel scale itself
+        return np.multiply(inputs[0], inputs[1]) if len(inputs) == 2 else np.prod(
+            np.broadcast_arrays(*inputs), axis=0), 0
+    if layer.type == "affine":
+        c = x.shape[0]
+        scale = 1 + 0.1 * weights.rng.standard_normal((c, 1, 1), dtype=np.float32)
+        shift = (0.1 * weights.rng.standard_normal((c, 1, 1), dtype=np.float32) if layer.bias
+                 else np.float32(0))
+        return np.maximum(x * scale + shift, 0), 0
+    if layer.type == "slice":
+        return x[layer.channels[0] : layer.channels[1]], 0
+    if layer.type == "shuffle":  # ShuffleNet: channels as a (g, C/g) matrix, transposed
+        c, h, w = x.shape
+        g = layer.groups
+        return x.reshape(g, c // g, h, w).transpose(1, 0, 2, 3).reshape(c, h, w), 0
+    if layer.type == "upsample":
+        return _upsample(x, layer.scale, layer.mode), 0
     raise ValueError(f"unknown layer type {layer.type!r}")
 
 

@@ -177,7 +177,7 @@ def simulate(
     hw_vec = hardware.vector()
     weights = energy_per_count(hardware)
     levels = level_matrix(hardware)
-    hw_key = (hw_vec.tobytes(), weights.tobytes(), objective)
+    hw_key = (weights.tobytes(), objective)
     zero = (None, (0,) * L.C_LEN, MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, levels)))
     records = []
     for low in lower_network(network, hardware):
@@ -185,14 +185,15 @@ def simulate(
         if vec is None:
             mapping, counts, energy = zero
         else:
-            key = (vec.tobytes(), *hw_key, _dataflows(vec, dataflow))
+            layer_hw = low.hardware_vector(hw_vec)  # with the layer's own density, if any
+            key = (vec.tobytes(), layer_hw.tobytes(), *hw_key, _dataflows(vec, dataflow))
             hit = cache.records.get(key) if engine == "fast" else None
             if hit is None:
-                m_vec, c = _search(layer, key, vec, hw_vec, weights, hardware, cache)
+                m_vec, c = _search(layer, key, vec, layer_hw, weights, hardware, cache)
                 if engine == "step":
                     from .engines import step  # the slow engine is loaded only when asked for
 
-                    c = step.simulate(vec, hw_vec, m_vec)
+                    c = step.simulate(vec, layer_hw, m_vec)
                 hit = (
                     Mapping.from_vector(m_vec),
                     tuple(int(x) for x in c),

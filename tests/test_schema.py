@@ -23,7 +23,8 @@ FIELD_LEVEL = {
     "unknown-layer-field", "field-of-other-type", "missing-kernel", "missing-output",
     "missing-type", "missing-name", "kernel-string", "kernel-three", "groups-float",
     "groups-bool", "bias-string", "inputs-string", "zero-channels", "zero-stride",
-    "zero-groups", "negative-padding", "two-inputs-to-conv", "one-input-to-add",
+    "zero-groups", "negative-padding", "padding-three", "sparsity-one", "sparsity-string",
+    "zero-dilation", "two-inputs-to-conv", "one-input-to-add",
 }
 
 

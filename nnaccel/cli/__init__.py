@@ -26,6 +26,8 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
     ("nnaccel.cli.compare_cmd", "compare", False),  # issue 4
     ("nnaccel.cli.paper_cmd", "paper", False),  # issue 4
     ("nnaccel.cli.plot_cmd", "plot", False),  # issue 4
+    ("nnaccel.cli.onnx_cmds", "import_cmd", True),  # issue 8
+    ("nnaccel.cli.onnx_cmds", "export_cmd", True),
 )
 # ---------------------------------------------------------------------------------------
 

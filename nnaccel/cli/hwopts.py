@@ -21,16 +21,40 @@ def hardware_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--buffer", metavar="SIZE",
                      help="Global buffer, e.g. 32KB, 128KiB, 1MB (KB = 1024 bytes, as in the paper;"
                      " default 32KB)."),
-        click.option("--sparsity", type=float, metavar="S",
-                     help="Fraction of zero weights, skipped in OS (default 0.4, paper §3)."),
+        click.option("--sparsity", type=SPARSITY, metavar="S|measured",
+                     help="Fraction of zero weights, skipped in OS (default 0.4, paper §3), for"
+                     " layers without their own; 'measured': each conv/fc layer's zeros in its"
+                     " actual weights (ONNX initializers, or NET's .npz; measured=FILE.npz)."),
     ]
     for opt in reversed(opts):
         f = opt(f)
     return f
 
 
+class SparsityType(click.ParamType):
+    """A fraction of zero weights, or 'measured' / 'measured=FILE.npz' (kept as the string)."""
+
+    name = "sparsity"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float | str:
+        if isinstance(value, float) or str(value).split("=")[0] == "measured":
+            return value
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'measured'", param, ctx)
+
+
+SPARSITY = SparsityType()
+
+
+def measured_spec(sparsity: float | str | None) -> str | None:
+    """What load_network's `sparsity` takes: the 'measured[=FILE]' given, else None."""
+    return sparsity if isinstance(sparsity, str) else None
+
+
 def build_hardware(preset_name: str | None, hw_file: str | None, array: str | None,
-                   buffer: str | None, sparsity: float | None) -> Hardware:
+                   buffer: str | None, sparsity: float | str | None) -> Hardware:
     """Preset, then TOML file, then flags: later ones override earlier ones."""
     hw = preset(preset_name) if preset_name else Hardware(name="default")
     if hw_file:
@@ -40,7 +64,7 @@ def build_hardware(preset_name: str | None, hw_file: str | None, array: str | No
         changes["Pr"], changes["Pc"] = parse_array(array)
     if buffer is not None:
         changes["buffer_bytes"] = parse_size(buffer)
-    if sparsity is not None:
+    if sparsity is not None and not isinstance(sparsity, str):  # 'measured' is per layer
         changes["sparsity"] = sparsity
     if changes:
         hw = hw.with_(name="custom", **changes)

@@ -9,7 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from nnaccel.cli.hwopts import SPARSITY, measured_spec
 from nnaccel.errors import NetworkError, NnaccelError
+from nnaccel.hardware import Hardware
 from nnaccel.network import Layer, Network, bundled_networks, load_network
 
 
@@ -106,6 +108,12 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
         "params": layer.params,
         "macs": layer.macs,
         "macs_paper_rule": layer.macs_paper_rule,
+        "elementwise_ops": layer.elementwise_ops,
+        **({"sparsity": layer.sparsity, "sparsity_source": layer.sparsity_source or "file"}
+           if layer.sparsity is not None else {}),
+        **{k: list(getattr(layer, k)) for k in ("dilation", "channels", "scale")
+           if getattr(layer, k) != Layer.__dataclass_fields__[k].default},
+        **({"mode": layer.mode} if layer.type == "upsample" else {}),
     }
 
 
@@ -121,37 +129,56 @@ def network_dict(network: Network) -> dict[str, Any]:
         "params": network.params,
         "macs": network.macs,
         "macs_paper_rule": network.macs_paper_rule,
+        "elementwise_ops": network.elementwise_ops,
         "paper": {k: list(v) if isinstance(v, tuple) else v for k, v in network.paper.items()},
         "layers": [layer_dict(layer) for layer in network.layers],
     }
 
 
+def _sparsity_cell(layer: Layer, default: float) -> tuple[str, str]:
+    if layer.type not in ("conv", "fc"):
+        return "", ""
+    if layer.sparsity is None:
+        return f"{default:.1%}", "hardware"
+    return f"{layer.sparsity:.1%}", layer.sparsity_source or "file"
+
+
 @click.command()
 @click.argument("net")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
-def info(net: str, as_json: bool) -> None:
-    """Layer by layer: shapes, kernel, stride, groups, params and MACs of NET."""
-    network = load_network(net)
+@click.option("--sparsity", type=SPARSITY, metavar="S|measured",
+              help="The hardware's sparsity shown for layers without their own (default 0.4);"
+                   " 'measured': each conv/fc layer's zeros in its actual weights.")
+def info(net: str, as_json: bool, sparsity: float | str | None) -> None:
+    """Layer by layer: shapes, kernel, stride, groups, params, MACs and weight sparsity of NET
+    (a network file, a bundled name or an .onnx model)."""
+    network = load_network(net, measured_spec(sparsity))
+    default = Hardware.sparsity if sparsity is None or isinstance(sparsity, str) else sparsity
     if as_json:
         click.echo(json.dumps(network_dict(network), indent=2))
         return
     table = Table(title=f"{network.name} ({network.path})", caption=network.source)
     for column in ("#", "layer", "type", "input", "output", "kernel", "stride", "pad",
-                   "groups", "params", "MACs"):
+                   "groups", "params", "MACs", "elementwise ops", "sparsity", "from"):
         right = column not in ("layer", "type")
         table.add_column(column, justify="right" if right else "left", no_wrap=True)
     for i, layer in enumerate(network.layers, 1):
         windowed = layer.type in ("conv", "maxpool", "avgpool")
+        kernel = _shape(layer.kernel) if windowed else ""
+        if layer.dilation != (1, 1):
+            kernel += f" d{_shape(layer.dilation)}"
         table.add_row(
             str(i), layer.name, layer.type,
             " + ".join(_shape(s) for s in layer.input_shapes), _shape(layer.output_shape),
-            _shape(layer.kernel) if windowed else "", _shape(layer.stride) if windowed else "",
+            kernel, _shape(layer.stride) if windowed else "",
             _shape(layer.padding) if windowed else "",
-            str(layer.groups) if layer.type == "conv" else "",
-            f"{layer.params:,}", f"{layer.macs:,}")
+            str(layer.groups) if layer.type in ("conv", "shuffle") else "",
+            f"{layer.params:,}", f"{layer.macs:,}", f"{layer.elementwise_ops:,}",
+            *_sparsity_cell(layer, default))
     table.add_section()
     table.add_row("", "total", "", _shape(network.input_shape), _shape(network.output_shape),
-                  "", "", "", "", f"{network.params:,}", f"{network.macs:,}")
+                  "", "", "", "", f"{network.params:,}", f"{network.macs:,}",
+                  f"{network.elementwise_ops:,}", "", "")
     console = _console()
     console.print(table)
     console.print(f"MACs by the paper's rule (one more per conv/fc output): "
@@ -164,7 +191,8 @@ def info(net: str, as_json: bool) -> None:
 @click.argument("nets", nargs=-1, required=True, metavar="NET...")
 @click.option("--reference", is_flag=True,
               help="Also run the numpy reference: every shape and MAC count checked by "
-                   "doing the work.")
+                   "doing the work; for an .onnx model also onnxruntime: every modelled "
+                   "tensor's shape and the parameter count against the initializers.")
 def validate(nets: tuple[str, ...], reference: bool) -> None:
     """Check network files; one line per file, exit status 2 if any is bad."""
     failures = 0
@@ -191,4 +219,13 @@ def _validate_one(net: str, reference: bool) -> str:
     run = run_reference(network)
     if not run.ok:
         raise NetworkError(network.path, "the numpy reference disagrees: " + run.problems[0])
-    return line + f"; reference ok ({run.seconds:.2f} s, {run.macs:,} MACs performed)"
+    line += f"; reference ok ({run.seconds:.2f} s, {run.macs:,} MACs performed)"
+    if network.path.lower().endswith(".onnx"):
+        from nnaccel.onnxio import check_with_onnxruntime
+
+        ort = check_with_onnxruntime(network.path, network)
+        if not ort.ok:
+            raise NetworkError(network.path, "onnxruntime disagrees: " + ort.problems[0])
+        line += (f"; onnxruntime ok ({ort.tensors} tensors, {ort.params:,} params in the "
+                 "initializers, batch norm's running statistics not counted)")
+    return line

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nnaccel.cli.compare_cmd import announce_first_compile
-from nnaccel.cli.hwopts import build_hardware, hardware_options
+from nnaccel.cli.hwopts import build_hardware, hardware_options, measured_spec
 from nnaccel.network import load_network
 from nnaccel.simulate import DATAFLOWS, ENGINES, OBJECTIVES, simulate
 
@@ -45,7 +45,7 @@ def run(net: str, preset_name, hw_file, array, buffer, sparsity, dataflow: str, 
     )
 
     hw = build_hardware(preset_name, hw_file, array, buffer, sparsity)
-    network = load_network(net)
+    network = load_network(net, measured_spec(sparsity))
     announce_first_compile(Console(stderr=True))
     result = simulate(network, hw, engine=engine, dataflow=dataflow, objective=objective)
     if csv_path:

@@ -1,0 +1,84 @@
+"""``nnaccel import`` and ``nnaccel export``: ONNX models in and out (docs/network-format.md, "ONNX")."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from nnaccel.cli.hwopts import SPARSITY, measured_spec
+from nnaccel.errors import NnaccelError
+
+
+def _write_text(path: str, text: str) -> None:
+    """Write `text` to `path` whole or not at all (never a half-written file)."""
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise NnaccelError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command("import")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", metavar="FILE.json",
+              help="Write the network file here (default: print it).")
+@click.option("--sparsity", type=SPARSITY, metavar="measured",
+              help="'measured': record each conv/fc layer's zeros in its weights as its own "
+                   "sparsity.")
+def import_cmd(model: str, output: str | None, sparsity: float | str | None) -> None:
+    """Read an ONNX MODEL into a network file (deterministic: same model, same bytes).
+
+    Every command that takes NET also reads an .onnx file directly; import writes the network
+    file so it can be edited, diffed and checked in.
+
+    Example: nnaccel import resnet18.onnx -o resnet18.json
+    """
+    from nnaccel.netformat import dumps_network
+    from nnaccel.network import load_network
+
+    if not model.lower().endswith(".onnx"):
+        raise NnaccelError(f"{model}: expected an .onnx model")
+    if sparsity is not None and not isinstance(sparsity, str):
+        raise NnaccelError("--sparsity for import takes only 'measured'")
+    network = load_network(model, measured_spec(sparsity))
+    text = dumps_network(network)
+    if output:
+        _write_text(output, text)
+        click.echo(f"wrote {output}: {network.name}, {len(network.layers)} layers, "
+                   f"{network.params:,} params, {network.macs:,} MACs", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command("export")
+@click.argument("net")
+@click.option("-o", "--output", required=True, metavar="FILE.onnx", help="The ONNX file to write.")
+@click.option("--weights", type=click.Choice(("zeros", "random")), default="zeros",
+              show_default=True,
+              help="Weight values: zeros, or seeded random numbers (a layer's own sparsity "
+                   "made real by zeroing its smallest weights).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random weights.")
+def export_cmd(net: str, output: str, weights: str, seed: int) -> None:
+    """Write NET (a network file or bundled name) as an ONNX model: open it in Netron or run it
+    in onnxruntime; `nnaccel import` gives back the same network.
+
+    Example: nnaccel export sqnxt23v5 -o sqnxt23v5.onnx
+    """
+    from nnaccel.network import load_network
+    from nnaccel.onnxio import export_onnx
+
+    network = load_network(net)
+    if Path(output).is_dir():
+        raise NnaccelError(f"{output}: is a directory")
+    export_onnx(network, output, weights=weights, seed=seed)
+    click.echo(f"wrote {output}: {network.name}, {len(network.layers)} layers", err=True)
