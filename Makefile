@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,onnx]'
 	$(BIN)/python -m compileall -q nnaccel  # bytecode even where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
