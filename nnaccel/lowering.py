@@ -76,10 +76,25 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
         fused[layer.name] = src
         has_post.add(src)
     return tuple(
-        Lowered(layer, None if layer.name in fused else vectors[layer.name], fused.get(layer.name),
-                layer_density(layer, hw))
+        Lowered(layer, None if layer.name in fused else _fitted(vectors[layer.name], layer, hw),
+                fused.get(layer.name), layer_density(layer, hw))
         for layer in network.layers
     )
+
+
+def _fitted(v: np.ndarray | None, layer: Layer, hw: Hardware) -> np.ndarray | None:
+    """A global pool whose one-channel map cannot sit in the double buffer runs as a reduction.
+
+    docs/model.md §1a: the map's pixels become the group's input channels of a 1x1 window
+    operation on a 1x1 map (the same values and operations), which the c loop can tile.
+    """
+    if v is None or layer.type != "global_avgpool":
+        return v
+    if 2 * (v[L.L_H] * v[L.L_W] * hw.word_bytes + hw.psum_bytes) <= hw.buffer_bytes:
+        return v
+    v[L.L_CGI] = v[L.L_H] * v[L.L_W]
+    v[[L.L_H, L.L_W, L.L_KH, L.L_KW]] = 1
+    return v
 
 
 def _span(kernel: int, dilation: int) -> int:
