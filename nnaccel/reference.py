@@ -195,9 +195,11 @@ def run_layer(layer: Layer, inputs: list[np.ndarray], weights: _Weights
         return np.maximum(sum(inputs[1:], inputs[0]), 0), 0
     if layer.type == "concat":
         return np.concatenate(inputs, axis=0), 0
-    if layer.type == "mul":  # numpy broadcasting is the [C, 1, 1] channel scale itself
-        return np.multiply(inputs[0], inputs[1]) if len(inputs) == 2 else np.prod(
-            np.broadcast_arrays(*inputs), axis=0), 0
+    if layer.type == "mul":
+        # numpy broadcasting is the [C, 1, 1] channel scale itself; the factors pass a sigmoid,
+        # as a squeeze-and-excitation gate does, so that values stay finite through many blocks
+        gates = [1 / (1 + np.exp(-np.clip(g, -30, 30))) for g in inputs[1:]]
+        return np.prod(np.broadcast_arrays(inputs[0], *gates), axis=0), 0
     if layer.type == "affine":
         c = x.shape[0]
         scale = 1 + 0.1 * weights.rng.standard_normal((c, 1, 1), dtype=np.float32)
