@@ -20,8 +20,7 @@ from onnx import helper
 
 from nnaccel.errors import NetworkError
 from nnaccel.network import Network
-from nnaccel.onnxio.importer import _load, walk
-
+from nnaccel.onnxio.importer import load, walk
 
 _WEIGHTED_OPS = ("Conv", "Gemm", "MatMul", "Mul", "Add", "Sub", "Div")
 _FLOATS = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
@@ -61,7 +60,7 @@ def check_with_onnxruntime(path: str | Path, network: Network, seed: int = 0) ->
 
     start = time.perf_counter()
     path = Path(path)
-    model = _load(path)
+    model = load(path)
     imported = walk(path, model)
     wanted = {t for t, _ in imported.tensors.values()}
     present = {o.name for o in model.graph.output}

@@ -62,7 +62,7 @@ def _fail(path: Path, message: str) -> NetworkError:
     return NetworkError(str(path), message)
 
 
-def _load(path: Path) -> onnx.ModelProto:
+def load(path: Path) -> onnx.ModelProto:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -191,7 +191,7 @@ def import_model(path: str | Path, measured: bool = False,
     initializer. A sparsity the exporter recorded (metadata) comes back as the file's own.
     """
     path = Path(path)
-    imported = walk(path, model if model is not None else _load(path))
+    imported = walk(path, model if model is not None else load(path))
     data = parse_network_text(json.dumps(imported.fields), str(path))
     layers = tuple(Layer(**f) for f in data.pop("layers"))
     network = Network(layers=layers, path=str(path), **data)
