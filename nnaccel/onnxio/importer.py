@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper, shape_inference
+from onnx import external_data_helper, helper, numpy_helper, shape_inference
 
 from nnaccel.errors import NetworkError
 from nnaccel.netformat import INPUT, parse_network_text
 from nnaccel.network import Layer, Network
-from nnaccel.onnxio.ops import HANDLERS, SUPPORTED, Act, Builder, OpError
+from nnaccel.onnxio.graph import Act, Builder, OpError
+from nnaccel.onnxio.ops import HANDLERS, SUPPORTED
 from nnaccel.sparsity import with_sparsity
 
 META = "nnaccel."  # metadata_props keys written by the exporter
@@ -72,6 +73,12 @@ def load(path: Path) -> onnx.ModelProto:
     except Exception as exc:  # protobuf raises several kinds for bytes that are not a model
         raise _fail(path, f"not an ONNX model ({type(exc).__name__}: "
                     f"{' '.join(str(exc).split())[:120]})") from None
+    if any(external_data_helper.uses_external_data(t) for t in model.graph.initializer):
+        try:  # weights beside the model (files over 2 GB are saved so)
+            external_data_helper.load_external_data_for_model(model, str(path.parent))
+        except Exception as exc:
+            raise _fail(path, f"cannot read the model's external weights: "
+                        f"{' '.join(str(exc).split())[:120]}") from None
     return model
 
 

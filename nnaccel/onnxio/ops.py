@@ -3,173 +3,21 @@
 A handler gets the node's inputs as values, constants (numpy arrays) or activations (``Act``),
 and returns the values of its outputs, adding layers to the ``Builder`` as it goes. What a
 handler cannot map raises ``OpError``, which the importer turns into one line naming the file,
-the node and its op type.
+the node and its op type. The handlers of views (Flatten, Reshape, Transpose, ...) are in
+``views.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import onnx
-from onnx import helper
-from onnx.reference import ReferenceEvaluator
 
-from nnaccel.netformat import INPUT
-from nnaccel.shapes import ShapeError, output_shape
+from nnaccel.onnxio.graph import Act, Builder, OpError, attrs, ints
+from nnaccel.onnxio.views import on_flatten, on_reshape, on_shape, on_squeeze, on_transpose, on_unsqueeze
 from nnaccel.sparsity import zero_fraction
-
-
-class OpError(Exception):
-    """A node the importer cannot map; `list_supported` adds the supported operators."""
-
-    def __init__(self, message: str, list_supported: bool = False):
-        super().__init__(message)
-        self.list_supported = list_supported
-
-
-@dataclass(frozen=True)
-class Act:
-    """An activation tensor: the output of `layer` (C, H, W), possibly seen through a view.
-
-    ``pure``: nothing (activation, batch norm) applied since the layer computed it, so a batch
-    norm or a bias may still fold into the layer. ``view``: '' (the [1, C, H, W] tensor),
-    'flat' ([1, C·H·W]), 'groups' ([1, g, C/g, H, W]) or 'shuffled' ([1, C/g, g, H, W]).
-    ``pad``: a pending Pad (top, left, bottom, right) for the next conv or pooling to absorb.
-    """
-
-    layer: str
-    shape: tuple[int, int, int]
-    pure: bool = True
-    view: str = ""
-    groups: int = 1
-    pad: tuple[int, int, int, int] = (0, 0, 0, 0)
-
-    def onnx_dims(self) -> tuple[int, ...]:
-        c, h, w = self.shape
-        h, w = h + self.pad[0] + self.pad[2], w + self.pad[1] + self.pad[3]
-        g = self.groups
-        return {"": (1, c, h, w), "flat": (1, c * h * w), "groups": (1, g, c // g, h, w),
-                "shuffled": (1, c // g, g, h, w)}[self.view]
-
-
-Value = Act | np.ndarray | None
-
-
-def attrs(node: onnx.NodeProto) -> dict[str, Any]:
-    out = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        out[a.name] = v.decode() if isinstance(v, bytes) else v
-    return out
-
-
-class Builder:
-    """The layers found so far, the value of every tensor, and each weighted layer's zeros."""
-
-    def __init__(self, opset: int):
-        self.opset = opset
-        self.values: dict[str, Value] = {}
-        self.layers: list[dict[str, Any]] = []
-        self.by_name: dict[str, dict[str, Any]] = {}
-        self.zeros: dict[str, float] = {}
-        self.uses: dict[str, int] = {}
-        self.tensors: dict[str, tuple[str, tuple[int, ...]]] = {}  # layer -> first tensor, dims
-
-    def count_uses(self, graph: onnx.GraphProto) -> None:
-        for node in graph.node:
-            for name in node.input:
-                self.uses[name] = self.uses.get(name, 0) + 1
-        for out in graph.output:
-            self.uses[out.name] = self.uses.get(out.name, 0) + 1
-
-    def run(self, node: onnx.NodeProto, label: str, handler: Callable | None) -> None:
-        ins: list[Value] = []
-        for name in node.input:
-            if name and name not in self.values:
-                raise OpError(f"input '{name}' is not produced by an earlier node")
-            ins.append(self.values[name] if name else None)
-        if all(not isinstance(v, Act) for v in ins) and node.op_type != "Shape":
-            outs = self._fold(node, ins)
-        elif handler is None:
-            raise OpError("unsupported operator", list_supported=True)
-        else:
-            outs = handler(self, node, label, ins)
-        for name, value in zip(node.output, outs, strict=False):
-            if name:
-                self.values[name] = value
-            if isinstance(value, Act) and value.layer in self.by_name and name and \
-                    value.layer not in self.tensors:
-                self.tensors[value.layer] = (name, value.onnx_dims())
-
-    def _fold(self, node: onnx.NodeProto, ins: list[Value]) -> list[Value]:
-        """A node of constants only (a shape computation): evaluated by onnx's reference ops."""
-        try:
-            evaluator = ReferenceEvaluator(node, opsets={"": self.opset})
-            feeds = {n: v for n, v in zip(node.input, ins, strict=True) if n}
-            return list(evaluator.run(None, feeds))
-        except Exception as exc:
-            raise OpError(f"cannot fold this node of constants: "
-                          f"{' '.join(str(exc).split())[:120]}") from None
-
-    def check_inferred(self, node: onnx.NodeProto, inferred: dict[str, tuple[int, ...]]) -> None:
-        for name in node.output:
-            value = self.values.get(name)
-            if isinstance(value, Act) and name in inferred and inferred[name] != value.onnx_dims():
-                raise OpError(f"ONNX shape inference gives '{name}' the shape "
-                              f"{list(inferred[name])}, nnaccel's rules {list(value.onnx_dims())}")
-
-    # --- helpers for handlers -----------------------------------------------------------
-    def act(self, value: Value, what: str = "its input", views: tuple[str, ...] = ("",),
-            pad_ok: bool = False) -> Act:
-        if not isinstance(value, Act):
-            raise OpError(f"{what} must be an activation, not a constant")
-        if value.view not in views:
-            raise OpError(f"{what} is a {value.view or '4-D'} view of '{value.layer}', which "
-                          "this operator does not take here")
-        if any(value.pad) and not pad_ok:
-            raise OpError("reads a Pad's output; supported: Pad before Conv, MaxPool or "
-                          "AveragePool")
-        return value
-
-    def const(self, value: Value, what: str) -> np.ndarray:
-        if not isinstance(value, np.ndarray):
-            raise OpError(f"{what} must be a constant (an initializer), not computed by the model")
-        return value
-
-    def add_layer(self, label: str, ltype: str, inputs: list[Act], out_channels: int = 0,
-                  **fields: Any) -> Act:
-        name, n = label if label != INPUT else f"{label}_", 1
-        while name in self.by_name:
-            n += 1
-            name = f"{label}_{n}"
-        shapes = tuple(a.shape for a in inputs)
-        try:
-            shape = output_shape(ltype, shapes, out_channels,
-                                 **{k: tuple(v) for k, v in fields.items()
-                                    if k in ("kernel", "stride", "padding", "dilation",
-                                             "channels", "scale")},
-                                 ceil_mode=fields.get("ceil_mode", False))
-        except ShapeError as exc:
-            raise OpError(str(exc)) from None
-        layer = {"name": name, "type": ltype, "inputs": [a.layer for a in inputs],
-                 "input_shapes": [list(s) for s in shapes], "output_shape": list(shape), **fields}
-        self.layers.append(layer)
-        self.by_name[name] = layer
-        return Act(name, shape)
-
-    def foldable(self, x: Act, tensor: str, types: tuple[str, ...]) -> dict[str, Any] | None:
-        """The layer `x` is the untouched, sole-consumer output of, if of one of `types`."""
-        layer = self.by_name.get(x.layer)
-        if x.pure and layer is not None and layer["type"] in types and self.uses.get(tensor) == 1:
-            return layer
-        return None
-
-
-def _ints(v: Any) -> list[int]:
-    return [int(i) for i in np.asarray(v).reshape(-1)]
 
 
 def _padding(t: int, left: int, b: int, r: int) -> list[int]:
@@ -189,7 +37,7 @@ def _window_pads(a: dict[str, Any], x: Act, kernel: list[int], strides: list[int
     elif auto == "VALID":
         pads = (0, 0, 0, 0)
     else:
-        pads = tuple(_ints(a.get("pads", [0, 0, 0, 0])))
+        pads = tuple(ints(a.get("pads", [0, 0, 0, 0])))
         if len(pads) != 4:
             raise OpError(f"pads {list(pads)} are not those of a 2-D window")
     return tuple(p + q for p, q in zip(pads, x.pad, strict=True))
@@ -206,8 +54,8 @@ def _conv(b: Builder, node, label, ins):
         raise OpError(f"weights {list(w.shape)} with group {group} do not fit "
                       f"{x.shape[0]} input channels")
     kernel = list(w.shape[2:])
-    strides = _ints(a.get("strides", [1, 1]))
-    dilations = _ints(a.get("dilations", [1, 1]))
+    strides = ints(a.get("strides", [1, 1]))
+    dilations = ints(a.get("dilations", [1, 1]))
     pads = _window_pads(a, x, kernel, strides, dilations)
     y = b.add_layer(label, "conv", [replace(x, pad=(0, 0, 0, 0))], int(w.shape[0]),
                     kernel=kernel, stride=strides, padding=_padding(*pads), groups=group,
@@ -221,12 +69,12 @@ def _pool(kind: str):
     def handler(b: Builder, node, label, ins):
         x = b.act(ins[0], pad_ok=True)
         a = attrs(node)
-        if any(d != 1 for d in _ints(a.get("dilations", [1, 1]))):
+        if any(d != 1 for d in ints(a.get("dilations", [1, 1]))):
             raise OpError("dilated pooling; supported: dilations 1")
         if len(node.output) > 1 and node.output[1] and b.uses.get(node.output[1]):
             raise OpError("its Indices output is used; supported: MaxPool's values only")
-        kernel = _ints(a["kernel_shape"])
-        strides = _ints(a.get("strides", [1, 1]))
+        kernel = ints(a["kernel_shape"])
+        strides = ints(a.get("strides", [1, 1]))
         pads = _window_pads(a, x, kernel, strides, [1, 1])
         return [b.add_layer(label, kind, [replace(x, pad=(0, 0, 0, 0))], kernel=kernel,
                             stride=strides, padding=_padding(*pads),
@@ -247,7 +95,7 @@ def _global_max(b: Builder, node, label, ins):
 def _reduce_mean(b: Builder, node, label, ins):
     x = b.act(ins[0])
     a = attrs(node)
-    axes = a.get("axes") if len(ins) < 2 or ins[1] is None else _ints(b.const(ins[1], "axes"))
+    axes = a.get("axes") if len(ins) < 2 or ins[1] is None else ints(b.const(ins[1], "axes"))
     if axes is None or sorted(ax % 4 for ax in axes) != [2, 3]:
         raise OpError(f"ReduceMean over axes {axes}; supported: over height and width [2, 3]")
     y = b.add_layer(label, "global_avgpool", [x])
@@ -342,7 +190,7 @@ def _sum(b: Builder, node, label, ins):
 
 def _concat(b: Builder, node, label, ins):
     xs = [b.act(v, "every input") for v in ins]
-    if attrs(node).get("axis") % 4 != 1:
+    if attrs(node).get("axis", 1) % 4 != 1:
         raise OpError(f"Concat on axis {attrs(node).get('axis')}; supported: on channels (1)")
     return [xs[0] if len(xs) == 1 else b.add_layer(label, "concat", xs)]
 
@@ -363,7 +211,7 @@ def _split(b: Builder, node, label, ins):
     a = attrs(node)
     if a.get("axis", 0) % 4 != 1:
         raise OpError(f"Split on axis {a.get('axis', 0)}; supported: on channels (1)")
-    sizes = a.get("split") if len(ins) < 2 or ins[1] is None else _ints(b.const(ins[1], "split"))
+    sizes = a.get("split") if len(ins) < 2 or ins[1] is None else ints(b.const(ins[1], "split"))
     n = len(node.output)
     if sizes is None:
         c = x.shape[0]
@@ -375,9 +223,9 @@ def _split(b: Builder, node, label, ins):
 
 def _slice(b: Builder, node, label, ins):
     x = b.act(ins[0])
-    starts, ends = _ints(b.const(ins[1], "starts")), _ints(b.const(ins[2], "ends"))
-    axes = _ints(ins[3]) if len(ins) > 3 and ins[3] is not None else list(range(len(starts)))
-    steps = _ints(ins[4]) if len(ins) > 4 and ins[4] is not None else [1] * len(starts)
+    starts, ends = ints(b.const(ins[1], "starts")), ints(b.const(ins[2], "ends"))
+    axes = ints(ins[3]) if len(ins) > 3 and ins[3] is not None else list(range(len(starts)))
+    steps = ints(ins[4]) if len(ins) > 4 and ins[4] is not None else [1] * len(starts)
     dims = (1, *x.shape)
     rng = {1: (0, x.shape[0])}
     for ax, s, e, st in zip(axes, starts, ends, steps, strict=True):
@@ -392,74 +240,19 @@ def _slice(b: Builder, node, label, ins):
 def _pad(b: Builder, node, label, ins):
     x = b.act(ins[0])
     a = attrs(node)
-    pads = _ints(b.const(ins[1], "pads")) if len(ins) > 1 and ins[1] is not None else \
-        _ints(a.get("pads", []))
+    pads = ints(b.const(ins[1], "pads")) if len(ins) > 1 and ins[1] is not None else \
+        ints(a.get("pads", []))
     value = ins[2] if len(ins) > 2 and ins[2] is not None else a.get("value", 0.0)
     if a.get("mode", "constant") != "constant" or np.any(np.asarray(value) != 0):
         raise OpError("a Pad other than with zeros; supported: zero padding of height and width")
     if len(ins) > 3 and ins[3] is not None:
         full = [0] * 8
-        for i, ax in enumerate(_ints(ins[3])):
+        for i, ax in enumerate(ints(ins[3])):
             full[ax % 4], full[ax % 4 + 4] = pads[i], pads[i + len(pads) // 2]
         pads = full
     if len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5] or min(pads) < 0:
         raise OpError(f"pads {pads}; supported: zero padding of height and width only")
     return [replace(x, pure=False, pad=(pads[2], pads[3], pads[6], pads[7]))]
-
-
-def _flatten(b: Builder, node, label, ins):
-    x = b.act(ins[0], views=("", "flat"))
-    if attrs(node).get("axis", 1) != 1:
-        raise OpError("Flatten on an axis other than 1; supported: [1, C, H, W] -> [1, C·H·W]")
-    return [replace(x, view="flat")]
-
-
-def _squeeze(b: Builder, node, label, ins):
-    x = b.act(ins[0])
-    if x.shape[1:] != (1, 1):
-        raise OpError(f"Squeeze of a {list(x.shape)} map; supported: of a [C, 1, 1] map")
-    return [replace(x, view="flat")]
-
-
-def _unsqueeze(b: Builder, node, label, ins):
-    x = b.act(ins[0], views=("flat",))
-    if x.shape[1:] != (1, 1):
-        raise OpError(f"Unsqueeze of a flattened {list(x.shape)} map; supported: back to "
-                      "[1, C, 1, 1]")
-    return [replace(x, view="")]
-
-
-def _reshape(b: Builder, node, label, ins):
-    x = b.act(ins[0], views=("", "flat", "shuffled"))
-    dims, target = x.onnx_dims(), _ints(b.const(ins[1], "the shape"))
-    target = [dims[i] if t == 0 and i < len(dims) else t for i, t in enumerate(target)]
-    if -1 in target:
-        known = int(np.prod([t for t in target if t != -1]))
-        target[target.index(-1)] = int(np.prod(dims)) // max(known, 1)
-    c, h, w = x.shape
-    if x.view == "shuffled" and target == [1, c, h, w]:
-        return [b.add_layer(label, "shuffle", [replace(x, view="")], groups=x.groups)]
-    if x.view != "shuffled":
-        if len(target) == 2 and target[0] == 1:
-            return [replace(x, view="flat")]
-        if target == [1, c, h, w]:
-            return [replace(x, view="")]
-        if len(target) == 5 and target[0] == 1 and target[3:] == [h, w] and \
-                target[1] * target[2] == c and x.view == "":
-            return [replace(x, view="groups", groups=target[1])]
-    raise OpError(f"Reshape of {list(dims)} to {target}; supported: flattening, and the "
-                  "Reshape-Transpose-Reshape of a channel shuffle")
-
-
-def _transpose(b: Builder, node, label, ins):
-    x = b.act(ins[0], views=("", "groups"))
-    perm = _ints(attrs(node).get("perm", []))
-    if x.view == "groups" and perm == [0, 2, 1, 3, 4]:
-        return [replace(x, view="shuffled")]
-    if x.view == "" and perm == [0, 1, 2, 3]:
-        return [x]
-    raise OpError(f"Transpose {perm}; supported: the channel-group swap [0, 2, 1, 3, 4] of a "
-                  "channel shuffle")
 
 
 def _resize(b: Builder, node, label, ins):
@@ -488,11 +281,6 @@ def _resize(b: Builder, node, label, ins):
     return [b.add_layer(label, "upsample", [x], scale=[int(f[2]), int(f[3])], mode=mode)]
 
 
-def _shape(b: Builder, node, label, ins):
-    return [np.asarray(b.act(ins[0], views=("", "flat", "groups", "shuffled"), pad_ok=True)
-                       .onnx_dims(), dtype=np.int64)]
-
-
 ACTIVATIONS = ("Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
                "Softmax", "LogSoftmax", "Elu", "Selu", "Softplus", "Gelu", "Mish", "Erf",
                "Dropout", "Identity", "Cast")
@@ -503,8 +291,8 @@ HANDLERS: dict[str, Callable] = {
     "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batch_norm,
     "Add": _binary("add"), "Sub": _binary("add"), "Mul": _binary("mul"), "Div": _binary("mul"),
     "Sum": _sum, "Concat": _concat, "Split": _split, "Slice": _slice, "Pad": _pad,
-    "Flatten": _flatten, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Reshape": _reshape,
-    "Transpose": _transpose, "Resize": _resize, "Upsample": _resize, "Shape": _shape,
+    "Flatten": on_flatten, "Squeeze": on_squeeze, "Unsqueeze": on_unsqueeze, "Reshape": on_reshape,
+    "Transpose": on_transpose, "Resize": _resize, "Upsample": _resize, "Shape": on_shape,
     **{op: _elementwise for op in ACTIVATIONS},
 }
 
