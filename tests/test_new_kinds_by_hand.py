@@ -1,0 +1,59 @@
+"""Two of the layer kinds of docs/model.md §1a worked by hand on the step engine, through the
+lowering a network layer takes (the numbers are docs/model.md §11's; fast agrees by the
+agreement tests). Hardware as in tests/test_step.py: WORD 2 B, PSUM 4 B, LAT 100,
+BW 16 B/cycle: a request of n bytes takes 100 + ceil(n / 16) cycles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnaccel.engines import fast, step
+from nnaccel.engines import layout as L
+from nnaccel.hardware import Hardware
+from nnaccel.lowering import lower_network
+from nnaccel.network import Layer, Network
+
+
+def _lowered(layer: Layer) -> tuple[np.ndarray, np.ndarray]:
+    hw = Hardware(Pr=4, Pc=4, buffer_port_words=4, rf_psums=1, sparsity=0.4)
+    (low,) = lower_network(Network("t", layer.input_shapes[0], (layer,), "test"), hw)
+    return low.vector, low.hardware_vector(hw.vector())
+
+
+def _counts(vec: np.ndarray, hv: np.ndarray, tx: int, ty: int, tc: int, tk: int) -> dict:
+    m = np.array([L.DF_OS, L.LOOP_K, L.LOOP_C, L.LOOP_Y, L.LOOP_X, tx, ty, tc, tk], np.int64)
+    s = step.simulate(vec, hv, m)
+    assert np.array_equal(s, fast.evaluate(vec, hv, m[None, :])[0])
+    return {n: int(v) for n, v in zip(L.COUNT_NAMES, s, strict=True) if n != "alu_ops"}
+
+
+def test_squeeze_and_excitation_multiply():
+    # (2, 2, 3) times (2, 1, 1): a depthwise 1x1 conv, G = 2, whose weights are the 2 factors,
+    # dense (density 1, whatever the hardware's). OS, one tile TX = 3, TY = 2, TC = 1, TK = 2.
+    # Load: 2 groups * 2 * 3 inputs + 2 weights = 14 values, 28 B: 102 cycles.
+    # One 2x3 pixel block; per group one chunk (m = 1) and one channel with nnz = 1:
+    #   window words = 2 * 3 = 6 -> 2 port cycles; step = max(1, 2) = 2; 2 groups: 4 cycles.
+    # Store 12 values, 24 B: 102. Timeline: 0..102 load, 102..106, 106..208 store.
+    # ops = RF = 2 * 6 = 12; array = buffer reads of the steps = 2 * (6 + 1) = 14;
+    # buffer reads 14 + 12 (store) = 26; writes 2 * 6 (partial sums) + 14 (load) = 26.
+    layer = Layer("se", "mul", ("a", "b"), ((2, 2, 3), (2, 1, 1)), (2, 2, 3))
+    vec, hv = _lowered(layer)
+    assert (hv[L.H_DNUM], hv[L.H_DDEN]) == (1, 1)
+    assert _counts(vec, hv, 3, 2, 1, 2) == {
+        "cycles": 208, "compute_cycles": 4, "stall_cycles": 204, "pe_ops": 12,
+        "rf_accesses": 12, "array_transfers": 14, "buffer_reads": 26, "buffer_writes": 26,
+        "dram_read_bytes": 28, "dram_write_bytes": 24, "tiles": 1}
+
+
+def test_nearest_upsample():
+    # (1, 2, 2) upsampled by 2: a window operation on the 4x4 output grid, CGI = 1 (each output
+    # reads its one source value by a repeated address), 1x1. OS, one tile TX = TY = 4.
+    # Load 16 values, 32 B: 102. One 4x4 block, one step: words 16 -> 4 port cycles, nnz 1:
+    # 4 cycles. Store 16 values: 102. Timeline 0..102, 102..106, 106..208.
+    # ops = RF = array = 16; buffer reads 16 + 16 (store); writes 16 (partial sums) + 16 (load).
+    layer = Layer("up", "upsample", ("a",), ((1, 2, 2),), (1, 4, 4), scale=(2, 2))
+    vec, hv = _lowered(layer)
+    assert _counts(vec, hv, 4, 4, 1, 1) == {
+        "cycles": 208, "compute_cycles": 4, "stall_cycles": 204, "pe_ops": 16,
+        "rf_accesses": 16, "array_transfers": 16, "buffer_reads": 32, "buffer_writes": 32,
+        "dram_read_bytes": 32, "dram_write_bytes": 32, "tiles": 1}
