@@ -83,12 +83,17 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
 
 
 def _fitted(v: np.ndarray | None, layer: Layer, hw: Hardware) -> np.ndarray | None:
-    """A global pool whose one-channel map cannot sit in the double buffer runs as a reduction.
+    """A global pool (a pool over the whole map) whose one-channel map cannot sit in the double
+    buffer runs as a reduction.
 
     docs/model.md §1a: the map's pixels become the group's input channels of a 1x1 window
     operation on a 1x1 map (the same values and operations), which the c loop can tile.
     """
-    if v is None or layer.type != "global_avgpool":
+    c, h, w = layer.input_shape
+    whole_map = layer.type == "global_avgpool" or (
+        layer.type in ("maxpool", "avgpool") and layer.kernel == (h, w)
+        and layer.output_shape == (c, 1, 1) and layer.padding in ((0, 0), (0, 0, 0, 0)))
+    if v is None or not whole_map:
         return v
     if 2 * (v[L.L_H] * v[L.L_W] * hw.word_bytes + hw.psum_bytes) <= hw.buffer_bytes:
         return v

@@ -4,6 +4,7 @@ the precision torchvision's model documentation gives them ("GFLOPS", which are 
 
 from __future__ import annotations
 
+import numpy as np
 from onnx_build import Net
 
 
@@ -136,8 +137,19 @@ def densenet121() -> Net:
     return n
 
 
-def googlenet() -> Net:
+def googlenet(transform_input: bool = True) -> Net:
+    """With its pretrained weights torchvision's GoogLeNet renormalizes each input channel:
+    x[:, i] (a Gather), unsqueezed, scaled and shifted by scalars, concatenated again."""
     n = Net(name="googlenet")
+    x = "input"
+    if transform_input:
+        chans = []
+        for i, (std, mean) in enumerate(((0.229, 0.485), (0.224, 0.456), (0.225, 0.406))):
+            g = n.node("Gather", [x, n.init(i, np.int64)], (1, 224, 224), axis=1)
+            u = n.node("Unsqueeze", [g, n.init([1], np.int64)], (1, 1, 224, 224))
+            m = n.node("Mul", [u, n.init(std / 0.5)], (1, 1, 224, 224))
+            chans.append(n.node("Add", [m, n.init((mean - 0.5) / 0.5)], (1, 1, 224, 224)))
+        x = n.concat(chans)
 
     def inception(x: str, c1: int, c3r: int, c3: int, c5r: int, c5: int, pp: int) -> str:
         b1 = n.cba(x, c1, 1)
@@ -146,7 +158,7 @@ def googlenet() -> Net:
         b4 = n.cba(n.maxpool(x, 3, 1, 1, ceil=True), pp, 1)
         return n.concat([b1, b2, b3, b4])
 
-    x = n.maxpool(n.cba("input", 64, 7, 2), 3, 2, ceil=True)
+    x = n.maxpool(n.cba(x, 64, 7, 2), 3, 2, ceil=True)
     x = n.maxpool(n.cba(n.cba(x, 64, 1), 192, 3), 3, 2, ceil=True)
     x = inception(inception(x, 64, 96, 128, 16, 32, 32), 128, 128, 192, 32, 96, 64)
     x = n.maxpool(x, 3, 2, ceil=True)

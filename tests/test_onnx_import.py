@@ -215,3 +215,29 @@ def test_constant_nodes_are_folded():
         "v", 7, [2], [1, -1]))
     net = imp(n, n.gemm(n.node("Reshape", [n.conv("input", 2, 1), const], (1, 32)), 3))
     assert types(net) == ["conv", "fc"]
+
+
+def test_batch_norm_fused_by_the_exporter_is_a_bias():
+    # torch.onnx's TorchScript exporter, in eval mode, folds each batch norm into its conv's
+    # weights and a bias: the file holds Co fewer parameters per batch norm than the framework
+    n = Net(3, 8, 8)
+    (conv,) = imp(n, n.act(n.conv("input", 8, 3, bias=True))).layers
+    assert conv.bias and not conv.batch_norm and conv.params == 8 * 3 * 9 + 8
+
+
+def test_global_max_pool_of_a_large_map_runs_on_a_small_buffer():
+    from nnaccel.hardware import preset
+    from nnaccel.simulate import simulate
+
+    n = Net(4, 128, 128)
+    net = imp(n, n.node("GlobalMaxPool", ["input"], (1, 4, 1, 1)))
+    for engine in ("fast", "step"):
+        assert simulate(net, preset("paper-8x8"), engine=engine).cycles > 0
+
+
+def test_one_channel_gathered_then_unsqueezed_is_a_slice():
+    n = Net(3, 4, 4)
+    g = n.node("Gather", ["input", n.init(2, np.int64)], (1, 4, 4), axis=1)
+    u = n.node("Unsqueeze", [g, n.init([1], np.int64)], (1, 1, 4, 4))
+    net = imp(n, n.conv(n.node("Add", [u, n.init(0.5)], (1, 1, 4, 4)), 2, 1))
+    assert types(net) == ["slice", "conv"] and net.layers[0].channels == (2, 3)

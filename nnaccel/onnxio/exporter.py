@@ -200,7 +200,10 @@ def write_model(network: Network, path: str | Path, weights: str = "zeros", seed
     """Write the ONNX model of `network` to `path`, whole or not at all."""
     model = build_model(network, weights, seed)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise NnaccelError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(model.SerializeToString())

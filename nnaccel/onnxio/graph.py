@@ -30,7 +30,8 @@ class Act:
 
     ``pure``: nothing (activation, batch norm) applied since the layer computed it, so a batch
     norm or a bias may still fold into the layer. ``view``: '' (the [1, C, H, W] tensor),
-    'flat' ([1, C·H·W]), 'groups' ([1, g, C/g, H, W]) or 'shuffled' ([1, C/g, g, H, W]).
+    'flat' ([1, C·H·W]), 'groups' ([1, g, C/g, H, W]), 'shuffled' ([1, C/g, g, H, W]) or
+    'channel' ([1, H, W]: one channel, its axis gathered away).
     ``pad``: a pending Pad (top, left, bottom, right) for the next conv or pooling to absorb.
     """
 
@@ -46,7 +47,7 @@ class Act:
         h, w = h + self.pad[0] + self.pad[2], w + self.pad[1] + self.pad[3]
         g = self.groups
         return {"": (1, c, h, w), "flat": (1, c * h * w), "groups": (1, g, c // g, h, w),
-                "shuffled": (1, c // g, g, h, w)}[self.view]
+                "shuffled": (1, c // g, g, h, w), "channel": (1, h, w)}[self.view]
 
 
 Value = Act | np.ndarray | None

@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from nnaccel.onnxio.graph import Act, Builder, OpError, attrs, ints
-from nnaccel.onnxio.views import on_flatten, on_reshape, on_shape, on_squeeze, on_transpose, on_unsqueeze
+from nnaccel.onnxio.views import (
+    on_flatten,
+    on_gather,
+    on_reshape,
+    on_shape,
+    on_squeeze,
+    on_transpose,
+    on_unsqueeze,
+)
 from nnaccel.sparsity import zero_fraction
 
 
@@ -142,7 +150,7 @@ def _batch_norm(b: Builder, node, label, ins):
 
 def _elementwise(b: Builder, node, label, ins):
     """An activation or another function applied value by value: folded, no layer."""
-    return [replace(b.act(ins[0], views=("", "flat")), pure=False)]
+    return [replace(b.act(ins[0], views=("", "flat", "channel")), pure=False)]
 
 
 def _per_channel(k: np.ndarray, x: Act) -> bool:
@@ -154,7 +162,7 @@ def _per_channel(k: np.ndarray, x: Act) -> bool:
 
 def _scale_or_shift(b: Builder, node, label, ins, shift: bool):
     x, k = (ins[0], ins[1]) if isinstance(ins[0], Act) else (ins[1], ins[0])
-    x = b.act(x, views=("", "flat"))
+    x = b.act(x, views=("", "flat", "channel"))
     if k.size == 1:
         return [replace(x, pure=False)]  # HardSwish's x·relu6(x+3)/6 and the like
     if not _per_channel(k, x):
@@ -293,6 +301,7 @@ HANDLERS: dict[str, Callable] = {
     "Sum": _sum, "Concat": _concat, "Split": _split, "Slice": _slice, "Pad": _pad,
     "Flatten": on_flatten, "Squeeze": on_squeeze, "Unsqueeze": on_unsqueeze, "Reshape": on_reshape,
     "Transpose": on_transpose, "Resize": _resize, "Upsample": _resize, "Shape": on_shape,
+    "Gather": on_gather,
     **{op: _elementwise for op in ACTIVATIONS},
 }
 

@@ -25,8 +25,26 @@ def on_squeeze(b: Builder, node, label, ins):
     return [replace(x, view="flat")]
 
 
+def on_gather(b: Builder, node, label, ins):
+    """x[:, i] of an image: one channel (torchvision's GoogLeNet normalizes its input so)."""
+    x = b.act(ins[0])
+    index = np.asarray(b.const(ins[1], "the indices"))
+    axis = attrs(node).get("axis", 0) % 4
+    c = x.shape[0]
+    if axis != 1 or index.ndim > 1:
+        raise OpError(f"Gather on axis {axis} of an activation; supported: channels (axis 1) "
+                      "by one index or a range")
+    picked = [int(i) % c for i in index.reshape(-1)]
+    if picked != list(range(picked[0], picked[0] + len(picked))):
+        raise OpError(f"Gather of channels {picked}; supported: one channel or a range")
+    y = b.add_layer(label, "slice", [x], channels=[picked[0], picked[-1] + 1])
+    return [replace(y, view="channel") if index.ndim == 0 else y]
+
+
 def on_unsqueeze(b: Builder, node, label, ins):
-    x = b.act(ins[0], views=("flat",))
+    x = b.act(ins[0], views=("flat", "channel"))
+    if x.view == "channel":  # back to [1, 1, H, W]
+        return [replace(x, view="")]
     if x.shape[1:] != (1, 1):
         raise OpError(f"Unsqueeze of a flattened {list(x.shape)} map; supported: back to "
                       "[1, C, 1, 1]")
