@@ -117,6 +117,9 @@ def _bad_models(tmp_path: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
     two = Net(3, 8, 8)
     two_model = two.model(two.conv("input", 4, 3))
     two_model.graph.input.append(onnx.helper.make_tensor_value_info("extra", 1, [1, 3, 8, 8]))
+    batch = good.model(good.nodes[-1].output[0])
+    batch.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
+    batch.graph.output[0].type.tensor_type.shape.dim[0].dim_value = 2
     transposed = Net(3, 8, 8)
     perm = transposed.node("Transpose", [transposed.conv("input", 4, 3)], (1, 8, 8, 4),
                            perm=[0, 2, 3, 1])
@@ -129,13 +132,14 @@ def _bad_models(tmp_path: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
                           ("dyn.onnx", "dynamic batch", "'N'")),
         "two inputs": (_model_file(tmp_path, "two.onnx", two_model),
                        ("two.onnx", "2 inputs", "'extra'")),
+        "batch of 2": (_model_file(tmp_path, "b2.onnx", batch), ("b2.onnx", "a batch of 2")),
         "transpose": (_model_file(tmp_path, "tr.onnx", transposed.model(perm)),
                       ("tr.onnx", "(Transpose)", "supported: the channel-group swap")),
     }
 
 
 @pytest.mark.parametrize("case", ["truncated", "text", "unsupported op", "dynamic batch",
-                                  "two inputs", "transpose"])
+                                  "two inputs", "batch of 2", "transpose"])
 @pytest.mark.parametrize("command", ["info", "run", "import"])
 def test_bad_models_fail_on_one_line(tmp_path, case, command):
     path, words = _bad_models(tmp_path)[case]
