@@ -241,3 +241,21 @@ def test_one_channel_gathered_then_unsqueezed_is_a_slice():
     u = n.node("Unsqueeze", [g, n.init([1], np.int64)], (1, 1, 4, 4))
     net = imp(n, n.conv(n.node("Add", [u, n.init(0.5)], (1, 1, 4, 4)), 2, 1))
     assert types(net) == ["slice", "conv"] and net.layers[0].channels == (2, 3)
+
+
+def test_upsample_operator_of_older_opsets():
+    n = Net(2, 3, 3, opset=9)
+    x = n.node("Upsample", ["input", n.init([1, 1, 2, 3])], (1, 2, 6, 9), mode="nearest")
+    (up,) = imp(n, x).layers
+    assert up.scale == (2, 3) and up.output_shape == (2, 6, 9)
+
+
+def test_conv_transpose_is_named_as_unsupported():
+    from nnaccel.errors import NetworkError
+
+    n = Net(4, 4, 4)
+    y = n.node("ConvTranspose", ["input", n.weight((4, 2, 2, 2))], (1, 2, 8, 8),
+               kernel_shape=[2, 2], strides=[2, 2])
+    with pytest.raises(NetworkError) as info:
+        import_model("t.onnx", model=n.model(y))
+    assert "(ConvTranspose): unsupported operator; supported: Add" in str(info.value)

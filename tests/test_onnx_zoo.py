@@ -4,7 +4,7 @@ step and fast engines agreeing on every layer."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -20,7 +20,7 @@ _BIG = ("alexnet", "vgg16")  # hundreds of MB of weights to build: slow-marked
 CASES = [pytest.param(name, marks=pytest.mark.slow) if name in _BIG else name for name in MODELS]
 
 
-@lru_cache(maxsize=None)  # each structure built and imported once for both tests
+@cache  # each structure built and imported once for both tests
 def _imported(name: str):
     build, _, _ = MODELS[name]
     net = build()
