@@ -209,3 +209,11 @@ def test_without_onnx_the_other_commands_work_and_onnx_says_how_to_install(tmp_p
                          text=True)
     assert bad.returncode == 2 and "pip install 'nnaccel[onnx]'" in bad.stderr
     assert len(bad.stderr.splitlines()) == 1
+
+
+def test_info_shows_every_weighted_layers_sparsity_and_its_source(tmp_path):
+    data = json.loads(invoke("info", "squeezenet-v1.1", "--json", "--sparsity", "0.3").stdout)
+    weighted = [lay for lay in data["layers"] if lay["type"] in ("conv", "fc")]
+    assert weighted and all(lay["sparsity"] == 0.3 and lay["sparsity_source"] == "hardware"
+                            for lay in weighted)
+    assert all("sparsity" not in lay for lay in data["layers"] if lay["type"] == "concat")

@@ -89,8 +89,9 @@ def list_networks(as_json: bool) -> None:
     _console().print(table)
 
 
-def layer_dict(layer: Layer) -> dict[str, Any]:
-    """A layer as ``nnaccel info --json`` prints it."""
+def layer_dict(layer: Layer, default_sparsity: float = Hardware.sparsity) -> dict[str, Any]:
+    """A layer as ``nnaccel info --json`` prints it; a conv/fc layer without a sparsity of its
+    own shows the hardware's, `default_sparsity`, with the source 'hardware'."""
     return {
         "name": layer.name,
         "type": layer.type,
@@ -109,15 +110,19 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
         "macs": layer.macs,
         "macs_paper_rule": layer.macs_paper_rule,
         "elementwise_ops": layer.elementwise_ops,
-        **({"sparsity": layer.sparsity, "sparsity_source": layer.sparsity_source or "file"}
-           if layer.sparsity is not None else {}),
+        **({"sparsity": default_sparsity if layer.sparsity is None else layer.sparsity,
+            "sparsity_source": _sparsity_source(layer)} if layer.type in ("conv", "fc") else {}),
         **{k: list(getattr(layer, k)) for k in ("dilation", "channels", "scale")
            if getattr(layer, k) != Layer.__dataclass_fields__[k].default},
         **({"mode": layer.mode} if layer.type == "upsample" else {}),
     }
 
 
-def network_dict(network: Network) -> dict[str, Any]:
+def _sparsity_source(layer: Layer) -> str:
+    return "hardware" if layer.sparsity is None else layer.sparsity_source or "file"
+
+
+def network_dict(network: Network, default_sparsity: float = Hardware.sparsity) -> dict[str, Any]:
     """A network as ``nnaccel info --json`` prints it."""
     return {
         "name": network.name,
@@ -131,16 +136,15 @@ def network_dict(network: Network) -> dict[str, Any]:
         "macs_paper_rule": network.macs_paper_rule,
         "elementwise_ops": network.elementwise_ops,
         "paper": {k: list(v) if isinstance(v, tuple) else v for k, v in network.paper.items()},
-        "layers": [layer_dict(layer) for layer in network.layers],
+        "layers": [layer_dict(layer, default_sparsity) for layer in network.layers],
     }
 
 
 def _sparsity_cell(layer: Layer, default: float) -> tuple[str, str]:
     if layer.type not in ("conv", "fc"):
         return "", ""
-    if layer.sparsity is None:
-        return f"{default:.1%}", "hardware"
-    return f"{layer.sparsity:.1%}", layer.sparsity_source or "file"
+    value = default if layer.sparsity is None else layer.sparsity
+    return f"{value:.1%}", _sparsity_source(layer)
 
 
 @click.command()
@@ -155,7 +159,7 @@ def info(net: str, as_json: bool, sparsity: float | str | None) -> None:
     network = load_network(net, measured_spec(sparsity))
     default = Hardware.sparsity if sparsity is None or isinstance(sparsity, str) else sparsity
     if as_json:
-        click.echo(json.dumps(network_dict(network), indent=2))
+        click.echo(json.dumps(network_dict(network, default), indent=2))
         return
     table = Table(title=f"{network.name} ({network.path})", caption=network.source)
     for column in ("#", "layer", "type", "input", "output", "kernel", "stride", "pad",
