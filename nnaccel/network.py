@@ -156,7 +156,7 @@ class Network:
 
 def bundled_networks() -> list[Path]:
     """Every network file shipped in ``networks/``, sorted by file name."""
-    return sorted(p for p in networks_dir().glob("*.json") if p.name != "schema.json")
+    return sorted(networks_dir().glob("*.json"))
 
 
 def resolve_network(path_or_name: str | Path) -> Path:

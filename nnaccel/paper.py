@@ -362,33 +362,6 @@ def side_by_side(rep: Reproduction, configs: Sequence[str] | None = None
     return header, rows
 
 
-def print_report(rep: Reproduction, console: Any) -> None:
-    """Table 3 side by side (one table per configuration, so it fits a terminal) and the
-    claims, on a rich console."""
-    from rich.table import Table
-
-    counts = rep.within_targets()
-    for config, _ in rep.runs:
-        header, rows = side_by_side(rep, [config.label])
-        hw = config.hardware
-        c = counts[config.label]
-        table = Table(
-            title=f"Table 3 reproduced: {hw.array_label} PEs, {hw.buffer_label} buffer ({config.label})",
-            caption=f"time: × the fastest network of the configuration; energy: MAC units;"
-                    f" ✓ within ±{TIME_TOL_PCT:g}% (time) / ±{ENERGY_TOL_PCT:g}% (energy):"
-                    f" time {c['time_within']}/{c['time_rows']}, energy {c['energy_within']}/"
-                    f"{c['energy_rows']}")
-        for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
-        for r in rows:
-            table.add_row(*r)
-        console.print(table)
-    console.print("[bold]The paper's claims[/bold]")
-    for c in rep.claims:
-        mark = "[green]holds[/green]" if c.holds else "[red]does not hold[/red]"
-        console.print(f"({c.key}) {c.text}: {mark}. {c.evidence}")
-
-
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     out = ["| " + " | ".join(header) + " |",
            "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
