@@ -1,9 +1,10 @@
 """The JSON Schema of network files, generated from the loader's own field tables.
 
 ``nnaccel/network.schema.json`` (``SCHEMA_PATH``, shipped with the package) is written from
-here (``python -m nnaccel.zoo``) and a test checks the file is current, so the schema cannot drift from what ``load_network`` accepts. The
-schema covers the structure; the loader also checks what a schema cannot say (shapes follow
-from the parameters, inputs come earlier, groups divide the channels).
+here (``python -m nnaccel.zoo``) and a test checks the file is current, so the schema cannot
+drift from what ``load_network`` accepts. The schema covers the structure; the loader also
+checks what a schema cannot say (shapes follow from the parameters, inputs come earlier,
+groups divide the channels).
 """
 
 from __future__ import annotations

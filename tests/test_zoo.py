@@ -6,8 +6,8 @@ import filecmp
 
 import pytest
 
-from nnaccel.network import Network, bundled_networks, load_network, networks_dir
 from nnaccel.netschema import SCHEMA_PATH
+from nnaccel.network import Network, bundled_networks, load_network, networks_dir
 from nnaccel.zoo import BUILDERS, write_all, write_schema
 from nnaccel.zoo.fit import rank_depths
 from nnaccel.zoo.squeezenext import DEPTH_34, DEPTH_44

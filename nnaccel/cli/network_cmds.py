@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import click
+
 from nnaccel.cli.tables import Column, TableData, emit, format_option, stdout_console
 from nnaccel.errors import NetworkError, NnaccelError
 from nnaccel.network import Layer, Network, bundled_networks, load_network
