@@ -11,6 +11,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/python -m compileall -q nnaccel  # bytecode even where PYTHONDONTWRITEBYTECODE is set
+	$(BIN)/nnaccel warm-up  # compile the numba kernels now (a spinner shows it), so `make run` starts warm
 	touch $(STAMP)
 
 install: $(STAMP)
