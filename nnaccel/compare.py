@@ -30,7 +30,7 @@ from .simulate import LayerResult, Result, SearchCache, simulate
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The columns of a compare row, in order (DESIGN.md §4: every name carries its unit).
+#: The columns of a compare row, in order (docs/design.md §5: every name carries its unit).
 COLUMNS = (
     "model", "file", "config", "array", "buffer_bytes", "params", "macs", "cycles",
     "time_normalized", "energy_mac_units", "energy_per_mac", "utilization", "dram_bytes",

@@ -30,7 +30,7 @@ TABLE3_MODELS = (
 )
 CONFIGS = ("paper-8x8", "paper-16x16")
 
-# Targets (DESIGN.md §7) and the tolerances the claims are judged by.
+# Targets (docs/design.md §9) and the tolerances the claims are judged by.
 TIME_TOL_PCT = 15.0  # every normalized time within ±15% of Table 3's
 ENERGY_TOL_PCT = 20.0  # every energy within ±20%
 FIRST_CONV_SHARE = (0.20, 0.32)  # claim (a): "26% of the total inference time", ±6 points
@@ -393,7 +393,7 @@ def render_markdown(rep: Reproduction, figures: dict[str, str] | None = None,
         "## Table 3, ours beside the paper's",
         "",
         "Time is cycles over the fastest network of the same configuration (as Table 3"
-        " normalizes); energy is in units of one MAC (DESIGN.md §1). Δ is ours relative to the"
+        " normalizes); energy is in units of one MAC ([design.md](design.md) §2). Δ is ours relative to the"
         f" paper's; ✓ marks a figure within the target (±{TIME_TOL_PCT:g}% time,"
         f" ±{ENERGY_TOL_PCT:g}% energy).",
         "",
