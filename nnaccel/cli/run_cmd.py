@@ -60,8 +60,9 @@ def print_totals(result: Result, console: Console) -> None:
         f"{fmt_int(t['stall_cycles'])} stalled", f"{fmt_int(t['macs'])} MACs",
         f"utilization {t['utilization']:.3f}",
         f"DRAM {fmt_int(t['dram_read_bytes'])} B read, {fmt_int(t['dram_write_bytes'])} B written"])
-    print_items(console, [f"energy ({unit}): total {fmt_sci(t['energy_total'])} ="]
-                + [f"{lvl} {fmt_sci(e)}" for lvl, e in result.energy.items()], sep=" ")
+    levels = [f"{lvl} {fmt_sci(e)}" for lvl, e in result.energy.items()]
+    print_items(console, [f"energy ({unit}): total {fmt_sci(t['energy_total'])} = {levels[0]}",
+                          *levels[1:]], sep=", ")
 
 
 @click.command("run")
