@@ -417,8 +417,9 @@ def render_markdown(rep: Reproduction, figures: dict[str, str] | None = None,
     if figures:
         parts += ["## Figures", ""]
         captions = {
-            "layers": "Figure 6 redrawn: cycles per layer group (bars) and efficiency in MACs per"
-                      " cycle (dotted, right axis) for 1.0-SqNxt-23 and v2-v5; 16x16 and 8x8.",
+            "layers": "Figure 6 redrawn: per layer group, cycles (bars) with efficiency in MACs"
+                      " per cycle (dotted, right axis), and energy (bars below), for 1.0-SqNxt-23"
+                      " and v2-v5; 16x16 and 8x8.",
             "tradeoff": "Figure 7 redrawn: the paper's top-1 accuracy against our energy and time"
                         " (filled) and Table 3's (hollow); circle area ∝ sqrt(params).",
             "roofline": "Roofline: every conv/fc layer of 1.0-SqNxt-23, MobileNet and"
