@@ -113,7 +113,8 @@ def test_macs_match_table3(nets):
     assert checked == 13  # every row of Table 3
 
 
-# Exact counts from the public definitions (docs/design.md §8), so a builder change that moves them is noticed.
+# Exact counts from the public definitions (docs/design.md §8), so a builder change that moves
+# them is noticed.
 EXACT = {
     "alexnet": (60_965_224, 724_406_816), "squeezenet-v1.0": (1_248_424, 832_667_936),
     "squeezenet-v1.1": (1_235_496, 349_151_936), "tiny-darknet": (1_042_104, 491_524_096),
