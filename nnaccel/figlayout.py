@@ -34,10 +34,10 @@ def _fmt(x: float, _pos: int | None = None) -> str:
     return f"${m:.3g}\\times10^{{{e}}}$" if abs(m - 1) > 1e-9 else f"$10^{{{e}}}$"
 
 
-def readable_log_axis(ax: Axes, which: str, lo: float, hi: float, pad: float = 0.05) -> None:
+def readable_log_axis(ax: Axes, which: str, lo: float, hi: float, pad: float = 0.05) -> bool:
     """A log axis from `lo` to `hi` (data units) with `pad` of the axis' length left free at
     each end (room for a marker's radius), and at least three labelled ticks; a range too
-    narrow for that on a log scale becomes a linear axis."""
+    narrow for that on a log scale becomes a linear axis. True when the axis is logarithmic."""
     span = math.log(hi / lo) if hi > lo else 0.5
     margin = math.exp(span * pad / (1 - 2 * pad))
     lo, hi = lo / margin, hi * margin
@@ -52,8 +52,10 @@ def readable_log_axis(ax: Axes, which: str, lo: float, hi: float, pad: float = 0
             axis.set_major_locator(FixedLocator(ticks))
             axis.set_major_formatter(FuncFormatter(_fmt))
             axis.set_minor_locator(NullLocator())
-            return
+            return True
     axis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=MIN_TICKS))
+    axis.set_major_formatter(FuncFormatter(_fmt))  # the full figure at each tick, no offset
+    return False
 
 
 @dataclass(frozen=True)

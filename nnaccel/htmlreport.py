@@ -37,7 +37,8 @@ th.sortable { cursor: pointer; } th.sortable::after { content: " \\2195"; color:
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .wrap { overflow-x: auto; max-height: 36em; overflow-y: auto; }
 .plain-wrap { overflow-x: auto; }
-img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figure { margin: 1em 0; overflow-x: auto; }
+figure img { border: 1px solid #eee; }  /* at its own size, to be read; wide ones scroll */
 .note { color: #555; font-size: 0.9em; }
 """
 

@@ -238,13 +238,14 @@ def plot_tradeoff(runs: Runs, accuracy: Mapping[str, float] | None = None) -> Fi
                     xs.append(theirs)
             # the widest circle's radius, as a share of the axes' width (about 5.3 in)
             pad = min(0.2, 0.03 + max(pt.radius_pt for pt in points) / (5.3 * 72))
-            readable_log_axis(ax, "x", min(xs), max(xs), pad)
+            log = readable_log_axis(ax, "x", min(xs), max(xs), pad)
+            scale = ", log scale" if log else ""
             span = max(accs) - min(accs) or 1.0
             ax.set_ylim(min(accs) - 0.12 * span - 0.3, max(accs) + 0.15 * span + 0.3)
             ax.yaxis.set_major_locator(plt.MaxNLocator(nbins=6, min_n_ticks=3))
             ax.set_ylabel("top-1 accuracy (%)")
-            ax.set_xlabel("energy per inference (MAC units, log scale)" if what == "energy"
-                          else "time (× the fastest network drawn, log scale)")
+            ax.set_xlabel(f"energy per inference (MAC units{scale})" if what == "energy"
+                          else f"time (× the fastest network drawn{scale})")
             ax.set_title(f"{config.label}: accuracy vs {what}", fontsize=11)
             ax.grid(True, which="major", alpha=0.3)
             placements.append((ax, points, hollow))

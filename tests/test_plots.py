@@ -45,7 +45,8 @@ def _one(runs, config, names=None):
 
 @pytest.mark.parametrize("case", [
     "layers-five-variants", "layers-one-small-network", "layers-default-runs",
-    "tradeoff-table3", "tradeoff-two-networks", "tradeoff-one-config", "roofline",
+    "tradeoff-table3", "tradeoff-two-networks", "tradeoff-one-config", "tradeoff-narrow",
+    "roofline",
     "roofline-one-config",
 ])
 def test_figures_are_readable_at_their_default_size(runs, variants, table3, case):
@@ -58,6 +59,8 @@ def test_figures_are_readable_at_their_default_size(runs, variants, table3, case
         "tradeoff-two-networks": lambda: plots.plot_tradeoff(
             [(c, res[:2]) for c, res in runs]),
         "tradeoff-one-config": lambda: plots.plot_tradeoff(_one(table3, "paper-16x16")),
+        "tradeoff-narrow": lambda: plots.plot_tradeoff(
+            _one(table3, "paper-8x8", {"1.0-SqNxt-23", "1.0-SqNxt-23v5"})),
         "roofline": lambda: plots.plot_roofline(runs),
         "roofline-one-config": lambda: plots.plot_roofline(_one(runs, "paper-8x8")),
     }[case]()
