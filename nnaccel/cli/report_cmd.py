@@ -23,9 +23,11 @@ if TYPE_CHECKING:
               type=click.Path(dir_okay=False, writable=True),
               help="The page to write (one file: styles, script and figures inline).")
 def report(nets: tuple[str, ...], configs: Sequence[Config], engine: str, out: str) -> None:
-    """One HTML page of NET... on each configuration: the configuration, totals, a sortable
-    per-layer table, the figures (layers, roofline; the accuracy trade-off for several
-    networks) and the model's assumptions in brief. It needs no network access to view.
+    """One self-contained HTML page of NET... to share.
+
+    For each configuration: the hardware, the totals, a sortable per-layer table, the figures
+    (layers, roofline; the accuracy trade-off for several networks) and the model's
+    assumptions in brief. Styles, script and figures are inline: it opens offline.
 
     Example: nnaccel report sqnxt23 sqnxt23v5 --config paper-16x16 -o report.html
     """
