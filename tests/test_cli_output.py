@@ -125,3 +125,9 @@ def test_top_level_help_does_not_cut_summaries():
     for name, cmd in main.commands.items():
         summary = " ".join(cmd.get_short_help_str(limit=1_000).split())
         assert f"{name} {summary}" in listed, name
+
+
+def test_a_table_of_names_only_folds_them():
+    t = TableData("names", (Column("name", "name", numeric=False),),
+                  (("a-name-much-longer-than-the-terminal-is-wide-at-all",),))
+    assert split_to_fit(t, 30) == [[0]]

@@ -159,6 +159,8 @@ def split_to_fit(t: TableData, width: int | None) -> list[list[int]]:
     if width is None or total(range(len(widths))) <= width:
         return [list(range(len(widths)))]
     rest = sorted(range(t.keys, len(widths)), key=lambda i: -t.columns[i].priority)
+    if not rest:  # names only: they fold, nothing moves
+        return [keys]
     key_width = total(keys)
     if key_width + max(widths[i] + _COLUMN_OVERHEAD for i in rest) > width:
         # names fold (only they may) so that the widest figure fits beside them
