@@ -6,19 +6,12 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from nnaccel.cli.hwopts import SPARSITY, measured_spec
+from nnaccel.cli.tables import Column, TableData, emit, format_option, stdout_console
 from nnaccel.errors import NetworkError, NnaccelError
 from nnaccel.hardware import Hardware
 from nnaccel.network import Layer, Network, bundled_networks, load_network
-
-
-def _console() -> Console:
-    console = Console()
-    # Piped output gets a wide, fixed width so that tables are never wrapped or cut.
-    return console if console.is_terminal else Console(width=220, soft_wrap=False)
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -57,9 +50,27 @@ def network_summary(path_stem: str, network: Network) -> dict[str, Any]:
     }
 
 
+LIST_COLUMNS = (
+    Column("file", "file", numeric=False, priority=9),
+    Column("network", "network", numeric=False, priority=8),
+    Column("input", "input", numeric=False, priority=2),
+    Column("def.", "definition", numeric=False, priority=3),
+    Column("params", "params", priority=7),
+    Column("paper params", "paper_params_m", priority=5),
+    Column("Δ params", "params_deviation_pct", priority=5),
+    Column("MACs (M)", "macs_m", priority=6),
+    Column("MACs paper rule (M)", "macs_paper_rule_m", priority=4),
+    Column("paper MACs (M)", "paper_macs_m", priority=4),
+    Column("Δ MACs (rule)", "macs_paper_rule_deviation_pct", priority=3),
+    Column("Δ MACs", "macs_deviation_pct", priority=1),
+)
+
+
 @click.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-def list_networks(as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print every network's counts as a JSON list (all fields, unrounded).")
+@format_option
+def list_networks(as_json: bool, fmt: str) -> None:
     """Every bundled network, with its params and MACs next to the paper's.
 
     MACs count multiply-accumulates of conv/fc layers; "paper rule" adds one operation per
@@ -70,23 +81,17 @@ def list_networks(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title="Bundled networks (MACs in millions; Δ = ours vs the paper's)")
-    for column in ("file", "network", "input", "def.", "params", "paper params",
-                   "Δ params", "MACs", "MACs paper rule", "paper MACs", "Δ MACs (rule)",
-                   "Δ MACs"):
-        right = column not in ("file", "network", "def.")
-        table.add_column(column, justify="right" if right else "left", no_wrap=True)
-    for r in rows:
-        table.add_row(
-            r["file"], r["name"], _shape(r["input"]),
-            "inferred" if r["inferred"] else "public",
-            f"{r['params']:,}",
-            "" if r["paper_params_m"] is None else f"{r['paper_params_m']}M",
-            _percent(r["params_deviation_pct"]),
-            _millions(r["macs"]), _millions(r["macs_paper_rule"]),
-            "" if r["paper_macs_m"] is None else f"{r['paper_macs_m']}",
-            _percent(r["macs_paper_rule_deviation_pct"]), _percent(r["macs_deviation_pct"]))
-    _console().print(table)
+    cells = tuple((
+        r["file"], r["name"], _shape(r["input"]),
+        "inferred" if r["inferred"] else "public",
+        f"{r['params']:,}",
+        "" if r["paper_params_m"] is None else f"{r['paper_params_m']}M",
+        _percent(r["params_deviation_pct"]),
+        _millions(r["macs"]), _millions(r["macs_paper_rule"]),
+        "" if r["paper_macs_m"] is None else f"{r['paper_macs_m']}",
+        _percent(r["macs_paper_rule_deviation_pct"]), _percent(r["macs_deviation_pct"]))
+        for r in rows)
+    emit([TableData("Bundled networks (Δ = ours vs the paper's)", LIST_COLUMNS, cells)], fmt)
 
 
 def layer_dict(layer: Layer, default_sparsity: float = Hardware.sparsity) -> dict[str, Any]:
@@ -147,13 +152,33 @@ def _sparsity_cell(layer: Layer, default: float) -> tuple[str, str]:
     return f"{value:.1%}", _sparsity_source(layer)
 
 
+INFO_COLUMNS = (
+    Column("#", "index", priority=2),
+    Column("layer", "layer", numeric=False, priority=9),
+    Column("type", "type", numeric=False, priority=6),
+    Column("input", "input", numeric=False, priority=4),
+    Column("output", "output", numeric=False, priority=5),
+    Column("kernel", "kernel", numeric=False, priority=3),
+    Column("stride", "stride", numeric=False, priority=3),
+    Column("pad", "padding", numeric=False, priority=1),
+    Column("groups", "groups", priority=2),
+    Column("params", "params", priority=7),
+    Column("MACs", "macs", priority=8),
+    Column("elementwise ops", "elementwise_ops", priority=2),
+    Column("sparsity", "sparsity", numeric=False, priority=4),
+    Column("sparsity from", "sparsity_source", numeric=False, priority=3),
+)
+
+
 @click.command()
 @click.argument("net")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the network as one JSON object (every field of every layer).")
 @click.option("--sparsity", type=SPARSITY, metavar="S|measured",
               help="The hardware's sparsity shown for layers without their own (default 0.4);"
                    " 'measured': each conv/fc layer's zeros in its actual weights.")
-def info(net: str, as_json: bool, sparsity: float | str | None) -> None:
+@format_option
+def info(net: str, as_json: bool, sparsity: float | str | None, fmt: str) -> None:
     """Layer by layer: shapes, kernel, stride, groups, params, MACs and weight sparsity of NET
     (a network file, a bundled name or an .onnx model)."""
     network = load_network(net, measured_spec(sparsity))
@@ -161,34 +186,32 @@ def info(net: str, as_json: bool, sparsity: float | str | None) -> None:
     if as_json:
         click.echo(json.dumps(network_dict(network, default), indent=2))
         return
-    table = Table(title=f"{network.name} ({network.path})", caption=network.source)
-    for column in ("#", "layer", "type", "input", "output", "kernel", "stride", "pad",
-                   "groups", "params", "MACs", "elementwise ops", "sparsity", "from"):
-        right = column not in ("layer", "type")
-        table.add_column(column, justify="right" if right else "left", no_wrap=True)
+    cells = []
     for i, layer in enumerate(network.layers, 1):
         windowed = layer.type in ("conv", "maxpool", "avgpool")
         kernel = _shape(layer.kernel) if windowed else ""
         if layer.dilation != (1, 1):
             kernel += f" d{_shape(layer.dilation)}"
-        table.add_row(
+        cells.append((
             str(i), layer.name, layer.type,
             " + ".join(_shape(s) for s in layer.input_shapes), _shape(layer.output_shape),
             kernel, _shape(layer.stride) if windowed else "",
             _shape(layer.padding) if windowed else "",
             str(layer.groups) if layer.type in ("conv", "shuffle") else "",
             f"{layer.params:,}", f"{layer.macs:,}", f"{layer.elementwise_ops:,}",
-            *_sparsity_cell(layer, default))
-    table.add_section()
-    table.add_row("", "total", "", _shape(network.input_shape), _shape(network.output_shape),
+            *_sparsity_cell(layer, default)))
+    cells.append(("", "total", "", _shape(network.input_shape), _shape(network.output_shape),
                   "", "", "", "", f"{network.params:,}", f"{network.macs:,}",
-                  f"{network.elementwise_ops:,}", "", "")
-    console = _console()
-    console.print(table)
-    console.print(f"MACs by the paper's rule (one more per conv/fc output): "
-                  f"{network.macs_paper_rule:,}")
-    if network.notes:
-        console.print(network.notes, soft_wrap=True)
+                  f"{network.elementwise_ops:,}", "", ""))
+    table = TableData(f"{network.name} ({network.path})", INFO_COLUMNS, tuple(cells), keys=2,
+                      caption=network.source, section_ends=frozenset({len(cells) - 2}))
+    emit([table], fmt)
+    if fmt == "table":
+        console = stdout_console()
+        console.print(f"MACs by the paper's rule (one more per conv/fc output): "
+                      f"{network.macs_paper_rule:,}", soft_wrap=not console.is_terminal)
+        if network.notes:
+            console.print(network.notes, soft_wrap=not console.is_terminal)
 
 
 @click.command()
