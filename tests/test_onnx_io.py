@@ -217,3 +217,16 @@ def test_info_shows_every_weighted_layers_sparsity_and_its_source(tmp_path):
     assert weighted and all(lay["sparsity"] == 0.3 and lay["sparsity_source"] == "hardware"
                             for lay in weighted)
     assert all("sparsity" not in lay for lay in data["layers"] if lay["type"] == "concat")
+
+
+def test_compare_takes_measured_sparsity_and_plot_says_it_does_not(tmp_path):
+    path = _pruned(tmp_path, 0.6)
+    rows = {}
+    for flag in ("measured", "0"):
+        out = tmp_path / f"{flag}.csv"
+        assert invoke("compare", path, "--config", "paper-8x8", "--sparsity", flag, "-q",
+                      "--csv", out).exit_code == 0
+        rows[flag] = int(out.read_text().splitlines()[1].split(",")[7])
+    assert rows["measured"] < rows["0"]
+    assert_one_line_error(invoke("plot", "layers", path, "--sparsity", "measured",
+                                 "-o", tmp_path / "f.png"), "--sparsity measured")
