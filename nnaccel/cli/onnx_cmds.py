@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -14,18 +12,12 @@ from nnaccel.errors import NnaccelError
 
 def _write_text(path: str, text: str) -> None:
     """Write `text` to `path` whole or not at all (never a half-written file)."""
-    target = Path(path)
+    from nnaccel.report import write_atomic
+
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        write_atomic(path, lambda f: f.write(text))
     except OSError as exc:
         raise NnaccelError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.command("import")

@@ -205,6 +205,9 @@ def write_model(network: Network, path: str | Path, weights: str = "zeros", seed
     except OSError as exc:
         raise NnaccelError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets, not models
         with os.fdopen(fd, "wb") as f:
             f.write(model.SerializeToString())
         os.replace(tmp, path)
