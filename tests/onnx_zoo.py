@@ -13,6 +13,19 @@ def _div8(v: float, d: int = 8) -> int:
     return new + d if new < 0.9 * v else new
 
 
+def inverted_residual(n: Net, x: str, c: int, exp: int, co: int, k: int, s: int, act: str,
+                      se: tuple[int, str, str] | None = None) -> str:
+    """MobileNetV2's block, and MobileNetV3's, MnasNet's and EfficientNet's variants of it:
+    expand (unless exp = c), depthwise, squeeze-and-excitation (se: squeeze, act, gate),
+    project, and the residual add where the shape allows."""
+    y = n.cba(x, exp, 1, act=act) if exp != c else x
+    y = n.cba(y, exp, k, s, g=exp, act=act)
+    if se:
+        y = n.se(y, *se)
+    y = n.bn(n.conv(y, co, 1))
+    return n.add(y, x) if s == 1 and c == co else y
+
+
 def resnet(depth: int) -> Net:
     n = Net(name=f"resnet{depth}")
     x = n.maxpool(n.cba("input", 64, 7, 2), 3, 2, 1)
@@ -40,11 +53,7 @@ def mobilenet_v2() -> Net:
     for t, co, reps, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
                            (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
         for i in range(reps):
-            stride = s if i == 0 else 1
-            y = n.cba(x, c * t, 1, act="relu6") if t != 1 else x
-            y = n.cba(y, c * t, 3, stride, g=c * t, act="relu6")
-            y = n.bn(n.conv(y, co, 1))
-            x = n.add(x, y) if stride == 1 and c == co else y
+            x = inverted_residual(n, x, c, c * t, co, 3, s if i == 0 else 1, "relu6")
             c = co
     x = n.cba(x, 1280, 1, act="relu6")
     n.out = n.gemm(n.flatten(n.gap(x)), 1000)
@@ -63,12 +72,8 @@ def mobilenet_v3_large() -> Net:
             (3, 480, 112, 1, "hswish", 1), (3, 672, 112, 1, "hswish", 1),
             (5, 672, 160, 1, "hswish", 2), (5, 960, 160, 1, "hswish", 1),
             (5, 960, 160, 1, "hswish", 1)):
-        y = n.cba(x, exp, 1, act=act) if exp != c else x
-        y = n.cba(y, exp, k, s, g=exp, act=act)
-        if se:
-            y = n.se(y, _div8(exp // 4), "relu", "hsigmoid")
-        y = n.bn(n.conv(y, co, 1))
-        x = n.add(y, x) if s == 1 and c == co else y
+        x = inverted_residual(n, x, c, exp, co, k, s, act,
+                              (_div8(exp // 4), "relu", "hsigmoid") if se else None)
         c = co
     x = n.cba(x, 960, 1, act="hswish")
     x = n.act(n.gemm(n.flatten(n.gap(x)), 1280), "hswish")
@@ -180,10 +185,7 @@ def mnasnet() -> Net:
     for co, k, s, e, reps in ((24, 3, 2, 3, 3), (40, 5, 2, 3, 3), (80, 5, 2, 6, 3),
                               (96, 3, 1, 6, 2), (192, 5, 2, 6, 4), (320, 3, 1, 6, 1)):
         for i in range(reps):
-            stride = s if i == 0 else 1
-            y = n.cba(n.cba(x, c * e, 1), c * e, k, stride, g=c * e)
-            y = n.bn(n.conv(y, co, 1))
-            x = n.add(y, x) if stride == 1 and c == co else y
+            x = inverted_residual(n, x, c, c * e, co, k, s if i == 0 else 1, "relu")
             c = co
     x = n.cba(x, 1280, 1)
     n.out = n.gemm(n.mean_hw(x), 1000)
@@ -198,12 +200,8 @@ def efficientnet_b0() -> Net:
                               (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4),
                               (6, 3, 1, 320, 1)):
         for i in range(reps):
-            stride = s if i == 0 else 1
-            y = n.cba(x, c * e, 1, act="silu") if e != 1 else x
-            y = n.cba(y, c * e, k, stride, g=c * e, act="silu")
-            y = n.se(y, max(1, c // 4), "silu", "sigmoid")
-            y = n.bn(n.conv(y, co, 1))
-            x = n.add(y, x) if stride == 1 and c == co else y
+            x = inverted_residual(n, x, c, c * e, co, k, s if i == 0 else 1, "silu",
+                                  (max(1, c // 4), "silu", "sigmoid"))
             c = co
     x = n.cba(x, 1280, 1, act="silu")
     n.out = n.gemm(n.flatten(n.gap(x)), 1000)
