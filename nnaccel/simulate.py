@@ -185,6 +185,7 @@ def simulate(
         if vec is None:
             mapping, counts, energy = zero
         else:
+            _check_density(layer, vec, hardware)
             key = (vec.tobytes(), *hw_key, _dataflows(vec, dataflow))
             hit = cache.records.get(key) if engine == "fast" else None
             if hit is None:
@@ -203,6 +204,20 @@ def simulate(
             mapping, counts, energy = hit
         records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
+
+
+def _check_density(layer: Layer, vec: np.ndarray, hardware: Hardware) -> None:
+    """A filter must keep a nonzero weight: with none, the layer would do no work at all
+    (its nonzeros are round(density · weights), round half up; docs/model.md §4)."""
+    if vec[L.L_KIND] != L.KIND_CONV:
+        return
+    weights = int(vec[L.L_CGI]) * int(vec[L.L_KH]) * int(vec[L.L_KW])
+    d = hardware.density
+    if (2 * d.numerator * weights + d.denominator) // (2 * d.denominator) < 1:
+        raise MappingError(
+            f"layer '{layer.name}': sparsity {hardware.sparsity:g} leaves no nonzero weight in "
+            f"its filters of {weights} weights (density {float(d):.3g} rounds to 0); use a "
+            f"sparsity of at most {1 - 1 / (2 * weights):.6g}")
 
 
 def _dataflows(vec: np.ndarray, dataflow: str) -> tuple[int, ...]:
