@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from nnaccel.cli.console import Console
 from nnaccel.errors import NetworkError, NnaccelError
 from nnaccel.network import Layer, Network, bundled_networks, load_network
 

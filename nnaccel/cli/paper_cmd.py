@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from nnaccel.cli.child import run_in_child
 from nnaccel.cli.compare_cmd import progress_bar
+from nnaccel.cli.console import Console
+from nnaccel.errors import OutputError
+from nnaccel.outputs import check_outputs
 
 
 @click.command("paper")
@@ -31,6 +35,9 @@ def paper(doc_path: str | None, figures_dir: str | None, json_path: str | None,
     from nnaccel.paper import CONFIGS, TABLE3_MODELS, print_report, report_json, reproduce, write_document
     from nnaccel.report import write_json
 
+    check_outputs([("--write", doc_path), ("--json", json_path)])
+    if figures_dir and os.path.exists(figures_dir) and not os.path.isdir(figures_dir):
+        raise OutputError(f"--figures {figures_dir!r}: is not a directory")
     with progress_bar() as bar:
         advance = None
         if bar is not None:
@@ -39,7 +46,7 @@ def paper(doc_path: str | None, figures_dir: str | None, json_path: str | None,
             def advance(label: str, name: str) -> None:
                 bar.update(task, advance=1, description=f"{label}: {name}", refresh=True)
 
-        rep = reproduce(jobs=jobs, progress=advance)
+        rep = run_in_child(reproduce, jobs=jobs, progress=advance)
     console = Console()
     print_report(rep, console if console.is_terminal else Console(width=120, file=sys.stdout))
     if json_path:

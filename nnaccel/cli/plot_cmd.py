@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from nnaccel.cli.compare_cmd import load_networks, simulate_with_progress
+from nnaccel.errors import OutputError
+from nnaccel.outputs import check_outputs
 
 
 def _figure_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -32,6 +34,15 @@ def _draw(kind: str, nets: tuple[str, ...], all_: bool, configs: tuple[str, ...]
     paths = plots.output_paths(prefix, file, default_prefix)  # bad flags fail before any work
     parsed = parse_configs(configs)
     networks = load_networks(nets, all_)
+    for p in paths:  # --out's directories are created (its help says so), then checked
+        if prefix and str(p.parent) not in ("", "."):
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"--out {prefix!r}: cannot create {str(p.parent)!r}: "
+                                  f"{exc.strerror}") from None
+    check_outputs([("-o" if file else "--out", str(p)) for p in paths],
+                  [n.path for n in networks])
     runs = simulate_with_progress(networks, parsed, "fast", None)
     fig = {"layers": plots.plot_layers, "tradeoff": plots.plot_tradeoff,
            "roofline": plots.plot_roofline}[kind](runs)

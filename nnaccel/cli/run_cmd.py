@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from nnaccel.cli.child import run_in_child
 from nnaccel.cli.compare_cmd import announce_first_compile
+from nnaccel.cli.console import Console
 from nnaccel.cli.hwopts import build_hardware, hardware_options
 from nnaccel.network import load_network
+from nnaccel.outputs import check_outputs
 from nnaccel.simulate import DATAFLOWS, ENGINES, OBJECTIVES, simulate
 
 
@@ -21,9 +23,9 @@ from nnaccel.simulate import DATAFLOWS, ENGINES, OBJECTIVES, simulate
               help="What the tiler minimises per layer (docs/model.md, 'The tiler').")
 @click.option("--engine", type=click.Choice(ENGINES), default="fast", show_default=True,
               help="fast: closed forms per tile; step: one clock at a time (same answer, slower).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+@click.option("--csv", "csv_path", metavar="FILE",
               help="Write one row per layer to FILE.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+@click.option("--json", "json_path", metavar="FILE",
               help="Write the records, the hardware and the totals to FILE.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the totals.")
 def run(net: str, preset_name, hw_file, array, buffer, sparsity, dataflow: str, objective: str,
@@ -46,8 +48,10 @@ def run(net: str, preset_name, hw_file, array, buffer, sparsity, dataflow: str, 
 
     hw = build_hardware(preset_name, hw_file, array, buffer, sparsity)
     network = load_network(net)
+    check_outputs([("--csv", csv_path), ("--json", json_path)], [network.path, hw_file or ""])
     announce_first_compile(Console(stderr=True))
-    result = simulate(network, hw, engine=engine, dataflow=dataflow, objective=objective)
+    result = run_in_child(simulate, network, hw, engine=engine, dataflow=dataflow,
+                          objective=objective)
     if csv_path:
         write_csv(csv_path, layer_rows(result))
     if json_path:
