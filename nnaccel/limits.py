@@ -32,8 +32,6 @@ MAX_WORK = 2**40
 MAX_LAYERS = 2**20
 #: A network file's size in bytes: the loader holds the text and its parse in memory.
 MAX_FILE_BYTES = 2**30
-#: Digits of an integer literal in a file (Python's own default guard is 4300).
-MAX_INT_DIGITS = 64
 #: Characters of a name, source or note.
 MAX_TEXT = 10_000
 #: The paper figures a file may carry (params_m, macs_m, accuracies, Table 3's ratios).

@@ -110,7 +110,10 @@ def _is_number(value: Any) -> bool:
 
 
 def _describe(value: Any) -> str:
-    text = json.dumps(value)
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError):  # nested hundreds deep: say what it is
+        return f"a deeply nested {'list' if isinstance(value, list) else 'object'}"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -230,14 +233,6 @@ class _BadLiteral(Exception):
         self.message = message
 
 
-def _parse_int(text: str) -> int:
-    digits = len(text.lstrip("-"))
-    if digits > limits.MAX_INT_DIGITS:
-        raise _BadLiteral(f"an integer of {digits:,} digits (at most "
-                          f"{limits.MAX_INT_DIGITS} are read)")
-    return int(text)
-
-
 def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
@@ -257,7 +252,7 @@ def parse_network_text(text: str, path: str) -> dict[str, Any]:
     """
     check = _Checker(path)
     try:
-        raw = json.loads(text, object_pairs_hook=_reject_duplicates, parse_int=_parse_int,
+        raw = json.loads(text, object_pairs_hook=_reject_duplicates,
                          parse_float=_parse_float, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         check.fail(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
@@ -265,6 +260,8 @@ def parse_network_text(text: str, path: str) -> dict[str, Any]:
         check.fail(f"invalid file: the key '{exc.key}' appears twice in one object")
     except _BadLiteral as exc:
         check.fail(f"invalid file: {exc.message}")
+    except ValueError:  # an integer literal of thousands of digits (Python's guard)
+        check.fail("invalid file: an integer literal of more than 4,300 digits")
     except (RecursionError, MemoryError):
         check.fail("invalid JSON: nested too deeply")
     if not isinstance(raw, dict):

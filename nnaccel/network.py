@@ -8,6 +8,7 @@ code downstream may trust every shape it finds here.
 from __future__ import annotations
 
 import errno
+import functools
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ class Layer:
     def out_channels(self) -> int:
         return self.output_shape[0]
 
-    @property
+    @functools.cached_property  # asked for by params, macs and both MAC rules, per layer
     def weights(self) -> int:
         """Weights only: no bias, no batch norm."""
         if self.type == "conv":

@@ -24,17 +24,47 @@ from types import MappingProxyType
 from typing import Any
 
 from nnaccel import errors
+from nnaccel.network import Network
 
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
-def _pickler(f: io.BufferedWriter) -> pickle.Pickler:
+def _shared(value: Any, out: dict[int, Any]) -> dict[int, Any]:
+    """The networks and layers among the arguments, by id: the forked child has them at the
+    same addresses, so a result that refers to them sends their id, not a copy (a network of
+    330k layers would otherwise be pickled back whole)."""
+    if isinstance(value, Network):
+        out[id(value)] = value
+        out.update((id(layer), layer) for layer in value.layers)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _shared(item, out)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _shared(item, out)
+    return out
+
+
+class _Pickler(pickle.Pickler):
     # Results hold read-only mappings, which pickle does not know; this pickler alone (not
     # the process's copyreg table) sends them as dicts that unpickle as read-only mappings.
-    p = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
-    p.dispatch_table = copyreg.dispatch_table.copy()
-    p.dispatch_table[MappingProxyType] = lambda m: (_read_only, (dict(m),))
-    return p
+    def __init__(self, f: io.BufferedWriter, shared: dict[int, Any]):
+        super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
+        self.shared = shared
+        self.dispatch_table = copyreg.dispatch_table.copy()
+        self.dispatch_table[MappingProxyType] = lambda m: (_read_only, (dict(m),))
+
+    def persistent_id(self, obj: Any) -> int | None:
+        return id(obj) if self.shared.get(id(obj), self) is obj else None  # (self: not None)
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, f: io.BufferedReader, shared: dict[int, Any]):
+        super().__init__(f)
+        self.shared = shared
+
+    def persistent_load(self, pid: int) -> Any:
+        return self.shared[pid]
 
 
 def _read_only(d: dict) -> MappingProxyType:
@@ -42,11 +72,11 @@ def _read_only(d: dict) -> MappingProxyType:
 
 
 def _child(fn: Callable[..., Any], args: tuple, kwargs: dict, progress: Callable | None,
-           w: int) -> None:
+           w: int, shared: dict[int, Any]) -> None:
     out = os.fdopen(w, "wb")
 
     def send(message: tuple) -> None:
-        _pickler(out).dump(message)
+        _Pickler(out, shared).dump(message)
         out.flush()
 
     if progress is not None:
@@ -88,6 +118,7 @@ def run_in_child(fn: Callable[..., Any], *args: Any, progress: Callable | None =
         if progress is not None:
             kwargs = {**kwargs, "progress": progress}
         return fn(*args, **kwargs)
+    shared = _shared([args, kwargs], {})
     r, w = os.pipe()
     # Signals wait until the child's pid is known here, so an interrupt is never lost and
     # never leaves the child running.
@@ -106,7 +137,7 @@ def run_in_child(fn: Callable[..., Any], *args: Any, progress: Callable | None =
             for sig in _SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
-            _child(fn, args, kwargs, progress, w)
+            _child(fn, args, kwargs, progress, w, shared)
         finally:
             os._exit(0)
     os.close(w)
@@ -119,7 +150,7 @@ def run_in_child(fn: Callable[..., Any], *args: Any, progress: Callable | None =
         with os.fdopen(r, "rb") as f:
             while True:
                 try:
-                    message = pickle.load(f)
+                    message = _Unpickler(f, shared).load()
                 except EOFError:
                     message = ("died",)
                 if message[0] == "progress":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -126,6 +127,20 @@ def network_dict(network: Network) -> dict[str, Any]:
     }
 
 
+def _echo_json(data: dict[str, Any]) -> None:
+    """`data` indented, but each layer on one line: json's indenting encoder is pure Python
+    (~80 s for 330k layers), its compact one C (a few seconds); written as it goes."""
+    layers = data.pop("layers")
+    out = sys.stdout
+    out.write(json.dumps(data, indent=2)[:-2] + ',\n  "layers": [\n')
+    encode = json.JSONEncoder().encode
+    for start in range(0, len(layers), 4096):
+        chunk = layers[start:start + 4096]
+        out.write(",\n".join("    " + encode(layer) for layer in chunk))
+        out.write(",\n" if start + 4096 < len(layers) else "\n")
+    out.write("  ]\n}\n")
+
+
 @click.command()
 @click.argument("net")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
@@ -133,7 +148,7 @@ def info(net: str, as_json: bool) -> None:
     """Layer by layer: shapes, kernel, stride, groups, params and MACs of NET."""
     network = load_network(net)
     if as_json:
-        click.echo(json.dumps(network_dict(network), indent=2))
+        _echo_json(network_dict(network))
         return
     table = Table(title=f"{network.name} ({network.path})", caption=network.source)
     for column in ("#", "layer", "type", "input", "output", "kernel", "stride", "pad",
