@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from nnaccel.cli.console import Console
+from nnaccel.cli.console import Console, print_table
 from nnaccel.errors import NetworkError, NnaccelError
 from nnaccel.network import Layer, Network, bundled_networks, load_network
 
@@ -168,7 +168,7 @@ def info(net: str, as_json: bool) -> None:
     table.add_row("", "total", "", _shape(network.input_shape), _shape(network.output_shape),
                   "", "", "", "", f"{network.params:,}", f"{network.macs:,}")
     console = _console()
-    console.print(table)
+    print_table(console, table)
     console.print(f"MACs by the paper's rule (one more per conv/fc output): "
                   f"{network.macs_paper_rule:,}")
     if network.notes:

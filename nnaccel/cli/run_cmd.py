@@ -7,7 +7,7 @@ from rich.table import Table
 
 from nnaccel.cli.child import run_in_child
 from nnaccel.cli.compare_cmd import announce_first_compile
-from nnaccel.cli.console import Console
+from nnaccel.cli.console import Console, print_table
 from nnaccel.cli.hwopts import build_hardware, hardware_options
 from nnaccel.network import load_network
 from nnaccel.outputs import check_outputs
@@ -69,7 +69,7 @@ def run(net: str, preset_name, hw_file, array, buffer, sparsity, dataflow: str, 
             table.add_column(col, justify=justify, no_wrap=True)
         for row in rows_for_terminal(result):
             table.add_row(*row)
-        console.print(table)
+        print_table(console, table)
     t = result.totals()
     console.print(
         f"[bold]{network.name}[/bold]: {fmt_int(t['cycles'])} cycles"
