@@ -100,9 +100,27 @@ def _kill(pid: int) -> None:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+    # The child first, then its workers: orphaned by its death, they were handed to this
+    # process (a subreaper, `_adopt_orphans`) and are reaped here, not left as zombies.
+    while True:
+        try:
+            os.waitpid(-pid, 0)
+        except ChildProcessError:
+            break
+        except OSError:
+            break
+
+
+def _adopt_orphans() -> None:
+    """Make this process the reaper of its descendants' orphans (Linux; elsewhere a no-op):
+    workers of a killed child then become its children and can be waited for, instead of
+    going to init, which in a container may never reap them."""
     try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
         pass
 
 
@@ -119,6 +137,7 @@ def run_in_child(fn: Callable[..., Any], *args: Any, progress: Callable | None =
             kwargs = {**kwargs, "progress": progress}
         return fn(*args, **kwargs)
     shared = _shared([args, kwargs], {})
+    _adopt_orphans()
     r, w = os.pipe()
     # Signals wait until the child's pid is known here, so an interrupt is never lost and
     # never leaves the child running.
