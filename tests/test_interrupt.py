@@ -56,8 +56,11 @@ def test_an_interrupt_in_the_library_is_a_keyboard_interrupt():
                              "try:\n run_in_child(time.sleep, 30)\n"
                              "except KeyboardInterrupt:\n print('caught')\n"],
                             stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    while not children.read_text().split() and time.monotonic() - start < 60:
+        time.sleep(0.05)  # until the work has started in its child
+    sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=10)
-    assert out == "caught\n" and time.monotonic() - start < 5
+    out, _ = proc.communicate(timeout=30)
+    assert out == "caught\n" and time.monotonic() - sent < 5
     assert run_in_child(sum, [1, 2, 3]) == 6
