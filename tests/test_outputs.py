@@ -165,3 +165,8 @@ def test_a_closed_pipe_is_one_line_with_status_1(tmp_path):
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 1
     assert err == "error: the output was closed early (broken pipe)\n"
+
+
+def test_no_command_shows_the_help():
+    r = _cli()
+    assert r.returncode == 2 and r.stderr.startswith("Usage: ") and "Commands:" in r.stderr

@@ -99,6 +99,9 @@ class _Group(click.Group):
             sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
         except NnaccelError as exc:
             _finish(f"error: {exc}", 2)
+        except click.exceptions.NoArgsIsHelpError as exc:  # `nnaccel` alone: the help, as click
+            click.echo(exc.ctx.get_help(), err=True)
+            _finish(None, 2)
         except click.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
             _finish(f"error: {exc.format_message()}{hint}", 2)
