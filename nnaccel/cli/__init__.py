@@ -94,6 +94,7 @@ class _Group(click.Group):
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous_int = signal.getsignal(signal.SIGINT)  # _finish ignores it while it ends
         try:
             status = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
@@ -115,8 +116,9 @@ class _Group(click.Group):
             _finish(f"error: {exc}", 1)
         except OSError as exc:
             _finish(f"error: {_output_failure(exc)}", 1)
-        finally:
+        finally:  # as they were: a library caller (tests, CliRunner) keeps its handlers
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
         if not standalone_mode:
             return status
         sys.exit(status if isinstance(status, int) else 0)
