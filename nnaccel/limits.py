@@ -26,7 +26,7 @@ from collections.abc import Sequence
 #: which the shape rules keep below the sizes they apply to). 2**30 > 10**9.
 MAX_DIM = 2**30
 #: A layer's work (`layer_work`): the loop iterations every count of the layer is bounded by.
-#: 2**40 ~ 1.1e12, about 600 times VGG-16's largest layer (1.85e9).
+#: 2**40 ~ 1.1e12, about 600 times VGG-19's largest layer (1.85e9).
 MAX_WORK = 2**40
 #: Layers in one network file: with the per-layer bound, network totals stay exact in int64.
 MAX_LAYERS = 2**20
