@@ -19,11 +19,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nnaccel.cli import main
-from nnaccel.errors import NetworkError
+from nnaccel.errors import NetworkError, NnaccelError
+from nnaccel.hardware import Hardware
 from nnaccel.netformat import parse_network_text
-from nnaccel.network import bundled_networks
+from nnaccel.network import Layer, Network, bundled_networks
 from nnaccel.shapes import conv_output_size
+from nnaccel.simulate import SearchCache, simulate
 
+_CACHE = SearchCache()
 BUNDLED = {p.stem: json.loads(p.read_text()) for p in bundled_networks()}
 EXTREME_INTS = [0, 1, -1, 2, 3, 7, 2**15, 2**30, 2**30 + 1, 2**31, 2**40, 2**53, 2**63 - 1,
                 2**63, 10**9, 10**12, 10**30]
@@ -54,13 +57,13 @@ def mutated_files(draw) -> str:
     return json.dumps(data)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_files())
 @example(json.dumps({"name": "x", "input_shape": [3, 8, 8], "source": "x", "paper": {
     "params_m": 1e400}, "layers": [{"name": "c", "type": "conv", "inputs": ["input"],
                                     "input_shapes": [[3, 8, 8]], "output_shape": [4, 8, 8],
                                     "kernel": [1, 1]}]}))
-def test_a_mutated_file_loads_or_fails_on_one_line(text):
+def test_a_mutated_file_runs_sanely_or_fails_on_one_line(text):
     try:
         data = parse_network_text(text, "fuzz.json")
     except NetworkError as exc:
@@ -69,6 +72,17 @@ def test_a_mutated_file_loads_or_fails_on_one_line(text):
     for layer in data["layers"]:
         for shape in (*layer["input_shapes"], layer["output_shape"]):
             assert all(1 <= n <= 2**30 for n in shape)
+    network = Network(layers=tuple(Layer(**f) for f in data.pop("layers")), **data)
+    hw = Hardware()
+    try:
+        # one cache for every example: the layers a mutation left alone are not searched again
+        result = simulate(network, hw, cache=_CACHE)
+    except NnaccelError as exc:
+        assert "\n" not in str(exc)
+        return
+    totals = {k: v for k, v in result.totals().items() if not k.startswith("energy_")}
+    totals["energy"] = result.energy_total
+    _sane(totals, {"Pr": hw.Pr, "Pc": hw.Pc, "dram_bytes_per_cycle": hw.dram_bytes_per_cycle})
 
 
 # -- whole runs: one extreme layer on extreme hardware, through the CLI ----------------------
