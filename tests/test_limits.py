@@ -235,3 +235,15 @@ def test_the_schema_carries_the_limits():
     assert schema["properties"]["layers"]["maxItems"] == limits.MAX_LAYERS
     shape = schema["properties"]["input_shape"]
     assert shape["items"]["maximum"] == limits.MAX_DIM
+
+
+def test_the_numpy_reference_refuses_a_layer_it_could_not_hold(tmp_path):
+    from click.testing import CliRunner
+
+    from nnaccel.cli import main
+
+    net = tmp_path / "wide.json"
+    net.write_text(json.dumps(_one_conv(3, 8, 8, 10**9)))
+    r = CliRunner().invoke(main, ["validate", "--reference", str(net)])
+    assert r.exit_code == 2 and "too large for the numpy reference" in r.output
+    assert r.output.count("\n") == 1

@@ -201,8 +201,13 @@ def _validate_one(net: str, reference: bool) -> str:
             f"{network.params:,} params, {network.macs:,} MACs")
     if not reference:
         return line
-    from nnaccel.reference import run_reference  # numpy work only when asked for
+    from nnaccel.reference import MAX_ELEMENTS, layer_elements, run_reference  # numpy: on demand
 
+    biggest = max(network.layers, key=layer_elements)
+    if layer_elements(biggest) > MAX_ELEMENTS:
+        raise NetworkError(network.path, f"too large for the numpy reference: layer "
+                           f"'{biggest.name}' needs about {layer_elements(biggest):.3g} float32 "
+                           f"values at once (limit 2**28, 1 GiB); validate it without --reference")
     run = run_reference(network)
     if not run.ok:
         raise NetworkError(network.path, "the numpy reference disagrees: " + run.problems[0])
