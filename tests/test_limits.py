@@ -195,7 +195,7 @@ EDGE_LAYERS = [
           groups=2**20),
 ]
 EDGE_HARDWARE = [
-    Hardware(Pr=1, Pc=1, buffer_bytes=2**28, dram_latency_cycles=2**16,
+    Hardware(Pr=1, Pc=1, buffer_bytes=2**30, dram_latency_cycles=2**16,
              dram_bandwidth_bytes_per_s=1e9),
     Hardware(Pr=4096, Pc=4096, buffer_bytes=2**40, dram_latency_cycles=2**16,
              dram_bandwidth_bytes_per_s=1e9, energy=Hardware().energy.__class__(dram=1e9)),
