@@ -21,6 +21,7 @@ import numpy as np
 from . import limits
 from .engines import layout
 from .errors import HardwareError
+from .paths import file_problem
 
 KIB = 1024
 # The paper's "32KB" means 32·1024 bytes; KB, KiB and K are all binary here, and so are MB/MiB.
@@ -238,6 +239,9 @@ def load_toml(path: str | Path, base: Hardware | None = None) -> Hardware:
     `preset`, `array = "8x8"`, `buffer = "32KB"`, and an `[energy]` table; keys not given
     keep their value in `base` (default: the defaults of `Hardware`)."""
     path = Path(path)
+    problem = file_problem(path, limits.MAX_FILE_BYTES)
+    if problem is not None:
+        raise HardwareError(f"{path}: {'no such hardware file' if problem == 'no such file' else problem}")
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:

@@ -7,9 +7,7 @@ code downstream may trust every shape it finds here.
 
 from __future__ import annotations
 
-import errno
 import functools
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -18,6 +16,7 @@ from typing import Any
 from nnaccel import limits
 from nnaccel.errors import NetworkError
 from nnaccel.netformat import parse_network_text, read_name
+from nnaccel.paths import file_problem
 from nnaccel.shapes import Shape
 
 #: The name by which a layer refers to the network's input.
@@ -163,39 +162,10 @@ def bundled_networks() -> list[Path]:
     return sorted(p for p in networks_dir().glob("*.json") if p.name != "schema.json")
 
 
-def _file_problem(path: Path) -> str | None:
-    """Why `path` cannot be read as a network file (None: it is a regular file). Never
-    opens it, so a FIFO or a device cannot block or be consumed."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return "no such file"
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "a loop of symbolic links"
-        if exc.errno == errno.ENAMETOOLONG:
-            return "the file name is too long for this system"
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            return "permission denied (a directory on the way cannot be searched)"
-        if exc.errno == errno.ENOTDIR:
-            return "no such file (a part of the path is not a directory)"
-        return f"cannot read the file: {exc.strerror or exc}"
-    except ValueError:
-        return "the file name contains a NUL character"
-    if stat.S_ISDIR(st.st_mode):
-        return "is a directory, not a network file"
-    if not stat.S_ISREG(st.st_mode):
-        return "is not a regular file (a FIFO, socket or device); give a network file"
-    if st.st_size > limits.MAX_FILE_BYTES:
-        return (f"the file has {st.st_size:,} bytes, above the limit of "
-                f"{limits.MAX_FILE_BYTES:,} (docs/network-format.md, 'Limits')")
-    return None
-
-
 def resolve_network(path_or_name: str | Path) -> Path:
     """A path as given if it exists, else a bundled network by file stem or paper name."""
     path = Path(path_or_name)
-    problem = _file_problem(path)
+    problem = file_problem(path, limits.MAX_FILE_BYTES)
     if problem is None:
         return path
     text = str(path_or_name)

@@ -247,3 +247,10 @@ def test_the_numpy_reference_refuses_a_layer_it_could_not_hold(tmp_path):
     r = CliRunner().invoke(main, ["validate", "--reference", str(net)])
     assert r.exit_code == 2 and "too large for the numpy reference" in r.output
     assert r.output.count("\n") == 1
+
+
+def test_a_hardware_file_that_is_a_fifo_is_refused_unopened(tmp_path):
+    fifo = tmp_path / "hw.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(HardwareError, match="not a regular file"):
+        load_toml(fifo)  # reading it would block for ever
