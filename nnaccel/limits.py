@@ -4,7 +4,7 @@ The engines count in int64 (numba) and weigh the counts with float64 energies. R
 guard every product inside them, the loader (`netformat`) and the hardware description
 (`hardware`) reject anything outside the ranges below, with one line naming the file, the
 layer, the field and the limit. docs/network-format.md and docs/model.md ("Limits") give the
-same table for people; `networks/schema.json` carries the per-value ones.
+same table for people; `nnaccel/network.schema.json` carries the per-value ones.
 
 The argument, in short: every count of a layer (MACs, DRAM bytes, buffer accesses, tiles,
 DMA requests) is at most a small multiple of its *work* (`layer_work`): each operand is

@@ -1,7 +1,7 @@
 """The network file format: parse and validate it, and write it back deterministically.
 
 The format is described for people in ``docs/network-format.md`` and for tools in
-``networks/schema.json``; the tables below are the single source both are tested against.
+``nnaccel/network.schema.json``; the tables below are the single source both are tested against.
 Parsing returns plain, fully checked values (``nnaccel.network`` turns them into dataclasses),
 so this module does not depend on the dataclasses and the two cannot import each other in a
 circle.
