@@ -151,14 +151,15 @@ def test_a_full_disk_on_stdout_is_one_line_with_status_1():
         " on device\n"
 
 
-def test_a_closed_pipe_is_one_line_with_status_1(tmp_path):
+@pytest.mark.parametrize("how", [["--json"], []], ids=["json", "rich table"])
+def test_a_closed_pipe_is_one_line_with_status_1(tmp_path, how):
     layers = [{"name": f"l{i}", "type": "conv", "inputs": [f"l{i - 1}" if i else "input"],
                "input_shapes": [[8, 8, 8]], "output_shape": [8, 8, 8], "kernel": [1, 1]}
               for i in range(2000)]  # far more output than a pipe holds
     net = tmp_path / "long.json"
     net.write_text(json.dumps({"name": "long", "input_shape": [8, 8, 8], "source": "t",
                                "layers": layers}))
-    proc = subprocess.Popen([*NNACCEL, "info", "--json", str(net)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*NNACCEL, "info", *how, str(net)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     proc.stdout.readline()
     proc.stdout.close()  # as `| head -1` does

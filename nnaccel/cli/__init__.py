@@ -58,6 +58,22 @@ def _on_sigterm(signum: int, frame: Any) -> NoReturn:
 _OUTPUT_ERRNOS = (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)
 
 
+def _stdout_identity() -> tuple[int, int] | None:
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (CliRunner, closed)
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _devnull() -> tuple[int, int] | None:
+    try:
+        st = os.stat(os.devnull)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _output_failure(exc: OSError) -> BaseException:
     """A failure to write stdout or stderr as a RunFailure; any other OSError unchanged."""
     if exc.errno not in _OUTPUT_ERRNOS:
@@ -86,12 +102,19 @@ class _Group(click.Group):
     """A group whose every failure is one line on stderr (module doc)."""
 
     def invoke(self, ctx: click.Context):
+        stdout_before = _stdout_identity()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _Interrupted from None
         except OSError as exc:  # click would end a broken pipe silently with status 1
             raise _output_failure(exc) from None
+        except SystemExit as exc:
+            # rich meets a closed pipe by pointing stdout at /dev/null and exiting with 1,
+            # silently: say what happened, as for any other output failure
+            if exc.code == 1 and stdout_before != _devnull() and _stdout_identity() == _devnull():
+                raise RunFailure("the output was closed early (broken pipe)") from None
+            raise
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
