@@ -171,3 +171,16 @@ def test_a_closed_pipe_is_one_line_with_status_1(tmp_path, how):
 def test_no_command_shows_the_help():
     r = _cli()
     assert r.returncode == 2 and r.stderr.startswith("Usage: ") and "Commands:" in r.stderr
+
+
+def test_a_table_too_long_for_rich_is_plain_text_with_every_row(monkeypatch):
+    from nnaccel.cli import tables
+
+    monkeypatch.setattr(tables, "RICH_MAX_ROWS", 3)
+    r = CliRunner().invoke(main, ["info", "alexnet"])
+    assert r.exit_code == 0
+    lines = r.output.splitlines()
+    assert lines[1].split()[:3] == ["#", "layer", "type"]
+    for name in ("conv1", "pool5", "fc8"):
+        assert any(line.split()[1:2] == [name] for line in lines[2:])
+    assert not any("│" in line or "┃" in line for line in lines)  # no rich box drawing
