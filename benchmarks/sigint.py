@@ -6,7 +6,8 @@ For each command (`compare --all --csv` and `run --engine step --csv`), each tri
 command in a session of its own, waits a random time within the command's usual duration
 (measured first, uninterrupted; from STARTUP_S on), and sends SIGINT to its process group, as a terminal's
 Ctrl-C does. A trial passes when the command ends within 2 s of the signal with status 130,
-stderr is exactly `interrupted`, no process of its session is left, and its output directory
+stderr is exactly `interrupted`, no process of its session is left (a second after the command
+has ended: one killed may still be exiting), and its output directory
 holds no temporary file and no output other than the complete one (a signal that comes as
 the command finishes may find the file already written). A command that ended before the
 signal is counted as `finished first` (status 0 and a complete file required). Prints one
@@ -89,6 +90,10 @@ def one_trial(args: list[str], delay: float, reference: bytes) -> Outcome:
             return Outcome(False, True, 10.0, "did not end within 10 s")
         took = time.monotonic() - sent
         left = [p for p in session_processes(proc.pid) if p != proc.pid]
+        deadline = time.monotonic() + 1.0
+        while left and time.monotonic() < deadline:  # one may be in the middle of exiting
+            time.sleep(0.05)
+            left = [p for p in session_processes(proc.pid) if p != proc.pid]
         files = sorted(p.name for p in Path(d).iterdir())
         problems = []
         if left:
