@@ -7,6 +7,7 @@ the cycle-stepped one. The tiler always searches with `fast`; `step` replays its
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -100,7 +101,14 @@ class Result:
     objective: str = "cycles"
 
     def total(self, name: str) -> int:
-        return sum(r.count(name) for r in self.layers)
+        return self._sums[L.COUNT_NAMES.index(name)]
+
+    @functools.cached_property
+    def _sums(self) -> tuple[int, ...]:
+        """Every count summed over the layers, in one pass (a network may have 10**5 layers)."""
+        if not self.layers:
+            return (0,) * L.C_LEN
+        return tuple(sum(column) for column in zip(*(r.counts for r in self.layers), strict=True))
 
     @property
     def cycles(self) -> int:
@@ -110,7 +118,7 @@ class Result:
     def macs(self) -> int:
         return sum(r.macs for r in self.layers)
 
-    @property
+    @functools.cached_property
     def energy(self) -> dict[str, float]:
         return {lvl: sum(r.energy[lvl] for r in self.layers) for lvl in LEVELS}
 
@@ -189,6 +197,7 @@ def simulate(
             key = (vec.tobytes(), layer_hw.tobytes(), *hw_key, _dataflows(vec, dataflow))
             hit = cache.records.get(key) if engine == "fast" else None
             if hit is None:
+                _check_density(layer, vec, layer_hw, hardware)
                 m_vec, c = _search(layer, key, vec, layer_hw, weights, hardware, cache)
                 if engine == "step":
                     from .engines import step  # the slow engine is loaded only when asked for
@@ -204,6 +213,23 @@ def simulate(
             mapping, counts, energy = hit
         records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
+
+
+def _check_density(layer: Layer, vec: np.ndarray, hw_vec: np.ndarray, hardware: Hardware) -> None:
+    """A filter must keep a nonzero weight: with none, the layer would do no work at all
+    (its nonzeros are round(density · weights), round half up; docs/model.md §4)."""
+    if vec[L.L_KIND] != L.KIND_CONV:
+        return
+    weights = int(vec[L.L_CGI]) * int(vec[L.L_KH]) * int(vec[L.L_KW])
+    dnum, dden = int(hw_vec[L.H_DNUM]), int(hw_vec[L.H_DDEN])
+    if (2 * dnum * weights + dden) // (2 * dden) < 1:
+        own = layer.sparsity is not None  # the layer's own (docs/model.md §1a) or the hardware's
+        sparsity = layer.sparsity if own else hardware.sparsity
+        raise MappingError(
+            f"layer '{layer.name}': {'its own ' if own else ''}sparsity {sparsity:g} leaves no "
+            f"nonzero weight in its filters of {weights} weights (density "
+            f"{dnum / dden:.3g} rounds to 0); use a sparsity of at most "
+            f"{1 - 1 / (2 * weights):.6g}")
 
 
 def _dataflows(vec: np.ndarray, dataflow: str) -> tuple[int, ...]:
