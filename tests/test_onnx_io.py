@@ -230,3 +230,14 @@ def test_compare_takes_measured_sparsity_and_plot_says_it_does_not(tmp_path):
     assert rows["measured"] < rows["0"]
     assert_one_line_error(invoke("plot", "layers", path, "--sparsity", "measured",
                                  "-o", tmp_path / "f.png"), "--sparsity measured")
+
+
+def test_import_and_export_never_overwrite_their_input(tmp_path):
+    model = tmp_path / "m.onnx"
+    invoke("export", "squeezenet-v1.1", "-o", model)
+    before = model.read_bytes()
+    assert_one_line_error(invoke("import", model, "-o", model), "input")
+    net = tmp_path / "n.json"
+    invoke("import", model, "-o", net)
+    assert_one_line_error(invoke("export", net, "-o", net), "input")
+    assert model.read_bytes() == before and json.loads(net.read_text())["name"]

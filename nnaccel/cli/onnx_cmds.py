@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from nnaccel.cli.hwopts import SPARSITY, measured_spec
 from nnaccel.errors import NnaccelError
+from nnaccel.outputs import check_outputs
 
 
 def _write_text(path: str, text: str) -> None:
@@ -43,6 +42,7 @@ def import_cmd(model: str, output: str | None, sparsity: float | str | None) -> 
     if sparsity is not None and not isinstance(sparsity, str):
         raise NnaccelError("--sparsity for import takes only 'measured'")
     network = load_network(model, measured_spec(sparsity))
+    check_outputs([("-o", output)], [model])
     text = dumps_network(network)
     if output:
         _write_text(output, text)
@@ -70,7 +70,6 @@ def export_cmd(net: str, output: str, weights: str, seed: int) -> None:
     from nnaccel.onnxio import export_onnx
 
     network = load_network(net)
-    if Path(output).is_dir():
-        raise NnaccelError(f"{output}: is a directory")
+    check_outputs([("-o", output)], [network.path])
     export_onnx(network, output, weights=weights, seed=seed)
     click.echo(f"wrote {output}: {network.name}, {len(network.layers)} layers", err=True)
