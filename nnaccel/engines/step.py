@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from nnaccel.engines import jitcache
 from nnaccel.engines.layout import (
     C_ALU,
     C_ARRAY,
@@ -108,6 +109,8 @@ from nnaccel.engines.layout import (
     M_TX,
     M_TY,
 )
+
+jitcache.install()  # before the first kernel is decorated
 
 __all__ = ["simulate", "simulate_trace", "TRACE_FIELDS"]
 

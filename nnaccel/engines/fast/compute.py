@@ -1,0 +1,385 @@
+"""Compute time per dataflow, and the counts the loop order does not change (docs/model.md §4).
+
+WS: per (c-tile, k-tile, group) the weight-load cycles Σ ceil(r·q/PORT) and the streaming
+cycles; OS: Σ over pixel blocks, chunks and channels of max(m·nnz(c), ceil(words/PORT)),
+where nnz(c) takes two values (`tiles._sparsity`). The totals over a tile-size combo are
+tables on the dimensions they depend on (`_compute_tables`), the per-tile values tables the
+walk looks up (`_ws_tables`, `_os_tables`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnaccel.engines.layout import (
+    C_ALU,
+    C_ARRAY,
+    C_BUF_RD,
+    C_BUF_WR,
+    C_COMPUTE,
+    C_OPS,
+    C_RF,
+    C_TILES,
+    DF_WS,
+    H_BW,
+    H_DDEN,
+    H_DNUM,
+    H_LAT,
+    H_PC,
+    H_PORT,
+    H_PR,
+    H_PSUM,
+    H_RF_PSUMS,
+    H_WORD,
+    KIND_CONV,
+    L_CGI,
+    L_CGO,
+    L_G,
+    L_HO,
+    L_KH,
+    L_KIND,
+    L_KW,
+    L_PKH,
+    L_PKW,
+    L_RES,
+    L_SH,
+    L_SW,
+    L_WO,
+)
+
+from .base import (
+    _cdiv,
+    _fill,
+    _kernel,
+    _pure,
+)
+from .tiles import (
+    CS_N,
+    CS_RV,
+    CS_SNCB,
+    CS_T0,
+    KS_N,
+    KS_NCH,
+    KS_SWN,
+    SP_BV,
+    SP_N,
+    SP_NBLK,
+    SP_SEMIT,
+    SP_SF,
+    _k_groups,
+    _sparsity,
+)
+
+
+@_pure
+def _chunk_sum(v, w, cnt_p, sum_p, r):
+    """Sum over all chunks m (histogram by prefix sums) of max(m·v, w), v > 0."""
+    ms = min(r, w // v)
+    return w * cnt_p[ms] + v * (sum_p[r] - sum_p[ms])
+
+
+@_pure
+def _os_compute_total(layer, hw, ys, xs, cnt_p, sum_p):
+    """Σ over tiles of OS compute: over all blocks (a, b), all chunks m and all channels c.
+
+    Each input channel belongs to exactly one c-tile, so the sum over c-tiles and their
+    channels is a sum over the filter's channels: independent of TC. Returns the total and
+    its parts per channel: Σ over blocks and chunks of max(m·hi, w), of max(m·lo, w).
+    """
+    hi, lo, nh, nl = _sparsity(layer, hw)
+    r = hw[H_RF_PSUMS]
+    port = hw[H_PORT]
+    a_tot = 0
+    b_tot = 0
+    for i in range(3):
+        av = ys[SP_BV + 2 * i]
+        ac = ys[SP_BV + 2 * i + 1]
+        if ac == 0:
+            continue
+        for j in range(3):
+            bv = xs[SP_BV + 2 * j]
+            bc = xs[SP_BV + 2 * j + 1]
+            if bc == 0:
+                continue
+            words = ((av - 1) * layer[L_SH] + layer[L_KH]) * ((bv - 1) * layer[L_SW] + layer[L_KW])
+            w = _cdiv(words, port)
+            a_tot += ac * bc * _chunk_sum(hi, w, cnt_p, sum_p, r)
+            if lo > 0:
+                b_tot += ac * bc * _chunk_sum(lo, w, cnt_p, sum_p, r)
+    return nh * a_tot + nl * b_tot, a_tot, b_tot
+
+
+@_pure
+def _ws_weight_load_one(hw, tc, hq):
+    """Σ over (k-tile, group) of the WS weight-load cycles of one c-tile of tc channels."""
+    port = hw[H_PORT]
+    pr = hw[H_PR]
+    total = 0
+    for i in range(2):
+        rv = pr if i == 0 else tc % pr
+        rc = tc // pr if i == 0 else (1 if tc % pr > 0 else 0)
+        if rc == 0:
+            continue
+        for q in range(1, hw[H_PC] + 1):
+            if hq[q] > 0:
+                total += rc * hq[q] * _cdiv(rv * q, port)
+    return total
+
+
+@_pure
+def _ws_weight_load_total(hw, cs, hq):
+    """Σ over (c-tile, k-tile, group) of the WS weight-load cycles Σ_cb Σ_kb ceil(r·q/PORT)."""
+    port = hw[H_PORT]
+    pc = hw[H_PC]
+    total = 0
+    for i in range(3):
+        rv = cs[CS_RV + 2 * i]
+        rc = cs[CS_RV + 2 * i + 1]
+        if rc == 0:
+            continue
+        for q in range(1, pc + 1):
+            if hq[q] > 0:
+                total += rc * hq[q] * _cdiv(rv * q, port)
+    return total
+
+
+# Constants of a (layer, hardware) pair that the per-combo closed forms use, computed once.
+K_K2 = 0  # KH·KW
+K_CGI = 1
+K_KO = 2  # G·CGO
+K_PIX = 3  # HO·WO
+K_NZ = 4  # N(CGI): nonzeros of a filter (window: KH·KW·CGI, every element is an op)
+K_STEP = 5  # OS: input channels stepped (nnz > 0)
+K_CONV = 6
+K_GROUPED = 7
+K_WORD = 8
+K_PS = 9
+K_LAT = 10
+K_BW = 11
+K_PRPC = 12  # Pr·Pc
+K_RES = 13  # §3a: operands of the fused residual add
+K_POOL2 = 14  # §3a: PKH·PKW of the fused pooling, 0 without
+K_LO = 15  # the smaller nonzero count of a channel (see `_sparsity`)
+K_DNUM = 16
+K_DDEN = 17
+K_PR = 18
+K_LEN = 19
+
+
+@_kernel
+def _consts(layer, hw):
+    k = np.empty(K_LEN, dtype=np.int64)
+    k2 = layer[L_KH] * layer[L_KW]
+    cgi = layer[L_CGI]
+    hi, lo, nh, nl = _sparsity(layer, hw)
+    k[K_K2] = k2
+    k[K_CGI] = cgi
+    k[K_KO] = layer[L_G] * layer[L_CGO]
+    k[K_PIX] = layer[L_HO] * layer[L_WO]
+    k[K_NZ] = nh * hi + nl * lo
+    k[K_STEP] = nh + (nl if lo > 0 else 0)
+    k[K_CONV] = 1 if layer[L_KIND] == KIND_CONV else 0
+    k[K_GROUPED] = 1 if layer[L_G] > 1 else 0
+    k[K_WORD] = hw[H_WORD]
+    k[K_PS] = hw[H_PSUM]
+    k[K_LAT] = hw[H_LAT]
+    k[K_BW] = hw[H_BW]
+    k[K_PRPC] = hw[H_PR] * hw[H_PC]
+    k[K_RES] = layer[L_RES]
+    k[K_POOL2] = layer[L_PKH] * layer[L_PKW] if layer[L_PKH] > 0 else 0
+    k[K_LO] = lo
+    k[K_DNUM] = hw[H_DNUM]
+    k[K_DDEN] = hw[H_DDEN]
+    k[K_PR] = hw[H_PR]
+    return k
+
+
+@_pure
+def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
+    """The counts the loop order does not change: everything on the array side (§4)."""
+    k2 = k[K_K2]
+    cgi = k[K_CGI]
+    ko = k[K_KO]
+    pix = k[K_PIX]
+    nxy = xs[a, SP_N] * ys[b, SP_N]
+    nc = cs[c, CS_N]
+    _fill(out, np.int64(0))
+    out[C_COMPUTE] = compute
+    out[C_TILES] = nxy * nc * ks[d, KS_N]
+    # The output path (§3a): every output value meets its residual operands once, every
+    # pooled value its window once (each output tile closes final exactly once).
+    out[C_ALU] = ko * (k[K_RES] * pix + k[K_POOL2] * ys[b, SP_SEMIT] * xs[a, SP_SEMIT])
+    if df == DF_WS:
+        ops = k2 * pix * cgi * ko
+        out[C_OPS] = ops
+        out[C_RF] = k2 * nxy * cgi * ko + ops
+        out[C_ARRAY] = ops
+        # weights + inputs + partial sums, less the first contribution of every output value
+        out[C_BUF_RD] = (
+            k2 * (nxy * cgi * ko + pix * cgi * ks[d, KS_SWN] + pix * cs[c, CS_SNCB] * ko) - pix * ko
+        )
+        out[C_BUF_WR] = k2 * pix * cs[c, CS_SNCB] * ko
+        return
+    windows = ks[d, KS_NCH] * ys[b, SP_SF] * xs[a, SP_SF]  # Σ words over one channel's steps
+    ops = pix * ko * k[K_NZ]
+    array = k[K_STEP] * windows
+    if k[K_CONV]:
+        array += ys[b, SP_NBLK] * xs[a, SP_NBLK] * ko * k[K_NZ]  # weight broadcasts
+    out[C_OPS] = ops
+    out[C_RF] = ops
+    out[C_ARRAY] = array
+    out[C_BUF_RD] = array + (nc - 1) * pix * ko
+    out[C_BUF_WR] = nc * pix * ko
+
+
+@_pure
+def _ws_group_load(tc, kg, pr, pc, port):
+    """Σ_cb Σ_kb ceil(r·q/PORT) for one group: blocks of Pr channels by Pc output channels."""
+    total = 0
+    for i in range(2):
+        r = pr if i == 0 else tc % pr
+        nr = tc // pr if i == 0 else (1 if tc % pr > 0 else 0)
+        if nr == 0:
+            continue
+        for j in range(2):
+            q = pc if j == 0 else kg % pc
+            nq = kg // pc if j == 0 else (1 if kg % pc > 0 else 0)
+            if nq > 0:
+                total += nr * nq * _cdiv(r * q, port)
+    return total
+
+
+@_pure
+def _os_group_sum(kg, a, b, layer, hw, hi, lo, res):
+    """Σ over the chunks of one group and over one (a x b) block of max(m·nnz, w): res[0] for
+    nnz = hi, res[1] for nnz = lo (0 when lo = 0: those channels are skipped)."""
+    r = hw[H_RF_PSUMS]
+    words = ((a - 1) * layer[L_SH] + layer[L_KH]) * ((b - 1) * layer[L_SW] + layer[L_KW])
+    w = _cdiv(words, hw[H_PORT])
+    for j in range(2):
+        m = r if j == 0 else kg % r
+        nm = kg // r if j == 0 else (1 if kg % r > 0 else 0)
+        if nm == 0:
+            continue
+        res[0] += nm * max(m * hi, w)
+        if lo > 0:
+            res[1] += nm * max(m * lo, w)
+
+
+@_pure
+def _block_types(t, p, vals, cnts):
+    vals[0] = p
+    cnts[0] = t // p
+    vals[1] = t % p
+    cnts[1] = 1 if t % p > 0 else 0
+
+
+@_kernel
+def _os_tables(layer, hw, txs, tys, nk, tk, ko, cgo):
+    """A[ys, xs, ik], B[...]: OS compute of a tile = n_hi(ic)·A + n_lo(ic)·B."""
+    hi, lo, _, _ = _sparsity(layer, hw)
+    a_tab = np.zeros((2, 2, nk), dtype=np.int64)
+    b_tab = np.zeros((2, 2, nk), dtype=np.int64)
+    av = np.empty(2, dtype=np.int64)
+    ac = np.empty(2, dtype=np.int64)
+    bv = np.empty(2, dtype=np.int64)
+    bc = np.empty(2, dtype=np.int64)
+    res = np.zeros(2, dtype=np.int64)
+    for sy in range(2):
+        _block_types(tys[sy], hw[H_PR], av, ac)
+        for sx in range(2):
+            _block_types(txs[sx], hw[H_PC], bv, bc)
+            prev = (-1, -1, -1)
+            for ik in range(nk):
+                kg1, nmid, kg3 = _k_groups(ik, tk, ko, cgo)
+                if (kg1, nmid, kg3) == prev:  # same groups as the k-tile before
+                    a_tab[sy, sx, ik] = a_tab[sy, sx, ik - 1]
+                    b_tab[sy, sx, ik] = b_tab[sy, sx, ik - 1]
+                    continue
+                prev = (kg1, nmid, kg3)
+                sa = 0
+                sb = 0
+                for i in range(2):
+                    for j in range(2):
+                        mult = ac[i] * bc[j]
+                        if mult == 0:
+                            continue
+                        _fill(res, np.int64(0))
+                        _os_group_sum(kg1, av[i], bv[j], layer, hw, hi, lo, res)
+                        if kg3 > 0:
+                            _os_group_sum(kg3, av[i], bv[j], layer, hw, hi, lo, res)
+                        ra = res[0]
+                        rb = res[1]
+                        if nmid > 0:
+                            _fill(res, np.int64(0))
+                            _os_group_sum(cgo, av[i], bv[j], layer, hw, hi, lo, res)
+                            ra += nmid * res[0]
+                            rb += nmid * res[1]
+                        sa += mult * ra
+                        sb += mult * rb
+                a_tab[sy, sx, ik] = sa
+                b_tab[sy, sx, ik] = sb
+    return a_tab, b_tab
+
+
+@_kernel
+def _ws_tables(hw, tcs, nk, tk, ko, cgo):
+    """WP[tc_sel, ik] (weight-load cycles of one kernel position) and WN[ik] (blocks of q)."""
+    pr = hw[H_PR]
+    pc = hw[H_PC]
+    port = hw[H_PORT]
+    wp = np.zeros((2, nk), dtype=np.int64)
+    wn = np.zeros(nk, dtype=np.int64)
+    prev = (-1, -1, -1)
+    for ik in range(nk):
+        kg1, nmid, kg3 = _k_groups(ik, tk, ko, cgo)
+        if (kg1, nmid, kg3) == prev:  # same groups as the k-tile before
+            wn[ik] = wn[ik - 1]
+            wp[0, ik] = wp[0, ik - 1]
+            wp[1, ik] = wp[1, ik - 1]
+            continue
+        prev = (kg1, nmid, kg3)
+        wn[ik] = _cdiv(kg1, pc) + nmid * _cdiv(cgo, pc) + (_cdiv(kg3, pc) if kg3 > 0 else 0)
+        for s in range(2):
+            v = _ws_group_load(tcs[s], kg1, pr, pc, port)
+            if nmid > 0:
+                v += nmid * _ws_group_load(tcs[s], cgo, pr, pc, port)
+            if kg3 > 0:
+                v += _ws_group_load(tcs[s], kg3, pr, pc, port)
+            wp[s, ik] = v
+    return wp, wn
+
+
+@_kernel
+def _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p):
+    """Σ compute per (TX, TY, TC, TK) as tables on the dimensions it depends on, and what
+    `_close_stalls` needs: WS, the weight loads of one full c-tile; OS, the compute parts."""
+    nx_, ny_, nc_, nk_ = xs.shape[0], ys.shape[0], cs.shape[0], ks.shape[0]
+    if df == DF_WS:
+        wp = np.empty((nc_, nk_), dtype=np.int64)
+        wp1 = np.empty((nc_, nk_), dtype=np.int64)
+        for c in range(nc_):
+            for d in range(nk_):
+                wp[c, d] = _ws_weight_load_total(hw, cs[c], hq[d])
+                wp1[c, d] = _ws_weight_load_one(hw, cs[c, CS_T0], hq[d])
+        dummy = np.zeros((1, 1, 1), dtype=np.int64)
+        return wp, wp1, dummy, dummy, dummy
+    ost = np.empty((nx_, ny_, nk_), dtype=np.int64)
+    osa = np.empty((nx_, ny_, nk_), dtype=np.int64)
+    osb = np.empty((nx_, ny_, nk_), dtype=np.int64)
+    for a in range(nx_):
+        for b in range(ny_):
+            for d in range(nk_):
+                ost[a, b, d], osa[a, b, d], osb[a, b, d] = _os_compute_total(
+                    layer, hw, ys[b], xs[a], cnt_p[d], sum_p[d])
+    dummy = np.zeros((1, 1), dtype=np.int64)
+    return dummy, dummy, ost, osa, osb
+
+
+@_pure
+def _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d):
+    """Σ compute of a tile-size combo (from the tables of `_compute_tables`)."""
+    if df == DF_WS:
+        return k[K_K2] * (xs[a, SP_N] * ys[b, SP_N] * wp[c, d]
+                          + k[K_PIX] * cs[c, CS_SNCB] * ks[d, KS_SWN])
+    return ost[a, b, d]
