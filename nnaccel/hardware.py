@@ -69,13 +69,15 @@ class Hardware:
     sparsity: float = 0.4
     buffer_port_words: int = 0  # 0: one word per PE column (Pc), see docs/model.md
     rf_psums: int = 16
+    dma_outstanding: int = 1  # DMA requests in flight at once (1: the paper's model), see docs/model.md
     fuse_pool: bool = True  # pooling after a conv runs in its output path (docs/model.md §3a)
     fuse_add: bool = True  # so does a residual add
     energy: EnergyTable = field(default_factory=EnergyTable)
     name: str = "custom"
 
     def __post_init__(self) -> None:
-        for f in ("Pr", "Pc", "buffer_bytes", "word_bytes", "psum_bytes", "rf_psums"):
+        for f in ("Pr", "Pc", "buffer_bytes", "word_bytes", "psum_bytes", "rf_psums",
+                  "dma_outstanding"):
             _positive_int(f, getattr(self, f))
         _non_negative_int("dram_latency_cycles", self.dram_latency_cycles)
         _non_negative_int("buffer_port_words", self.buffer_port_words)
@@ -143,6 +145,7 @@ class Hardware:
         v[layout.H_DNUM] = d.numerator
         v[layout.H_DDEN] = d.denominator
         v[layout.H_BUF] = self.buffer_bytes
+        v[layout.H_OUT] = self.dma_outstanding
         return v
 
     def with_(self, **changes: Any) -> Hardware:

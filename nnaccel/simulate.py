@@ -63,9 +63,16 @@ class LayerResult:
     energy: MappingProxyType  # level -> energy, in the table's unit
     pes: int
     fused_into: str | None = None  # run in the output path of this conv (docs/model.md §3a)
+    # The stall cycles the same mapping has with a DRAM latency of 0 (docs/model.md §10).
+    stall_bandwidth_cycles: int = 0
 
     def count(self, name: str) -> int:
         return self.counts[L.COUNT_NAMES.index(name)]
+
+    @property
+    def stall_latency_cycles(self) -> int:
+        """The part of the stall cycles the DRAM latency adds to the transfers' own."""
+        return self.counts[L.C_STALL] - self.stall_bandwidth_cycles
 
     @property
     def cycles(self) -> int:
@@ -100,6 +107,8 @@ class Result:
     objective: str = "cycles"
 
     def total(self, name: str) -> int:
+        if name in ("stall_bandwidth_cycles", "stall_latency_cycles"):
+            return sum(getattr(r, name) for r in self.layers)
         return sum(r.count(name) for r in self.layers)
 
     @property
@@ -129,6 +138,8 @@ class Result:
 
     def totals(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: self.total(name) for name in L.COUNT_NAMES}
+        for name in ("stall_latency_cycles", "stall_bandwidth_cycles"):
+            out[name] = self.total(name)
         out["macs"] = self.macs
         out["utilization"] = self.utilization
         out["efficiency_macs_per_cycle"] = self.macs / self.cycles if self.cycles else 0.0
@@ -150,7 +161,8 @@ class SearchCache:
     entries: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # What a fast-engine record makes of an entry (mapping, counts, energy by level): a repeated
     # layer costs a dictionary look-up, not the conversions again.
-    records: dict[tuple, tuple[Mapping, tuple[int, ...], MappingProxyType]] = field(default_factory=dict)
+    records: dict[tuple, tuple[Mapping, tuple[int, ...], MappingProxyType, int]] = field(
+        default_factory=dict)
 
     def __getstate__(self) -> dict:
         # records are derived from entries and hold read-only mappings, which do not pickle:
@@ -178,12 +190,15 @@ def simulate(
     weights = energy_per_count(hardware)
     levels = level_matrix(hardware)
     hw_key = (hw_vec.tobytes(), weights.tobytes(), objective)
-    zero = (None, (0,) * L.C_LEN, MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, levels)))
+    zero = (None, (0,) * L.C_LEN, MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, levels)),
+            0)
+    no_latency = hw_vec.copy()  # what the transfers alone cost: the stall split (§10)
+    no_latency[L.H_LAT] = 0
     records = []
     for low in lower_network(network, hardware):
         layer, vec = low.layer, low.vector
         if vec is None:
-            mapping, counts, energy = zero
+            mapping, counts, energy, stall_bw = zero
         else:
             key = (vec.tobytes(), *hw_key, _dataflows(vec, dataflow))
             hit = cache.records.get(key) if engine == "fast" else None
@@ -193,15 +208,22 @@ def simulate(
                     from .engines import step  # the slow engine is loaded only when asked for
 
                     c = step.simulate(vec, hw_vec, m_vec)
+                    c0 = step.simulate(vec, no_latency, m_vec)
+                else:
+                    from .engines import fast
+
+                    c0 = fast.evaluate(vec, no_latency, m_vec[None])[0]
                 hit = (
                     Mapping.from_vector(m_vec),
                     tuple(int(x) for x in c),
                     MappingProxyType(energy_by_level(c, hardware, levels)),
+                    int(c0[L.C_STALL]),
                 )
                 if engine == "fast":
                     cache.records[key] = hit
-            mapping, counts, energy = hit
-        records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into))
+            mapping, counts, energy, stall_bw = hit
+        records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into,
+                                   stall_bw))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
 
 

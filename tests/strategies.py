@@ -84,6 +84,7 @@ def hardware(draw, max_side: int = 16) -> np.ndarray:
     num, den = draw(st.sampled_from([(1, 1), (3, 5), (1, 2), (7, 10), (1, 3)]))
     v[L.H_DNUM], v[L.H_DDEN] = num, den
     v[L.H_BUF] = 1 << 30
+    v[L.H_OUT] = draw(st.sampled_from([1, 1, 2, 3, 8]))
     return v
 
 

@@ -45,9 +45,14 @@ def fc(ci, co):
     return conv(1, ci, co, 1, 1)
 
 
-def hw(pr, pc, port=None, rf=16, lat=100, bw=16, buf=1 << 30, word=2, psum=4, dnum=3, dden=5):
-    port = pc if port is None else port
-    return np.array([pr, pc, port, rf, word, psum, lat, bw, dnum, dden, buf], dtype=np.int64)
+def hw(pr, pc, port=None, rf=16, lat=100, bw=16, buf=1 << 30, word=2, psum=4, dnum=3, dden=5,
+       out=1):
+    v = np.zeros(L.H_LEN, dtype=np.int64)
+    slots = (L.H_PR, L.H_PC, L.H_PORT, L.H_RF_PSUMS, L.H_WORD, L.H_PSUM, L.H_LAT, L.H_BW,
+             L.H_DNUM, L.H_DDEN, L.H_BUF, L.H_OUT)
+    v[list(slots)] = (pr, pc, pc if port is None else port, rf, word, psum, lat, bw, dnum, dden,
+                      buf, out)
+    return v
 
 
 def mapping(df, order, tx, ty, tc, tk):
@@ -65,7 +70,9 @@ def literal(layer, hwv, m) -> list[int]:
     """Counts by walking every tile, pass (WS) or step (OS), then §5 with its arrays."""
     kind, G, CGI, CGO, H, W, KH, KW, SH, SW, PH, PW, HO, WO = (int(v) for v in layer[:14])
     RES, PKH, PKW, PSH, PSW, PPH, PPW, PHO, PWO = (int(v) for v in layer[14:23])
-    Pr, Pc, PORT, R, WORD, PSUM, LAT, BW, DNUM, DDEN, _ = (int(v) for v in hwv)
+    Pr, Pc, PORT, R, WORD, PSUM, LAT, BW, DNUM, DDEN, OUT = (
+        int(hwv[i]) for i in (L.H_PR, L.H_PC, L.H_PORT, L.H_RF_PSUMS, L.H_WORD, L.H_PSUM,
+                              L.H_LAT, L.H_BW, L.H_DNUM, L.H_DDEN, L.H_OUT))
     df = int(m[L.M_DATAFLOW])
     order = [int(v) for v in m[L.M_ORDER:L.M_ORDER + 4]]
     TX, TY, TC, TK = (int(m[i]) for i in (L.M_TX, L.M_TY, L.M_TC, L.M_TK))
@@ -84,8 +91,8 @@ def literal(layer, hwv, m) -> list[int]:
     def nnz(c):
         return K2 if kind == L.KIND_WINDOW else N(c + 1) - N(c)
 
-    def span(o0, n, s, p, k, size):
-        return max(0, min(size, (o0 + n - 1) * s - p + k) - max(0, o0 * s - p))
+    def span(o0, n, s, p, k, size):  # distinct real input rows the windows touch
+        return len({o * s - p + j for o in range(o0, o0 + n) for j in range(k)} & set(range(size)))
 
     def emit(o0, n, ps, pp, pk, nout, npool):
         return sum(1 for j in range(npool) if o0 <= min(j * ps - pp + pk - 1, nout - 1) < o0 + n)
@@ -175,19 +182,23 @@ def literal(layer, hwv, m) -> list[int]:
                                 cnt[L.C_BUF_RD] += mm * a * b
         comps.append(comp)
 
-    def xfer(n):
-        return 0 if n == 0 else LAT + cdiv(n, BW)
+    ends = []  # completion of every request made, in order
+
+    def request(ready, n):  # §5: issued once the request OUT before has ended; bytes in order
+        start = max(ready, ends[-OUT] if len(ends) >= OUT else 0)
+        ends.append(max(start + LAT, ends[-1] if ends else 0) + cdiv(n, BW))
+        return ends[-1]
 
     eL, eS, ce = [0] * (T + 1), [0] * T, [0] * T
-    eL[0] = dma = xfer(loads[0])
+    eL[0] = request(0, loads[0]) if loads[0] else 0
     for t in range(T):
         cs = max(eL[t], ce[t - 1] if t >= 1 else 0, eS[t - 2] if t >= 2 else 0)
         ce[t] = cs + comps[t]
         if t + 1 < T and loads[t + 1] > 0:
-            eL[t + 1] = dma = max(dma, ce[t - 1] if t >= 1 else 0) + xfer(loads[t + 1])
+            eL[t + 1] = request(ce[t - 1] if t >= 1 else 0, loads[t + 1])
         if stores[t] > 0:
-            eS[t] = dma = max(dma, ce[t]) + xfer(stores[t])
-    cnt[L.C_CYCLES] = max(ce[T - 1], dma)
+            eS[t] = request(ce[t], stores[t])
+    cnt[L.C_CYCLES] = max(ce[T - 1], ends[-1] if ends else 0)
     cnt[L.C_COMPUTE] = sum(comps)
     cnt[L.C_STALL] = cnt[L.C_CYCLES] - cnt[L.C_COMPUTE]
     cnt[L.C_TILES] = T
@@ -217,6 +228,15 @@ def test_model_md_transfer_bound_fc():
     c = counts_of(fc(64, 16), hw(4, 4), mapping(0, (X, Y, K, C), 1, 1, 16, 16))
     assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (718, 320, 398)
     assert (c["tiles"], c["dram_read_bytes"], c["dram_write_bytes"]) == (4, 4 * 544, 32)
+
+
+def test_model_md_dma_with_two_outstanding_requests():
+    m = mapping(0, (X, Y, K, C), 1, 1, 16, 16)
+    c = counts_of(fc(64, 16), hw(4, 4, out=2), m)
+    assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (610, 320, 290)
+    for out in (2, 3, 8):  # the bound stays a bound with requests in flight
+        lb = fast.lower_bound(fc(64, 16), hw(4, 4, out=out), m[None])[0]
+        assert 0 < lb <= 610
 
 
 def test_ws_one_tile_by_hand():
@@ -309,7 +329,7 @@ def cases(draw, side=8, ch=6, small_tiles=False):
     hwv = hw(draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4)),
              rf=draw(st.integers(1, 5)), lat=draw(st.integers(0, 30)), bw=draw(st.integers(1, 8)),
              word=draw(st.integers(1, 2)), psum=draw(st.integers(2, 4)),
-             dnum=draw(st.integers(0, dden)), dden=dden)
+             dnum=draw(st.integers(0, dden)), dden=dden, out=draw(st.integers(1, 3)))
     df = L.DF_OS if k == L.KIND_WINDOW else draw(st.sampled_from([L.DF_WS, L.DF_OS]))
     order = draw(st.permutations([X, Y, C, K]))
     top = (lambda n: max(1, n // 4)) if small_tiles else (lambda n: n + 1)
@@ -444,9 +464,9 @@ def small_layers(draw):
 
 @settings(max_examples=30, **SETTINGS)
 @given(small_layers(), st.sampled_from(tiler.OBJECTIVES), st.integers(1, 3),
-       st.sampled_from([400, 1000, 4000, 1 << 20]))
-def test_search_is_the_exhaustive_optimum(layer, objective, p, buf):
-    hwv = hw(p, p + 1, buf=buf, lat=20, bw=4)
+       st.sampled_from([400, 1000, 4000, 1 << 20]), st.sampled_from([1, 1, 2, 4]))
+def test_search_is_the_exhaustive_optimum(layer, objective, p, buf, out):
+    hwv = hw(p, p + 1, buf=buf, lat=20, bw=4, out=out)
     want = exhaustive(layer, hwv, objective)
     if want is None:
         with pytest.raises(MappingError):

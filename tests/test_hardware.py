@@ -95,12 +95,20 @@ def test_toml_errors_name_file_and_key(tmp_path, text, match):
     assert str(p) in str(e.value)
 
 
-def test_energy_is_sum_of_levels():
-    hw = Hardware()
+@pytest.mark.parametrize("word, psum", [(2, 4), (1, 4), (4, 8)])
+def test_energy_levels_by_hand(word, psum):
+    """docs/model.md "Precision": the table is per 16-bit access; memories scale with the
+    bits, a multiply with their square, an output-path add linearly; DRAM per byte."""
+    hw = Hardware(word_bytes=word, psum_bytes=psum)
     counts = np.arange(1, L.C_LEN + 1, dtype=np.int64) * 1000
     levels = energy_by_level(counts, hw)
-    assert set(levels) == set(LEVELS)
-    assert sum(levels.values()) == pytest.approx(float(counts @ energy_per_count(hw)))
-    # DRAM: 200 per 16-bit access, i.e. 100 per byte.
+    s = word / 2
+    assert list(levels) == list(LEVELS)
     assert levels["dram"] == pytest.approx(100 * (counts[L.C_DRAM_RD] + counts[L.C_DRAM_WR]))
-    assert levels["mac"] == counts[L.C_OPS] + counts[L.C_ALU]  # PE ops and output-path ALU ops
+    assert levels["mac"] == pytest.approx(counts[L.C_OPS] * s * s + counts[L.C_ALU] * s)
+    assert levels["rf"] == pytest.approx(counts[L.C_RF] * s)
+    assert levels["array"] == pytest.approx(2 * counts[L.C_ARRAY] * s)
+    assert levels["buffer"] == pytest.approx(6 * (counts[L.C_BUF_RD] + counts[L.C_BUF_WR]) * s)
+    # the tiler's weights are the same numbers, slot by slot
+    per = energy_per_count(hw)
+    assert per[L.C_OPS] == pytest.approx(s * s) and per[L.C_CYCLES] == 0

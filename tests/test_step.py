@@ -26,6 +26,7 @@ from nnaccel.engines.layout import (
     H_DNUM,
     H_LAT,
     H_LEN,
+    H_OUT,
     H_PC,
     H_PORT,
     H_PR,
@@ -62,7 +63,7 @@ def layer(
     return v
 
 
-def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3) -> np.ndarray:
+def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3, out: int = 1) -> np.ndarray:
     hw = np.zeros(H_LEN, np.int64)
     hw[H_PR] = pr
     hw[H_PC] = pc
@@ -75,6 +76,7 @@ def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3) -> np.nd
     hw[H_DNUM] = dnum
     hw[H_DDEN] = 5
     hw[H_BUF] = 32768
+    hw[H_OUT] = out
     return hw
 
 
@@ -219,6 +221,41 @@ def test_fc_transfer_bound() -> None:
         "tiles": 4,
     }
     assert tr == [[134, 214, 134, 0], [268, 348, 268, 0], [402, 482, 402, 0], [536, 616, 536, 718]]
+
+
+def test_fc_with_two_outstanding_requests() -> None:
+    # model.md §11 "A DMA with two outstanding requests": the transfer-bound FC above with
+    # dma_outstanding = 2. A request is issued once the one two before it has ended; its
+    # latency runs from its issue, its bytes after the bytes of the request before it.
+    #   load(0): issued 0, bytes from 100, ends 134.       t0: 134..214
+    #   load(1): ready 0 (slot free), issued 0 (one in flight), latency to 100, bytes after
+    #            load(0)'s: 134..168.                      t1: max(168, 214) = 214..294
+    #   load(2): ready ce0 = 214 (its slot is tile 0's), latency to 314, ends 348.
+    #                                                      t2: 348..428
+    #   load(3): ready ce1 = 294, latency to 394, bytes after load(2)'s: 394..428.
+    #                                                      t3: 428..508
+    #   store(3): ready 508, ends 508 + 100 + 2 = 610.
+    #   cycles 610 (718 with one request at a time), compute 320, stall 290. The counts
+    #   do not change.
+    c, tr = run(
+        layer(KIND_CONV, 1, 64, 16, 1, 1, 1, 1, 0),
+        hardware(4, 4, 4, 4, out=2),
+        mapping(DF_WS, "xykc", 1, 1, 16, 16),
+    )
+    assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (610, 320, 290)
+    assert (c["dram_read_bytes"], c["buffer_writes"]) == (2176, 1344)
+    assert tr == [[134, 214, 134, 0], [214, 294, 168, 0], [348, 428, 348, 0], [428, 508, 428, 610]]
+    # and with more in flight nothing is gained here: load(2) waits for its slot, not the DMA
+    c3, _ = run(layer(KIND_CONV, 1, 64, 16, 1, 1, 1, 1, 0), hardware(4, 4, 4, 4, out=3),
+                mapping(DF_WS, "xykc", 1, 1, 16, 16))
+    assert c3["cycles"] == 610
+    # with no latency at all: loads of 34 cycles, t0 34..114, t1 114..194, load(2) 114..148,
+    # t2 194..274, load(3) 194..228, t3 274..354, store 354..356: 36 stalled cycles, the part
+    # of the stall the bandwidth alone causes (model.md §10)
+    hw0 = hardware(4, 4, 4, 4)
+    hw0[H_LAT] = 0
+    c0, _ = run(layer(KIND_CONV, 1, 64, 16, 1, 1, 1, 1, 0), hw0, mapping(DF_WS, "xykc", 1, 1, 16, 16))
+    assert (c0["cycles"], c0["stall_cycles"]) == (356, 36)
 
 
 def test_multi_tile_edges_and_spills() -> None:

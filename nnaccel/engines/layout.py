@@ -52,7 +52,8 @@ H_BW = 7  # DRAM bandwidth, bytes per cycle
 H_DNUM = 8  # weight density (1 - sparsity) = DNUM / DDEN, exact
 H_DDEN = 9
 H_BUF = 10  # global buffer capacity, bytes
-H_LEN = 11
+H_OUT = 11  # DMA requests that may be in flight at once (their latencies overlap)
+H_LEN = 12
 
 # --- mapping vector -----------------------------------------------------------------------
 M_DATAFLOW = 0  # DF_WS or DF_OS

@@ -6,8 +6,8 @@ one loop iteration is one clock cycle, in which
 * the array does one cycle of the current WS pass (a weight-load cycle through the buffer
   port, or one streaming pixel) or of the current OS step (window words arriving ``PORT`` a
   cycle, one weight broadcast a cycle), and adds what that cycle moved and computed;
-* the DMA channel does one cycle of the request at the head of its FIFO (a latency cycle, or
-  ``BW`` bytes of the transfer, the last cycle partial);
+* the DMA counts one latency cycle off every request in flight (up to ``OUT`` of them) and
+  moves ``BW`` bytes of the oldest one whose latency is over (the last cycle partial);
 
 and between cycles the double-buffer hand-over of model.md §5 is applied: a tile starts only
 when its load has arrived, the array is free and its output slot's earlier store has left;
@@ -15,6 +15,11 @@ a request leaves the FIFO only when the slot it fills was released (loads) or th
 writes has finished (stores). No compute time or count is obtained by multiplying a closed
 form: the only per-tile numbers computed up front are the tile's data (bytes and elements
 loaded and stored, model.md §3), which are what the DMA is asked to move.
+
+Nor does it restate the fast engine's formulas: the input rows a tile reads are found by
+marking the rows its windows touch (not by the span formula), and the nonzero weights of a
+channel by walking an explicit per-filter sparsity mask (not by the formula for N(x)), so a
+mistake in the model's text cannot hide in both engines.
 
 Only the slot names of ``layout.py`` are shared with the ``fast`` engine.
 
@@ -65,6 +70,7 @@ from nnaccel.engines.layout import (
     H_DNUM,
     H_LAT,
     H_LEN,
+    H_OUT,
     H_PC,
     H_PORT,
     H_PR,
@@ -134,19 +140,37 @@ def _cdiv(a: int, b: int) -> int:
 
 
 @njit(cache=True)
-def _span(o0: int, n: int, s: int, p: int, k: int, size: int) -> int:
-    # Input rows (or columns) read by outputs [o0, o0+n), clipped to the real input:
-    # padding is not fetched (model.md §3).
-    lo = o0 * s - p
-    hi = (o0 + n - 1) * s - p + k
-    v = min(size, hi) - max(0, lo)
-    return v if v > 0 else 0
+def _rows_read(o0: int, n: int, s: int, p: int, k: int, size: int) -> int:
+    # Input rows (or columns) the outputs [o0, o0+n) read, found by marking every row each
+    # kernel tap of each output touches inside the real input: padding is not fetched, and
+    # rows no window touches (stride above the kernel) are not either (model.md §3).
+    seen = np.zeros(max(size, 1), np.bool_)
+    count = 0
+    for o in range(o0, o0 + n):
+        for j in range(k):
+            row = o * s - p + j
+            if 0 <= row < size and not seen[row]:
+                seen[row] = True
+                count += 1
+    return count
 
 
 @njit(cache=True)
-def _nz_before(x: int, dnum: int, dden: int, k2: int) -> int:
-    # N(x): nonzeros among a filter's first x input channels, round half up (model.md §4).
-    return (2 * dnum * x * k2 + dden) // (2 * dden)
+def _filter_nnz(cgi: int, k2: int, dnum: int, dden: int) -> np.ndarray:
+    # nnz(c) of every input channel of a filter, from its explicit sparsity mask: the
+    # filter's cgi*k2 weights, channel-major, are walked with an error accumulator that
+    # makes a weight nonzero whenever the running density crosses the next half (the same
+    # mask in every filter, model.md §4). Counting the mask's ones per channel is the
+    # step engine's own derivation of nnz(c) = N(c+1) - N(c).
+    nnz = np.zeros(cgi, np.int64)
+    acc = dden  # in units of 1 / (2*dden): starts at one half
+    for c in range(cgi):
+        for _ in range(k2):
+            acc += 2 * dnum
+            if acc >= 2 * dden:
+                acc -= 2 * dden
+                nnz[c] += 1
+    return nnz
 
 
 # Position of the OS walk within a tile, kept in a small array so that one function advances
@@ -168,7 +192,7 @@ _ST_LEN = 12
 
 @njit(cache=True)
 def _os_next(st, t_ic, t_tc, t_tx, t_ty, t_k0, t_k1, TC, CGO, PR, PC, RFP, SH, SW, KH, KW,
-             PORT, window, DNUM, DDEN):
+             PORT, window, nnz_c):
     """Move the OS walk to its next step that takes time (channel, then chunk of the group,
     then the next group's chunks, then the pixel block).
 
@@ -209,8 +233,7 @@ def _os_next(st, t_ic, t_tc, t_tx, t_ty, t_k0, t_k1, TC, CGO, PR, PC, RFP, SH, S
         if window:
             nz = k2  # nothing to skip
         else:
-            c = t_ic * TC + st[_ST_CI]  # absolute channel within the group
-            nz = _nz_before(c + 1, DNUM, DDEN, k2) - _nz_before(c, DNUM, DDEN, k2)
+            nz = nnz_c[t_ic * TC + st[_ST_CI]]  # absolute channel within the group
         if nz == 0:
             continue  # no nonzero weight: the channel is skipped, 0 cycles, no counts
         a = st[_ST_A]
@@ -257,6 +280,7 @@ def _kernel(layer, hw, mapping, counts, tr):
     BW = hw[H_BW]
     DNUM = hw[H_DNUM]
     DDEN = hw[H_DDEN]
+    OUT = hw[H_OUT]
 
     ws = mapping[M_DATAFLOW] == DF_WS
     TX = mapping[M_TX]
@@ -264,6 +288,7 @@ def _kernel(layer, hw, mapping, counts, tr):
     TC = mapping[M_TC]
     TK = mapping[M_TK]
     KT = G * CGO  # output channels over all groups
+    nnz_c = _filter_nnz(CGI, K2, DNUM, DDEN)  # only a conv skips zeros (window: nnz = K2)
 
     sizes = np.empty(4, np.int64)
     sizes[LOOP_X] = _cdiv(WO, TX)
@@ -310,7 +335,7 @@ def _kernel(layer, hw, mapping, counts, tr):
         elems = 0
         nbytes = 0
         if first or ix != px or iy != py or ic != pc or (G > 1 and ik != pk):
-            n_in = ng * tc * _span(iy * TY, ty, SH, PH, KH, H) * _span(ix * TX, tx, SW, PW, KW, W)
+            n_in = ng * tc * _rows_read(iy * TY, ty, SH, PH, KH, H) * _rows_read(ix * TX, tx, SW, PW, KW, W)
             elems += n_in
             nbytes += n_in * WORD
         if kind == KIND_CONV and (first or ic != pc or ik != pk):
@@ -416,13 +441,17 @@ def _kernel(layer, hw, mapping, counts, tr):
     # ---- DMA state ----------------------------------------------------------------------
     # FIFO of model.md §5: load(0), load(1), store(0), load(2), store(1), ...,
     # load(T-1), store(T-2), store(T-1). dj is the position of its head.
+    # Up to OUT requests are in flight (issued, not complete), oldest at f_head of a ring:
+    # each counts its own latency down, and only the oldest moves bytes (the data come back
+    # in order over the one channel). OUT = 1 is one request at a time.
     dj = 0
     nreq = 2 * T
-    d_busy = False
-    d_load = True
-    d_tile = 0
-    d_lat = 0
-    d_rem = 0
+    f_load = np.zeros(OUT, np.bool_)
+    f_tile = np.zeros(OUT, np.int64)
+    f_lat = np.zeros(OUT, np.int64)
+    f_rem = np.zeros(OUT, np.int64)
+    f_head = 0
+    n_fl = 0
     load_done = -1  # last tile whose (non-empty) load has arrived; requests end in order
     store_done = -1  # last tile whose (non-empty) store has left
 
@@ -494,7 +523,7 @@ def _kernel(layer, hw, mapping, counts, tr):
                             mode = _OS_STEP
                             left, wrem, bleft, ab, add_rd, add_wr = _os_next(
                                 os_st, t_ic, t_tc, t_tx, t_ty, t_k0, t_k1, TC, CGO, PR, PC,
-                                RFP, SH, SW, KH, KW, PORT, window, DNUM, DDEN,
+                                RFP, SH, SW, KH, KW, PORT, window, nnz_c,
                             )
                             c_brd += add_rd
                             c_bwr += add_wr
@@ -504,7 +533,7 @@ def _kernel(layer, hw, mapping, counts, tr):
                                 tiles_done += 1
                                 if trace:
                                     tr[t, _TR_CE] = now
-                if not d_busy and dj < nreq:
+                if n_fl < OUT and dj < nreq:
                     if dj == 0:
                         d_load = True
                         d_tile = 0
@@ -533,14 +562,17 @@ def _kernel(layer, hw, mapping, counts, tr):
                         # tile's compute to end; a store waits for its own tile's.
                         dj += 1
                         moved = True
-                        d_busy = True
-                        d_lat = LAT
-                        d_rem = nbytes
+                        slot = (f_head + n_fl) % OUT
+                        n_fl += 1
+                        f_load[slot] = d_load
+                        f_tile[slot] = d_tile
+                        f_lat[slot] = LAT
+                        f_rem[slot] = nbytes
                 if not moved:
                     break
-            if tiles_done == T and dj == nreq and not d_busy:
+            if tiles_done == T and dj == nreq and n_fl == 0:
                 break
-            if not a_busy and not d_busy:
+            if not a_busy and n_fl == 0:
                 raise RuntimeError("step engine: deadlock in the double-buffer hand-over")
 
         # ---- one clock cycle ----------------------------------------------------------
@@ -605,7 +637,7 @@ def _kernel(layer, hw, mapping, counts, tr):
                 else:
                     left, wrem, bleft, ab, add_rd, add_wr = _os_next(
                         os_st, t_ic, t_tc, t_tx, t_ty, t_k0, t_k1, TC, CGO, PR, PC,
-                        RFP, SH, SW, KH, KW, PORT, window, DNUM, DDEN,
+                        RFP, SH, SW, KH, KW, PORT, window, nnz_c,
                     )
                     c_brd += add_rd
                     c_bwr += add_wr
@@ -616,19 +648,25 @@ def _kernel(layer, hw, mapping, counts, tr):
                     event = True
                     if trace:
                         tr[nt - 1, _TR_CE] = now + 1
-        if d_busy:
-            if d_lat > 0:
-                d_lat -= 1
-            else:
-                w = BW if d_rem > BW else d_rem
-                d_rem -= w
+        if n_fl > 0:
+            head_lat = f_lat[f_head]  # the oldest moves bytes only once its latency is over
+            for i in range(n_fl):
+                slot = (f_head + i) % OUT
+                if f_lat[slot] > 0:
+                    f_lat[slot] -= 1
+            if head_lat == 0:
+                d_load = f_load[f_head]
+                d_tile = f_tile[f_head]
+                w = BW if f_rem[f_head] > BW else f_rem[f_head]
+                f_rem[f_head] -= w
                 if d_load:
                     c_drd += w
                 else:
                     c_dwr += w
-                if d_rem == 0:
+                if f_rem[f_head] == 0:
                     # the request's interval ends with this cycle
-                    d_busy = False
+                    f_head = (f_head + 1) % OUT
+                    n_fl -= 1
                     event = True
                     if d_load:
                         load_done = d_tile
@@ -674,7 +712,7 @@ def _check(layer: np.ndarray, hw: np.ndarray, mapping: np.ndarray) -> None:
             raise ValueError(f"step engine: layer slot {slot} must be >= 1, got {layer[slot]}")
     if layer[L_PH] < 0 or layer[L_PW] < 0:
         raise ValueError("step engine: negative padding")
-    for slot in (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN):
+    for slot in (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN, H_OUT):
         if hw[slot] < 1:
             raise ValueError(f"step engine: hardware slot {slot} must be >= 1, got {hw[slot]}")
     if hw[H_LAT] < 0 or hw[H_BUF] < 0 or not 0 <= hw[H_DNUM] <= hw[H_DDEN]:

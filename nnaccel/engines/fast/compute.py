@@ -25,6 +25,7 @@ from nnaccel.engines.layout import (
     H_DDEN,
     H_DNUM,
     H_LAT,
+    H_OUT,
     H_PC,
     H_PORT,
     H_PR,
@@ -163,7 +164,8 @@ K_LO = 15  # the smaller nonzero count of a channel (see `_sparsity`)
 K_DNUM = 16
 K_DDEN = 17
 K_PR = 18
-K_LEN = 19
+K_OUT = 19  # DMA requests in flight at once (§5)
+K_LEN = 20
 
 
 @_kernel
@@ -191,6 +193,7 @@ def _consts(layer, hw):
     k[K_DNUM] = hw[H_DNUM]
     k[K_DDEN] = hw[H_DDEN]
     k[K_PR] = hw[H_PR]
+    k[K_OUT] = hw[H_OUT]
     return k
 
 

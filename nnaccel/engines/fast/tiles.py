@@ -60,7 +60,7 @@ from .base import (
 SP_N = 0  # number of tiles
 SP_SIN = 1  # sum over tiles of the input span (rows_in / cols_in, clipped)
 SP_MININ = 2  # smallest input span of a tile (0: some tile reads only padding)
-SP_FP = 3  # input extent of a full tile for the footprint, min(size, (T-1)*stride + k)
+SP_FP = 3  # input extent of a full tile for the footprint (`_extent`, §7)
 SP_T0 = 4  # size of the first tile
 SP_IN0 = 5  # input span of the first tile
 SP_TL = 6  # size of the last tile
@@ -92,11 +92,19 @@ KS_LEN = 8
 
 @_pure
 def _span_in(o0: int, n: int, stride: int, pad: int, k: int, size: int) -> int:
-    """Input rows (or columns) read by output rows [o0, o0+n), clipped to the real input (§3)."""
-    lo = o0 * stride - pad
-    hi = (o0 + n - 1) * stride - pad + k
-    v = min(size, hi) - max(0, lo)
-    return v if v > 0 else 0
+    """Input rows (or columns) read by output rows [o0, o0+n), clipped to the real input (§3):
+    one interval when the windows overlap or touch (k >= stride), else a sum of windows."""
+    if k >= stride:
+        lo = o0 * stride - pad
+        hi = (o0 + n - 1) * stride - pad + k
+        v = min(size, hi) - max(0, lo)
+        return v if v > 0 else 0
+    total = 0
+    for o in range(o0, o0 + n):
+        lo = o * stride - pad
+        v = min(size, lo + k) - max(0, lo)
+        total += v if v > 0 else 0
+    return total
 
 
 @_pure
@@ -149,7 +157,7 @@ def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
     out[SP_N] = n
     out[SP_SIN] = sin
     out[SP_MININ] = minin
-    out[SP_FP] = min(nin, (t - 1) * stride + k)
+    out[SP_FP] = min(nin, _extent(t, stride, k))
     out[SP_T0] = min(t, nout)
     out[SP_IN0] = _span_in(np.int64(0), min(t, nout), stride, pad, k, nin)
     out[SP_TL] = tl
@@ -274,11 +282,17 @@ def _sparsity(layer, hw):
 
 
 @_pure
+def _extent(t, stride, k):
+    """Input rows t output rows read at most (§7): an interval, or t windows with gaps."""
+    return (t - 1) * stride + k if k >= stride else t * k
+
+
+@_pure
 def _footprint(layer, hw, tx, ty, tc, tk, ngmax):
     """Bytes of the double-buffered tiles (§7, §3a)."""
     word = hw[H_WORD]
-    rows = min(layer[L_H], (ty - 1) * layer[L_SH] + layer[L_KH])
-    cols = min(layer[L_W], (tx - 1) * layer[L_SW] + layer[L_KW])
+    rows = min(layer[L_H], _extent(ty, layer[L_SH], layer[L_KH]))
+    cols = min(layer[L_W], _extent(tx, layer[L_SW], layer[L_KW]))
     inp = ngmax * tc * rows * cols * word
     wgt = tk * tc * layer[L_KH] * layer[L_KW] * word if layer[L_KIND] == KIND_CONV else 0
     out = tk * ty * tx * hw[H_PSUM]

@@ -43,6 +43,7 @@ from .compute import (
     K_KO,
     K_LAT,
     K_LO,
+    K_OUT,
     K_PIX,
     K_PR,
     K_PRPC,
@@ -182,12 +183,18 @@ def _traffic(k, flags, xs, ys, cs, ks, a, b, c, d):
 
 @_pure
 def _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store):
-    """The DMA channel's busy time, at least: every request's latency, the bytes at the
-    bandwidth."""
+    """The DMA channel's busy time, at least. One request at a time: every request's latency
+    and the bytes at the bandwidth. With OUT in flight the transfers still follow one another
+    after a first latency, and every OUT-th request waits for the one OUT before it to end."""
     word = k[K_WORD]
     ps = k[K_PS]
     moved = word * (in_el + w_el + res_el + final_el) + 2 * ps * psum_el
-    return k[K_LAT] * (n_load + n_store) + _cdiv(moved, k[K_BW])
+    n = n_load + n_store
+    if k[K_OUT] == 1:
+        return k[K_LAT] * n + _cdiv(moved, k[K_BW])
+    if n == 0:
+        return 0
+    return max(k[K_LAT] + _cdiv(moved, k[K_BW]), (k[K_LAT] + 1) * _cdiv(n, k[K_OUT]))
 
 
 @_pure
@@ -274,6 +281,8 @@ def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp1, osa, osb):
     n_stored = nk * ys[b, SP_NEMIT] * xs[a, SP_NEMIT]
     last = _xfer(ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL] * word, lat, bw)
     stores = lat * n_stored + _cdiv(stored, bw) - last
+    if k[K_OUT] > 1:  # the load then overlaps the store's latency: one latency per pair
+        stores -= lat * (n_stored - (1 if last > 0 else 0))
     # The loads of the second tile (ic = 1) of all visits but the first: input and weights,
     # and the add's operands if that tile closes (nc = 2).
     tc1 = cs[c, CS_T0] if nc > 2 else cs[c, CS_TL]

@@ -17,6 +17,7 @@ from nnaccel.engines.layout import (
     H_DDEN,
     H_DNUM,
     H_LAT,
+    H_OUT,
     H_PR,
     H_PSUM,
     H_WORD,
@@ -70,7 +71,6 @@ from .tiles import (
 from .traffic import (
     _levels,
     _trip,
-    _xfer,
 )
 
 
@@ -227,10 +227,11 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
 
     Skipping, exactly. A *macro-step* at level q is one iteration of that loop (all inner
     tiles) plus the load it issues for the next one. Its effect on the state (eL[t], ce[t-1],
-    eS[t-1], eS[t-2], channel free time) is a composition of max and +constant, so it is the
-    same map for two iterations whose indices have equal parameters (same run), and it
-    commutes with adding one delay to every live time (a skipped request's 0 never decides a
-    max: each max also takes ce or the channel time). So when an iteration moved the whole
+    eS[t-1], eS[t-2], the completion times of the last OUT requests) is a composition of max
+    and +constant, so it is the same map for two iterations whose indices have equal
+    parameters (same run), and it commutes with adding one delay to every live time (a 0 -- a
+    skipped request, or no request yet in the ring -- never decides a max: each max also takes
+    a ready time or a later completion). So when an iteration moved the whole
     state by one delay and the next iterations are the same map, each of them moves it by that
     delay again: they are skipped in one step, with their compute, requests and bytes.
     """
@@ -241,6 +242,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     ps = hw[H_PSUM]
     lat = hw[H_LAT]
     bw = hw[H_BW]
+    out = hw[H_OUT]
     conv = layer[L_KIND] == KIND_CONV
     grouped = layer[L_G] > 1
     k2 = layer[L_KH] * layer[L_KW]
@@ -272,15 +274,17 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     ck_idx = np.empty((4, _MAX_PERIOD), dtype=np.int64)
     for q in range(4):
         _fill(ck_idx[q], np.int64(-1))
-    ck = np.zeros((4, _MAX_PERIOD, 8), dtype=np.int64)
+    ck = np.zeros((4, _MAX_PERIOD, 8 + out), dtype=np.int64)  # 8..: the DMA ring
+    # Completion times of the last `out` requests, oldest first (0: none yet); ring[out-1]
+    # is when the channel has moved every byte asked of it so far.
+    ring = np.zeros(out, dtype=np.int64)
 
     load = ng_[0] * tc_[0] * rows[0] * cols[0] * word
     if conv:
         load += tk_[0] * tc_[0] * k2 * word
     if res > 0 and nc == 1 and _next_level(idx, n_lvl) <= d_out:
         load += res * tk_[0] * ty_[0] * tx_[0] * word  # tile 0 closes final (§3a)
-    e_load = _xfer(load, lat, bw)  # eL[t] of the current tile
-    dma = e_load
+    e_load = _issue(ring, np.int64(0), load, lat, bw) if load > 0 else np.int64(0)  # eL[t]
     bounded = thr < _BIG
     comp_done = 0
     req_done = 1 if load > 0 else 0
@@ -308,8 +312,9 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
                 if reps > 0:
                     s0 = i % pq
                     delta = ce_prev - ck[q, s0, 1]
-                    ok = dma - ck[q, s0, 4] == delta
-                    ok = ok and _shifted(e_load, ck[q, s0, 0], delta)
+                    ok = _shifted(e_load, ck[q, s0, 0], delta)
+                    for r in range(out):
+                        ok = ok and _shifted(ring[r], ck[q, s0, 8 + r], delta)
                     ok = ok and _shifted(es_1, ck[q, s0, 2], delta)
                     ok = ok and _shifted(es_2, ck[q, s0, 3], delta)
                     if ok:
@@ -318,7 +323,9 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
                         bytes_done += reps * (bytes_done - ck[q, s0, 7])
                         shift = reps * delta
                         ce_prev += shift
-                        dma += shift
+                        for r in range(out):
+                            if ring[r] > 0:
+                                ring[r] += shift
                         if e_load > 0:
                             e_load += shift
                         if es_1 > 0:
@@ -339,7 +346,8 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
             ck[q, slot, 1] = ce_prev
             ck[q, slot, 2] = es_1
             ck[q, slot, 3] = es_2
-            ck[q, slot, 4] = dma
+            for r in range(out):
+                ck[q, slot, 8 + r] = ring[r]
             ck[q, slot, 5] = comp_done
             ck[q, slot, 6] = req_done
             ck[q, slot, 7] = bytes_done
@@ -386,8 +394,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
                 # the next tile closes its output final: it loads the add's operands (§3a)
                 load += res * tk_[jk] * ty_[jy] * tx_[jx] * word
             if load > 0:
-                e_next = max(dma, ce_prev) + _xfer(load, lat, bw)
-                dma = e_next
+                e_next = _issue(ring, ce_prev, load, lat, bw)
                 req_done += 1
                 bytes_done += load
         es = np.int64(0)
@@ -397,8 +404,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
             else:  # a partial-sum spill
                 store = tk_[ik] * ty_[iy] * tx_[ix] * ps
             if store > 0:
-                es = max(dma, ce) + _xfer(store, lat, bw)
-                dma = es
+                es = _issue(ring, ce, store, lat, bw)
                 req_done += 1
                 bytes_done += store
         es_2 = es_1
@@ -408,16 +414,34 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
         if bounded:
             if ce + (comp_total - comp_done) + store_last > thr:
                 return -1
-            rest = lat * max(n_req - req_done, 0) + _cdiv(max(bytes_total - bytes_done, 0), bw)
-            if dma + rest > thr:
+            # what the channel must still do: the bytes one after another, and with one
+            # request at a time each request's latency as well
+            rest = _cdiv(max(bytes_total - bytes_done, 0), bw)
+            if out == 1:
+                rest += lat * max(n_req - req_done, 0)
+            if ring[out - 1] + rest > thr:
                 return -1
         if last:
-            return max(ce_prev, dma)
+            return max(ce_prev, ring[out - 1])
         ix = jx
         iy = jy
         ic = jc
         ik = jk
         t += 1
+
+
+@_pure
+def _issue(ring, ready, nbytes, lat, bw):
+    """Completion of a request of `nbytes > 0` that is ready at `ready` (§5): it is issued
+    once the request `out` before it has completed, its latency runs from there, and its
+    bytes follow those of the request before it. Records it in `ring`."""
+    n = ring.size
+    start = max(ready, ring[0])
+    end = max(start + lat, ring[n - 1]) + (nbytes + bw - 1) // bw
+    for i in range(n - 1):
+        ring[i] = ring[i + 1]
+    ring[n - 1] = end
+    return end
 
 
 @_pure
