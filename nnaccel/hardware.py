@@ -67,7 +67,9 @@ class Hardware:
     dram_latency_cycles: int = 100
     dram_bandwidth_bytes_per_s: float = 16e9
     sparsity: float = 0.4
-    buffer_port_words: int = 0  # 0: one word per PE column (Pc), see docs/model.md
+    buffer_port_words: int = 0  # the array's input bus; 0: one word per PE column (Pc)
+    buffer_read_port_words: int = 0  # array-side read port; 0: what WS streaming needs (Pr + Pc psums)
+    buffer_write_port_words: int = 0  # array-side write port; 0: Pc partial sums a cycle
     rf_psums: int = 16
     dma_outstanding: int = 1  # DMA requests in flight at once (1: the paper's model), see docs/model.md
     fuse_pool: bool = True  # pooling after a conv runs in its output path (docs/model.md §3a)
@@ -80,7 +82,8 @@ class Hardware:
                   "dma_outstanding"):
             _positive_int(f, getattr(self, f))
         _non_negative_int("dram_latency_cycles", self.dram_latency_cycles)
-        _non_negative_int("buffer_port_words", self.buffer_port_words)
+        for f in ("buffer_port_words", "buffer_read_port_words", "buffer_write_port_words"):
+            _non_negative_int(f, getattr(self, f))
         for f in ("clock_hz", "dram_bandwidth_bytes_per_s"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
@@ -118,6 +121,22 @@ class Hardware:
         return self.buffer_port_words or self.Pc
 
     @property
+    def psum_words(self) -> int:
+        """Words a partial sum takes through a buffer port."""
+        return -(-self.psum_bytes // self.word_bytes)
+
+    @property
+    def read_port_words(self) -> int:
+        """Default: one input word per PE row and one partial sum per PE column a cycle, what
+        a WS pass needs to stream one pixel a cycle (docs/model.md, "Constants")."""
+        return self.buffer_read_port_words or self.Pr + self.Pc * self.psum_words
+
+    @property
+    def write_port_words(self) -> int:
+        """Default: one partial sum per PE column a cycle."""
+        return self.buffer_write_port_words or self.Pc * self.psum_words
+
+    @property
     def density(self) -> Fraction:
         """1 - sparsity as an exact fraction, so both engines round nonzeros identically."""
         return (1 - Fraction(repr(float(self.sparsity)))).limit_denominator(10**6)
@@ -146,6 +165,8 @@ class Hardware:
         v[layout.H_DDEN] = d.denominator
         v[layout.H_BUF] = self.buffer_bytes
         v[layout.H_OUT] = self.dma_outstanding
+        v[layout.H_RD] = self.read_port_words
+        v[layout.H_WR] = self.write_port_words
         return v
 
     def with_(self, **changes: Any) -> Hardware:
@@ -155,6 +176,8 @@ class Hardware:
         d = asdict(self)
         d["dram_bytes_per_cycle"] = self.dram_bytes_per_cycle
         d["buffer_port_words"] = self.port_words
+        d["buffer_read_port_words"] = self.read_port_words
+        d["buffer_write_port_words"] = self.write_port_words
         return d
 
 

@@ -85,6 +85,10 @@ def hardware(draw, max_side: int = 16) -> np.ndarray:
     v[L.H_DNUM], v[L.H_DDEN] = num, den
     v[L.H_BUF] = 1 << 30
     v[L.H_OUT] = draw(st.sampled_from([1, 1, 2, 3, 8]))
+    # the buffer's ports: often the default (one pixel a cycle in WS), often narrower
+    pw = -(-int(v[L.H_PSUM]) // int(v[L.H_WORD]))
+    v[L.H_RD] = draw(st.one_of(st.just(int(v[L.H_PR] + pw * v[L.H_PC])), st.integers(1, 12)))
+    v[L.H_WR] = draw(st.one_of(st.just(int(pw * v[L.H_PC])), st.integers(1, 12)))
     return v
 
 

@@ -46,12 +46,14 @@ def fc(ci, co):
 
 
 def hw(pr, pc, port=None, rf=16, lat=100, bw=16, buf=1 << 30, word=2, psum=4, dnum=3, dden=5,
-       out=1):
+       out=1, rd=None, wr=None):
+    """A hardware vector; the buffer's ports default as in `Hardware` (docs/model.md §9)."""
     v = np.zeros(L.H_LEN, dtype=np.int64)
+    pw = -(-psum // word)
     slots = (L.H_PR, L.H_PC, L.H_PORT, L.H_RF_PSUMS, L.H_WORD, L.H_PSUM, L.H_LAT, L.H_BW,
-             L.H_DNUM, L.H_DDEN, L.H_BUF, L.H_OUT)
+             L.H_DNUM, L.H_DDEN, L.H_BUF, L.H_OUT, L.H_RD, L.H_WR)
     v[list(slots)] = (pr, pc, pc if port is None else port, rf, word, psum, lat, bw, dnum, dden,
-                      buf, out)
+                      buf, out, pr + pw * pc if rd is None else rd, pw * pc if wr is None else wr)
     return v
 
 
@@ -70,9 +72,10 @@ def literal(layer, hwv, m) -> list[int]:
     """Counts by walking every tile, pass (WS) or step (OS), then §5 with its arrays."""
     kind, G, CGI, CGO, H, W, KH, KW, SH, SW, PH, PW, HO, WO = (int(v) for v in layer[:14])
     RES, PKH, PKW, PSH, PSW, PPH, PPW, PHO, PWO = (int(v) for v in layer[14:23])
-    Pr, Pc, PORT, R, WORD, PSUM, LAT, BW, DNUM, DDEN, OUT = (
+    Pr, Pc, PORT, R, WORD, PSUM, LAT, BW, DNUM, DDEN, OUT, RD, WR = (
         int(hwv[i]) for i in (L.H_PR, L.H_PC, L.H_PORT, L.H_RF_PSUMS, L.H_WORD, L.H_PSUM,
-                              L.H_LAT, L.H_BW, L.H_DNUM, L.H_DDEN, L.H_OUT))
+                              L.H_LAT, L.H_BW, L.H_DNUM, L.H_DDEN, L.H_OUT, L.H_RD, L.H_WR))
+    PSUM_W = cdiv(PSUM, WORD)  # words of a partial sum through a port
     df = int(m[L.M_DATAFLOW])
     order = [int(v) for v in m[L.M_ORDER:L.M_ORDER + 4]]
     TX, TY, TC, TK = (int(m[i]) for i in (L.M_TX, L.M_TY, L.M_TC, L.M_TK))
@@ -151,11 +154,13 @@ def literal(layer, hwv, m) -> list[int]:
                     for kb in range(cdiv(kg, Pc)):
                         q = min(Pc, kg - kb * Pc)
                         for p in range(K2):
-                            comp += cdiv(r * q, PORT) + npix
+                            first = ic == 0 and cb == 0 and p == 0
+                            reads = r + (0 if first else PSUM_W * q)
+                            comp += cdiv(r * q, min(PORT, RD)) + npix * max(
+                                1, cdiv(reads, RD), cdiv(PSUM_W * q, WR))
                             cnt[L.C_OPS] += npix * r * q
                             cnt[L.C_RF] += r * q + npix * r * q
                             cnt[L.C_ARRAY] += npix * r * q
-                            first = ic == 0 and cb == 0 and p == 0
                             cnt[L.C_BUF_RD] += r * q + npix * r + (0 if first else npix * q)
                             cnt[L.C_BUF_WR] += npix * q
         else:
@@ -171,7 +176,8 @@ def literal(layer, hwv, m) -> list[int]:
                                 nz = nnz(c)
                                 if nz == 0:
                                     continue
-                                comp += max(mm * nz, cdiv(words, PORT))
+                                bcr = 0 if kind == L.KIND_WINDOW else mm * nz
+                                comp += max(mm * nz, cdiv(words, PORT), cdiv(words + bcr, RD))
                                 cnt[L.C_OPS] += mm * nz * a * b
                                 cnt[L.C_RF] += mm * nz * a * b
                                 extra = 0 if kind == L.KIND_WINDOW else mm * nz
@@ -228,6 +234,12 @@ def test_model_md_transfer_bound_fc():
     c = counts_of(fc(64, 16), hw(4, 4), mapping(0, (X, Y, K, C), 1, 1, 16, 16))
     assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (718, 320, 398)
     assert (c["tiles"], c["dram_read_bytes"], c["dram_write_bytes"]) == (4, 4 * 544, 32)
+
+
+def test_model_md_port_bound_ws_stream():
+    c = counts_of(conv(1, 2, 3, 3, 3, 3, 3, ph=1, pw=1), hw(4, 4, 4, rd=5, wr=8),
+                  mapping(0, (X, Y, C, K), 3, 3, 2, 3))
+    assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (384, 171, 213)
 
 
 def test_model_md_dma_with_two_outstanding_requests():
@@ -329,7 +341,9 @@ def cases(draw, side=8, ch=6, small_tiles=False):
     hwv = hw(draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4)),
              rf=draw(st.integers(1, 5)), lat=draw(st.integers(0, 30)), bw=draw(st.integers(1, 8)),
              word=draw(st.integers(1, 2)), psum=draw(st.integers(2, 4)),
-             dnum=draw(st.integers(0, dden)), dden=dden, out=draw(st.integers(1, 3)))
+             dnum=draw(st.integers(0, dden)), dden=dden, out=draw(st.integers(1, 3)),
+             rd=draw(st.one_of(st.none(), st.integers(1, 9))),
+             wr=draw(st.one_of(st.none(), st.integers(1, 9))))
     df = L.DF_OS if k == L.KIND_WINDOW else draw(st.sampled_from([L.DF_WS, L.DF_OS]))
     order = draw(st.permutations([X, Y, C, K]))
     top = (lambda n: max(1, n // 4)) if small_tiles else (lambda n: n + 1)

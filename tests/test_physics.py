@@ -148,3 +148,33 @@ def test_stall_split(config, caches):
     # with requests in flight the latency part can only shrink
     more = simulate(net, hw.with_(dma_outstanding=4))
     assert more.total("stall_latency_cycles") < result.total("stall_latency_cycles")
+
+
+@pytest.mark.parametrize("ports", [(0, 0), (6, 4), (12, 8)])
+@pytest.mark.parametrize("name", ["sqnxt23v5", "squeezenet-v1.0"])
+def test_no_layer_moves_more_buffer_words_than_its_ports_allow(name, ports):
+    """Array side of the buffer: what the array read (wrote) is at most the read (write) port
+    times the cycles it computed. The DMA side moves the bytes of DRAM: a layer without fused
+    post-operations reads for its stores what it writes to DRAM, and writes what it loads.
+    In OS the partial sums of a chunk move while the PEs compute the next one (docs/model.md
+    §4, an assumption): they are left out of the OS check."""
+    rd, wr = ports
+    hw = preset("paper-8x8").with_(buffer_read_port_words=rd, buffer_write_port_words=wr)
+    result = simulate(load_network(name), hw)
+    checked = set()
+    for r in result.layers:
+        c = np.array(r.counts)
+        if r.mapping is None or c[L.C_ALU] > 0:
+            continue
+        array_reads = c[L.C_BUF_RD] - c[L.C_DRAM_WR] // hw.word_bytes
+        array_writes = c[L.C_BUF_WR] - c[L.C_DRAM_RD] // hw.word_bytes
+        if r.mapping.dataflow == "os":
+            if r.layer.type != "conv":
+                continue
+            nc = -(-(r.layer.input_shape[0] // r.layer.groups) // r.mapping.tc)
+            array_reads -= (nc - 1) * int(np.prod(r.layer.output_shape))  # sums read back
+            array_writes = 0
+        assert array_reads <= hw.read_port_words * c[L.C_COMPUTE], r.layer.name
+        assert array_writes <= hw.write_port_words * c[L.C_COMPUTE], r.layer.name
+        checked.add(r.mapping.dataflow)
+    assert checked

@@ -31,8 +31,10 @@ from nnaccel.engines.layout import (
     H_PORT,
     H_PR,
     H_PSUM,
+    H_RD,
     H_RF_PSUMS,
     H_WORD,
+    H_WR,
     KIND_CONV,
     KIND_WINDOW,
     L_LEN,
@@ -77,6 +79,8 @@ def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3, out: int
     hw[H_DDEN] = 5
     hw[H_BUF] = 32768
     hw[H_OUT] = out
+    hw[H_RD] = pr + 2 * pc  # the defaults of docs/model.md §9 (a partial sum is two words)
+    hw[H_WR] = 2 * pc
     return hw
 
 
@@ -137,6 +141,26 @@ def test_ws_conv_one_tile() -> None:
     assert tr == [[109, 208, 109, 312]]  # compute start, compute end, load end, store end
 
 
+def test_ws_conv_port_bound_stream() -> None:
+    # model.md §11 "A port-bound WS stream": the small WS conv above with a read port of 5
+    # words and a write port of 8 (a partial sum is 2 words). A pixel of a pass with r = 2,
+    # q = 3 reads 2 inputs and 3 partial sums (8 words: 2 cycles through 5) and writes 3 (6
+    # words: 1 cycle); on the first contribution (p = 0) it reads only its 2 inputs: 1 cycle.
+    # Weights: 6 words through min(PORT 4, 5): 2 cycles. Passes: p = 0: 2 + 9 * 1 = 11;
+    # p = 1..8: 2 + 9 * 2 = 20 each -> compute 171. Load 0..109, compute 109..280, store
+    # 280..384. The counts are those of the unbounded stream.
+    hw = hardware(4, 4, 4, 4)
+    hw[H_RD] = 5
+    hw[H_WR] = 8
+    c, tr = run(layer(KIND_CONV, 1, 2, 3, 3, 3, 3, 1, 1), hw, mapping(DF_WS, "xyck", 3, 3, 2, 3))
+    assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (384, 171, 213)
+    assert (c["pe_ops"], c["buffer_reads"], c["buffer_writes"]) == (486, 459, 315)
+    assert tr == [[109, 280, 109, 384]]
+    # no cycle moves more than the ports allow: the array's buffer words fit in 171 cycles
+    array_reads = 9 * 6 + 9 * 9 * 2 + 8 * 9 * 3 * 2  # weights, inputs, partial sums (words)
+    assert array_reads <= 5 * 171
+
+
 def test_os_conv_sparse_one_tile() -> None:
     # conv 3x3, stride 1, pad 1, G = 1, CGI = 3, CGO = 2, input 4x5 -> output 4x5.
     # Array 4x4, PORT 4, RF_PSUMS 1 (so each output channel is its own chunk). OS, one tile:
@@ -149,7 +173,8 @@ def test_os_conv_sparse_one_tile() -> None:
     #   block B 4x1: words = (3*1 + 3) * (0*1 + 3) = 18 -> ceil(18/4) = 5 port cycles
     # Steps, m = 1: A: max(5,9) + max(6,9) + max(5,9) = 27 per chunk (window-bound)
     #               B: max(5,5) + max(6,5) + max(5,5) = 16 per chunk (c = 1 weight-bound)
-    #   compute = 2 chunks * (27 + 16) = 86.
+    #   compute = 2 chunks * (27 + 16) = 86. (The read port, RD = 4 + 2*4 = 12 words, carries
+    #   a window and its broadcast weights, e.g. 36 + 5: 4 cycles; it never binds here.)
     # Data: input 3 ch * 4 rows * 5 cols = 60, weights 2*3*9 = 54 -> 114 elements, 228 B,
     #   xfer = 100 + 15 = 115. Output 2*4*5 = 40 values, final -> 80 B, xfer = 105.
     # Timeline: cs0 = 115, ce0 = 201, store 201..306. cycles 306, stall 220.

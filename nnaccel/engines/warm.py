@@ -41,7 +41,8 @@ _A1 = types.Array(types.int64, 1, "C")
 _A2 = types.Array(types.int64, 2, "C")
 _A3 = types.Array(types.int64, 3, "C")
 _F1 = types.Array(types.float64, 1, "C")
-_CONTEXT = types.Tuple((*(_A1,) * 11, _A2, _A1, _A1, _A3, _A3, _A2, _A1))  # `walk._context`
+_A4 = types.Array(types.int64, 4, "C")
+_CONTEXT = types.Tuple((*(_A1,) * 11, _A3, _A4, _A2, _A1))  # `walk._context`
 
 Job = tuple[str, tuple[types.Type, ...]]  # a kernel of `fast` and its argument types
 
@@ -65,8 +66,7 @@ CHILD: tuple[Job, ...] = (
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
     ("_compute_tables", (_A1, _A1, _I, *(_A2,) * 7)),
-    ("_combo_bound", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A2, _A3, _A2, _A3, _A3, _I,
-                      _A1)),
+    ("_combo_bound", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A3, _A4, _I, _A1)),
     ("_consts", (_A1, _A1)),
     ("_static", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _I, _A1)),
     ("_dma_flags", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A1)),

@@ -105,7 +105,7 @@ def _closed_one(layer, hw, m, counts):
     grid[3, 0] = m[M_TK]
     df = m[M_DATAFLOW]
     xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, grid[0], grid[1], grid[2], grid[3])
-    wp, wp1, ost, osa, osb = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
+    wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
     kon = _consts(layer, hw)
     z = np.int64(0)
     comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, z, z, z, z)
@@ -114,7 +114,7 @@ def _closed_one(layer, hw, m, counts):
                          layer[L_G] > 1)
     lb, n_req, store_last, chain = _dma_flags(kon, flags, xs, ys, cs, ks, z, z, z, z, counts)
     if (flags & F_COUT) == 0:  # c inside the output loops (or nc = 1)
-        lb = max(lb, chain + _close_stalls(kon, df, xs, ys, cs, ks, z, z, z, z, wp1, osa, osb))
+        lb = max(lb, chain + _close_stalls(kon, df, xs, ys, cs, ks, z, z, z, z, wp, ost))
     return lb, n_req, store_last
 
 

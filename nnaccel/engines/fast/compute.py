@@ -30,8 +30,10 @@ from nnaccel.engines.layout import (
     H_PORT,
     H_PR,
     H_PSUM,
+    H_RD,
     H_RF_PSUMS,
     H_WORD,
+    H_WR,
     KIND_CONV,
     L_CGI,
     L_CGO,
@@ -73,23 +75,50 @@ from .tiles import (
 
 
 @_pure
-def _chunk_sum(v, w, cnt_p, sum_p, r):
-    """Sum over all chunks m (histogram by prefix sums) of max(m·v, w), v > 0."""
-    ms = min(r, w // v)
-    return w * cnt_p[ms] + v * (sum_p[r] - sum_p[ms])
+def _ws_pixel(r, q, first, hw):
+    """Cycles one WS pixel streams (§4): its r inputs and (but on the first contribution) its
+    q partial sums through the read port, its q updated sums through the write port."""
+    pw = _cdiv(hw[H_PSUM], hw[H_WORD])
+    reads = r if first else r + pw * q
+    return max(1, _cdiv(reads, hw[H_RD]), _cdiv(pw * q, hw[H_WR]))
 
 
 @_pure
-def _os_compute_total(layer, hw, ys, xs, cnt_p, sum_p):
-    """Σ over tiles of OS compute: over all blocks (a, b), all chunks m and all channels c.
+def _os_step(mv, words, conv, hw):
+    """Cycles of an OS step (§4): mv broadcasts one a cycle, the window over the input bus,
+    and the read port carrying the window and (conv) the broadcast weights."""
+    return max(mv, _cdiv(words, hw[H_PORT]), _cdiv(words + (mv if conv else 0), hw[H_RD]))
+
+
+@_pure
+def _chunk_sum(v, words, conv, hw, cnt_p, sum_p, r):
+    """Sum over all chunks m (histogram by prefix sums) of the step cycles with m·v
+    broadcasts, v > 0. Where the read port cannot bind (it is wider than the bus by the
+    broadcast weight) the step is max(m·v, w), summed in closed form."""
+    w = _cdiv(words, hw[H_PORT])
+    if hw[H_RD] >= hw[H_PORT] + (1 if conv else 0):
+        ms = min(r, w // v)
+        return w * cnt_p[ms] + v * (sum_p[r] - sum_p[ms])
+    total = 0
+    for m in range(1, r + 1):
+        n = cnt_p[m] - cnt_p[m - 1]
+        if n > 0:
+            total += n * _os_step(m * v, words, conv, hw)
+    return total
+
+
+@_pure
+def _os_compute_total(layer, hw, ys, xs, cnt_p, sum_p, out):
+    """Σ over tiles of OS compute: out[0] over all blocks (a, b), all chunks m and all
+    channels c; out[1], out[2]: per channel, Σ over blocks and chunks of the step cycles with
+    nnz = hi, nnz = lo.
 
     Each input channel belongs to exactly one c-tile, so the sum over c-tiles and their
-    channels is a sum over the filter's channels: independent of TC. Returns the total and
-    its parts per channel: Σ over blocks and chunks of max(m·hi, w), of max(m·lo, w).
+    channels is a sum over the filter's channels: independent of TC.
     """
     hi, lo, nh, nl = _sparsity(layer, hw)
     r = hw[H_RF_PSUMS]
-    port = hw[H_PORT]
+    conv = layer[L_KIND] == KIND_CONV
     a_tot = 0
     b_tot = 0
     for i in range(3):
@@ -103,45 +132,57 @@ def _os_compute_total(layer, hw, ys, xs, cnt_p, sum_p):
             if bc == 0:
                 continue
             words = ((av - 1) * layer[L_SH] + layer[L_KH]) * ((bv - 1) * layer[L_SW] + layer[L_KW])
-            w = _cdiv(words, port)
-            a_tot += ac * bc * _chunk_sum(hi, w, cnt_p, sum_p, r)
+            a_tot += ac * bc * _chunk_sum(hi, words, conv, hw, cnt_p, sum_p, r)
             if lo > 0:
-                b_tot += ac * bc * _chunk_sum(lo, w, cnt_p, sum_p, r)
-    return nh * a_tot + nl * b_tot, a_tot, b_tot
+                b_tot += ac * bc * _chunk_sum(lo, words, conv, hw, cnt_p, sum_p, r)
+    out[0] = nh * a_tot + nl * b_tot
+    out[1] = a_tot
+    out[2] = b_tot
 
 
 @_pure
-def _ws_weight_load_one(hw, tc, hq):
-    """Σ over (k-tile, group) of the WS weight-load cycles of one c-tile of tc channels."""
-    port = hw[H_PORT]
+def _ws_blocks(hw, rv, rc, hq, out):
+    """For rc channel blocks of rv channels against every output block (hq[q] of q channels):
+    out[0] += weight-load cycles, out[1] += streaming cycles per pixel, out[2] += what a
+    first contribution saves per pixel."""
+    port = min(hw[H_PORT], hw[H_RD])  # weights pass the input bus and the read port
+    for q in range(1, hw[H_PC] + 1):
+        if hq[q] > 0:
+            n = rc * hq[q]
+            out[0] += n * _cdiv(rv * q, port)
+            f = _ws_pixel(rv, q, False, hw)
+            out[1] += n * f
+            out[2] += n * (f - _ws_pixel(rv, q, True, hw))
+
+
+@_kernel
+def _ws_sums(hw, cs_row, hq, out):
+    """WS compute sums over (k-tile, group) for a c-tile size (§4): out[0] weight loads and
+    out[1] streaming cycles per pixel, over all c-tiles and channel blocks; out[2] what first
+    contributions save per pixel (the first channel block of the first c-tile); out[3],
+    out[4] the loads and streaming of the first c-tile alone."""
     pr = hw[H_PR]
-    total = 0
-    for i in range(2):
-        rv = pr if i == 0 else tc % pr
-        rc = tc // pr if i == 0 else (1 if tc % pr > 0 else 0)
-        if rc == 0:
-            continue
-        for q in range(1, hw[H_PC] + 1):
-            if hq[q] > 0:
-                total += rc * hq[q] * _cdiv(rv * q, port)
-    return total
-
-
-@_pure
-def _ws_weight_load_total(hw, cs, hq):
-    """Σ over (c-tile, k-tile, group) of the WS weight-load cycles Σ_cb Σ_kb ceil(r·q/PORT)."""
-    port = hw[H_PORT]
-    pc = hw[H_PC]
-    total = 0
+    tmp = np.zeros(3, dtype=np.int64)
+    for i in range(5):
+        out[i] = 0
     for i in range(3):
-        rv = cs[CS_RV + 2 * i]
-        rc = cs[CS_RV + 2 * i + 1]
-        if rc == 0:
-            continue
-        for q in range(1, pc + 1):
-            if hq[q] > 0:
-                total += rc * hq[q] * _cdiv(rv * q, port)
-    return total
+        rv = cs_row[CS_RV + 2 * i]
+        rc = cs_row[CS_RV + 2 * i + 1]
+        if rc > 0:
+            _ws_blocks(hw, rv, rc, hq, out)
+    tc0 = cs_row[CS_T0]
+    out[2] = 0
+    _fill(tmp, np.int64(0))
+    _ws_blocks(hw, min(pr, tc0), np.int64(1), hq, tmp)
+    out[2] = tmp[2]
+    for i in range(2):
+        rv = pr if i == 0 else tc0 % pr
+        rc = tc0 // pr if i == 0 else (1 if tc0 % pr > 0 else 0)
+        if rc > 0:
+            _fill(tmp, np.int64(0))
+            _ws_blocks(hw, rv, rc, hq, tmp)
+            out[3] += tmp[0]
+            out[4] += tmp[1]
 
 
 # Constants of a (layer, hardware) pair that the per-combo closed forms use, computed once.
@@ -236,9 +277,13 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
 
 
 @_pure
-def _ws_group_load(tc, kg, pr, pc, port):
-    """Σ_cb Σ_kb ceil(r·q/PORT) for one group: blocks of Pr channels by Pc output channels."""
-    total = 0
+def _ws_group(tc, kg, hw, res):
+    """One group of a tile (§4): res[0] += Σ_cb Σ_kb weight-load cycles, res[1] += Σ_cb Σ_kb
+    streaming cycles per pixel, res[2] += what the first contribution saves per pixel
+    (cb = 0 of each kb): blocks of Pr input channels by Pc output channels."""
+    pr = hw[H_PR]
+    pc = hw[H_PC]
+    port = min(hw[H_PORT], hw[H_RD])
     for i in range(2):
         r = pr if i == 0 else tc % pr
         nr = tc // pr if i == 0 else (1 if tc % pr > 0 else 0)
@@ -248,25 +293,31 @@ def _ws_group_load(tc, kg, pr, pc, port):
             q = pc if j == 0 else kg % pc
             nq = kg // pc if j == 0 else (1 if kg % pc > 0 else 0)
             if nq > 0:
-                total += nr * nq * _cdiv(r * q, port)
-    return total
+                res[0] += nr * nq * _cdiv(r * q, port)
+                res[1] += nr * nq * _ws_pixel(r, q, False, hw)
+    r0 = min(pr, tc)
+    for j in range(2):
+        q = pc if j == 0 else kg % pc
+        nq = kg // pc if j == 0 else (1 if kg % pc > 0 else 0)
+        if nq > 0:
+            res[2] += nq * (_ws_pixel(r0, q, False, hw) - _ws_pixel(r0, q, True, hw))
 
 
 @_pure
 def _os_group_sum(kg, a, b, layer, hw, hi, lo, res):
-    """Σ over the chunks of one group and over one (a x b) block of max(m·nnz, w): res[0] for
-    nnz = hi, res[1] for nnz = lo (0 when lo = 0: those channels are skipped)."""
+    """Over the chunks of one group and one (a x b) block: res[0] (res[1]) += the step cycles
+    with nnz = hi (lo; 0 when lo = 0: those channels are skipped)."""
     r = hw[H_RF_PSUMS]
+    conv = layer[L_KIND] == KIND_CONV
     words = ((a - 1) * layer[L_SH] + layer[L_KH]) * ((b - 1) * layer[L_SW] + layer[L_KW])
-    w = _cdiv(words, hw[H_PORT])
     for j in range(2):
         m = r if j == 0 else kg % r
         nm = kg // r if j == 0 else (1 if kg % r > 0 else 0)
         if nm == 0:
             continue
-        res[0] += nm * max(m * hi, w)
+        res[0] += nm * _os_step(m * hi, words, conv, hw)
         if lo > 0:
-            res[1] += nm * max(m * lo, w)
+            res[1] += nm * _os_step(m * lo, words, conv, hw)
 
 
 @_pure
@@ -279,15 +330,15 @@ def _block_types(t, p, vals, cnts):
 
 @_kernel
 def _os_tables(layer, hw, txs, tys, nk, tk, ko, cgo):
-    """A[ys, xs, ik], B[...]: OS compute of a tile = n_hi(ic)·A + n_lo(ic)·B."""
+    """tab[part, ys, xs, ik]: OS compute of a tile = n_hi(ic)·tab[0] + n_lo(ic)·tab[1]."""
     hi, lo, _, _ = _sparsity(layer, hw)
-    a_tab = np.zeros((2, 2, nk), dtype=np.int64)
-    b_tab = np.zeros((2, 2, nk), dtype=np.int64)
+    tab = np.zeros((2, 2, 2, nk), dtype=np.int64)
     av = np.empty(2, dtype=np.int64)
     ac = np.empty(2, dtype=np.int64)
     bv = np.empty(2, dtype=np.int64)
     bc = np.empty(2, dtype=np.int64)
     res = np.zeros(2, dtype=np.int64)
+    mid = np.zeros(2, dtype=np.int64)
     for sy in range(2):
         _block_types(tys[sy], hw[H_PR], av, ac)
         for sx in range(2):
@@ -296,12 +347,10 @@ def _os_tables(layer, hw, txs, tys, nk, tk, ko, cgo):
             for ik in range(nk):
                 kg1, nmid, kg3 = _k_groups(ik, tk, ko, cgo)
                 if (kg1, nmid, kg3) == prev:  # same groups as the k-tile before
-                    a_tab[sy, sx, ik] = a_tab[sy, sx, ik - 1]
-                    b_tab[sy, sx, ik] = b_tab[sy, sx, ik - 1]
+                    for e in range(2):
+                        tab[e, sy, sx, ik] = tab[e, sy, sx, ik - 1]
                     continue
                 prev = (kg1, nmid, kg3)
-                sa = 0
-                sb = 0
                 for i in range(2):
                     for j in range(2):
                         mult = ac[i] * bc[j]
@@ -311,78 +360,73 @@ def _os_tables(layer, hw, txs, tys, nk, tk, ko, cgo):
                         _os_group_sum(kg1, av[i], bv[j], layer, hw, hi, lo, res)
                         if kg3 > 0:
                             _os_group_sum(kg3, av[i], bv[j], layer, hw, hi, lo, res)
-                        ra = res[0]
-                        rb = res[1]
+                        _fill(mid, np.int64(0))
                         if nmid > 0:
-                            _fill(res, np.int64(0))
-                            _os_group_sum(cgo, av[i], bv[j], layer, hw, hi, lo, res)
-                            ra += nmid * res[0]
-                            rb += nmid * res[1]
-                        sa += mult * ra
-                        sb += mult * rb
-                a_tab[sy, sx, ik] = sa
-                b_tab[sy, sx, ik] = sb
-    return a_tab, b_tab
+                            _os_group_sum(cgo, av[i], bv[j], layer, hw, hi, lo, mid)
+                        for e in range(2):
+                            tab[e, sy, sx, ik] += mult * (res[e] + nmid * mid[e])
+    return tab
 
 
 @_kernel
 def _ws_tables(hw, tcs, nk, tk, ko, cgo):
-    """WP[tc_sel, ik] (weight-load cycles of one kernel position) and WN[ik] (blocks of q)."""
-    pr = hw[H_PR]
-    pc = hw[H_PC]
-    port = hw[H_PORT]
-    wp = np.zeros((2, nk), dtype=np.int64)
-    wn = np.zeros(nk, dtype=np.int64)
+    """tab[part, tc_sel, ik] of one kernel position: part 0 the weight-load cycles, 1 the
+    streaming cycles per pixel, 2 what the first contribution saves per pixel."""
+    tab = np.zeros((3, 2, nk), dtype=np.int64)
+    res = np.zeros(3, dtype=np.int64)
+    mid = np.zeros(3, dtype=np.int64)
     prev = (-1, -1, -1)
     for ik in range(nk):
         kg1, nmid, kg3 = _k_groups(ik, tk, ko, cgo)
         if (kg1, nmid, kg3) == prev:  # same groups as the k-tile before
-            wn[ik] = wn[ik - 1]
-            wp[0, ik] = wp[0, ik - 1]
-            wp[1, ik] = wp[1, ik - 1]
+            for e in range(3):
+                tab[e, 0, ik] = tab[e, 0, ik - 1]
+                tab[e, 1, ik] = tab[e, 1, ik - 1]
             continue
         prev = (kg1, nmid, kg3)
-        wn[ik] = _cdiv(kg1, pc) + nmid * _cdiv(cgo, pc) + (_cdiv(kg3, pc) if kg3 > 0 else 0)
         for s in range(2):
-            v = _ws_group_load(tcs[s], kg1, pr, pc, port)
-            if nmid > 0:
-                v += nmid * _ws_group_load(tcs[s], cgo, pr, pc, port)
+            _fill(res, np.int64(0))
+            _ws_group(tcs[s], kg1, hw, res)
             if kg3 > 0:
-                v += _ws_group_load(tcs[s], kg3, pr, pc, port)
-            wp[s, ik] = v
-    return wp, wn
+                _ws_group(tcs[s], kg3, hw, res)
+            _fill(mid, np.int64(0))
+            if nmid > 0:
+                _ws_group(tcs[s], cgo, hw, mid)
+            for e in range(3):
+                tab[e, s, ik] = res[e] + nmid * mid[e]
+    return tab
 
 
 @_kernel
 def _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p):
-    """Σ compute per (TX, TY, TC, TK) as tables on the dimensions it depends on, and what
-    `_close_stalls` needs: WS, the weight loads of one full c-tile; OS, the compute parts."""
+    """Σ compute per (TX, TY, TC, TK) as tables on the dimensions they depend on, and what
+    `_close_stalls` needs. WS: wp[part, c, d], the parts of `_ws_sums`. OS: ost[part, a, b, d],
+    the parts of `_os_compute_total`."""
     nx_, ny_, nc_, nk_ = xs.shape[0], ys.shape[0], cs.shape[0], ks.shape[0]
     if df == DF_WS:
-        wp = np.empty((nc_, nk_), dtype=np.int64)
-        wp1 = np.empty((nc_, nk_), dtype=np.int64)
+        wp = np.empty((5, nc_, nk_), dtype=np.int64)
+        tmp = np.empty(5, dtype=np.int64)
         for c in range(nc_):
             for d in range(nk_):
-                wp[c, d] = _ws_weight_load_total(hw, cs[c], hq[d])
-                wp1[c, d] = _ws_weight_load_one(hw, cs[c, CS_T0], hq[d])
-        dummy = np.zeros((1, 1, 1), dtype=np.int64)
-        return wp, wp1, dummy, dummy, dummy
-    ost = np.empty((nx_, ny_, nk_), dtype=np.int64)
-    osa = np.empty((nx_, ny_, nk_), dtype=np.int64)
-    osb = np.empty((nx_, ny_, nk_), dtype=np.int64)
+                _ws_sums(hw, cs[c], hq[d], tmp)
+                for e in range(5):
+                    wp[e, c, d] = tmp[e]
+        return wp, np.zeros((1, 1, 1, 1), dtype=np.int64)
+    ost = np.empty((3, nx_, ny_, nk_), dtype=np.int64)
+    tmp = np.empty(3, dtype=np.int64)
     for a in range(nx_):
         for b in range(ny_):
             for d in range(nk_):
-                ost[a, b, d], osa[a, b, d], osb[a, b, d] = _os_compute_total(
-                    layer, hw, ys[b], xs[a], cnt_p[d], sum_p[d])
-    dummy = np.zeros((1, 1), dtype=np.int64)
-    return dummy, dummy, ost, osa, osb
+                _os_compute_total(layer, hw, ys[b], xs[a], cnt_p[d], sum_p[d], tmp)
+                for e in range(3):
+                    ost[e, a, b, d] = tmp[e]
+    return np.zeros((1, 1, 1), dtype=np.int64), ost
 
 
 @_pure
 def _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d):
     """Σ compute of a tile-size combo (from the tables of `_compute_tables`)."""
     if df == DF_WS:
-        return k[K_K2] * (xs[a, SP_N] * ys[b, SP_N] * wp[c, d]
-                          + k[K_PIX] * cs[c, CS_SNCB] * ks[d, KS_SWN])
-    return ost[a, b, d]
+        return (k[K_K2] * (xs[a, SP_N] * ys[b, SP_N] * wp[0, c, d] + k[K_PIX] * wp[1, c, d])
+                - k[K_PIX] * wp[2, c, d])
+    return ost[0, a, b, d]

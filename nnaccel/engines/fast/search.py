@@ -190,13 +190,13 @@ def _combo_mask(xs, ys, cs, ks, a, b, c, d):
 
 
 @_pure
-def _combo_bound(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, wp1, osa, osb, ops, scratch):
+def _combo_bound(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, ops, scratch):
     """A cheap lower bound of every loop order's cycle bound for a tile-size combo: the least
     traffic with c inside the output loops (close stalls) or outside (partial-sum spills)."""
     scratch[C_COMPUTE] = _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
     scratch[C_OPS] = ops
     _, chain, macs = _chain(k, xs, ys, cs, ks, a, b, c, d, scratch)
-    stalls = _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp1, osa, osb)
+    stalls = _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost)
     in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
         k, np.int64(0), xs, ys, cs, ks, a, b, c, d)
     busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store)
@@ -224,7 +224,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
     (On a cold cache `engines.warm` compiles its callees on two cores first.)
     """
     xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
-    wp, wp1, ost, osa, osb = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
+    wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
     kon = _consts(layer, hw)
     no_flags = np.int64(0)  # the least traffic any loop order can have
     if df == DF_WS:  # ops: the same for every tile-size combo of the dataflow
@@ -280,7 +280,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
                     _key(obj, c_lb[n], c_dram[n], c_en[n], c_id[n] * N_ORDERS, kb)
                     if not _less(least, kb):
                         c_lb[n] = _combo_bound(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost,
-                                               wp1, osa, osb, ops, base)
+                                               ops, base)
                         _key(obj, c_lb[n], c_dram[n], c_en[n], c_id[n] * N_ORDERS, kb)
                         if _less(kb, least):
                             _copy(least, kb)
@@ -351,7 +351,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
         _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
         mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
         ncls = n_cls[mask]
-        stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp1, osa, osb)
+        stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost)
         _, chain, macs = _chain(kon, xs, ys, cs, ks, a, b, c, d, base)
         exact = _orders_bound(kon, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain,
                               stalls, macs)  # the least bound over its classes of orders

@@ -45,7 +45,6 @@ from .compute import (
     K_LO,
     K_OUT,
     K_PIX,
-    K_PR,
     K_PRPC,
     K_PS,
     K_RES,
@@ -58,7 +57,6 @@ from .tiles import (
     KS_N,
     KS_NG0,
     KS_SNG,
-    KS_SWN,
     KS_T0,
     KS_TL,
     SP_EMITL,
@@ -251,7 +249,7 @@ def _orders_bound(k, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain, s
 
 
 @_pure
-def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp1, osa, osb):
+def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost):
     """Stalls every order with c inside the output loops must have, beyond first load +
     compute + last store (0 when nc = 1).
 
@@ -299,12 +297,12 @@ def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp1, osa, osb):
     loads = (lat * (visits - 1) if every else 0) + _cdiv(word * (loaded - first), bw)
     # The compute of every visit's first tile (ic = 0, a full c-tile).
     tc0 = cs[c, CS_T0]
-    if df == DF_WS:
-        comp = k2 * (nx * ny * wp1[c, d] + k[K_PIX] * _cdiv(tc0, k[K_PR]) * ks[d, KS_SWN])
+    if df == DF_WS:  # the tables of `compute._compute_tables`
+        comp = k2 * (nx * ny * wp[3, c, d] + k[K_PIX] * wp[4, c, d]) - k[K_PIX] * wp[2, c, d]
     else:
         lo = k[K_LO]
         nhi0 = tc0
         if k[K_CONV]:
             nhi0 = _nz_prefix(tc0, k2, k[K_DNUM], k[K_DDEN]) - lo * tc0
-        comp = nhi0 * osa[a, b, d] + (tc0 - nhi0) * osb[a, b, d]
+        comp = nhi0 * ost[1, a, b, d] + (tc0 - nhi0) * ost[2, a, b, d]
     return max(0, stores + loads - comp)

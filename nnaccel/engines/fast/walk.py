@@ -18,7 +18,6 @@ from nnaccel.engines.layout import (
     H_DNUM,
     H_LAT,
     H_OUT,
-    H_PR,
     H_PSUM,
     H_WORD,
     KIND_CONV,
@@ -120,12 +119,8 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
     if ws:
         sizes[0] = tcv
         sizes[1] = tc_[nc - 1]
-        wp, wn = _ws_tables(hw, sizes, nk, tkv, ko, cgo)
-        ncb = np.empty(2, dtype=np.int64)
-        ncb[0] = _cdiv(sizes[0], hw[H_PR])
-        ncb[1] = _cdiv(sizes[1], hw[H_PR])
-        a_tab = np.zeros((2, 2, 1), dtype=np.int64)
-        b_tab = a_tab
+        wtab = _ws_tables(hw, sizes, nk, tkv, ko, cgo)
+        otab = np.zeros((2, 2, 2, 1), dtype=np.int64)
     else:
         txs = np.empty(2, dtype=np.int64)
         tys = np.empty(2, dtype=np.int64)
@@ -133,10 +128,8 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
         txs[1] = tx_[nx - 1]
         tys[0] = ty
         tys[1] = ty_[ny - 1]
-        a_tab, b_tab = _os_tables(layer, hw, txs, tys, nk, tkv, ko, cgo)
-        wp = np.zeros((2, 1), dtype=np.int64)
-        wn = np.zeros(1, dtype=np.int64)
-        ncb = np.zeros(2, dtype=np.int64)
+        otab = _os_tables(layer, hw, txs, tys, nk, tkv, ko, cgo)
+        wtab = np.zeros((3, 2, 1), dtype=np.int64)
 
     # Per loop: the period of its indices' parameters and how far each index keeps it, for
     # skipping repeated iterations (see `_walk`).
@@ -165,17 +158,16 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
         sig[i, 0] = tk_[i]
         sig[i, 1] = ng_[i]
         if ws:
-            sig[i, 2] = wp[0, i]
-            sig[i, 3] = wp[1, i]
-            sig[i, 4] = wn[i]
+            for e in range(3):
+                for s in range(2):
+                    sig[i, 2 + 2 * e + s] = wtab[e, s, i]
         else:
-            for sy in range(2):
-                for sx in range(2):
-                    sig[i, 2 + 2 * sy + sx] = a_tab[sy, sx, i]
-                    sig[i, 6 + 2 * sy + sx] = b_tab[sy, sx, i]
+            for e in range(2):
+                for sy in range(2):
+                    for sx in range(2):
+                        sig[i, 2 + 4 * e + 2 * sy + sx] = otab[e, sy, sx, i]
     periods[LOOP_K] = _periodic_runs(sig, nk, runs[LOOP_K])
-    return (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wp, wn, ncb, a_tab, b_tab,
-            runs, periods)
+    return (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wtab, otab, runs, periods)
 
 
 _MAX_PERIOD = 16  # longest period of a loop's parameters that skipping looks for
@@ -235,8 +227,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     state by one delay and the next iterations are the same map, each of them moves it by that
     delay again: they are skipped in one step, with their compute, requests and bytes.
     """
-    (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wp, wn, ncb, a_tab, b_tab, runs,
-     periods) = ctx
+    (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wtab, otab, runs, periods) = ctx
     res = layer[L_RES]
     word = hw[H_WORD]
     ps = hw[H_PSUM]
@@ -352,13 +343,17 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
             ck[q, slot, 6] = req_done
             ck[q, slot, 7] = bytes_done
 
-        if ws:
+        if ws:  # weight loads and streaming per kernel position (§4); the first c-tile's
+            # first channel block reads no partial sums
             s = 0 if ic < nc - 1 else 1
-            comp = k2 * (wp[s, ik] + tx_[ix] * ty_[iy] * ncb[s] * wn[ik])
+            npix = tx_[ix] * ty_[iy]
+            comp = k2 * (wtab[0, s, ik] + npix * wtab[1, s, ik])
+            if ic == 0:
+                comp -= npix * wtab[2, s, ik]
         else:
             sy = 0 if iy < ny - 1 else 1
             sx = 0 if ix < nx - 1 else 1
-            comp = nhi[ic] * a_tab[sy, sx, ik] + nlo[ic] * b_tab[sy, sx, ik]
+            comp = nhi[ic] * otab[0, sy, sx, ik] + nlo[ic] * otab[1, sy, sx, ik]
         cs = max(e_load, ce_prev, es_2)
         ce = cs + comp
         comp_done += comp
