@@ -178,3 +178,21 @@ def test_no_layer_moves_more_buffer_words_than_its_ports_allow(name, ports):
         assert array_writes <= hw.write_port_words * c[L.C_COMPUTE], r.layer.name
         checked.add(r.mapping.dataflow)
     assert checked
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("name", ["squeezenet-v1.0", "squeezenet-v1.1", "sqnxt23v5", "tiny-darknet"])
+def test_every_chosen_mapping_fits_the_buffer(name, config, caches):
+    """The double-buffered tiles, the fused add's operands and the fused pooling's line
+    buffer (docs/model.md §7) of every chosen mapping fit the buffer."""
+    hw = preset(config)
+    net = load_network(name)
+    result = simulate(net, hw, cache=caches[config])
+    pooled = 0
+    for low, r in zip(lower_network(net, hw), result.layers, strict=True):
+        if low.vector is None:
+            continue
+        fp = fast.footprint(low.vector, hw.vector(), r.mapping.vector()[None])[0]
+        assert fp <= hw.buffer_bytes, r.layer.name
+        pooled += low.vector[L.L_PKH] > 0
+    assert pooled > 0 or name == "sqnxt23v5" or name == "tiny-darknet"

@@ -65,6 +65,7 @@ from nnaccel.engines.layout import (
 
 from .base import (
     _BIG,
+    _cdiv,
     _kernel,
     _perm,
 )
@@ -80,6 +81,7 @@ from .tiles import (
     SP_N,
     _footprint,
     _grid_stats,
+    _line_buffer_order,
     _ngmax,
 )
 from .traffic import (
@@ -158,6 +160,10 @@ def _footprint_many(layer, hw, mappings):
         m = mappings[i]
         ngmax = _ngmax(layer[L_G], layer[L_CGO], m[M_TK])
         out[i] = _footprint(layer, hw, m[M_TX], m[M_TY], m[M_TC], m[M_TK], ngmax)
+        nx = _cdiv(layer[L_WO], m[M_TX])
+        ny = _cdiv(layer[L_HO], m[M_TY])
+        nk = _cdiv(layer[L_G] * layer[L_CGO], m[M_TK])
+        out[i] += _line_buffer_order(layer, hw, m[M_TX], m[M_TY], m[M_TK], _perm(m), nx, ny, nk)
     return out
 
 

@@ -26,6 +26,7 @@ from nnaccel.engines.layout import (
     DF_WS,
     H_BUF,
     L_G,
+    L_PKH,
     M_DATAFLOW,
     M_LEN,
     M_ORDER,
@@ -63,6 +64,8 @@ from .tiles import (
     SP_N,
     _footprint,
     _grid_stats,
+    _line_buffer,
+    _line_buffer_order,
 )
 from .traffic import (
     F_COUT,
@@ -239,6 +242,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
     cnt_tab = cls_cnt[g]
     ord_tab = cls_ord[g]
     ws = df == DF_WS
+    pooled = layer[L_PKH] > 0
 
     # Bound keys per tile-size combo.
     n_combo = nx_ * ny_ * nc_ * nk_
@@ -259,6 +263,10 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
             for c in range(nc_):
                 for d in range(nk_):
                     fp = _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d], ks[d, KS_NGMAX])
+                    # with a fused pooling, the least line buffer a loop order can need;
+                    # each order's own is checked before it is walked
+                    fp += _line_buffer(layer, hw, gx[a], gy[b], gk[d], False, False, False,
+                                       False)
                     min_fp = min(min_fp, fp)
                     if fp > buf:
                         continue
@@ -385,9 +393,14 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
                     thr = _threshold(obj, drams[j], ens[j], code, best, kb)
                     if thr < lbs[j]:
                         continue
-                    sims += 1
                     for p in range(4):
                         perm[p] = ORDERS[o, p]
+                    if pooled and (
+                        _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d], ks[d, KS_NGMAX])
+                        + _line_buffer_order(layer, hw, gx[a], gy[b], gk[d], perm, xs[a, SP_N],
+                                             ys[b, SP_N], ks[d, KS_N]) > buf):
+                        continue
+                    sims += 1
                     cycles = _walk(layer, hw, ws, perm, ctx, thr, base[C_COMPUTE], reqs[j],
                                    drams[j], lasts[j])
                     if cycles < 0:

@@ -45,6 +45,9 @@ from nnaccel.engines.layout import (
     L_SW,
     L_W,
     L_WO,
+    LOOP_K,
+    LOOP_X,
+    LOOP_Y,
 )
 
 from .base import (
@@ -298,6 +301,49 @@ def _footprint(layer, hw, tx, ty, tc, tk, ngmax):
     out = tk * ty * tx * hw[H_PSUM]
     res = layer[L_RES] * tk * ty * tx * word  # the fused add's other operands (§3a)
     return 2 * (inp + wgt + out + res)
+
+
+@_pure
+def _line_buffer(layer, hw, tx, ty, tk, k_in_y, k_in_x, x_in_y, y_in_x):
+    """Bytes of the fused pooling's line buffer (§3a, §7): one word per pooled value whose
+    window has begun in a tile the output path has closed and ends in one it has not.
+
+    At a boundary between y-tiles at most ceil((PKH-1)/PSH) pooled rows are open: over the
+    whole pooled width when x runs inside y, else over the columns of one x-tile; for every
+    output channel when k runs inside y, else for one k-tile's. The same for x-tiles. The
+    flags say whether the first loop runs inside the second (among loops of more than one
+    trip); all False gives the least a mapping of these tile sizes can need."""
+    pkh = layer[L_PKH]
+    if pkh == 0:
+        return 0
+    pkw = layer[L_PKW]
+    psh = layer[L_PSH]
+    psw = layer[L_PSW]
+    ko = layer[L_G] * layer[L_CGO]
+    held = 0
+    if ty < layer[L_HO]:
+        cols = layer[L_PWO] if x_in_y else min(layer[L_PWO], _cdiv(tx + pkw - 1, psw))
+        held += _cdiv(pkh - 1, psh) * cols * (ko if k_in_y else tk)
+    if tx < layer[L_WO]:
+        rows = layer[L_PHO] if y_in_x else min(layer[L_PHO], _cdiv(ty + pkh - 1, psh))
+        held += _cdiv(pkw - 1, psw) * rows * (ko if k_in_x else tk)
+    return held * hw[H_WORD]
+
+
+@_pure
+def _line_buffer_order(layer, hw, tx, ty, tk, perm, nx, ny, nk):
+    """`_line_buffer` of a loop order (perm: outermost first)."""
+    px = py = pk = 0
+    for p in range(4):
+        if perm[p] == LOOP_X:
+            px = p
+        elif perm[p] == LOOP_Y:
+            py = p
+        elif perm[p] == LOOP_K:
+            pk = p
+    k_moves = nk > 1
+    return _line_buffer(layer, hw, tx, ty, tk, k_moves and pk > py, k_moves and pk > px,
+                        nx > 1 and px > py, ny > 1 and py > px)
 
 
 @_kernel
