@@ -72,6 +72,8 @@ PARENT: tuple[Job, ...] = (
     ("_dma_flags", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A1)),
     ("_orders_bound", (_A1, _A2, _I, _I, _A2, _A2, _A2, _A2, *(_I,) * 7)),
     ("_footprint", (_A1, _A1, *(_I,) * 5)),
+    ("_line_buffer", (_A1, _A1, *(_I,) * 7)),
+    ("_line_buffer_order", (_A1, _A1, _I, _I, _I, _A1, _I, _I, _I)),
     ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
     ("_energy", (_A1, _F1)),
     ("_threshold", (_I, _I, _F, _I, _F1, _F1)),

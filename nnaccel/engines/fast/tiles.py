@@ -311,8 +311,8 @@ def _line_buffer(layer, hw, tx, ty, tk, k_in_y, k_in_x, x_in_y, y_in_x):
     At a boundary between y-tiles at most ceil((PKH-1)/PSH) pooled rows are open: over the
     whole pooled width when x runs inside y, else over the columns of one x-tile; for every
     output channel when k runs inside y, else for one k-tile's. The same for x-tiles. The
-    flags say whether the first loop runs inside the second (among loops of more than one
-    trip); all False gives the least a mapping of these tile sizes can need."""
+    flags (0 or 1) say whether the first loop runs inside the second (among loops of more than
+    one trip); all 0 gives the least a mapping of these tile sizes can need."""
     pkh = layer[L_PKH]
     if pkh == 0:
         return 0
@@ -341,9 +341,11 @@ def _line_buffer_order(layer, hw, tx, ty, tk, perm, nx, ny, nk):
             py = p
         elif perm[p] == LOOP_K:
             pk = p
-    k_moves = nk > 1
-    return _line_buffer(layer, hw, tx, ty, tk, k_moves and pk > py, k_moves and pk > px,
-                        nx > 1 and px > py, ny > 1 and py > px)
+    k_in_y = 1 if nk > 1 and pk > py else 0
+    k_in_x = 1 if nk > 1 and pk > px else 0
+    x_in_y = 1 if nx > 1 and px > py else 0
+    y_in_x = 1 if ny > 1 and py > px else 0
+    return _line_buffer(layer, hw, tx, ty, tk, k_in_y, k_in_x, x_in_y, y_in_x)
 
 
 @_kernel
