@@ -61,11 +61,23 @@ def test_vector_layout():
     "kwargs",
     [dict(Pr=0), dict(Pc=-1), dict(buffer_bytes=0), dict(sparsity=1.5), dict(sparsity=1.0),
      dict(sparsity=-0.1), dict(psum_bytes=3), dict(dram_bandwidth_bytes_per_s=12.5e9),
-     dict(clock_hz=0), dict(Pr=2.5), dict(rf_psums=True)],
+     dict(clock_hz=0), dict(Pr=2.5), dict(rf_psums=True), dict(dma_outstanding=0),
+     dict(buffer_read_port_words=-1), dict(buffer_write_port_words=1.5)],
 )
 def test_invalid_fields_rejected_at_construction(kwargs):
     with pytest.raises(HardwareError):
         Hardware(**kwargs)
+
+
+def test_data_path_fields():
+    """Defaults (docs/model.md §9): the read port feeds a WS pass one pixel a cycle (Pr inputs
+    and Pc partial sums of PSUM/WORD words), the write port takes Pc partial sums; one DMA
+    request at a time."""
+    hw = Hardware(Pr=8, Pc=16)
+    assert (hw.read_port_words, hw.write_port_words, hw.dma_outstanding) == (8 + 32, 32, 1)
+    v = hw.with_(buffer_read_port_words=5, buffer_write_port_words=3, dma_outstanding=4).vector()
+    assert (v[L.H_RD], v[L.H_WR], v[L.H_OUT]) == (5, 3, 4)
+    assert Hardware(word_bytes=1, psum_bytes=4).write_port_words == 8 * 4
 
 
 def test_toml(tmp_path):
@@ -76,6 +88,9 @@ def test_toml(tmp_path):
     p.write_text("preset = \"paper-16x16\"\ndram_latency_cycles = 50\n")
     hw = load_toml(p)
     assert (hw.Pr, hw.buffer_bytes, hw.dram_latency_cycles) == (16, 131072, 50)
+    p.write_text("dma_outstanding = 2\nbuffer_read_port_words = 12\nbuffer_write_port_words = 6\n")
+    hw = load_toml(p)
+    assert (hw.dma_outstanding, hw.read_port_words, hw.write_port_words) == (2, 12, 6)
 
 
 @pytest.mark.parametrize(
