@@ -32,10 +32,13 @@ def test_step_and_fast_agree_on_random_layers(data):
 
 
 @pytest.mark.parametrize("config", ["paper-8x8", "paper-16x16"])
-def test_step_and_fast_agree_on_sqnxt23v5(config):
-    """Every layer of a real network, with the mapping the tiler chose (DESIGN.md §2)."""
+@pytest.mark.parametrize("name", ["sqnxt23v5", "mobilenet", "squeezenet-v1.0"])
+def test_step_and_fast_agree_on_bundled_networks(name, config):
+    """Every layer of three real networks, with the mapping the tiler chose (DESIGN.md §2):
+    SqueezeNext's residual adds and strided 1x1s, MobileNet's depthwise layers, SqueezeNet's
+    fused poolings."""
     hw = preset(config)
-    net = load_network("sqnxt23v5")
+    net = load_network(name)
     result = simulate(net, hw)
     for low, r in zip(lower_network(net, hw), result.layers, strict=True):
         vec = low.vector
