@@ -70,6 +70,7 @@ class Hardware:
     buffer_port_words: int = 0  # the array's input bus; 0: one word per PE column (Pc)
     buffer_read_port_words: int = 0  # array-side read port; 0: what WS streaming needs (Pr + Pc psums)
     buffer_write_port_words: int = 0  # array-side write port; 0: Pc partial sums a cycle
+    output_alu_ops_per_cycle: int = 0  # fused add/pooling in the output path; 0: Pc (one per bank)
     rf_psums: int = 16
     dma_outstanding: int = 1  # DMA requests in flight at once (1: the paper's model), see docs/model.md
     fuse_pool: bool = True  # pooling after a conv runs in its output path (docs/model.md §3a)
@@ -82,7 +83,8 @@ class Hardware:
                   "dma_outstanding"):
             _positive_int(f, getattr(self, f))
         _non_negative_int("dram_latency_cycles", self.dram_latency_cycles)
-        for f in ("buffer_port_words", "buffer_read_port_words", "buffer_write_port_words"):
+        for f in ("buffer_port_words", "buffer_read_port_words", "buffer_write_port_words",
+                  "output_alu_ops_per_cycle"):
             _non_negative_int(f, getattr(self, f))
         for f in ("clock_hz", "dram_bandwidth_bytes_per_s"):
             v = getattr(self, f)
@@ -132,6 +134,11 @@ class Hardware:
         return self.buffer_read_port_words or self.Pr + self.Pc * self.psum_words
 
     @property
+    def output_alu_ops(self) -> int:
+        """Default: one adder/comparator per buffer bank, the banks being the array's columns."""
+        return self.output_alu_ops_per_cycle or self.Pc
+
+    @property
     def write_port_words(self) -> int:
         """Default: one partial sum per PE column a cycle."""
         return self.buffer_write_port_words or self.Pc * self.psum_words
@@ -167,6 +174,7 @@ class Hardware:
         v[layout.H_OUT] = self.dma_outstanding
         v[layout.H_RD] = self.read_port_words
         v[layout.H_WR] = self.write_port_words
+        v[layout.H_ALU] = self.output_alu_ops
         return v
 
     def with_(self, **changes: Any) -> Hardware:
@@ -178,6 +186,7 @@ class Hardware:
         d["buffer_port_words"] = self.port_words
         d["buffer_read_port_words"] = self.read_port_words
         d["buffer_write_port_words"] = self.write_port_words
+        d["output_alu_ops_per_cycle"] = self.output_alu_ops
         return d
 
 

@@ -89,6 +89,7 @@ def hardware(draw, max_side: int = 16) -> np.ndarray:
     pw = -(-int(v[L.H_PSUM]) // int(v[L.H_WORD]))
     v[L.H_RD] = draw(st.one_of(st.just(int(v[L.H_PR] + pw * v[L.H_PC])), st.integers(1, 12)))
     v[L.H_WR] = draw(st.one_of(st.just(int(pw * v[L.H_PC])), st.integers(1, 12)))
+    v[L.H_ALU] = draw(st.one_of(st.just(int(v[L.H_PC])), st.integers(1, 4)))
     return v
 
 

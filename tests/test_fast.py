@@ -46,14 +46,15 @@ def fc(ci, co):
 
 
 def hw(pr, pc, port=None, rf=16, lat=100, bw=16, buf=1 << 30, word=2, psum=4, dnum=3, dden=5,
-       out=1, rd=None, wr=None):
+       out=1, rd=None, wr=None, alu=None):
     """A hardware vector; the buffer's ports default as in `Hardware` (docs/model.md §9)."""
     v = np.zeros(L.H_LEN, dtype=np.int64)
     pw = -(-psum // word)
     slots = (L.H_PR, L.H_PC, L.H_PORT, L.H_RF_PSUMS, L.H_WORD, L.H_PSUM, L.H_LAT, L.H_BW,
-             L.H_DNUM, L.H_DDEN, L.H_BUF, L.H_OUT, L.H_RD, L.H_WR)
+             L.H_DNUM, L.H_DDEN, L.H_BUF, L.H_OUT, L.H_RD, L.H_WR, L.H_ALU)
     v[list(slots)] = (pr, pc, pc if port is None else port, rf, word, psum, lat, bw, dnum, dden,
-                      buf, out, pr + pw * pc if rd is None else rd, pw * pc if wr is None else wr)
+                      buf, out, pr + pw * pc if rd is None else rd, pw * pc if wr is None else wr,
+                      pc if alu is None else alu)
     return v
 
 
@@ -72,9 +73,10 @@ def literal(layer, hwv, m) -> list[int]:
     """Counts by walking every tile, pass (WS) or step (OS), then §5 with its arrays."""
     kind, G, CGI, CGO, H, W, KH, KW, SH, SW, PH, PW, HO, WO = (int(v) for v in layer[:14])
     RES, PKH, PKW, PSH, PSW, PPH, PPW, PHO, PWO = (int(v) for v in layer[14:23])
-    Pr, Pc, PORT, R, WORD, PSUM, LAT, BW, DNUM, DDEN, OUT, RD, WR = (
+    Pr, Pc, PORT, R, WORD, PSUM, LAT, BW, DNUM, DDEN, OUT, RD, WR, ALU = (
         int(hwv[i]) for i in (L.H_PR, L.H_PC, L.H_PORT, L.H_RF_PSUMS, L.H_WORD, L.H_PSUM,
-                              L.H_LAT, L.H_BW, L.H_DNUM, L.H_DDEN, L.H_OUT, L.H_RD, L.H_WR))
+                              L.H_LAT, L.H_BW, L.H_DNUM, L.H_DDEN, L.H_OUT, L.H_RD, L.H_WR,
+                              L.H_ALU))
     PSUM_W = cdiv(PSUM, WORD)  # words of a partial sum through a port
     df = int(m[L.M_DATAFLOW])
     order = [int(v) for v in m[L.M_ORDER:L.M_ORDER + 4]]
@@ -104,9 +106,10 @@ def literal(layer, hwv, m) -> list[int]:
         return any(a[lp] != b[lp] for lp in loops)
 
     cnt = [0] * L.C_LEN
-    loads, stores, comps = [], [], []
+    loads, stores, store_alu, comps = [], [], [], []
     in_deps = [X, Y, C] + ([K] if G > 1 else [])
     for t, (ix, iy, ic, ik) in enumerate(tiles):
+        alu_before = cnt[L.C_ALU]
         x0, y0, c0, k0 = ix * TX, iy * TY, ic * TC, ik * TK
         tx, ty, tc, tk = min(TX, WO - x0), min(TY, HO - y0), min(TC, CGI - c0), min(TK, KO - k0)
         k1 = k0 + tk
@@ -145,6 +148,7 @@ def literal(layer, hwv, m) -> list[int]:
             cnt[L.C_DRAM_WR] += store_b
         loads.append(load_b)
         stores.append(store_b)
+        store_alu.append(cnt[L.C_ALU] - alu_before)  # the output path's work at this store
         npix = tx * ty
         comp = 0
         if df == L.DF_WS:
@@ -190,9 +194,10 @@ def literal(layer, hwv, m) -> list[int]:
 
     ends = []  # completion of every request made, in order
 
-    def request(ready, n):  # §5: issued once the request OUT before has ended; bytes in order
+    def request(ready, n, alu=0):  # §5: issued once the request OUT before has ended; data in
+        # order, a store as fast as the output path's ALUs do its work (§3a)
         start = max(ready, ends[-OUT] if len(ends) >= OUT else 0)
-        ends.append(max(start + LAT, ends[-1] if ends else 0) + cdiv(n, BW))
+        ends.append(max(start + LAT, ends[-1] if ends else 0) + max(cdiv(n, BW), cdiv(alu, ALU)))
         return ends[-1]
 
     eL, eS, ce = [0] * (T + 1), [0] * T, [0] * T
@@ -203,7 +208,7 @@ def literal(layer, hwv, m) -> list[int]:
         if t + 1 < T and loads[t + 1] > 0:
             eL[t + 1] = request(ce[t - 1] if t >= 1 else 0, loads[t + 1])
         if stores[t] > 0:
-            eS[t] = request(ce[t], stores[t])
+            eS[t] = request(ce[t], stores[t], store_alu[t])
     cnt[L.C_CYCLES] = max(ce[T - 1], ends[-1] if ends else 0)
     cnt[L.C_COMPUTE] = sum(comps)
     cnt[L.C_STALL] = cnt[L.C_CYCLES] - cnt[L.C_COMPUTE]
@@ -298,16 +303,19 @@ def test_transfer_bound_tiles_through_the_recurrence(order, cycles, dram_wr, buf
     assert (c["buffer_reads"], c["buffer_writes"]) == bufs
 
 
-@pytest.mark.parametrize("tx, ty, cycles", [
+@pytest.mark.parametrize("tx, ty, alu, cycles", [
     # 2x2 tiles each emit one pooled value (2 B, 11 cycles) and load the residual (8 B):
-    # eL = 19, 37, 66, 95; stores end 48, 77, 106, 117.
-    (2, 2, 117),
+    # eL = 19, 37, 66, 95; stores end 48, 77, 106, 117. The output path's 4 adds and 4
+    # compares per tile take 1 cycle at 8 a cycle: they keep up with the DMA.
+    (2, 2, 8, 117),
+    # at 2 a cycle they take 4: each store holds the channel 10 + 4 = 14 cycles, not 11
+    (2, 2, 2, 129),
     # 4x1 tiles: rows 0 and 2 emit nothing, their stores are skipped.
-    (4, 1, 102),
+    (4, 1, 8, 102),
 ])
-def test_fused_add_and_pooling_by_hand(tx, ty, cycles):
+def test_fused_add_and_pooling_by_hand(tx, ty, alu, cycles):
     layer = conv(1, 1, 1, 4, 4, post=(1, 2, 2, 2, 2, 0, 0, 2, 2))
-    c = counts_of(layer, hw(2, 2, 2, lat=10, bw=2), mapping(0, (Y, X, C, K), tx, ty, 1, 1))
+    c = counts_of(layer, hw(2, 2, 2, lat=10, bw=2, alu=alu), mapping(0, (Y, X, C, K), tx, ty, 1, 1))
     assert c["cycles"] == cycles
     assert (c["dram_read_bytes"], c["dram_write_bytes"], c["alu_ops"]) == (66, 8, 32)
     assert (c["buffer_reads"], c["buffer_writes"]) == (52, 49)
@@ -357,7 +365,8 @@ def cases(draw, side=8, ch=6, small_tiles=False):
              word=draw(st.integers(1, 2)), psum=draw(st.integers(2, 4)),
              dnum=draw(st.integers(0, dden)), dden=dden, out=draw(st.integers(1, 3)),
              rd=draw(st.one_of(st.none(), st.integers(1, 9))),
-             wr=draw(st.one_of(st.none(), st.integers(1, 9))))
+             wr=draw(st.one_of(st.none(), st.integers(1, 9))),
+             alu=draw(st.one_of(st.none(), st.integers(1, 3))))
     df = L.DF_OS if k == L.KIND_WINDOW else draw(st.sampled_from([L.DF_WS, L.DF_OS]))
     order = draw(st.permutations([X, Y, C, K]))
     top = (lambda n: max(1, n // 4)) if small_tiles else (lambda n: n + 1)

@@ -75,6 +75,7 @@ def test_data_path_fields():
     request at a time."""
     hw = Hardware(Pr=8, Pc=16)
     assert (hw.read_port_words, hw.write_port_words, hw.dma_outstanding) == (8 + 32, 32, 1)
+    assert hw.output_alu_ops == 16 and hw.with_(output_alu_ops_per_cycle=3).vector()[L.H_ALU] == 3
     v = hw.with_(buffer_read_port_words=5, buffer_write_port_words=3, dma_outstanding=4).vector()
     assert (v[L.H_RD], v[L.H_WR], v[L.H_OUT]) == (5, 3, 4)
     assert Hardware(word_bytes=1, psum_bytes=4).write_port_words == 8 * 4

@@ -116,12 +116,13 @@ def test_ws_on_depthwise_uses_at_most_one_column():
 @pytest.mark.parametrize(
     "field, values",
     [("dma_outstanding", (1, 2, 4)), ("dram_bandwidth_bytes_per_s", (8e9, 16e9, 32e9)),
-     ("buffer_port_words", (4, 8, 16)), ("buffer_bytes", (32 * 1024, 48 * 1024))],
+     ("buffer_port_words", (4, 8, 16)), ("buffer_bytes", (32 * 1024, 48 * 1024)),
+     ("output_alu_ops_per_cycle", (2, 8, 64))],
 )
 def test_more_of_a_resource_never_costs_cycles(name, field, values):
-    """More requests in flight, more DRAM bandwidth, a wider buffer port or a bigger buffer:
-    no layer gets slower (the tiler's candidates do not depend on them, and each candidate's
-    cycles only fall)."""
+    """More requests in flight, more DRAM bandwidth, a wider buffer port, a bigger buffer or
+    more ALUs in the output path: no layer gets slower (the tiler's candidates do not depend
+    on them, and each candidate's cycles only fall)."""
     net = load_network(name)
     prev = None
     for v in values:

@@ -20,6 +20,7 @@ from nnaccel.engines.layout import (
     COUNT_NAMES,
     DF_OS,
     DF_WS,
+    H_ALU,
     H_BUF,
     H_BW,
     H_DDEN,
@@ -81,6 +82,7 @@ def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3, out: int
     hw[H_OUT] = out
     hw[H_RD] = pr + 2 * pc  # the defaults of docs/model.md §9 (a partial sum is two words)
     hw[H_WR] = 2 * pc
+    hw[H_ALU] = pc
     return hw
 
 
@@ -489,10 +491,11 @@ def test_fused_add_and_pool() -> None:
     #   both pooled columns end in the one x-tile. Each tile stores 2 ch * 1 * 2 = 4 values, 8 B.
     # load(0) = input 2*2*4 = 16 + weights 2*2 = 4 + residual 2*2*4 = 16 -> 36 el, 72 B, xfer 105
     # load(1) = input 16 + residual 16 (weights stay) -> 32 el, 64 B, xfer 104
-    # store(0) = store(1) = 8 B, xfer 101
+    # store(0) = store(1) = 8 B, 1 cycle of bytes, but the output path's 16 adds and 16
+    #   compares take 32 / 4 ALUs = 8 cycles: 100 + 8 = 108 (model.md §5)
     # Compute: one pass per tile, ceil(2*2/4) + 8 pixels = 9 cycles.
-    # Timeline: eL0 = 105; t0 105..114; load(1) 105..209; store(0) 209..310;
-    #   t1 209..218; store(1) 310..411. cycles 411, compute 18, stall 393.
+    # Timeline: eL0 = 105; t0 105..114; load(1) 105..209; store(0) 209..317;
+    #   t1 209..218; store(1) 317..425. cycles 425, compute 18, stall 407.
     # Counts: ops = array = 2 * 8*2*2 = 64; RF = 2 * (4 + 32) = 72
     #   buf rd = 2 * (4 + 8*2) (no partial sum before the first contribution)
     #          + 2 * (16 + 16) (output path: the 2*2*4 tile and its residual) = 40 + 64 = 104
@@ -502,9 +505,9 @@ def test_fused_add_and_pool() -> None:
     lay[[L_RES, L_PKH, L_PKW, L_PSH, L_PSW, L_PPH, L_PPW, L_PHO, L_PWO]] = (1, 2, 2, 2, 2, 0, 0, 2, 2)
     c, tr = run(lay, hardware(4, 4, 4, 4), mapping(DF_WS, "xyck", 4, 2, 2, 2))
     assert c == {
-        "cycles": 411,
+        "cycles": 425,
         "compute_cycles": 18,
-        "stall_cycles": 393,
+        "stall_cycles": 407,
         "pe_ops": 64,
         "rf_accesses": 72,
         "array_transfers": 64,
@@ -515,4 +518,4 @@ def test_fused_add_and_pool() -> None:
         "tiles": 2,
         "alu_ops": 64,
     }
-    assert tr == [[105, 114, 105, 310], [209, 218, 209, 411]]
+    assert tr == [[105, 114, 105, 317], [209, 218, 209, 425]]

@@ -55,7 +55,8 @@ H_BUF = 10  # global buffer capacity, bytes
 H_OUT = 11  # DMA requests that may be in flight at once (their latencies overlap)
 H_RD = 12  # the buffer's read port on the array side, words per cycle (a partial sum: PSUM/WORD)
 H_WR = 13  # its write port on the array side, words per cycle
-H_LEN = 14
+H_ALU = 14  # ALU operations the output path does per cycle (fused add and pooling, §3a)
+H_LEN = 15
 
 # --- mapping vector -----------------------------------------------------------------------
 M_DATAFLOW = 0  # DF_WS or DF_OS

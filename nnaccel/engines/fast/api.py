@@ -18,6 +18,7 @@ from nnaccel.engines.layout import (
     C_STALL,
     DF_OS,
     DF_WS,
+    H_ALU,
     H_BW,
     H_DDEN,
     H_DNUM,
@@ -28,8 +29,10 @@ from nnaccel.engines.layout import (
     H_PORT,
     H_PR,
     H_PSUM,
+    H_RD,
     H_RF_PSUMS,
     H_WORD,
+    H_WR,
     KIND_CONV,
     KIND_WINDOW,
     L_CGI,
@@ -183,7 +186,8 @@ def check_vectors(layer: np.ndarray, hw: np.ndarray) -> tuple[np.ndarray, np.nda
         raise ValueError(f"bad layer vector {layer.tolist()}")
     if layer[L_PKH] > 0 and (layer[[L_PKW, L_PSH, L_PSW, L_PHO, L_PWO]] < 1).any():
         raise ValueError(f"bad fused pooling in layer vector {layer.tolist()}")
-    positive = (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN, H_OUT)
+    positive = (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN, H_OUT, H_RD,
+                H_WR, H_ALU)
     if (hw[list(positive)] < 1).any() or hw[H_LAT] < 0 or not 0 <= hw[H_DNUM] <= hw[H_DDEN]:
         raise ValueError(f"bad hardware vector {hw.tolist()}")
     return layer, hw

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnaccel.engines.layout import (
+    H_ALU,
     H_BW,
     H_DDEN,
     H_DNUM,
@@ -234,6 +235,8 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     lat = hw[H_LAT]
     bw = hw[H_BW]
     out = hw[H_OUT]
+    alu_rate = hw[H_ALU]
+    pool2 = layer[L_PKH] * layer[L_PKW] if layer[L_PKH] > 0 else 0
     conv = layer[L_KIND] == KIND_CONV
     grouped = layer[L_G] > 1
     k2 = layer[L_KH] * layer[L_KW]
@@ -275,7 +278,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
         load += tk_[0] * tc_[0] * k2 * word
     if res > 0 and nc == 1 and _next_level(idx, n_lvl) <= d_out:
         load += res * tk_[0] * ty_[0] * tx_[0] * word  # tile 0 closes final (§3a)
-    e_load = _issue(ring, np.int64(0), load, lat, bw) if load > 0 else np.int64(0)  # eL[t]
+    e_load = _issue(ring, np.int64(0), _cdiv(load, bw), lat) if load > 0 else np.int64(0)
     bounded = thr < _BIG
     comp_done = 0
     req_done = 1 if load > 0 else 0
@@ -389,17 +392,19 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
                 # the next tile closes its output final: it loads the add's operands (§3a)
                 load += res * tk_[jk] * ty_[jy] * tx_[jx] * word
             if load > 0:
-                e_next = _issue(ring, ce_prev, load, lat, bw)
+                e_next = _issue(ring, ce_prev, _cdiv(load, bw), lat)
                 req_done += 1
                 bytes_done += load
         es = np.int64(0)
         if closed:
-            if ic == nc - 1:  # final: what the output path emits (§3a)
+            alu = 0
+            if ic == nc - 1:  # final: what the output path emits (§3a) and its ALU work
                 store = tk_[ik] * ey_[iy] * ex_[ix] * word
+                alu = tk_[ik] * (res * ty_[iy] * tx_[ix] + pool2 * ey_[iy] * ex_[ix])
             else:  # a partial-sum spill
                 store = tk_[ik] * ty_[iy] * tx_[ix] * ps
             if store > 0:
-                es = _issue(ring, ce, store, lat, bw)
+                es = _issue(ring, ce, max(_cdiv(store, bw), _cdiv(alu, alu_rate)), lat)
                 req_done += 1
                 bytes_done += store
         es_2 = es_1
@@ -426,13 +431,13 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
 
 
 @_pure
-def _issue(ring, ready, nbytes, lat, bw):
-    """Completion of a request of `nbytes > 0` that is ready at `ready` (§5): it is issued
-    once the request `out` before it has completed, its latency runs from there, and its
-    bytes follow those of the request before it. Records it in `ring`."""
+def _issue(ring, ready, cycles, lat):
+    """Completion of a request that is ready at `ready` and moves its data for `cycles` (§5):
+    it is issued once the request `out` before it has completed, its latency runs from
+    there, and its data follow those of the request before it. Records it in `ring`."""
     n = ring.size
     start = max(ready, ring[0])
-    end = max(start + lat, ring[n - 1]) + (nbytes + bw - 1) // bw
+    end = max(start + lat, ring[n - 1]) + cycles
     for i in range(n - 1):
         ring[i] = ring[i + 1]
     ring[n - 1] = end

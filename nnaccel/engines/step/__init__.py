@@ -56,6 +56,7 @@ from nnaccel.engines.layout import (  # noqa: E402
     C_LEN,
     DF_OS,
     DF_WS,
+    H_ALU,
     H_BUF,
     H_BW,
     H_DDEN,
@@ -124,7 +125,7 @@ def _check(layer: np.ndarray, hw: np.ndarray, mapping: np.ndarray) -> None:
     if layer[L_PH] < 0 or layer[L_PW] < 0:
         raise ValueError("step engine: negative padding")
     for slot in (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN, H_OUT, H_RD,
-                 H_WR):
+                 H_WR, H_ALU):
         if hw[slot] < 1:
             raise ValueError(f"step engine: hardware slot {slot} must be >= 1, got {hw[slot]}")
     if hw[H_LAT] < 0 or hw[H_BUF] < 0 or not 0 <= hw[H_DNUM] <= hw[H_DDEN]:

@@ -19,6 +19,7 @@ from nnaccel.engines.layout import (
     C_STALL,
     C_TILES,
     DF_WS,
+    H_ALU,
     H_BW,
     H_DDEN,
     H_DNUM,
@@ -88,6 +89,7 @@ def run(layer, hw, mapping, counts, tr):
     LAT = hw[H_LAT]
     BW = hw[H_BW]
     OUT = hw[H_OUT]
+    ALU = hw[H_ALU]
 
     ws = mapping[M_DATAFLOW] == DF_WS
     TX = mapping[M_TX]
@@ -153,6 +155,7 @@ def run(layer, hw, mapping, counts, tr):
     f_tile = np.zeros(OUT, np.int64)
     f_lat = np.zeros(OUT, np.int64)
     f_rem = np.zeros(OUT, np.int64)
+    f_alu = np.zeros(OUT, np.int64)  # a store's output-path ALU operations still to do
     f_head = 0
     n_fl = 0
     d_load = True
@@ -254,6 +257,7 @@ def run(layer, hw, mapping, counts, tr):
                         f_tile[slot] = d_tile
                         f_lat[slot] = LAT
                         f_rem[slot] = nbytes
+                        f_alu[slot] = 0 if d_load else alu[d_tile]
                 if not moved:
                     break
             if tiles_done == T and dj == nreq and n_fl == 0:
@@ -360,11 +364,13 @@ def run(layer, hw, mapping, counts, tr):
                 d_tile = f_tile[f_head]
                 w = BW if f_rem[f_head] > BW else f_rem[f_head]
                 f_rem[f_head] -= w
+                # a store leaves as fast as the output path adds and pools it
+                f_alu[f_head] -= min(ALU, f_alu[f_head])
                 if d_load:
                     c_drd += w
                 else:
                     c_dwr += w
-                if f_rem[f_head] == 0:
+                if f_rem[f_head] == 0 and f_alu[f_head] == 0:
                     # the request's interval ends with this cycle
                     f_head = (f_head + 1) % OUT
                     n_fl -= 1
