@@ -173,6 +173,19 @@ def literal(layer, hwv, m) -> list[int]:
                 for bx in range(cdiv(tx, Pc)):
                     b = min(Pc, tx - bx * Pc)
                     words = ((a - 1) * SH + KH) * ((b - 1) * SW + KW)
+                    if kind == L.KIND_WINDOW:  # channels side by side on the free PEs
+                        s = max(1, (Pr * Pc) // (a * b))
+                        for mm in [s] * (len(groups) // s) + [len(groups) % s] * (len(groups) % s > 0):
+                            for _ in range(c0, c0 + tc):
+                                comp += max(K2, cdiv(mm * words, PORT), cdiv(mm * words, RD))
+                                cnt[L.C_OPS] += mm * K2 * a * b
+                                cnt[L.C_RF] += mm * K2 * a * b
+                                cnt[L.C_ARRAY] += mm * words
+                                cnt[L.C_BUF_RD] += mm * words
+                            cnt[L.C_BUF_WR] += mm * a * b
+                            if ic > 0:
+                                cnt[L.C_BUF_RD] += mm * a * b
+                        continue
                     for kg in groups:
                         for j in range(cdiv(kg, R)):
                             mm = min(R, kg - j * R)

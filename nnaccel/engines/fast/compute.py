@@ -64,6 +64,8 @@ from .tiles import (
     KS_N,
     KS_NCH,
     KS_SWN,
+    KS_T0,
+    KS_TL,
     SP_BV,
     SP_N,
     SP_NBLK,
@@ -108,7 +110,18 @@ def _chunk_sum(v, words, conv, hw, cnt_p, sum_p, r):
 
 
 @_pure
-def _os_compute_total(layer, hw, ys, xs, cnt_p, sum_p, out):
+def _window_steps(tk, a, b, words, k2, hw):
+    """Σ of the steps of one input channel over one (a x b) block, for tk channels of a window
+    operation spread s at a time over the PEs the block leaves free (§4)."""
+    s = max(1, (hw[H_PR] * hw[H_PC]) // (a * b))
+    total = (tk // s) * _os_step(k2, s * words, False, hw)
+    if tk % s > 0:
+        total += _os_step(k2, (tk % s) * words, False, hw)
+    return total
+
+
+@_pure
+def _os_compute_total(layer, hw, ys, xs, ks_row, cnt_p, sum_p, out):
     """Σ over tiles of OS compute: out[0] over all blocks (a, b), all chunks m and all
     channels c; out[1], out[2]: per channel, Σ over blocks and chunks of the step cycles with
     nnz = hi, nnz = lo.
@@ -132,6 +145,11 @@ def _os_compute_total(layer, hw, ys, xs, cnt_p, sum_p, out):
             if bc == 0:
                 continue
             words = ((av - 1) * layer[L_SH] + layer[L_KH]) * ((bv - 1) * layer[L_SW] + layer[L_KW])
+            if not conv:  # channels spread over the PEs: full k-tiles, then the last one
+                a_tot += ac * bc * (
+                    (ks_row[KS_N] - 1) * _window_steps(ks_row[KS_T0], av, bv, words, hi, hw)
+                    + _window_steps(ks_row[KS_TL], av, bv, words, hi, hw))
+                continue
             a_tot += ac * bc * _chunk_sum(hi, words, conv, hw, cnt_p, sum_p, r)
             if lo > 0:
                 b_tot += ac * bc * _chunk_sum(lo, words, conv, hw, cnt_p, sum_p, r)
@@ -356,6 +374,13 @@ def _os_tables(layer, hw, txs, tys, nk, tk, ko, cgo):
                         mult = ac[i] * bc[j]
                         if mult == 0:
                             continue
+                        if layer[L_KIND] != KIND_CONV:  # channels spread over the PEs
+                            words = (((av[i] - 1) * layer[L_SH] + layer[L_KH])
+                                     * ((bv[j] - 1) * layer[L_SW] + layer[L_KW]))
+                            tk_i = min(tk, ko - ik * tk)
+                            tab[0, sy, sx, ik] += mult * _window_steps(tk_i, av[i], bv[j], words,
+                                                                       hi, hw)
+                            continue
                         _fill(res, np.int64(0))
                         _os_group_sum(kg1, av[i], bv[j], layer, hw, hi, lo, res)
                         if kg3 > 0:
@@ -417,7 +442,7 @@ def _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p):
     for a in range(nx_):
         for b in range(ny_):
             for d in range(nk_):
-                _os_compute_total(layer, hw, ys[b], xs[a], cnt_p[d], sum_p[d], tmp)
+                _os_compute_total(layer, hw, ys[b], xs[a], ks[d], cnt_p[d], sum_p[d], tmp)
                 for e in range(3):
                     ost[e, a, b, d] = tmp[e]
     return np.zeros((1, 1, 1), dtype=np.int64), ost

@@ -141,7 +141,6 @@ def run(layer, hw, mapping, counts, tr):
     prd = 0  # words the current pixel still reads through the read port
     pwr = 0  # and writes through the write port
     os_st = np.zeros(osw.ST_LEN, np.int64)
-    ab = 0  # PEs of the current pixel block (OS)
 
     # ---- DMA state ----------------------------------------------------------------------
     # FIFO of model.md §5: load(0), load(1), store(0), load(2), store(1), ...,
@@ -327,11 +326,10 @@ def run(layer, hw, mapping, counts, tr):
                 # block; window words arrive over the input bus in what the read port has
                 # left after the broadcast weight.
                 free = RD
-                ab = os_st[osw.A] * os_st[osw.B]
                 if os_st[osw.BLEFT] > 0:
                     os_st[osw.BLEFT] -= 1
-                    c_ops += ab
-                    c_rf += ab
+                    c_ops += os_st[osw.OPC]
+                    c_rf += os_st[osw.OPC]
                     if conv:
                         c_brd += 1  # the broadcast weight
                         c_arr += 1

@@ -43,7 +43,8 @@ REM = 12  # window words of the step still to come
 BLEFT = 13  # weight broadcasts (window elements) of the step still to come
 ADD_RD = 14  # partial sums read back and written out since the clock loop last took them
 ADD_WR = 15
-ST_LEN = 16
+OPC = 16  # operations the PEs do per broadcast cycle of the step
+ST_LEN = 17
 
 # The tile being walked: input-channel tile index and size, output size, k range.
 T_IC = 0
@@ -64,11 +65,34 @@ def _chunk_size(st, tp, layer, hw):
 
 
 @njit(cache=True)
+def _spread(st, tp, hw):
+    # A window operation spreads its channels (groups of one) over the PEs a pixel block
+    # leaves free: as many as fit, from group G on (model.md §4).
+    st[M] = min(max(1, (hw[H_PR] * hw[H_PC]) // (st[A] * st[B])), tp[T_K1] - st[G])
+
+
+@njit(cache=True)
 def _next_chunk(st, tp, layer, hw):
     """The next chunk of the group, the next group, the next pixel block; False when the
     tile has none left."""
     pr = hw[H_PR]
     pc = hw[H_PC]
+    if layer[L_KIND] == KIND_WINDOW:  # the next channels of the block, or the next block
+        st[G] += st[M]
+        if st[G] < tp[T_K1]:
+            _spread(st, tp, hw)
+            return True
+        st[G] = tp[T_K0]
+        st[BX] += 1
+        if st[BX] == st[NBX]:
+            st[BX] = 0
+            st[BY] += 1
+            if st[BY] == st[NBY]:
+                return False
+        st[A] = min(pr, tp[T_TY] - st[BY] * pr)
+        st[B] = min(pc, tp[T_TX] - st[BX] * pc)
+        _spread(st, tp, hw)
+        return True
     st[CIG] += 1
     if st[CIG] == st[NCH]:
         st[CIG] = 0
@@ -109,9 +133,16 @@ def os_next_step(st, c_from, tp, layer, hw, mapping, nnz_c):
             if nz > 0:
                 st[CI] = ci
                 # the window of the block, padding counted, not clipped
-                st[REM] = (((st[A] - 1) * layer[L_SH] + layer[L_KH])
-                           * ((st[B] - 1) * layer[L_SW] + layer[L_KW]))
-                st[BLEFT] = st[M] * nz
+                words = (((st[A] - 1) * layer[L_SH] + layer[L_KH])
+                         * ((st[B] - 1) * layer[L_SW] + layer[L_KW]))
+                if layer[L_KIND] == KIND_WINDOW:  # M channels side by side, one window each
+                    st[REM] = st[M] * words
+                    st[BLEFT] = nz
+                    st[OPC] = st[M] * st[A] * st[B]
+                else:  # the chunk's M channels' nonzero weights, one broadcast a cycle
+                    st[REM] = words
+                    st[BLEFT] = st[M] * nz
+                    st[OPC] = st[A] * st[B]
                 return True
         st[ADD_WR] += st[M] * st[A] * st[B]
         if not _next_chunk(st, tp, layer, hw):
@@ -135,5 +166,7 @@ def os_start(st, tp, layer, hw, mapping, nnz_c):
     _chunk_size(st, tp, layer, hw)
     st[CIG] = 0
     st[M] = min(hw[H_RF_PSUMS], st[KG])
+    if layer[L_KIND] == KIND_WINDOW:
+        _spread(st, tp, hw)
     _enter_chunk(st, tp)
     return os_next_step(st, 0, tp, layer, hw, mapping, nnz_c)
