@@ -274,6 +274,16 @@ def test_model_md_fused_pool_line_buffer():
     assert fast.footprint(layer, hw(4, 4), m[None])[0] <= 1640
 
 
+def test_global_pooling_uses_the_whole_array():
+    # global average pooling of 512 channels of 7x7 (a window op, 1x1 output) on 16x16: each
+    # 1x1 block leaves 256 PEs, so 256 channels go side by side: 2 steps of max(49 elements,
+    # 256 * 49 words / PORT 16 = 784, / RD 48 = 262) = 784 cycles (one channel at a time it
+    # was 512 * 49 = 25088 cycles).
+    layer = conv(512, 1, 1, 7, 7, 7, 7, kind=L.KIND_WINDOW)
+    c = counts_of(layer, hw(16, 16), mapping(1, (X, Y, C, K), 1, 1, 1, 512))
+    assert (c["compute_cycles"], c["pe_ops"]) == (2 * 784, 512 * 49)
+
+
 def test_model_md_dma_with_two_outstanding_requests():
     m = mapping(0, (X, Y, K, C), 1, 1, 16, 16)
     c = counts_of(fc(64, 16), hw(4, 4, out=2), m)
