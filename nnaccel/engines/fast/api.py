@@ -231,6 +231,8 @@ def lower_bound(layer: np.ndarray, hw: np.ndarray, mappings: np.ndarray) -> np.n
 
 
 def footprint(layer: np.ndarray, hw: np.ndarray, mappings: np.ndarray) -> np.ndarray:
-    """Buffer bytes each mapping needs, 2·(IN + WGT + OUT) (docs/model.md §7), int64 [n]."""
+    """Buffer bytes each mapping needs: the double-buffered tiles (with a fused add's operands)
+    and, with a fused pooling, its line buffer for the mapping's loop order (docs/model.md §7,
+    §3a), int64 [n]."""
     layer, hw, mappings = _as_arrays(layer, hw, mappings)
     return _footprint_many(layer, hw, mappings)
