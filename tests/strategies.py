@@ -51,6 +51,7 @@ def layers(draw, max_side: int = 9, max_ch: int = 6) -> np.ndarray:
         h, w, kh, kw, sh, sw, ph, pw, ho, wo)
     if k == L.KIND_CONV:
         _post_ops(draw, v)
+        v[L.L_WRES] = draw(st.sampled_from([0, 0, 1]))  # a later image of a batch
     return v
 
 

@@ -73,6 +73,7 @@ def literal(layer, hwv, m) -> list[int]:
     """Counts by walking every tile, pass (WS) or step (OS), then §5 with its arrays."""
     kind, G, CGI, CGO, H, W, KH, KW, SH, SW, PH, PW, HO, WO = (int(v) for v in layer[:14])
     RES, PKH, PKW, PSH, PSW, PPH, PPW, PHO, PWO = (int(v) for v in layer[14:23])
+    WRES = int(layer[L.L_WRES])  # the first tile's weights are in the buffer already
     Pr, Pc, PORT, R, WORD, PSUM, LAT, BW, DNUM, DDEN, OUT, RD, WR, ALU = (
         int(hwv[i]) for i in (L.H_PR, L.H_PC, L.H_PORT, L.H_RF_PSUMS, L.H_WORD, L.H_PSUM,
                               L.H_LAT, L.H_BW, L.H_DNUM, L.H_DDEN, L.H_OUT, L.H_RD, L.H_WR,
@@ -120,7 +121,7 @@ def literal(layer, hwv, m) -> list[int]:
         if t == 0 or differ(tiles[t - 1], here, in_deps):
             e = len(groups) * tc * span(y0, ty, SH, PH, KH, H) * span(x0, tx, SW, PW, KW, W)
             load_b, load_el = load_b + e * WORD, load_el + e
-        if kind == L.KIND_CONV and (t == 0 or differ(tiles[t - 1], here, [C, K])):
+        if kind == L.KIND_CONV and ((t == 0 and not WRES) or (t > 0 and differ(tiles[t - 1], here, [C, K]))):
             e = tk * tc * K2
             load_b, load_el = load_b + e * WORD, load_el + e
         opened = t == 0 or differ(tiles[t - 1], here, [X, Y, K])
@@ -382,6 +383,7 @@ def cases(draw, side=8, ch=6, small_tiles=False):
               for n, q, s, p in ((ho, pk[0], ps[0], pp[0]), (wo, pk[1], ps[1], pp[1]))]
         pool = draw(st.booleans())
         layer[L.L_RES:L.L_PWO + 1] = ((res, *pk, *ps, *pp, *po) if pool else (res, *[0] * 8))
+        layer[L.L_WRES] = draw(st.sampled_from([0, 0, 1]))  # a later image of a batch
     dden = draw(st.integers(1, 5))
     hwv = hw(draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4)),
              rf=draw(st.integers(1, 5)), lat=draw(st.integers(0, 30)), bw=draw(st.integers(1, 8)),

@@ -35,7 +35,10 @@ L_PPH = 19
 L_PPW = 20
 L_PHO = 21  # pooled output height and width
 L_PWO = 22
-L_LEN = 23
+# Run state (docs/model.md §5, "Batch"): the first tile's weights are already in the buffer,
+# left there by the previous image of a batch (0: they are fetched).
+L_WRES = 23
+L_LEN = 24
 
 KIND_CONV = 0  # weights from DRAM, MACs, zero weights skippable in OS
 KIND_WINDOW = 1  # no weights: every window element is one ALU op (pooling, add)

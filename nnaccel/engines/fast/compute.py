@@ -48,6 +48,7 @@ from nnaccel.engines.layout import (
     L_SH,
     L_SW,
     L_WO,
+    L_WRES,
 )
 
 from .base import (
@@ -224,7 +225,8 @@ K_DNUM = 16
 K_DDEN = 17
 K_PR = 18
 K_OUT = 19  # DMA requests in flight at once (§5)
-K_LEN = 20
+K_WRES = 20  # the first tile's weights are in the buffer already (§5, "Batch")
+K_LEN = 21
 
 
 @_kernel
@@ -253,6 +255,7 @@ def _consts(layer, hw):
     k[K_DDEN] = hw[H_DDEN]
     k[K_PR] = hw[H_PR]
     k[K_OUT] = hw[H_OUT]
+    k[K_WRES] = 1 if layer[L_WRES] > 0 and layer[L_KIND] == KIND_CONV else 0
     return k
 
 

@@ -49,6 +49,7 @@ from .compute import (
     K_PS,
     K_RES,
     K_WORD,
+    K_WRES,
 )
 from .tiles import (
     CS_N,
@@ -161,6 +162,8 @@ def _traffic(k, flags, xs, ys, cs, ks, a, b, c, d):
     if k[K_GROUPED]:
         in_el *= ks[d, KS_SNG]
     w_el = mult_w * k[K_CGI] * ko * k[K_K2] if k[K_CONV] else 0
+    if k[K_WRES]:  # the first tile's weights stayed in the buffer from the previous image
+        w_el -= ks[d, KS_T0] * cs[c, CS_T0] * k[K_K2]
     out_el = k[K_PIX] * ko
     psum_el = (nc - 1) * out_el if c_outer else 0  # spilled, and read back as often
     res_el = k[K_RES] * out_el  # §3a: loaded by the final closes
@@ -173,7 +176,7 @@ def _traffic(k, flags, xs, ys, cs, ks, a, b, c, d):
     if xs[a, SP_MININ] > 0 and ys[b, SP_MININ] > 0:
         n_load = nx * ny * nc * nk
     elif k[K_CONV]:
-        n_load = nc * nk * mult_w  # the weight fetches
+        n_load = nc * nk * mult_w - k[K_WRES]  # the weight fetches
     else:
         n_load = 0
     return in_el, w_el, psum_el, res_el, final_el, n_load, n_store
@@ -224,7 +227,7 @@ def _chain(k, xs, ys, cs, ks, a, b, c, d, out):
     lat = k[K_LAT]
     bw = k[K_BW]
     load0 = ks[d, KS_NG0] * cs[c, CS_T0] * ys[b, SP_IN0] * xs[a, SP_IN0]
-    if k[K_CONV]:
+    if k[K_CONV] and not k[K_WRES]:
         load0 += ks[d, KS_T0] * cs[c, CS_T0] * k[K_K2]
     store_last = _xfer(ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL] * word, lat, bw)
     chain = _xfer(load0 * word, lat, bw) + out[C_COMPUTE] + store_last

@@ -45,6 +45,7 @@ from nnaccel.engines.layout import (
     L_SW,
     L_W,
     L_WO,
+    L_WRES,
     LOOP_C,
     LOOP_K,
     LOOP_X,
@@ -274,7 +275,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     ring = np.zeros(out, dtype=np.int64)
 
     load = ng_[0] * tc_[0] * rows[0] * cols[0] * word
-    if conv:
+    if conv and layer[L_WRES] == 0:  # else left in the buffer by the previous image
         load += tk_[0] * tc_[0] * k2 * word
     if res > 0 and nc == 1 and _next_level(idx, n_lvl) <= d_out:
         load += res * tk_[0] * ty_[0] * tx_[0] * word  # tile 0 closes final (§3a)

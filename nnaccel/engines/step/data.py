@@ -37,6 +37,7 @@ from nnaccel.engines.layout import (
     L_SW,
     L_W,
     L_WO,
+    L_WRES,
     LOOP_C,
     LOOP_K,
     LOOP_X,
@@ -165,7 +166,10 @@ def tile_data(layer, hw, mapping):
                     * _rows_read(ix * TX, tx, layer[L_SW], layer[L_PW], layer[L_KW], layer[L_W]))
             elems += n_in
             nbytes += n_in * WORD
-        if layer[L_KIND] == KIND_CONV and (first or ic != pc or ik != pk):
+        # weights: at a change of c or k tile; at the first tile unless the previous image
+        # of a batch left them in the buffer (model.md §5, "Batch")
+        w_new = layer[L_WRES] == 0 if first else (ic != pc or ik != pk)
+        if layer[L_KIND] == KIND_CONV and w_new:
             n_w = tk * tc * layer[L_KH] * layer[L_KW]
             elems += n_w
             nbytes += n_w * WORD
