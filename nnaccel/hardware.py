@@ -73,6 +73,7 @@ class Hardware:
     output_alu_ops_per_cycle: int = 0  # fused add/pooling in the output path; 0: Pc (one per bank)
     rf_psums: int = 16
     dma_outstanding: int = 1  # DMA requests in flight at once (1: the paper's model), see docs/model.md
+    batch: int = 1  # images run through each layer one after another (docs/model.md §5, "Batch")
     fuse_pool: bool = True  # pooling after a conv runs in its output path (docs/model.md §3a)
     fuse_add: bool = True  # so does a residual add
     energy: EnergyTable = field(default_factory=EnergyTable)
@@ -80,7 +81,7 @@ class Hardware:
 
     def __post_init__(self) -> None:
         for f in ("Pr", "Pc", "buffer_bytes", "word_bytes", "psum_bytes", "rf_psums",
-                  "dma_outstanding"):
+                  "dma_outstanding", "batch"):
             _positive_int(f, getattr(self, f))
         _non_negative_int("dram_latency_cycles", self.dram_latency_cycles)
         for f in ("buffer_port_words", "buffer_read_port_words", "buffer_write_port_words",

@@ -104,6 +104,10 @@ def totals_dict(result: Result) -> dict[str, Any]:
     for lvl in LEVELS:
         out[f"energy_{lvl}_{suffix}"] = t[f"energy_{lvl}"]
     out[f"energy_total_{suffix}"] = t["energy_total"]
+    # the figures above are for the whole batch (docs/model.md §5, "Batch")
+    out["batch"] = t["batch"]
+    out["cycles_per_image"] = t["cycles_per_image"]
+    out[f"energy_total_per_image_{suffix}"] = t["energy_total_per_image"]
     return out
 
 

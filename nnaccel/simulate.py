@@ -136,6 +136,11 @@ class Result:
     def seconds(self) -> float:
         return self.cycles / self.hardware.clock_hz
 
+    @property
+    def batch(self) -> int:
+        """Images per run: every count, cycle and energy here is for the whole batch."""
+        return self.hardware.batch
+
     def totals(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: self.total(name) for name in L.COUNT_NAMES}
         for name in ("stall_latency_cycles", "stall_bandwidth_cycles"):
@@ -147,6 +152,9 @@ class Result:
         for lvl, e in self.energy.items():
             out[f"energy_{lvl}"] = e
         out["energy_total"] = self.energy_total
+        out["batch"] = self.batch
+        out["cycles_per_image"] = self.cycles / self.batch
+        out["energy_total_per_image"] = self.energy_total / self.batch
         return out
 
 
@@ -200,19 +208,11 @@ def simulate(
         if vec is None:
             mapping, counts, energy, stall_bw = zero
         else:
-            key = (vec.tobytes(), *hw_key, _dataflows(vec, dataflow))
+            key = (vec.tobytes(), *hw_key, _dataflows(vec, dataflow), hardware.batch)
             hit = cache.records.get(key) if engine == "fast" else None
             if hit is None:
-                m_vec, c = _search(layer, key, vec, hw_vec, weights, hardware, cache)
-                if engine == "step":
-                    from .engines import step  # the slow engine is loaded only when asked for
-
-                    c = step.simulate(vec, hw_vec, m_vec)
-                    c0 = step.simulate(vec, no_latency, m_vec)
-                else:
-                    from .engines import fast
-
-                    c0 = fast.evaluate(vec, no_latency, m_vec[None])[0]
+                m_vec, _ = _search(layer, key, vec, hw_vec, weights, hardware, cache)
+                c, c0 = _batch_counts(vec, m_vec, hw_vec, no_latency, hardware.batch, engine)
                 hit = (
                     Mapping.from_vector(m_vec),
                     tuple(int(x) for x in c),
@@ -225,6 +225,35 @@ def simulate(
         records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into,
                                    stall_bw))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
+
+
+def _batch_counts(vec: np.ndarray, m_vec: np.ndarray, hw_vec: np.ndarray, no_latency: np.ndarray,
+                  batch: int, engine: str) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of `batch` images through one layer on its mapping, and the same with no DRAM
+    latency (the stall split). The images run one after another, each from an idle machine
+    (docs/model.md §5, "Batch"); an image after the first finds the first tile's weights
+    still in the buffer when the mapping has one weight tile (one c-tile and one k-tile)."""
+    if engine == "step":
+        from .engines import step  # the slow engine is loaded only when asked for
+
+        def run(v: np.ndarray, h: np.ndarray) -> np.ndarray:
+            return step.simulate(v, h, m_vec)
+    else:
+        from .engines import fast
+
+        def run(v: np.ndarray, h: np.ndarray) -> np.ndarray:
+            return fast.evaluate(v, h, m_vec[None])[0]
+
+    first, first0 = run(vec, hw_vec), run(vec, no_latency)
+    if batch == 1:
+        return first, first0
+    later = vec.copy()
+    nc = -(-int(vec[L.L_CGI]) // int(m_vec[L.M_TC]))
+    nk = -(-int(vec[L.L_G] * vec[L.L_CGO]) // int(m_vec[L.M_TK]))
+    if vec[L.L_KIND] == L.KIND_CONV and nc * nk == 1:
+        later[L.L_WRES] = 1
+    return (first + (batch - 1) * run(later, hw_vec),
+            first0 + (batch - 1) * run(later, no_latency))
 
 
 def _dataflows(vec: np.ndarray, dataflow: str) -> tuple[int, ...]:

@@ -62,3 +62,27 @@ def test_chain_runs_in_one_layer_and_the_engines_agree(tmp_path):
     apart = simulate(net, hw.with_(fuse_pool=False, fuse_add=False))
     assert apart.cycles > fused.cycles
     assert apart.total("dram_read_bytes") > fused.total("dram_read_bytes")
+
+
+def test_a_batch_fetches_one_weight_tile_once(tmp_path):
+    """docs/model.md §5 "Batch": the small WS conv of §11 as a network, three images. Its
+    mapping holds all weights in one tile, so images 2 and 3 load only their inputs:
+    312 + 2 * 306 cycles, 144 + 2 * 36 bytes read."""
+    layers = [{"name": "c", "type": "conv", "inputs": ["input"], "input_shapes": [[2, 3, 3]],
+               "output_shape": [3, 3, 3], "kernel": [3, 3], "stride": [1, 1], "padding": [1, 1]}]
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"name": "one", "input_shape": [2, 3, 3], "source": "a test",
+                                "layers": layers}))
+    net = load_network(path)
+    hw = Hardware(Pr=4, Pc=4, buffer_bytes=1 << 20)
+    one = simulate(net, hw, dataflow="ws")
+    assert one.layers[0].mapping.tk == 3 and one.layers[0].mapping.tc == 2
+    assert (one.cycles, one.total("dram_read_bytes")) == (312, 144)
+    three = simulate(net, hw.with_(batch=3), dataflow="ws")
+    assert (three.cycles, three.total("dram_read_bytes")) == (312 + 2 * 306, 144 + 2 * 36)
+    t = three.totals()
+    assert t["batch"] == 3 and t["cycles_per_image"] == (312 + 2 * 306) / 3
+    assert three.total("stall_latency_cycles") + three.total("stall_bandwidth_cycles") == \
+        three.total("stall_cycles")
+    for engine in ("step",):
+        assert simulate(net, hw.with_(batch=3), dataflow="ws", engine=engine).cycles == 924

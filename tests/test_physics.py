@@ -197,3 +197,19 @@ def test_every_chosen_mapping_fits_the_buffer(name, config, caches):
         assert fp <= hw.buffer_bytes, r.layer.name
         pooled += low.vector[L.L_PKH] > 0
     assert pooled > 0 or name == "sqnxt23v5" or name == "tiny-darknet"
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_a_batch_never_costs_more_per_image(config):
+    """Images after the first reuse a one-tile layer's weights (docs/model.md §5, "Batch"):
+    no layer costs more per image in a batch, and a network with such layers reads less."""
+    hw = preset(config)
+    net = load_network("sqnxt23v5")
+    one = simulate(net, hw)
+    four = simulate(net, hw.with_(batch=4))
+    for a, b in zip(one.layers, four.layers, strict=True):
+        assert b.cycles <= 4 * a.cycles, a.layer.name
+        assert b.count("dram_read_bytes") <= 4 * a.count("dram_read_bytes"), a.layer.name
+        assert b.energy_total <= 4 * a.energy_total * (1 + 1e-12), a.layer.name
+    assert four.total("dram_read_bytes") < 4 * one.total("dram_read_bytes")
+    assert four.totals()["cycles_per_image"] <= one.cycles

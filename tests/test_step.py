@@ -48,6 +48,7 @@ from nnaccel.engines.layout import (
     L_PSW,
     L_PWO,
     L_RES,
+    L_WRES,
     LOOP_C,
     LOOP_K,
     LOOP_X,
@@ -141,6 +142,18 @@ def test_ws_conv_one_tile() -> None:
         "tiles": 1,
     }
     assert tr == [[109, 208, 109, 312]]  # compute start, compute end, load end, store end
+
+
+def test_ws_conv_later_image_of_a_batch() -> None:
+    # model.md §5 "Batch": the small WS conv above as a later image of a batch, its one weight
+    # tile left in the buffer: load(0) is the 18 input elements alone, 36 B, 100 + 3 = 103
+    # cycles; compute 103..202; store 202..306.
+    lay = layer(KIND_CONV, 1, 2, 3, 3, 3, 3, 1, 1)
+    lay[L_WRES] = 1
+    c, tr = run(lay, hardware(4, 4, 4, 4), mapping(DF_WS, "xyck", 3, 3, 2, 3))
+    assert (c["cycles"], c["compute_cycles"], c["dram_read_bytes"]) == (306, 99, 36)
+    assert c["buffer_writes"] == 315 - 54  # the 54 weights are not written again
+    assert tr == [[103, 202, 103, 306]]
 
 
 def test_ws_conv_port_bound_stream() -> None:
