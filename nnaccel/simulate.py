@@ -228,7 +228,7 @@ def simulate(
 
 
 def _batch_counts(vec: np.ndarray, m_vec: np.ndarray, hw_vec: np.ndarray, no_latency: np.ndarray,
-                  batch: int, engine: str) -> tuple[np.ndarray, np.ndarray]:
+                  batch: int, engine: str) -> tuple[Any, Any]:
     """Counts of `batch` images through one layer on its mapping, and the same with no DRAM
     latency (the stall split). The images run one after another, each from an idle machine
     (docs/model.md §5, "Batch"); an image after the first finds the first tile's weights
@@ -252,8 +252,11 @@ def _batch_counts(vec: np.ndarray, m_vec: np.ndarray, hw_vec: np.ndarray, no_lat
     nk = -(-int(vec[L.L_G] * vec[L.L_CGO]) // int(m_vec[L.M_TK]))
     if vec[L.L_KIND] == L.KIND_CONV and nc * nk == 1:
         later[L.L_WRES] = 1
-    return (first + (batch - 1) * run(later, hw_vec),
-            first0 + (batch - 1) * run(later, no_latency))
+    # Python integers: a batch multiplies counts that the engines keep within int64
+    more = batch - 1
+    total = [int(a) + more * int(b) for a, b in zip(first, run(later, hw_vec), strict=True)]
+    total0 = [int(a) + more * int(b) for a, b in zip(first0, run(later, no_latency), strict=True)]
+    return total, total0
 
 
 def _dataflows(vec: np.ndarray, dataflow: str) -> tuple[int, ...]:
