@@ -87,6 +87,10 @@ class Hardware:
         for f in ("buffer_port_words", "buffer_read_port_words", "buffer_write_port_words",
                   "output_alu_ops_per_cycle"):
             _non_negative_int(f, getattr(self, f))
+        # the engines hold one entry per request in flight; a batch multiplies the counts
+        for f, most in (("dma_outstanding", 1024), ("batch", 2**20)):
+            if getattr(self, f) > most:
+                raise HardwareError(f"{f} must be at most {most}, got {getattr(self, f)!r}")
         for f in ("clock_hz", "dram_bandwidth_bytes_per_s"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):

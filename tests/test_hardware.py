@@ -63,7 +63,7 @@ def test_vector_layout():
      dict(sparsity=-0.1), dict(psum_bytes=3), dict(dram_bandwidth_bytes_per_s=12.5e9),
      dict(clock_hz=0), dict(Pr=2.5), dict(rf_psums=True), dict(dma_outstanding=0),
      dict(buffer_read_port_words=-1), dict(buffer_write_port_words=1.5), dict(batch=0),
-     dict(output_alu_ops_per_cycle=-2)],
+     dict(output_alu_ops_per_cycle=-2), dict(dma_outstanding=5000), dict(batch=2**21)],
 )
 def test_invalid_fields_rejected_at_construction(kwargs):
     with pytest.raises(HardwareError):
