@@ -21,6 +21,7 @@ from nnaccel.engines.layout import (
     C_RF,
     C_TILES,
     DF_WS,
+    H_ALU,
     H_BW,
     H_DDEN,
     H_DNUM,
@@ -226,7 +227,8 @@ K_DDEN = 17
 K_PR = 18
 K_OUT = 19  # DMA requests in flight at once (§5)
 K_WRES = 20  # the first tile's weights are in the buffer already (§5, "Batch")
-K_LEN = 21
+K_ALU = 21  # the output path's ALU operations per cycle (§3a)
+K_LEN = 22
 
 
 @_kernel
@@ -256,6 +258,7 @@ def _consts(layer, hw):
     k[K_PR] = hw[H_PR]
     k[K_OUT] = hw[H_OUT]
     k[K_WRES] = 1 if layer[L_WRES] > 0 and layer[L_KIND] == KIND_CONV else 0
+    k[K_ALU] = hw[H_ALU]
     return k
 
 

@@ -33,6 +33,7 @@ from .base import (
     _pure,
 )
 from .compute import (
+    K_ALU,
     K_BW,
     K_CGI,
     K_CONV,
@@ -45,6 +46,7 @@ from .compute import (
     K_LO,
     K_OUT,
     K_PIX,
+    K_POOL2,
     K_PRPC,
     K_PS,
     K_RES,
@@ -68,6 +70,7 @@ from .tiles import (
     SP_SEMIT,
     SP_SIN,
     SP_T0,
+    SP_TL,
     _nz_prefix,
 )
 
@@ -229,7 +232,11 @@ def _chain(k, xs, ys, cs, ks, a, b, c, d, out):
     load0 = ks[d, KS_NG0] * cs[c, CS_T0] * ys[b, SP_IN0] * xs[a, SP_IN0]
     if k[K_CONV] and not k[K_WRES]:
         load0 += ks[d, KS_T0] * cs[c, CS_T0] * k[K_K2]
-    store_last = _xfer(ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL] * word, lat, bw)
+    emitted = ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL]
+    store_last = _xfer(emitted * word, lat, bw)
+    if store_last > 0 and (k[K_RES] > 0 or k[K_POOL2] > 0):  # as fast as its ALU work (§3a)
+        alu = ks[d, KS_TL] * k[K_RES] * ys[b, SP_TL] * xs[a, SP_TL] + k[K_POOL2] * emitted
+        store_last = max(store_last, lat + _cdiv(alu, k[K_ALU]))
     chain = _xfer(load0 * word, lat, bw) + out[C_COMPUTE] + store_last
     return store_last, chain, _cdiv(out[C_OPS], k[K_PRPC])
 
