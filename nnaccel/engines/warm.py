@@ -73,6 +73,7 @@ PARENT: tuple[Job, ...] = (
     ("_orders_bound", (_A1, _A2, _I, _I, _A2, _A2, _A2, _A2, *(_I,) * 7)),
     ("_footprint", (_A1, _A1, *(_I,) * 5)),
     ("_line_buffer", (_A1, _A1, *(_I,) * 7)),
+    ("_line_buffer_least", (_A1, _A1, *(_I,) * 6)),
     ("_line_buffer_order", (_A1, _A1, _I, _I, _I, _A1, _I, _I, _I)),
     ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
     ("_energy", (_A1, _F1)),

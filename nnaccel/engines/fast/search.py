@@ -64,7 +64,7 @@ from .tiles import (
     SP_N,
     _footprint,
     _grid_stats,
-    _line_buffer,
+    _line_buffer_least,
     _line_buffer_order,
 )
 from .traffic import (
@@ -243,7 +243,6 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
     ord_tab = cls_ord[g]
     ws = df == DF_WS
     pooled = layer[L_PKH] > 0
-    no = np.int64(0)  # no loop runs inside another: the least line buffer
 
     # Bound keys per tile-size combo.
     n_combo = nx_ * ny_ * nc_ * nk_
@@ -266,7 +265,9 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
                     fp = _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d], ks[d, KS_NGMAX])
                     # with a fused pooling, the least line buffer a loop order can need;
                     # each order's own is checked before it is walked
-                    fp += _line_buffer(layer, hw, gx[a], gy[b], gk[d], no, no, no, no)
+                    if pooled and fp <= buf:  # (tiles that do not fit need no more)
+                        fp += _line_buffer_least(layer, hw, gx[a], gy[b], gk[d], xs[a, SP_N],
+                                                 ys[b, SP_N], ks[d, KS_N])
                     min_fp = min(min_fp, fp)
                     if fp > buf:
                         continue

@@ -331,6 +331,26 @@ def _line_buffer(layer, hw, tx, ty, tk, k_in_y, k_in_x, x_in_y, y_in_x):
 
 
 @_pure
+def _line_buffer_least(layer, hw, tx, ty, tk, nx, ny, nk):
+    """The least `_line_buffer` over the loop orders (only the order of x, y and k counts)."""
+    if layer[L_PKH] == 0:
+        return 0
+    least = _BIG
+    for pk in range(3):
+        for px in range(3):
+            for py in range(3):
+                if pk == px or pk == py or px == py:
+                    continue
+                k_in_y = 1 if nk > 1 and pk > py else 0
+                k_in_x = 1 if nk > 1 and pk > px else 0
+                x_in_y = 1 if nx > 1 and px > py else 0
+                y_in_x = 1 if ny > 1 and py > px else 0
+                least = min(least, _line_buffer(layer, hw, tx, ty, tk, k_in_y, k_in_x, x_in_y,
+                                                y_in_x))
+    return least
+
+
+@_pure
 def _line_buffer_order(layer, hw, tx, ty, tk, perm, nx, ny, nk):
     """`_line_buffer` of a loop order (perm: outermost first)."""
     px = py = pk = 0

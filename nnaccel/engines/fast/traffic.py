@@ -189,16 +189,23 @@ def _traffic(k, flags, xs, ys, cs, ks, a, b, c, d):
 def _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store):
     """The DMA channel's busy time, at least. One request at a time: every request's latency
     and the bytes at the bandwidth. With OUT in flight the transfers still follow one another
-    after a first latency, and every OUT-th request waits for the one OUT before it to end."""
+    after a first latency, and every OUT-th request waits for the one OUT before it to end.
+    A store with fused post-operations moves no faster than its ALU work (§3a): the data of
+    all requests take at least the bytes at the bandwidth and, apart, the ALU operations of
+    the stores that emit (every pooling operation; every add when there is no pooling)."""
     word = k[K_WORD]
     ps = k[K_PS]
     moved = word * (in_el + w_el + res_el + final_el) + 2 * ps * psum_el
+    data = _cdiv(moved, k[K_BW])
+    timed_alu = final_el * (k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES])
+    if timed_alu > 0:
+        data = max(data, _cdiv(timed_alu, k[K_ALU]))
     n = n_load + n_store
     if k[K_OUT] == 1:
-        return k[K_LAT] * n + _cdiv(moved, k[K_BW])
+        return k[K_LAT] * n + data
     if n == 0:
         return 0
-    return max(k[K_LAT] + _cdiv(moved, k[K_BW]), (k[K_LAT] + 1) * _cdiv(n, k[K_OUT]))
+    return max(k[K_LAT] + data, (k[K_LAT] + 1) * _cdiv(n, k[K_OUT]))
 
 
 @_pure
@@ -223,6 +230,19 @@ def _dma_flags(k, flags, xs, ys, cs, ks, a, b, c, d, out):
 
 
 @_pure
+def _last_store(k, xs, ys, ks, a, b, d):
+    """Channel time of the last tile's store: it is final, and moves as fast as its ALU
+    work (§3a)."""
+    lat = k[K_LAT]
+    emitted = ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL]
+    t = _xfer(emitted * k[K_WORD], lat, k[K_BW])
+    if t > 0 and (k[K_RES] > 0 or k[K_POOL2] > 0):
+        alu = ks[d, KS_TL] * k[K_RES] * ys[b, SP_TL] * xs[a, SP_TL] + k[K_POOL2] * emitted
+        t = max(t, lat + _cdiv(alu, k[K_ALU]))
+    return t
+
+
+@_pure
 def _chain(k, xs, ys, cs, ks, a, b, c, d, out):
     """(last store's channel time, first load + compute + last store, ops / (Pr·Pc)): the
     array cannot start before the first tile is in, the last store not before it is done."""
@@ -232,11 +252,7 @@ def _chain(k, xs, ys, cs, ks, a, b, c, d, out):
     load0 = ks[d, KS_NG0] * cs[c, CS_T0] * ys[b, SP_IN0] * xs[a, SP_IN0]
     if k[K_CONV] and not k[K_WRES]:
         load0 += ks[d, KS_T0] * cs[c, CS_T0] * k[K_K2]
-    emitted = ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL]
-    store_last = _xfer(emitted * word, lat, bw)
-    if store_last > 0 and (k[K_RES] > 0 or k[K_POOL2] > 0):  # as fast as its ALU work (§3a)
-        alu = ks[d, KS_TL] * k[K_RES] * ys[b, SP_TL] * xs[a, SP_TL] + k[K_POOL2] * emitted
-        store_last = max(store_last, lat + _cdiv(alu, k[K_ALU]))
+    store_last = _last_store(k, xs, ys, ks, a, b, d)
     chain = _xfer(load0 * word, lat, bw) + out[C_COMPUTE] + store_last
     return store_last, chain, _cdiv(out[C_OPS], k[K_PRPC])
 
@@ -287,8 +303,15 @@ def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost):
     # The final stores of all visits but the last.
     stored = ko * ys[b, SP_SEMIT] * xs[a, SP_SEMIT] * word
     n_stored = nk * ys[b, SP_NEMIT] * xs[a, SP_NEMIT]
-    last = _xfer(ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL] * word, lat, bw)
-    stores = lat * n_stored + _cdiv(stored, bw) - last
+    last = _last_store(k, xs, ys, ks, a, b, d)
+    # every store's data take its bytes at the bandwidth, or its ALU work if longer: all of
+    # them together at least the bytes, or apart the pooling (else the add) operations
+    data = _cdiv(stored, bw)
+    timed_alu = ko * ys[b, SP_SEMIT] * xs[a, SP_SEMIT] * (
+        k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES])
+    if timed_alu > 0:
+        data = max(data, _cdiv(timed_alu, k[K_ALU]))
+    stores = lat * n_stored + data - last
     if k[K_OUT] > 1:  # the load then overlaps the store's latency: one latency per pair
         stores -= lat * (n_stored - (1 if last > 0 else 0))
     # The loads of the second tile (ic = 1) of all visits but the first: input and weights,
