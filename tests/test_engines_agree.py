@@ -1,4 +1,4 @@
-"""The contract of DESIGN.md §2: `step` and `fast` agree on every cycle and every count."""
+"""The contract of docs/design.md §3: `step` and `fast` agree on every cycle and every count."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_step_and_fast_agree_on_random_layers(data):
 @pytest.mark.parametrize("config", ["paper-8x8", "paper-16x16"])
 @pytest.mark.parametrize("name", ["sqnxt23v5", "mobilenet", "squeezenet-v1.0"])
 def test_step_and_fast_agree_on_bundled_networks(name, config):
-    """Every layer of three real networks, with the mapping the tiler chose (DESIGN.md §2):
+    """Every layer of three real networks, with the mapping the tiler chose (docs/design.md §3):
     SqueezeNext's residual adds and strided 1x1s, MobileNet's depthwise layers, SqueezeNet's
     fused poolings."""
     hw = preset(config)
