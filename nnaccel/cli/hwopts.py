@@ -41,6 +41,7 @@ from nnaccel.hardware import (
     parse_array,
     parse_size,
 )
+from nnaccel.limits import HW_INT_RANGES
 from nnaccel.simulate import DATAFLOWS, OBJECTIVES
 
 if TYPE_CHECKING:
@@ -50,16 +51,17 @@ if TYPE_CHECKING:
 #: user commonly varies; any other field is set with --hw FILE.
 FIELD_FLAGS: dict[str, tuple[str, str]] = {
     "batch": ("--batch", "Images run through each layer one after another; every figure is for"
-                         " the whole batch, with per-image totals beside (default 1)."),
+                         " the whole batch (`run` adds per-image totals; default 1)."),
     "dma_outstanding": ("--dma-outstanding", "DMA requests in flight at once (default 1, the"
                                              " paper's one latency per request)."),
     "word_bytes": ("--word-bytes", "Bytes of an activation or weight (default 2: the paper's"
                                    " 16-bit MACs; 1 for 8-bit). psum_bytes must be a multiple."),
     "psum_bytes": ("--psum-bytes", "Bytes of a partial sum (default 4)."),
     "buffer_read_port_words": ("--read-port-words", "Words a cycle the buffer's array-side read"
-                                                    " port moves (default 0: Pr + Pc partial sums)."),
+                                                    " port moves (default 0: a word per PE row"
+                                                    " and a partial sum per column)."),
     "buffer_write_port_words": ("--write-port-words", "Words a cycle its write port moves"
-                                                      " (default 0: Pc partial sums)."),
+                                                      " (default 0: a partial sum per PE column)."),
 }
 
 _OPTION_NAMES = ("config_specs", "presets", "hw_file", "array", "buffer", "sparsity", "dataflow",
@@ -100,7 +102,8 @@ def hardware_options(defaults: Sequence[str] = ()) -> Callable[[Callable[..., An
             click.option("--sparsity", type=float, metavar="S",
                          help="Fraction of zero weights, skipped in OS (default 0.4, paper §3)."),
             *(click.option(flag, name, type=int, metavar="N",
-                           help=f"{text} Range: docs/model.md, 'Limits'.")
+                           help=f"{text} From {HW_INT_RANGES[name][0]:,} to"
+                                f" {HW_INT_RANGES[name][1]:,}.")
               for name, (flag, text) in FIELD_FLAGS.items()),
             click.option("--dataflow", type=click.Choice(DATAFLOWS), default="auto",
                          show_default=True,
