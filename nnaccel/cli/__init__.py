@@ -26,6 +26,8 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
     ("nnaccel.cli.compare_cmd", "compare", False),  # issue 4
     ("nnaccel.cli.paper_cmd", "paper", False),  # issue 4
     ("nnaccel.cli.plot_cmd", "plot", False),  # issue 4
+    ("nnaccel.cli.sweep_cmd", "sweep", False),  # issue 9
+    ("nnaccel.cli.sweep_cmd", "pareto", False),  # issue 9
 )
 # ---------------------------------------------------------------------------------------
 
