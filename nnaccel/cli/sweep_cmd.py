@@ -102,6 +102,7 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     from nnaccel.sweep.run import plan, run_sweep
     from nnaccel.sweep.spec import build_spec
     from nnaccel.sweep.store import Store
+    from nnaccel.zoo.squeezenext import FAMILY_SOURCE
 
     # Everything is checked before any point runs: flags, files, networks, outputs, cluster.
     metrics = parse_metrics(pareto_metrics) if pareto_metrics else None
@@ -110,12 +111,17 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     base = build_hardware(preset_name, hw_file, None, None, None) if preset_name or hw_file else None
     spec = build_spec(nets, axes, points, sweep_file, base)
     pl = plan(spec)
-    Store(store).close()  # a file that is not a store fails here, not after the work
     client = None
     if scheduler or use_dask:
         from nnaccel.sweep.cluster import connect
 
         client = connect(scheduler)
+    try:
+        Store(store).close()  # a file that is not a store fails here, not after the work
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
     err = Console(stderr=True)
     bar, update = _progress(err)
     start = time.perf_counter()
@@ -152,6 +158,11 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
                + (f"; {failed} do not fit their buffer (see the error column)" if failed else ""))
     if metrics and not quiet:
         _print_fronts(rows, metrics)
+    if not quiet and any(n.source.startswith(FAMILY_SOURCE) for n in pl.networks):
+        from nnaccel.sweep.ranks import paper_ranks
+
+        for rank in paper_ranks(rows):  # the paper's variants among a family (paper §5)
+            click.echo(rank.line())
 
 
 def _print_fronts(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> None:

@@ -8,6 +8,7 @@ adds S, ``A..B*F`` multiplies by F. A range that goes down, is empty or never mo
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,10 +51,12 @@ def _number(kind: type) -> Callable[[Any], Any]:
             value = text
         else:
             try:
-                value = kind(str(text).strip())
+                value = float(str(text).strip())  # 1e9 is a whole number too
             except ValueError:
                 what = "whole number" if kind is int else "number"
                 raise HardwareError(f"{text!r} is not a {what}") from None
+        if not math.isfinite(value):
+            raise HardwareError(f"{text!r} is not a finite number")
         if kind is int and value != int(value):
             raise HardwareError(f"{text!r} is not a whole number")
         return kind(value)

@@ -87,9 +87,13 @@ def depth_lists(blocks: int, minimum: int = 1) -> list[tuple[int, ...]]:
     return rest(blocks, stages)
 
 
+#: How a network built from a spec (not one of the paper's files) names its source.
+FAMILY_SOURCE = "built: nnaccel.zoo.squeezenext"
+
+
 def build_spec(spec: SqnxtSpec) -> Network:
     """A SqueezeNext of any spec, named by its label (no paper figures: it is a new network)."""
-    return build_squeezenext(spec.label, spec, f"built: nnaccel.zoo.squeezenext {spec}", {})
+    return build_squeezenext(spec.label, spec, f"{FAMILY_SOURCE} {spec}", {})
 
 
 def _branch(b: NetBuilder, prefix: str, x: str, width: int, stride: int, groups: int,

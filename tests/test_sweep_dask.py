@@ -1,0 +1,35 @@
+"""A sweep on a Dask LocalCluster of two workers equals the local run, bit for bit."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnaccel.sweep import build_spec, run_sweep
+
+distributed = pytest.importorskip("distributed")
+
+NETS = ["sqnxt23v5", "squeezenet-v1.1", "mobilenet"]
+AXES = {"array": "8x8,16x16", "buffer": "32KB,128KB", "sparsity": "0,0.4"}
+
+
+def test_local_cluster_equals_local_run(tmp_path):
+    local = run_sweep(build_spec(NETS, AXES), tmp_path / "local.db", jobs=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        remote = run_sweep(build_spec(NETS, AXES), tmp_path / "dask.db", client=client)
+        assert remote.computed == 24
+        assert remote.rows == local.rows
+        # results streamed into the store: a rerun on the cluster computes nothing
+        assert run_sweep(build_spec(NETS, AXES), tmp_path / "dask.db", client=client).computed == 0
+
+
+def test_a_worker_of_another_model_version_is_refused(tmp_path, monkeypatch):
+    from nnaccel.errors import NnaccelError
+
+    monkeypatch.setattr("nnaccel.sweep.cluster.model_version", lambda: "0.0.0+other")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, \
+            pytest.raises(NnaccelError, match="another|install the same nnaccel"):
+        run_sweep(build_spec(["sqnxt23v5"], {"array": "8x8"}), tmp_path / "d.db", client=client)
