@@ -174,7 +174,8 @@ def _print_fronts(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> None:
     table = Table(title=f"Pareto fronts over {', '.join(metrics)}")
     for col in ("network", "configuration", *metrics):
         table.add_column(col, justify="left" if col in ("network", "configuration") else "right")
-    for r in rows:
+    for r in sorted((x for x in rows if x.get("pareto")),
+                    key=lambda x: (x["network"], x[metrics[0]])):
         if r.get("pareto"):
             table.add_row(r["network"], config_label(r, varying), *(f"{r[m]:.4g}" for m in metrics))
     console = Console()
@@ -224,7 +225,9 @@ def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ..
         cols = ([*CONFIG_COLUMNS, "networks", *chosen] if network_set
                 else [c for c in marked[0] if c not in ("key", "hardware", "model_version")])
         write_rows(csv_path, out, [*(c for c in cols if c != "pareto"), "pareto"])
-    for r in (x for x in marked if x["pareto"]):
+    front = sorted((x for x in marked if x["pareto"]),
+                   key=lambda x: (x.get("network", ""), x[chosen[0]]))
+    for r in front:
         who = "set" if network_set else r["network"]
         click.echo(f"{who}\t{config_label(r, varying)}\t"
                    + "\t".join(f"{m}={r[m]:.4g}" for m in chosen))
