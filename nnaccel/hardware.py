@@ -251,19 +251,24 @@ _TOML_SCALARS = {f.name for f in fields(Hardware)} - set(_TABLES)
 _TOML_ALIASES = {"array": None, "buffer": None, "preset": None}
 
 
+def read_toml(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """The table of a TOML file; `error` naming the file for a missing, unreadable or bad one."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{path}: cannot read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{path}: not valid TOML: {e}") from None
+
+
 def load_toml(path: str | Path, base: Hardware | None = None) -> Hardware:
     """A hardware description from a TOML file: flat keys named as the fields of `Hardware`, or
     `preset`, `array = "8x8"`, `buffer = "32KB"`, and an `[energy]` table; keys not given
     keep their value in `base` (default: the defaults of `Hardware`)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise HardwareError(f"{path}: no such hardware file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise HardwareError(f"{path}: cannot read: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise HardwareError(f"{path}: not valid TOML: {e}") from None
+    data = read_toml(path, "hardware file", HardwareError)
     try:
         return from_mapping(data, base)
     except HardwareError as e:

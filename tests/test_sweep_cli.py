@@ -17,7 +17,8 @@ from nnaccel.cli import main
     (["sqnxt23v5", "sqnxt:depth=1-2"], "4 stages"),
     (["sqnxt23v5", "--pareto", "area"], "two or three"),
     ([], "no networks"),
-    (["sqnxt23v5", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    (["sqnxt23v5", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"],
+     "cannot reach the Dask scheduler"),
 ])
 def test_bad_sweep_input(tmp_path, args, message):
     store, out = tmp_path / "s.db", tmp_path / "o.csv"

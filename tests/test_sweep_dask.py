@@ -33,3 +33,23 @@ def test_a_worker_of_another_model_version_is_refused(tmp_path, monkeypatch):
             distributed.Client(cluster) as client, \
             pytest.raises(NnaccelError, match="another|install the same nnaccel"):
         run_sweep(build_spec(["sqnxt23v5"], {"array": "8x8"}), tmp_path / "d.db", client=client)
+
+
+def test_a_lost_workers_points_are_recomputed(tmp_path):
+    nets, axes = NETS[:2], {"array": "4x4,8x8,16x16", "buffer": "32KB,64KB,128KB"}
+    local = run_sweep(build_spec(nets, axes), tmp_path / "local.db", jobs=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        killed = []
+
+        def kill_one(done: int, total: int) -> None:
+            if not killed:  # after the first task: the others are queued or running
+                nanny = next(iter(cluster.workers.values()))
+                nanny.process.process.kill()
+                killed.append(done)
+
+        remote = run_sweep(build_spec(nets, axes), tmp_path / "dask.db", client=client,
+                           progress=kill_one)
+    assert killed and remote.computed == len(local.rows)
+    assert remote.rows == local.rows

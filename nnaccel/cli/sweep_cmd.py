@@ -82,11 +82,14 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
               help="Run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786.")
 @click.option("--dask", "use_dask", is_flag=True,
               help="Run on Dask: the --scheduler, else a local Dask cluster of this machine.")
+@click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              metavar="SECONDS", help="How long to try to reach the --scheduler.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
 def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None,
           hw_file: str | None, points: tuple[str, ...], store: str, csv_path: str | None,
           parquet_path: str | None, pareto_metrics: str | None, jobs: int | None,
-          scheduler: str | None, use_dask: bool, quiet: bool, **axes: str | None) -> None:
+          scheduler: str | None, use_dask: bool, connect_timeout: float, quiet: bool,
+          **axes: str | None) -> None:
     """Simulate every NET on every hardware point; rows into a resumable results store.
 
     NET: a bundled name, a file, a glob, 'all', or a SqueezeNext family such as
@@ -115,7 +118,7 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     if scheduler or use_dask:
         from nnaccel.sweep.cluster import connect
 
-        client = connect(scheduler)
+        client = connect(scheduler, connect_timeout)
     try:
         Store(store).close()  # a file that is not a store fails here, not after the work
     except BaseException:

@@ -21,14 +21,13 @@ Everything is parsed and checked here, before any point is simulated.
 from __future__ import annotations
 
 import itertools
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nnaccel.errors import HardwareError
-from nnaccel.hardware import Hardware, load_toml, preset
+from nnaccel.hardware import Hardware, load_toml, preset, read_toml
 from nnaccel.sweep.axes import AXES, SweepError, parse_axis
 from nnaccel.sweep.point import HwPoint
 
@@ -93,14 +92,7 @@ def parse_point(text: str | Mapping[str, Any], index: int) -> dict[str, Any]:
 def load_sweep_file(path: str | Path) -> dict[str, Any]:
     """A sweep file's networks, base hardware, axes and points, checked."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SweepError(f"{path}: no such sweep file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SweepError(f"{path}: cannot read: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise SweepError(f"{path}: not valid TOML: {e}") from None
+    data = read_toml(path, "sweep file", SweepError)
     try:
         return _from_mapping(data, path.parent)
     except SweepError as e:
