@@ -7,6 +7,7 @@ the cycle-stepped one. The tiler always searches with `fast`; `step` replays its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -17,7 +18,7 @@ from .energy import LEVELS, energy_by_level, energy_per_count, level_matrix
 from .engines import layout as L
 from .errors import MappingError, NnaccelError
 from .hardware import Hardware, format_size
-from .lowering import lower_network
+from .lowering import Lowered, lower_network
 from .network import Layer, Network
 
 ENGINES = ("fast", "step")
@@ -165,8 +166,13 @@ def simulate(
     dataflow: str = "auto",
     objective: str = "cycles",
     cache: SearchCache | None = None,
+    lowered: Sequence[Lowered] | None = None,
 ) -> Result:
-    """Map every layer of `network` on `hardware` and count its cycles and energy."""
+    """Map every layer of `network` on `hardware` and count its cycles and energy.
+
+    `lowered`: `lower_network(network, hardware)` when the caller has it already (a sweep
+    lowers each network once for all its hardware points with the same fusion flags).
+    """
     if engine not in ENGINES:
         raise NnaccelError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if dataflow not in DATAFLOWS:
@@ -180,7 +186,7 @@ def simulate(
     hw_key = (hw_vec.tobytes(), weights.tobytes(), objective)
     zero = (None, (0,) * L.C_LEN, MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, levels)))
     records = []
-    for low in lower_network(network, hardware):
+    for low in lowered if lowered is not None else lower_network(network, hardware):
         layer, vec = low.layer, low.vector
         if vec is None:
             mapping, counts, energy = zero

@@ -22,6 +22,7 @@ from nnaccel.energy import LEVELS
 from nnaccel.engines import layout as L
 from nnaccel.errors import MappingError
 from nnaccel.hardware import Hardware
+from nnaccel.lowering import Lowered, lower_network
 from nnaccel.netformat import layer_to_dict
 from nnaccel.network import Network
 from nnaccel.simulate import SearchCache, simulate
@@ -95,22 +96,27 @@ class Task:
     hashes: tuple[str, ...]
 
 
-def evaluate(net: Network, point: HwPoint, net_hash: str,
-             cache: SearchCache | None = None) -> dict[str, Any]:
-    """The row of one network on one point: `simulate` as `nnaccel run` calls it, plus area."""
+def evaluate(net: Network, point: HwPoint, net_hash: str, cache: SearchCache | None = None,
+             lowered: Sequence[Lowered] | None = None,
+             sizes: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The row of one network on one point: `simulate` as `nnaccel run` calls it, plus area.
+
+    `lowered` and `sizes` (params, MACs) are the network's, when the caller keeps them."""
     hw = point.hardware
     a = area(hw)
+    params, macs = sizes or (net.params, net.macs)
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row.update(
         network=net.name, network_hash=net_hash, array=hw.array_label, Pr=hw.Pr, Pc=hw.Pc,
         buffer_bytes=hw.buffer_bytes, dram_bandwidth_bytes_per_s=float(hw.dram_bandwidth_bytes_per_s),
         dram_latency_cycles=hw.dram_latency_cycles, sparsity=float(hw.sparsity),
         word_bits=8 * hw.word_bytes, dataflow=point.dataflow, objective=point.objective,
-        params=net.params, macs=net.macs, area_mm2=a.total_mm2, pe_array_area_mm2=a.pe_array_mm2,
+        params=params, macs=macs, area_mm2=a.total_mm2, pe_array_area_mm2=a.pe_array_mm2,
         buffer_area_mm2=a.buffer_mm2, energy_unit=hw.energy.unit,
     )
     try:
-        r = simulate(net, hw, dataflow=point.dataflow, objective=point.objective, cache=cache)
+        r = simulate(net, hw, dataflow=point.dataflow, objective=point.objective, cache=cache,
+                     lowered=lowered)
     except MappingError as e:
         row["error"] = str(e)
         return row
@@ -132,11 +138,28 @@ def evaluate(net: Network, point: HwPoint, net_hash: str,
 
 class CacheMap:
     """Search caches of the most recent hardware points (a worker may get several tasks of one
-    point: the shapes their networks share are then searched once)."""
+    point: the shapes their networks share are then searched once), and each network lowered
+    once per set of fusion flags (what lowering depends on of the hardware)."""
 
     def __init__(self, size: int = 8):
         self.size = size
         self.caches: OrderedDict[str, SearchCache] = OrderedDict()
+        self.lowered: dict[tuple[int, bool, bool], tuple[Network, tuple[Lowered, ...]]] = {}
+        self.sizes: dict[int, tuple[Network, tuple[int, int]]] = {}
+
+    def lower(self, net: Network, hw: Hardware) -> tuple[Lowered, ...]:
+        key = (id(net), hw.fuse_pool, hw.fuse_add)
+        hit = self.lowered.get(key)
+        if hit is None or hit[0] is not net:  # the network is kept, so its id stays its own
+            hit = self.lowered[key] = (net, lower_network(net, hw))
+        return hit[1]
+
+    def sizes_of(self, net: Network) -> tuple[int, int]:
+        """(params, MACs) of the network."""
+        hit = self.sizes.get(id(net))
+        if hit is None or hit[0] is not net:
+            hit = self.sizes[id(net)] = (net, (net.params, net.macs))
+        return hit[1]
 
     def get(self, identity: str) -> SearchCache:
         cache = self.caches.pop(identity, None) or SearchCache()
@@ -149,7 +172,9 @@ class CacheMap:
 def run_task(networks: Sequence[Network], task: Task, caches: CacheMap | None = None
              ) -> list[tuple[str, dict[str, Any]]]:
     """(key, row) of every network of `task`."""
-    identity = task.point.identity()
-    cache = caches.get(identity) if caches is not None else SearchCache()
-    return [(key, evaluate(networks[i], task.point, h, cache))
+    caches = caches if caches is not None else CacheMap(1)
+    cache = caches.get(task.point.identity())
+    hw = task.point.hardware
+    return [(key, evaluate(networks[i], task.point, h, cache, caches.lower(networks[i], hw),
+                           caches.sizes_of(networks[i])))
             for i, key, h in zip(task.networks, task.keys, task.hashes, strict=True)]
