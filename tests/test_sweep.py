@@ -142,3 +142,13 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path):
         c.execute("CREATE TABLE points (x)")
     r = CliRunner().invoke(main, ["sweep", "sqnxt23v5", "--store", str(other)])
     assert r.exit_code == 2 and "another layout" in r.output
+
+
+def test_two_networks_of_equal_content_are_one_point(tmp_path):
+    r = run_sweep(build_spec(["sqnxt23v5", "sqnxt:depth=2-4-14-1,layout=v5,conv1=5"],
+                             {"array": "8x8,16x16"}), tmp_path / "d.db", jobs=2)
+    assert r.computed == 2 and r.reused == 2
+    a, b = r.rows[:2]
+    assert a["network"] == "1.0-SqNxt-23v5" and b["network"] == "1.0-SqNxt[2,4,14,1]-v5-k5"
+    assert {k: v for k, v in a.items() if k != "network"} == {k: v for k, v in b.items()
+                                                               if k != "network"}

@@ -113,12 +113,14 @@ def set_front(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> list
     nets = {r["network"] for r in rows}
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in usable:
-        groups.setdefault(tuple(r[c] for c in CONFIG_COLUMNS), []).append(r)
+        # a store's rows also carry the full hardware: two sweeps from different base
+        # hardware with equal axis values are different configurations
+        groups.setdefault((*(r[c] for c in CONFIG_COLUMNS), r.get("hardware")), []).append(r)
     out = []
     for key, members in groups.items():
         if {m["network"] for m in members} != nets:
             continue  # a configuration some network could not run on is not comparable
-        row: dict[str, Any] = dict(zip(CONFIG_COLUMNS, key, strict=True))
+        row: dict[str, Any] = dict(zip(CONFIG_COLUMNS, key[:-1], strict=True))
         row["networks"] = len(members)
         for m in metrics:
             vals = np.array([x[m] for x in members], dtype=np.float64)

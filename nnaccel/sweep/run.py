@@ -65,8 +65,14 @@ def make_tasks(pl: Plan, missing: set[str], workers: int) -> list[Task]:
     """The missing points as tasks: one per hardware point, split when there are too few
     points to keep `workers` busy."""
     per_point = []
+    assigned: set[str] = set()  # two networks of equal content are one point: computed once
     for p in range(len(pl.points)):
-        todo = [n for n in range(len(pl.networks)) if pl.key(p, n) in missing]
+        todo = []
+        for n in range(len(pl.networks)):
+            key = pl.key(p, n)
+            if key in missing and key not in assigned:
+                assigned.add(key)
+                todo.append(n)
         if todo:
             per_point.append((p, todo))
     want = workers * TASKS_PER_WORKER if workers > 1 else 1
@@ -133,4 +139,4 @@ def run_sweep(spec: SweepSpec | Plan, store: str | Path, jobs: int | None = None
             row = {c: stored[pl.key(p, n)][c] for c in COLUMNS}
             row["network"] = net.name  # the store keeps content; the name is this sweep's
             rows.append(row)
-    return SweepResult(tuple(rows), done, len(keys) - len(missing), Path(store))
+    return SweepResult(tuple(rows), done, len(rows) - done, Path(store))

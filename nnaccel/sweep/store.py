@@ -47,6 +47,8 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self._create()
+        except sqlite3.OperationalError as e:
+            raise SweepError(f"{self.path}: cannot open as a results store ({e})") from None
         except sqlite3.DatabaseError as e:
             raise SweepError(f"{self.path}: not a results store ({e})") from None
 
