@@ -9,6 +9,7 @@ worker that dies, so its points are recomputed, never lost. A worker must run th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from nnaccel.errors import NnaccelError
 from nnaccel.network import Network
 from nnaccel.sweep.axes import SweepError
 from nnaccel.sweep.local import OnDone
-from nnaccel.sweep.point import Task, model_version, run_task
+from nnaccel.sweep.point import CacheMap, Task, model_version, run_task
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -38,6 +39,22 @@ def connect(address: str | None, timeout_s: float = 10.0) -> Client:
         raise SweepError(f"cannot reach the Dask scheduler at {address}: {e}") from None
 
 
+def _worker_caches() -> CacheMap | None:
+    """The caches of this Dask worker, kept on it across tasks (the networks are scattered
+    once, so each keeps its lowering and the worker's recent points their searches)."""
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:  # not in a worker (a task run in the client for debugging)
+        return None
+    # one per thread: a worker started with --nthreads N runs N tasks at once
+    per_thread = getattr(worker, "_nnaccel_caches", None)
+    if per_thread is None:
+        per_thread = worker._nnaccel_caches = {}
+    return per_thread.setdefault(threading.get_ident(), CacheMap())
+
+
 def _remote(networks: list[Network], task: Task, version: str) -> list[tuple[str, dict[str, Any]]]:
     mine = model_version()
     if mine != version:
@@ -45,7 +62,7 @@ def _remote(networks: list[Network], task: Task, version: str) -> list[tuple[str
                            " install the same nnaccel on the workers")
     local = Task(task.point, tuple(range(len(networks))), task.keys, task.hashes)
     try:
-        return run_task(networks, local)
+        return run_task(networks, local, _worker_caches())
     except NnaccelError as e:
         raise NnaccelError(str(e)) from None
 
