@@ -44,7 +44,7 @@ def test_a_lost_workers_points_are_recomputed(tmp_path):
         killed = []
 
         def kill_one(done: int, total: int) -> None:
-            if not killed:  # after the first task: the others are queued or running
+            if done and not killed:  # after the first task: the others are queued or running
                 nanny = next(iter(cluster.workers.values()))
                 nanny.process.process.kill()
                 killed.append(done)

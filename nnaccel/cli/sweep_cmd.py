@@ -34,6 +34,9 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
     """A progress bar with ETA on a terminal (none otherwise) and its update function."""
     if not console.is_terminal:
         return None, None
+    from nnaccel.cli.compare_cmd import announce_first_compile
+
+    announce_first_compile(console)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

@@ -117,14 +117,17 @@ def run_sweep(spec: SweepSpec | Plan, store: str | Path, jobs: int | None = None
         if client is not None:
             workers = max(1, len(client.scheduler_info().get("workers", {})))
         tasks = make_tasks(pl, missing, workers)
+        todo = sum(len(t.networks) for t in tasks)
         done = 0
+        if progress:
+            progress(0, todo)
 
         def on_done(task: Task, rows: list[tuple[str, dict[str, Any]]]) -> None:
             nonlocal done
             st.put(pl.version, task.point.identity(), rows)
             done += len(rows)
             if progress:
-                progress(done, len(missing))
+                progress(done, todo)
 
         if client is not None:
             from nnaccel.sweep.cluster import run_dask
