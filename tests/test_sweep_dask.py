@@ -53,3 +53,19 @@ def test_a_lost_workers_points_are_recomputed(tmp_path):
                            progress=kill_one)
     assert killed and remote.computed == len(local.rows)
     assert remote.rows == local.rows
+
+
+def test_dask_flag_runs_on_a_local_dask_cluster(tmp_path):
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from nnaccel.cli import main
+
+    args = ["sweep", "sqnxt23v5", "alexnet", "--array", "8x8,16x16", "-q"]
+    r1 = CliRunner().invoke(main, [*args, "--store", str(tmp_path / "a.db"), "--dask",
+                                   "--csv", str(tmp_path / "a.csv")])
+    r2 = CliRunner().invoke(main, [*args, "--store", str(tmp_path / "b.db"), "-j", "1",
+                                   "--csv", str(tmp_path / "b.csv")])
+    assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
+    assert "4 computed" in r1.output
+    assert pd.read_csv(tmp_path / "a.csv").equals(pd.read_csv(tmp_path / "b.csv"))

@@ -145,7 +145,10 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
         sys.exit(130)
     finally:
         if client is not None:
+            cluster = client.cluster  # the local one --dask started, else None
             client.close()
+            if cluster is not None:
+                cluster.close()
     seconds = time.perf_counter() - start
     rows = list(result.rows)
     columns = list(COLUMNS)
