@@ -152,3 +152,20 @@ def test_two_networks_of_equal_content_are_one_point(tmp_path):
     assert a["network"] == "1.0-SqNxt-23v5" and b["network"] == "1.0-SqNxt[2,4,14,1]-v5-k5"
     assert {k: v for k, v in a.items() if k != "network"} == {k: v for k, v in b.items()
                                                                if k != "network"}
+
+
+def test_every_row_equals_simulate(swept):
+    from nnaccel.area import area
+    from nnaccel.network import load_network
+    from nnaccel.simulate import simulate
+
+    pl = plan(build_spec(NETS, AXES))
+    nets = {n: load_network(n) for n in NETS}
+    for i, row in enumerate(swept[1].rows):
+        point, net = pl.points[i // 3], nets[NETS[i % 3]]
+        t = simulate(net, point.hardware).totals()
+        assert (row["cycles"], row["energy_dynamic"], row["time_s"], row["utilization"]) == (
+            t["cycles"], t["energy_total"], t["time_s"], t["utilization"])
+        assert row["dram_bytes"] == t["dram_read_bytes"] + t["dram_write_bytes"]
+        assert row["area_mm2"] == area(point.hardware).total_mm2
+        assert (row["params"], row["macs"]) == (net.params, net.macs)
