@@ -132,6 +132,7 @@ def test_family_builds_the_papers_v5_exactly():
     ("sqnxt:blocks=3", "no depth list"), ("sqnxt:depth=6-6-8-1,blocks=21", "not both"),
     ("sqnxt:layout=v9", "layout"), ("sqnxt:width=x", "not a number"), ("sqnxt:groups=3", "groups"),
     ("sqnxt:min=2", "min goes with blocks"), ("sqnxt:conv1=", "no value"),
+    ("sqnxt:blocks=100000", "more than"), ("sqnxt:blocks=21,min=0", "at least 1"),
 ])
 def test_bad_families(text, message):
     with pytest.raises(SweepError, match=message):

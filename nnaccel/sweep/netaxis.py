@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,7 +66,7 @@ _KEYS = (*_FIELDS, "blocks", "min")
 
 def squeezenext_family(text: str) -> list[Network]:
     """The networks of a ``sqnxt:...`` item (see the module's docstring)."""
-    from nnaccel.zoo.squeezenext import SqnxtSpec, build_spec, depth_lists
+    from nnaccel.zoo.squeezenext import BASE_WIDTHS, SqnxtSpec, build_spec, depth_lists
 
     options: dict[str, list] = {}
     for part in filter(None, text.removeprefix(PREFIX).split(",")):
@@ -80,7 +81,16 @@ def squeezenext_family(text: str) -> list[Network]:
         if "depth" in options:
             raise SweepError(f"{text}: give depth or blocks, not both")
         minimum = options.pop("min", [1])[0]
-        options["depth"] = [d for b in options.pop("blocks") for d in depth_lists(b, minimum)]
+        if minimum < 1:
+            raise SweepError(f"{text}: min must be at least 1 (every stage has a block)")
+        blocks = options.pop("blocks")
+        # count first: the lists of a large number of blocks are too many to enumerate
+        stages = len(BASE_WIDTHS)
+        count = sum(math.comb(b - stages * minimum + stages - 1, stages - 1)
+                    for b in blocks if b >= stages * minimum)
+        if count > MAX_FAMILY:
+            raise SweepError(f"{text}: {count} depth lists, more than {MAX_FAMILY}")
+        options["depth"] = [d for b in blocks for d in depth_lists(b, minimum)]
         if not options["depth"]:
             raise SweepError(f"{text}: no depth list has that many blocks")
     elif "min" in options:
