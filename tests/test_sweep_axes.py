@@ -43,6 +43,7 @@ def test_doubling_range_has_every_power(lo, steps):
     ("dataflow", "auto..os", "takes a list"), ("dataflow", "xs", "unknown dataflow"),
     ("bogus", "1", "unknown axis"), ("word_bits", "12", "multiple of 8"),
     ("buffer", "12XB", "12XB"), ("latency", "1..1e9+1", "more than"),
+    ("array", "4x4..16x16+4x4", "not a number"), ("buffer", "1KB..8KB*2KB", "not a number"),
 ])
 def test_bad_axes(axis, spec, message):
     with pytest.raises(SweepError, match=message):
@@ -137,3 +138,9 @@ def test_family_builds_the_papers_v5_exactly():
 def test_bad_families(text, message):
     with pytest.raises(SweepError, match=message):
         squeezenext_family(text)
+
+
+def test_too_many_points_fail_before_any_work():
+    spec = build_spec(["sqnxt23v5"], {"array": "1x1..512x512+1", "buffer": "1KB..4MB+1KB"})
+    with pytest.raises(SweepError, match="more than 1,000,000"):
+        spec.hw_points()

@@ -129,7 +129,10 @@ def _range(axis: Axis, spec: str) -> list[Any]:
     try:
         by = float(by_t)
     except ValueError:
-        by = float(axis.parse(by_t)) if op == "+" else float("nan")
+        if op != "+" or isinstance(lo, tuple):  # a factor, or an array's step, is a number
+            raise SweepError(
+                f"axis {axis.name}: the step {op}{by_t} of {spec!r} is not a number") from None
+        by = float(axis.parse(by_t))  # e.g. +16KB
     dims = list(lo) if isinstance(lo, tuple) else [lo]
     ends = list(hi) if isinstance(hi, tuple) else [hi]
     if any(b < a for a, b in zip(dims, ends, strict=True)):

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnaccel.network import Network
+from nnaccel.sweep.axes import SweepError
 from nnaccel.sweep.local import default_jobs, run_local
 from nnaccel.sweep.netaxis import resolve_networks
 from nnaccel.sweep.point import COLUMNS, HwPoint, Task, model_version, network_hash, point_key
-from nnaccel.sweep.spec import SweepSpec
+from nnaccel.sweep.spec import MAX_POINTS, SweepSpec
 from nnaccel.sweep.store import Store
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ def plan(spec: SweepSpec) -> Plan:
     """Load and check everything the sweep needs (raises SweepError/NnaccelError)."""
     points = spec.hw_points()
     networks = resolve_networks(spec.networks)
+    if len(points) * len(networks) > MAX_POINTS:
+        raise SweepError(f"{len(networks)} networks x {len(points)} hardware points ="
+                         f" {len(points) * len(networks):,} points, more than {MAX_POINTS:,}")
     return Plan(tuple(networks), tuple(network_hash(n) for n in networks), tuple(points),
                 tuple(p.identity() for p in points), model_version())
 

@@ -21,6 +21,7 @@ Everything is parsed and checked here, before any point is simulated.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ from nnaccel.sweep.axes import AXES, SweepError, parse_axis
 from nnaccel.sweep.point import HwPoint
 
 FILE_KEYS = ("networks", "hardware", "preset", "axes", "points")
+#: Most hardware points, and most points in all, one sweep may have (each is a row to store).
+MAX_POINTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class SweepSpec:
         if self.points:
             return [_point(self.base, p, i + 1) for i, p in enumerate(self.points)]
         names = [a for a in AXES if a in self.axes]
+        count = math.prod(len(self.axes[a]) for a in names)
+        if count > MAX_POINTS:
+            raise SweepError(f"the axes cross to {count:,} hardware points, more than {MAX_POINTS:,}")
         combos = itertools.product(*(self.axes[a] for a in names))
         return [_point(self.base, dict(zip(names, c, strict=True))) for c in combos]
 
