@@ -144,3 +144,28 @@ def test_too_many_points_fail_before_any_work():
     spec = build_spec(["sqnxt23v5"], {"array": "1x1..512x512+1", "buffer": "1KB..4MB+1KB"})
     with pytest.raises(SweepError, match="more than 1,000,000"):
         spec.hw_points()
+
+
+@given(st.sampled_from(["array", "buffer", "bandwidth", "latency", "sparsity", "word_bits",
+                        "dataflow", "objective"]),
+       st.text(alphabet="0123456789x.,+*KMGBs/eE- abc", max_size=24))
+def test_any_axis_text_parses_or_says_why(axis, text):
+    try:
+        values = parse_axis(axis, text)
+    except SweepError as e:
+        assert str(e) and "\n" not in str(e)
+    else:
+        assert values and len(values) == len(set(values))
+
+
+@given(st.text(alphabet="sqnxt:=,|-0123456789.abcdeghilmoprtuvwy", max_size=30))
+def test_any_family_text_builds_or_says_why(text):
+    from unittest import mock
+
+    try:
+        with mock.patch("nnaccel.sweep.netaxis.MAX_FAMILY", 8):  # keep every example quick
+            nets = squeezenext_family("sqnxt:" + text)
+    except SweepError as e:
+        assert str(e) and "\n" not in str(e)
+    else:
+        assert nets
