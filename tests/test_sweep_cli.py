@@ -58,3 +58,14 @@ def test_family_sweep_reports_where_the_papers_variants_fall(tmp_path):
     lines = [x for x in r.output.splitlines() if x.startswith("paper ")]
     assert len(lines) == 1 and lines[0].startswith("paper v5 (1.0-SqNxt-23v5) on 16x16 128KB: cycles ")
     assert lines[0].count("of 57 (top") == 2
+
+
+def test_summary_and_best_configuration_table(tmp_path):
+    r = CliRunner().invoke(main, ["sweep", "sqnxt23v5", "alexnet", "--array", "4x4,16x16",
+                                  "--store", str(tmp_path / "s.db"), "-j", "1"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("4 points (2 networks x 2 hardware points): 4 computed")
+    # a 16x16 array beats 4x4 on every count for both networks
+    rows = [x for x in lines if x.startswith("│ ")]
+    assert len(rows) == 2 and all(x.count("16x16") == 3 for x in rows)

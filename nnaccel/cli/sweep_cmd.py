@@ -167,11 +167,39 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
                + (f"; {failed} do not fit their buffer (see the error column)" if failed else ""))
     if metrics and not quiet:
         _print_fronts(rows, metrics)
+    elif not quiet and len(pl.points) > 1 and len(pl.networks) <= MAX_BEST_ROWS:
+        _print_best(rows)
     if not quiet and any(n.source.startswith(FAMILY_SOURCE) for n in pl.networks):
         from nnaccel.sweep.ranks import paper_ranks
 
         for rank in paper_ranks(rows):  # the paper's variants among a family (paper §5)
             click.echo(rank.line())
+
+
+#: Above this many networks the table of best configurations is left to --csv and `pareto`.
+MAX_BEST_ROWS = 30
+
+
+def _print_best(rows: list[dict[str, Any]]) -> None:
+    """Per network, the configuration with the fewest cycles, the least energy, the least EDP."""
+    from rich.table import Table
+
+    from nnaccel.sweep.pareto import config_label, varying_columns
+
+    varying = varying_columns(rows)
+    table = Table(title="Best configuration per network")
+    for col in ("network", "fewest cycles", "least energy", "least EDP"):
+        table.add_column(col)
+    by_net: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if not r["error"]:
+            by_net.setdefault(r["network"], []).append(r)
+    for net, members in by_net.items():
+        best = [config_label(min(members, key=lambda r, m=m: r[m]), varying)
+                for m in ("cycles", "energy_total", "edp")]
+        table.add_row(net, *best)
+    console = Console()
+    (console if console.is_terminal else Console(width=200, file=sys.stdout)).print(table)
 
 
 def _print_fronts(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> None:
