@@ -45,6 +45,7 @@ def _watch_parent(parent: int) -> None:
 
 def _init(networks: Sequence[Network], parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent's fork
     _WORKER["networks"] = networks
     _WORKER["caches"] = CacheMap()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
@@ -72,7 +73,13 @@ def run_local(networks: Sequence[Network], tasks: Sequence[Task], jobs: int, on_
     on_done(tasks[0], run_task(networks, tasks[0], caches))
     rest = list(enumerate(tasks))[1:]
     ctx = mp.get_context("fork")
-    pool = ctx.Pool(min(jobs, len(rest)), initializer=_init, initargs=(networks, os.getpid()))
+    # Ctrl-C is held back while the workers fork: Python runs at-fork handlers (logging's) in
+    # which a KeyboardInterrupt is printed and dropped; held, it arrives right after.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = ctx.Pool(min(jobs, len(rest)), initializer=_init, initargs=(networks, os.getpid()))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
         for index, rows in pool.imap_unordered(_work, rest, chunksize=1):
             on_done(tasks[index], rows)
