@@ -69,3 +69,18 @@ def test_summary_and_best_configuration_table(tmp_path):
     # a 16x16 array beats 4x4 on every count for both networks
     rows = [x for x in lines if x.startswith("│ ")]
     assert len(rows) == 2 and all(x.count("16x16") == 3 for x in rows)
+
+
+def test_sweep_pareto_marks_rows_and_prints_network_and_set_fronts(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "o.csv"
+    r = CliRunner().invoke(main, ["sweep", "sqnxt23v5", "alexnet", "--array", "4x4,8x8,16x16",
+                                  "--buffer", "32KB,128KB", "--pareto", "area,cycles", "-j", "1",
+                                  "--store", str(tmp_path / "s.db"), "--csv", str(out)])
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out)
+    assert df["pareto"].dtype == bool and df["pareto"].sum() >= 2
+    for _, g in df.groupby("network"):  # the smallest area and the fewest cycles are on it
+        assert g.loc[g["area_mm2"].idxmin(), "pareto"] and g.loc[g["cycles"].idxmin(), "pareto"]
+    assert "set of 2 (geometric mean)" in r.output

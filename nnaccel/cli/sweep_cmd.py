@@ -203,18 +203,31 @@ def _print_best(rows: list[dict[str, Any]]) -> None:
 
 
 def _print_fronts(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> None:
+    """Each network's front and, for several networks, the set's (geometric mean)."""
     from rich.table import Table
 
-    from nnaccel.sweep.pareto import config_label, varying_columns
+    from nnaccel.sweep.axes import SweepError
+    from nnaccel.sweep.pareto import config_label, set_front, varying_columns
 
     varying = varying_columns(rows)
+    front = [r for r in rows if r.get("pareto")]
+    names = list(dict.fromkeys(r["network"] for r in rows))
+    if len(names) > 1:
+        try:
+            front += [{**r, "network": f"set of {len(names)} (geometric mean)"}
+                      for r in set_front(rows, metrics) if r["pareto"]]
+        except SweepError:
+            pass  # no configuration ran every network: there is no set to compare
     table = Table(title=f"Pareto fronts over {', '.join(metrics)}")
     for col in ("network", "configuration", *metrics):
         table.add_column(col, justify="left" if col in ("network", "configuration") else "right")
-    for r in sorted((x for x in rows if x.get("pareto")),
-                    key=lambda x: (x["network"], x[metrics[0]])):
-        if r.get("pareto"):
-            table.add_row(r["network"], config_label(r, varying), *(f"{r[m]:.4g}" for m in metrics))
+    last = None
+    for r in sorted(front, key=lambda x: (names.index(x["network"]) if x["network"] in names
+                                          else len(names), x[metrics[0]])):
+        if last is not None and r["network"] != last:
+            table.add_section()
+        last = r["network"]
+        table.add_row(r["network"], config_label(r, varying), *(f"{r[m]:.4g}" for m in metrics))
     console = Console()
     (console if console.is_terminal else Console(width=200, file=sys.stdout)).print(table)
 
