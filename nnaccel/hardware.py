@@ -56,7 +56,7 @@ class EnergyTable:
 
 @dataclass(frozen=True)
 class AreaTable:
-    """Silicon area of the parts, in one technology node (docs/model.md, "Area").
+    """Silicon area of the parts, in one technology node (docs/model.md §12).
 
     Defaults: TSMC 45 nm, from one source, EIE (Han et al., ISCA 2016, Table II: one PE's area
     by module): `mac_um2` a 16-bit multiply-accumulate unit, `sram_um2_per_kb` the large SRAMs'
