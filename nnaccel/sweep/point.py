@@ -18,8 +18,6 @@ from typing import Any
 
 from nnaccel import __version__
 from nnaccel.area import area, static_energy
-from nnaccel.energy import LEVELS
-from nnaccel.engines import layout as L
 from nnaccel.errors import MappingError
 from nnaccel.hardware import Hardware
 from nnaccel.lowering import Lowered, lower_network
@@ -120,18 +118,14 @@ def evaluate(net: Network, point: HwPoint, net_hash: str, cache: SearchCache | N
     except MappingError as e:
         row["error"] = str(e)
         return row
-    # The totals in one pass over the layers (Result's properties each walk them again).
-    counts = [sum(c) for c in zip(*(x.counts for x in r.layers), strict=True)]
-    cycles = counts[L.C_CYCLES]
-    seconds = cycles / hw.clock_hz
-    # summed as Result.energy_total sums (by level, then the levels), to the last bit
-    dynamic = sum(sum(x.energy[lvl] for x in r.layers) for lvl in LEVELS)
+    # Result's own totals: the row is `run`'s by construction
+    cycles, seconds, dynamic = r.cycles, r.seconds, r.energy_total
     static = static_energy(hw, cycles)
     row.update(
         cycles=cycles, time_s=seconds, energy_dynamic=dynamic, energy_static=static,
         energy_total=dynamic + static, edp=(dynamic + static) * seconds,
-        dram_bytes=counts[L.C_DRAM_RD] + counts[L.C_DRAM_WR],
-        utilization=counts[L.C_OPS] / (cycles * hw.pes) if cycles else 0.0,
+        dram_bytes=r.total("dram_read_bytes") + r.total("dram_write_bytes"),
+        utilization=r.utilization,
     )
     return row
 
