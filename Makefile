@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install -e '.[test]'  # not quiet: its progress shows it is moving
 	$(BIN)/python -m compileall -q nnaccel  # bytecode even where PYTHONDONTWRITEBYTECODE is set
+	$(BIN)/nnaccel warm-up  # compile the numba kernels now (a spinner shows it), so `make run` starts warm
 	touch $(STAMP)
 
 install: $(STAMP)

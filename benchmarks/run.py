@@ -1,4 +1,4 @@
-"""`make bench`: how fast and how big nnaccel is, against the targets of DESIGN.md §7.
+"""`make bench`: how fast and how big nnaccel is, against the targets of docs/design.md §9.
 
 Measures, each in a child process so that one measurement cannot warm the next:
 * `nnaccel compare --all` with a warm numba cache (median of --repeat runs) and with a cold one
@@ -44,7 +44,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 # The nnaccel of this interpreter (the venv's), whatever PATH says.
 NNACCEL = [sys.executable, "-c", "import sys; from nnaccel.cli import main; sys.exit(main())"]
 
-TARGETS = {  # DESIGN.md §7
+TARGETS = {  # docs/design.md §9
     "sweep_points_per_s": 150.0,
     "compare_all_warm_s": 3.0,
     "compare_all_cold_s": 30.0,

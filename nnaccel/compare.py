@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .errors import HardwareError, NnaccelError
-from .hardware import PRESETS, Hardware, format_size, parse_array, parse_size
+from .hardware import PRESETS, Hardware, format_size, load_toml, parse_array, parse_size
 from .network import Network, load_network
 from .report import plain_rows
 from .simulate import LayerResult, Result, SearchCache, simulate
@@ -30,7 +30,7 @@ from .simulate import LayerResult, Result, SearchCache, simulate
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The columns of a compare row, in order (DESIGN.md §4: every name carries its unit).
+#: The columns of a compare row, in order (docs/design.md §5: every name carries its unit).
 COLUMNS = (
     "model", "file", "config", "array", "buffer_bytes", "params", "macs", "cycles",
     "time_normalized", "energy_mac_units", "energy_per_mac", "utilization", "dram_bytes",
@@ -43,10 +43,13 @@ Progress = Callable[[str, str], None]
 
 @dataclass(frozen=True)
 class Config:
-    """A hardware configuration as `compare` names it: a preset name or ``RxC:SIZE``."""
+    """A configuration to simulate on: the hardware, and how the tiler maps layers onto it
+    (`dataflow`, `objective`: as `simulate` takes them). `label` names it in tables and files."""
 
     label: str
     hardware: Hardware
+    dataflow: str = "auto"
+    objective: str = "cycles"
 
     @property
     def paper_key(self) -> str | None:
@@ -65,10 +68,14 @@ DEFAULT_CONFIGS = tuple(PRESETS)
 
 
 def parse_config(text: str) -> Config:
-    """'paper-8x8' (a preset) or '16x16:256KB' (array and buffer, other fields default)."""
+    """'paper-8x8' (a preset), '16x16:256KB' (array and buffer, other fields default) or
+    'my.toml' (a hardware file, see `hardware.load_toml`; labelled by its stem)."""
     text = text.strip()
     if text in PRESETS:
         return Config(text, PRESETS[text])
+    if text.lower().endswith(".toml"):
+        hw = load_toml(text)
+        return Config(Path(text).stem, hw.with_(name=Path(text).stem))
     m = re.fullmatch(r"([^:]+):([^:]+)", text)
     if not m:
         raise HardwareError(
@@ -102,7 +109,8 @@ def _simulate_config(config: Config, networks: Sequence[Network], engine: str,
     # layer shapes are searched once
     results = []
     for net in networks:
-        results.append(simulate(net, config.hardware, engine=engine, cache=cache))
+        results.append(simulate(net, config.hardware, engine=engine, dataflow=config.dataflow,
+                                objective=config.objective, cache=cache))
         if notify:
             notify(net.name)
     return results
@@ -136,12 +144,13 @@ def _worker(config: Config, paths: Sequence[str], engine: str,
             for res in results]
 
 
-def _rebuild(network: Network, hw: Hardware, engine: str, layers: list[tuple]) -> Result:
+def _rebuild(network: Network, config: Config, engine: str, layers: list[tuple]) -> Result:
+    hw = config.hardware
     records = tuple(
         LayerResult(layer, mapping, counts, MappingProxyType(energy), hw.pes, fused_into)
         for layer, (mapping, counts, energy, fused_into) in zip(network.layers, layers, strict=True)
     )
-    return Result(network, hw, records, engine)
+    return Result(network, hw, records, engine, config.dataflow, config.objective)
 
 
 #: Below this many networks a run is too short for workers to pay their ~0.5 s of overhead
@@ -227,7 +236,7 @@ def run_configs(networks: Sequence[Network], configs: Sequence[Config], engine: 
                 progress(label, name)
         raw = [f.result() for f in futures]
     return [
-        (c, [_rebuild(n, c.hardware, engine, layers) for n, layers in zip(networks, per_net, strict=True)])
+        (c, [_rebuild(n, c, engine, layers) for n, layers in zip(networks, per_net, strict=True)])
         for c, per_net in zip(configs, raw, strict=True)
     ]
 

@@ -33,7 +33,7 @@ _SIZE_UNITS = {
 
 @dataclass(frozen=True)
 class EnergyTable:
-    """Energy of one 16-bit access per level (DESIGN.md §1: Eyeriss' normalized costs).
+    """Energy of one 16-bit access per level (docs/design.md §2: Eyeriss' normalized costs).
 
     `unit` is what the numbers are in: "mac" (multiples of one MAC, as the paper's Table 3) or "pJ".
     """

@@ -1,18 +1,23 @@
 """The JSON Schema of network files, generated from the loader's own field tables.
 
-``networks/schema.json`` is written from here (``python -m nnaccel.zoo``) and a test checks
-the file is current, so the schema cannot drift from what ``load_network`` accepts. The
-schema covers the structure; the loader also checks what a schema cannot say (shapes follow
-from the parameters, inputs come earlier, groups divide the channels).
+``nnaccel/network.schema.json`` (``SCHEMA_PATH``, shipped with the package) is written from
+here (``python -m nnaccel.zoo``) and a test checks the file is current, so the schema cannot
+drift from what ``load_network`` accepts. The schema covers the structure; the loader also
+checks what a schema cannot say (shapes follow from the parameters, inputs come earlier,
+groups divide the channels).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from nnaccel.netformat import COMMON_LAYER_FIELDS, PAPER_FIELDS, TOP_FIELDS, TYPE_FIELDS
 from nnaccel.shapes import LAYER_TYPES
+
+#: The published schema, inside the package (networks/ holds networks only).
+SCHEMA_PATH = Path(__file__).resolve().parent / "network.schema.json"
 
 DESCRIPTIONS = {
     "name": "The network's name as the paper writes it (e.g. 1.0-SqNxt-23v5).",

@@ -68,7 +68,7 @@ class Layer:
 
     @property
     def params(self) -> int:
-        """Weights + bias + batch norm's scale and shift (the paper's count, architectures §3)."""
+        """Weights + bias + batch norm's scale and shift (the paper's count, docs/network-format.md)."""
         if self.type not in ("conv", "fc"):
             return 0
         extra = (1 if self.bias else 0) + (2 if self.batch_norm else 0)
@@ -82,7 +82,7 @@ class Layer:
 
     @property
     def macs_paper_rule(self) -> int:
-        """MACs plus one operation per output element of a conv/fc (architectures.md §3).
+        """MACs plus one operation per output element of a conv/fc (docs/network-format.md, 'Counting').
 
         The paper counts (K*K*Cin/g + 1) per output, as if every layer had a bias or a
         batch-norm shift; with that rule its MAC column is matched within 0.1%.
@@ -162,7 +162,7 @@ class Network:
 
 def bundled_networks() -> list[Path]:
     """Every network file shipped in ``networks/``, sorted by file name."""
-    return sorted(p for p in networks_dir().glob("*.json") if p.name != "schema.json")
+    return sorted(networks_dir().glob("*.json"))
 
 
 def resolve_network(path_or_name: str | Path) -> Path:

@@ -30,7 +30,7 @@ TABLE3_MODELS = (
 )
 CONFIGS = ("paper-8x8", "paper-16x16")
 
-# Targets (DESIGN.md §7) and the tolerances the claims are judged by.
+# Targets (docs/design.md §9) and the tolerances the claims are judged by.
 TIME_TOL_PCT = 15.0  # every normalized time within ±15% of Table 3's
 ENERGY_TOL_PCT = 20.0  # every energy within ±20%
 FIRST_CONV_SHARE = (0.20, 0.32)  # claim (a): "26% of the total inference time", ±6 points
@@ -362,33 +362,6 @@ def side_by_side(rep: Reproduction, configs: Sequence[str] | None = None
     return header, rows
 
 
-def print_report(rep: Reproduction, console: Any) -> None:
-    """Table 3 side by side (one table per configuration, so it fits a terminal) and the
-    claims, on a rich console."""
-    from rich.table import Table
-
-    counts = rep.within_targets()
-    for config, _ in rep.runs:
-        header, rows = side_by_side(rep, [config.label])
-        hw = config.hardware
-        c = counts[config.label]
-        table = Table(
-            title=f"Table 3 reproduced: {hw.array_label} PEs, {hw.buffer_label} buffer ({config.label})",
-            caption=f"time: × the fastest network of the configuration; energy: MAC units;"
-                    f" ✓ within ±{TIME_TOL_PCT:g}% (time) / ±{ENERGY_TOL_PCT:g}% (energy):"
-                    f" time {c['time_within']}/{c['time_rows']}, energy {c['energy_within']}/"
-                    f"{c['energy_rows']}")
-        for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
-        for r in rows:
-            table.add_row(*r)
-        console.print(table)
-    console.print("[bold]The paper's claims[/bold]")
-    for c in rep.claims:
-        mark = "[green]holds[/green]" if c.holds else "[red]does not hold[/red]"
-        console.print(f"({c.key}) {c.text}: {mark}. {c.evidence}")
-
-
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     out = ["| " + " | ".join(header) + " |",
            "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
@@ -420,7 +393,7 @@ def render_markdown(rep: Reproduction, figures: dict[str, str] | None = None,
         "## Table 3, ours beside the paper's",
         "",
         "Time is cycles over the fastest network of the same configuration (as Table 3"
-        " normalizes); energy is in units of one MAC (DESIGN.md §1). Δ is ours relative to the"
+        " normalizes); energy is in units of one MAC ([design.md](design.md) §2). Δ is ours relative to the"
         f" paper's; ✓ marks a figure within the target (±{TIME_TOL_PCT:g}% time,"
         f" ±{ENERGY_TOL_PCT:g}% energy).",
         "",
@@ -444,8 +417,9 @@ def render_markdown(rep: Reproduction, figures: dict[str, str] | None = None,
     if figures:
         parts += ["## Figures", ""]
         captions = {
-            "layers": "Figure 6 redrawn: cycles per layer group (bars) and efficiency in MACs per"
-                      " cycle (dotted, right axis) for 1.0-SqNxt-23 and v2-v5; 16x16 and 8x8.",
+            "layers": "Figure 6 redrawn: per layer group, cycles (bars) with efficiency in MACs"
+                      " per cycle (dotted, right axis), and energy (bars below), for 1.0-SqNxt-23"
+                      " and v2-v5; 16x16 and 8x8.",
             "tradeoff": "Figure 7 redrawn: the paper's top-1 accuracy against our energy and time"
                         " (filled) and Table 3's (hollow); circle area ∝ sqrt(params).",
             "roofline": "Roofline: every conv/fc layer of 1.0-SqNxt-23, MobileNet and"

@@ -1,8 +1,12 @@
 """The paper's figures redrawn from our results: Figure 6 (per-layer cycles and efficiency),
 Figure 7 (accuracy against energy and time) and a roofline per configuration.
 
-matplotlib with the Agg backend (no display needed). Each function returns a Figure;
-`save_figure` writes it atomically as PNG and/or SVG.
+matplotlib with the Agg backend (no display needed). Each function returns a Figure laid out
+once (constrained layout, then frozen so that placed labels stay clear of each other);
+`save_figure` writes it atomically as PNG, SVG or PDF. Every figure is drawn to be read at its
+default size: no text overlaps other text or is cut at the edge, no legend covers data, and
+every numeric axis has at least three labelled ticks (tests/test_plots.py checks all four
+through matplotlib's own text extents).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,14 +25,16 @@ matplotlib.use("Agg")  # before pyplot: files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import LogFormatterSciNotation, NullFormatter, ScalarFormatter  # noqa: E402
 
 from .compare import Config  # noqa: E402
 from .errors import NnaccelError  # noqa: E402
+from .figlayout import Point, freeze_layout, place_labels, readable_log_axis  # noqa: E402
 from .network import Layer  # noqa: E402
 from .simulate import Result  # noqa: E402
 
-FORMATS = ("png", "svg")
+FORMATS = ("png", "svg", "pdf")
+#: What `--out PREFIX` writes.
+PREFIX_FORMATS = ("png", "svg")
 
 Runs = Sequence[tuple[Config, Sequence[Result]]]
 
@@ -50,6 +56,7 @@ class LayerGroup:
     names: list[str] = field(default_factory=list)
     macs: int = 0
     cycles: int = 0
+    energy: float = 0.0
 
     @property
     def label(self) -> str:
@@ -73,6 +80,7 @@ def layer_groups(result: Result) -> list[LayerGroup]:
         g.names.append(r.layer.name)
         g.macs += r.macs
         g.cycles += r.cycles
+        g.energy += r.energy_total
     return list(groups.values())
 
 
@@ -101,21 +109,28 @@ def _axis_label(key: str, per_net: Sequence[Sequence[LayerGroup]]) -> str:
     return f"{key} ×{'/'.join(map(str, counts)) if len(set(counts)) > 1 else counts[0]}"
 
 
+GROUP_NOTE = ("Each bar sums the layers of one configuration (type, kernel, stride, padding,"
+              " groups, shapes), named by its first layer; ×n: n such layers (×a/b/…: a in the"
+              " first network, b in the second, in the legend's order). Dotted: efficiency,"
+              " right axis; dashed: the array's peak.")
+
+
 def plot_layers(runs: Runs) -> Figure:
-    """Figure 6: cycles per layer group as bars, networks side by side, efficiency (MACs per
-    cycle) as markers on the right axis; one panel per configuration. A group is named by its
-    first layer; ×n is how many layers it sums (per network, when they differ)."""
+    """Figure 6: per layer group, cycles as bars with efficiency (MACs per cycle) on the right
+    axis, and energy as bars below, networks side by side; two panels per configuration."""
     if not runs or not runs[0][1]:
         raise NnaccelError("plot layers: nothing to plot")
     n_nets = len(runs[0][1])
     per_cfg = [[layer_groups(r) for r in results] for _, results in runs]
     widest = max(len(_merged_order(p)) for p in per_cfg)
-    fig, axes = plt.subplots(len(runs), 1, squeeze=False,
-                             figsize=(min(40, max(10, widest * (0.18 + 0.09 * n_nets))),
-                                      4.8 * len(runs)))
+    fig, axes = plt.subplots(2 * len(runs), 1, squeeze=False, layout="constrained",
+                             figsize=(min(22.0, max(9.0, 3.0 + widest * 0.3)),
+                                      2.0 + 5.2 * len(runs)),
+                             gridspec_kw={"height_ratios": [1.0, 1.45] * len(runs)})
     colors = _colors(n_nets)
     width = 0.8 / n_nets
-    for ax, (config, results), groups in zip(axes[:, 0], runs, per_cfg, strict=True):
+    for n, ((config, results), groups) in enumerate(zip(runs, per_cfg, strict=True)):
+        ax, ax_e = axes[2 * n, 0], axes[2 * n + 1, 0]
         order = _merged_order(groups)
         ax2 = ax.twinx()
         for i, (res, gs) in enumerate(zip(results, groups, strict=True)):
@@ -123,30 +138,38 @@ def plot_layers(runs: Runs) -> Figure:
             xs = [k + (i - (n_nets - 1) / 2) * width for k in range(len(order))]
             cyc = [by_key[k].cycles if k in by_key else 0 for k in order]
             eff = [by_key[k].efficiency if k in by_key else math.nan for k in order]
-            ax.bar(xs, [c / 1e6 for c in cyc], width, color=colors[i], label=f"{res.network.name} cycles")
+            energy = [by_key[k].energy if k in by_key else 0 for k in order]
+            ax.bar(xs, [c / 1e6 for c in cyc], width, color=colors[i], label=res.network.name)
             ax2.plot(xs, eff, ":", marker="o", markersize=3, lw=0.7, color=colors[i],
-                     markeredgecolor="black", markeredgewidth=0.3,
-                     label=f"{res.network.name} efficiency")
+                     markeredgecolor="black", markeredgewidth=0.3)
+            ax_e.bar(xs, [e / 1e6 for e in energy], width, color=colors[i])
         hw = config.hardware
-        ax.set_title(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer")
-        ax.set_ylabel("cycles per layer group (millions)")
-        ax2.set_ylabel("efficiency (MACs per cycle)")
+        unit = "MAC units" if hw.energy.unit == "mac" else "pJ"
+        ax.set_title(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer",
+                     fontsize=11)
+        ax.set_ylabel("cycles (millions)")
+        ax_e.set_ylabel(f"energy (millions of {unit})")
+        ax2.set_ylabel("MACs per cycle")
         ax2.axhline(hw.pes, color="grey", lw=0.8, ls="--")
         ax2.set_ylim(0, max(hw.pes, *(g.efficiency for gs in groups for g in gs
                                       if not math.isnan(g.efficiency))) * 1.15)
-        ax.set_xticks(range(len(order)))
-        ax.set_xticklabels([_axis_label(k, groups) for k in order], rotation=90, fontsize=7)
-        ax.set_xlim(-0.6, len(order) - 0.4)
-        h1, l1 = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        h2.append(Line2D([], [], color="grey", lw=0.8, ls="--"))
-        l2.append(f"{hw.pes} PEs (one MAC per PE per cycle)")
-        # Outside the axes, right of the efficiency axis: the bars fill the plot area.
-        ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper left", bbox_to_anchor=(1.045, 1.0),
-                  borderaxespad=0)
-    fig.suptitle("Per-layer inference time and efficiency (paper Figure 6); layers of the same"
-                 " configuration (type, kernel, stride, shapes) summed")
-    fig.tight_layout()
+        ax.sharex(ax_e)  # one set of layer names, under the energy panel
+        ax.tick_params(axis="x", labelbottom=False)
+        ax_e.set_xticks(range(len(order)))
+        ax_e.set_xticklabels([_axis_label(k, groups) for k in order], rotation=90, fontsize=8)
+        ax_e.set_xlim(-0.6, len(order) - 0.4)
+        for a in (ax, ax_e):
+            a.yaxis.set_major_locator(plt.MaxNLocator(nbins=5, min_n_ticks=3))
+        ax2.yaxis.set_major_locator(plt.MaxNLocator(nbins=5, min_n_ticks=3))
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors]
+    names = [r.network.name for r in runs[0][1]]
+    handles.append(Line2D([], [], color="grey", ls=":", marker="o", markersize=3))
+    names.append("efficiency (right axis)")
+    fig.legend(handles, names, loc="outside upper center", ncols=min(len(names), 6), fontsize=9,
+               title="Per-layer inference time and energy (paper Figure 6)",
+               title_fontproperties={"size": 13})
+    fig.supxlabel(GROUP_NOTE, fontsize=9, wrap=True)
+    freeze_layout(fig)
     return fig
 
 
@@ -160,53 +183,88 @@ def _colors(n: int) -> list:
 
 # -- Figure 7: accuracy against energy and time -------------------------------------------
 
-def plot_tradeoff(runs: Runs) -> Figure:
-    """Figure 7: the paper's top-1 accuracy against our energy and our time (normalized to the
-    fastest network of the configuration), circle area ∝ sqrt(params). Where Table 3 has the
-    network, the paper's figure is drawn as a hollow circle of the same size."""
-    fig, axes = plt.subplots(len(runs), 2, figsize=(13, 5 * len(runs)), squeeze=False)
+def accuracy_of(result: Result, accuracy: Mapping[str, float] | None = None) -> float | None:
+    """A network's top-1 accuracy: from `accuracy` (by network name or file stem), else the
+    network file's `paper.top1`; None when neither has it."""
+    accuracy = accuracy or {}
+    stem = Path(result.network.path).stem if result.network.path else None
+    for key in (result.network.name, stem):
+        if key in accuracy:
+            return accuracy[key]
+    return result.network.paper.get("top1")
+
+
+def tradeoff_left_out(runs: Runs, accuracy: Mapping[str, float] | None = None) -> list[str]:
+    """The networks Figure 7 leaves out for want of an accuracy."""
+    names = {r.network.name: None for _, results in runs for r in results
+             if accuracy_of(r, accuracy) is None}
+    return list(names)
+
+
+def plot_tradeoff(runs: Runs, accuracy: Mapping[str, float] | None = None) -> Figure:
+    """Figure 7: top-1 accuracy against our energy and our time (normalized to the fastest
+    network drawn in that configuration), circle area ∝ sqrt(params). Where Table 3 has the
+    network, the paper's figure is a hollow circle of the same size. A network without an
+    accuracy (`accuracy_of`) is left out, and does not count for the normalization."""
+    fig, axes = plt.subplots(len(runs), 2, figsize=(12.5, 1.3 + 4.6 * len(runs)), squeeze=False,
+                             layout="constrained")
+    placements = []
     for row, (config, results) in zip(axes, runs, strict=True):
         key = config.paper_key
-        with_acc = [r for r in results if r.network.paper.get("top1") is not None]
-        if not with_acc:
-            raise NnaccelError("plot tradeoff: none of the networks has a top-1 accuracy in the paper")
-        fastest = min(r.cycles for r in results)
-        colors = _colors(len(with_acc))
+        drawn = [(r, acc) for r in results if (acc := accuracy_of(r, accuracy)) is not None]
+        if not drawn:
+            raise NnaccelError("plot tradeoff: no network has a top-1 accuracy (give"
+                               " --accuracy NAME=VALUE, or paper.top1 in the network file)")
+        fastest = min(r.cycles for r, _ in drawn)
+        colors = _colors(len(drawn))
+        accs = [acc for _, acc in drawn]
         for ax, what in zip(row, ("energy", "time"), strict=True):
-            for i, r in enumerate(with_acc):
+            points, hollow, xs = [], [], []
+            for i, (r, acc) in enumerate(drawn):
                 p = r.network.paper
                 size = 60 * math.sqrt(r.network.params / 1e6)
-                color = colors[i]
+                radius = math.sqrt(size / math.pi)
                 ours = r.energy_total if what == "energy" else r.cycles / fastest
-                ax.scatter([ours], [p["top1"]], s=size, color=color, alpha=0.7,
-                           label=r.network.name, edgecolors="black", linewidths=0.5)
-                ax.annotate(r.network.name, (ours, p["top1"]), fontsize=7,
-                            xytext=(4, 4), textcoords="offset points")
+                ax.scatter([ours], [acc], s=size, color=colors[i], alpha=0.7,
+                           edgecolors="black", linewidths=0.5, zorder=3)
+                points.append(Point(ours, acc, r.network.name, radius))
+                xs.append(ours)
                 theirs = p.get(f"{what}_{key}") if key else None
                 if theirs is not None:
-                    ax.scatter([theirs], [p["top1"]], s=size, facecolors="none",
-                               edgecolors=color, linewidths=1.2)
-                    ax.plot([theirs, ours], [p["top1"]] * 2, color=color, lw=0.6, alpha=0.6)
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(ScalarFormatter() if what == "time" else LogFormatterSciNotation())
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set_ylabel("top-1 accuracy (%, paper Tables 1-3)")
-            ax.set_xlabel("energy per inference (MAC units, log)" if what == "energy"
-                          else "inference time (× fastest network of the configuration, log)")
-            ax.set_title(f"{config.label}: accuracy vs {what}")
-            ax.grid(True, which="both", alpha=0.3)
-        handles = [
-            Line2D([], [], marker="o", ls="", color="grey", markeredgecolor="black", label="ours"),
-            Line2D([], [], marker="o", ls="", markerfacecolor="none", color="grey",
-                   label="paper's Table 3"),
-        ]
-        for params_m in (1, 4, 60):
-            handles.append(Line2D([], [], marker="o", ls="", color="lightgrey",
-                                  markersize=math.sqrt(60 * math.sqrt(params_m)),
-                                  label=f"{params_m}M params"))
-        row[1].legend(handles=handles, fontsize=7, loc="lower right", labelspacing=1.5)
-    fig.suptitle("Accuracy vs energy and inference time (paper Figure 7); circle area ∝ sqrt(params)")
-    fig.tight_layout()
+                    ax.scatter([theirs], [acc], s=size, facecolors="none", edgecolors=colors[i],
+                               linewidths=1.2, zorder=3)
+                    ax.plot([theirs, ours], [acc] * 2, color=colors[i], lw=0.6, alpha=0.6)
+                    hollow.append(Point(theirs, acc, "", radius))
+                    xs.append(theirs)
+            # the widest circle's radius, as a share of the axes' width (about 5.3 in)
+            pad = min(0.2, 0.03 + max(pt.radius_pt for pt in points) / (5.3 * 72))
+            log = readable_log_axis(ax, "x", min(xs), max(xs), pad)
+            scale = ", log scale" if log else ""
+            span = max(accs) - min(accs) or 1.0
+            ax.set_ylim(min(accs) - 0.12 * span - 0.3, max(accs) + 0.15 * span + 0.3)
+            ax.yaxis.set_major_locator(plt.MaxNLocator(nbins=6, min_n_ticks=3))
+            ax.set_ylabel("top-1 accuracy (%)")
+            ax.set_xlabel(f"energy per inference (MAC units{scale})" if what == "energy"
+                          else f"time (× the fastest network drawn{scale})")
+            ax.set_title(f"{config.label}: accuracy vs {what}", fontsize=11)
+            ax.grid(True, which="major", alpha=0.3)
+            placements.append((ax, points, hollow))
+    handles = [
+        Line2D([], [], marker="o", ls="", color="grey", markeredgecolor="black", label="ours"),
+        Line2D([], [], marker="o", ls="", markerfacecolor="none", color="grey",
+               label="the paper's Table 3"),
+    ]
+    for params_m in (1, 4, 60):
+        handles.append(Line2D([], [], marker="o", ls="", color="lightgrey",
+                              markersize=math.sqrt(60 * math.sqrt(params_m)),
+                              label=f"{params_m}M params"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9,
+               labelspacing=1.2, borderpad=0.8)
+    fig.suptitle("Accuracy against energy and inference time (paper Figure 7);"
+                 " circle area ∝ sqrt(params)", fontsize=13)
+    freeze_layout(fig)
+    for ax, points, hollow in placements:
+        place_labels(ax, points, hollow)
     return fig
 
 
@@ -240,9 +298,11 @@ def plot_roofline(runs: Runs) -> Figure:
     configuration's roof: min(peak, intensity · DRAM bytes per cycle). Two peaks: the dense
     one (one MAC per PE per cycle) and the one OS reaches by skipping zero weights (PEs over
     weight density). DRAM latency is not in the roof, so layers of many small tiles sit below it."""
-    fig, axes = plt.subplots(1, len(runs), figsize=(7 * len(runs), 5.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(runs), figsize=(1.5 + 6.2 * len(runs), 6.4), squeeze=False,
+                             layout="constrained")
     markers = {"first conv": "*", "KxK conv": "s", "1x1 conv": "o", "depthwise": "v", "fc": "D"}
     colors = _colors(max(len(results) for _, results in runs))
+    handles: list = []
     for ax, (config, results) in zip(axes[0], runs, strict=True):
         hw = config.hardware
         pts_all = []
@@ -262,41 +322,44 @@ def plot_roofline(runs: Runs) -> Figure:
         grid = [lo * (hi / lo) ** (k / 200) for k in range(201)]
         bw = hw.dram_bytes_per_cycle
         sparse_peak = hw.pes / float(hw.density)
-        ax.plot(grid, [min(hw.pes, x * bw) for x in grid], "k-", lw=1.5,
-                label=f"roof: min({hw.pes} PEs, intensity × {bw} B/cycle)")
-        ax.plot(grid, [min(sparse_peak, x * bw) for x in grid], "k--", lw=1,
-                label=f"OS with {hw.sparsity:.0%} zero weights skipped: {sparse_peak:.0f} MACs/cycle")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        roof = ax.plot(grid, [min(hw.pes, x * bw) for x in grid], "k-", lw=1.5,
+                       label=f"{config.label} roof: min({hw.pes} PEs, intensity × {bw} B/cycle)")
+        sparse = ax.plot(grid, [min(sparse_peak, x * bw) for x in grid], "k--", lw=1,
+                         label=f"{config.label}, OS skipping {hw.sparsity:.0%} zero weights:"
+                               f" {sparse_peak:.0f} MACs/cycle")
+        readable_log_axis(ax, "x", lo, hi)
+        ys = [p[3] for p in pts_all]
+        readable_log_axis(ax, "y", min(ys), max(sparse_peak, max(ys)))
         ax.set_xlabel("arithmetic intensity (MACs per DRAM byte)")
         ax.set_ylabel("performance (MACs per cycle)")
-        ax.set_title(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer")
-        ax.grid(True, which="both", alpha=0.3)
-        handles = ax.get_legend_handles_labels()[0]
-        for kind, marker in markers.items():
-            handles.append(Line2D([], [], marker=marker, ls="", color="grey", label=kind))
-        for i, r in enumerate(results):
-            handles.append(Line2D([], [], marker="s", ls="", color=colors[i],
-                                  label=r.network.name))
-        ax.legend(handles=handles, fontsize=7, loc="lower right")
-    fig.suptitle("Roofline: every conv/fc layer")
-    fig.tight_layout()
+        ax.set_title(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer", fontsize=11)
+        ax.grid(True, which="major", alpha=0.3)
+        handles += roof + sparse
+    for kind, marker in markers.items():
+        handles.append(Line2D([], [], marker=marker, ls="", color="grey", label=kind))
+    for i, r in enumerate(runs[0][1]):
+        handles.append(Line2D([], [], marker="s", ls="", color=colors[i], label=r.network.name))
+    fig.legend(handles=handles, loc="outside lower center", ncols=2 if len(runs) < 2 else 3,
+               fontsize=9)
+    fig.suptitle("Roofline: every conv/fc layer", fontsize=13)
+    freeze_layout(fig)
     return fig
 
 
 # -- files ---------------------------------------------------------------------------------
 
 def output_paths(prefix: str | None, file: str | None, default_prefix: str) -> list[Path]:
-    """`-o FILE.png|FILE.svg` gives one file; `--out PREFIX` (default `default_prefix`) both."""
+    """`-o FILE.png|.svg|.pdf` gives one file; `--out PREFIX` (default `default_prefix`)
+    PNG and SVG."""
     if prefix and file:
         raise NnaccelError("give --out PREFIX or -o FILE, not both")
     if file:
         ext = Path(file).suffix.lower().lstrip(".")
         if ext not in FORMATS:
-            raise NnaccelError(f"-o {file}: the file name must end in .png or .svg")
+            raise NnaccelError(f"-o {file}: the file name must end in .png, .svg or .pdf")
         return [Path(file)]
     base = prefix or default_prefix
-    return [Path(f"{base}.{ext}") for ext in FORMATS]
+    return [Path(f"{base}.{ext}") for ext in PREFIX_FORMATS]
 
 
 def _umask() -> int:
@@ -316,10 +379,11 @@ def save_figure(fig: Figure, paths: Sequence[Path]) -> list[Path]:
             try:
                 # A fixed hash salt and no date keep an SVG identical from run to run, so the
                 # regenerated docs/figures only change in git when a figure does.
-                svg = path.suffix.lower() == ".svg"
+                fmt = path.suffix.lstrip(".").lower()
+                metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
                 with plt.rc_context({"svg.hashsalt": "nnaccel"}):
-                    fig.savefig(tmp, format=path.suffix.lstrip(".").lower(), dpi=110,
-                                metadata={"Date": None} if svg else {"Software": None})
+                    fig.savefig(tmp, format=fmt, dpi=110,
+                                metadata=metadata.get(fmt, {"Software": None}))
                 os.replace(tmp, path)
             except BaseException:
                 if os.path.exists(tmp):

@@ -1,6 +1,6 @@
 """Reports: per-layer tables as rows (and pandas frames), CSV and JSON files, terminal tables.
 
-Every column name carries its unit (DESIGN.md §4). Files are written atomically: to a temporary
+Every column name carries its unit (docs/design.md §5). Files are written atomically: to a temporary
 file beside the target, renamed into place only when complete, so a failure never leaves a
 half-written output behind. The commands write rows with the standard library's csv module:
 importing pandas alone costs a command about 0.4 s. The frames are for library users.

@@ -1,4 +1,4 @@
-"""The contract of DESIGN.md §2: `step` and `fast` agree on every cycle and every count."""
+"""The contract of docs/design.md §3: `step` and `fast` agree on every cycle and every count."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_step_and_fast_agree_on_random_layers(data):
 
 @pytest.mark.parametrize("config", ["paper-8x8", "paper-16x16"])
 def test_step_and_fast_agree_on_sqnxt23v5(config):
-    """Every layer of a real network, with the mapping the tiler chose (DESIGN.md §2)."""
+    """Every layer of a real network, with the mapping the tiler chose (docs/design.md §3)."""
     hw = preset(config)
     net = load_network("sqnxt23v5")
     result = simulate(net, hw)

@@ -1,4 +1,4 @@
-"""networks/schema.json against the loader: every bundled file and the test network pass it,
+"""nnaccel/network.schema.json against the loader: every bundled file and the test network pass it,
 and it rejects every field-level error the loader rejects (the rest — graph order, shapes
 that must agree — is beyond a JSON Schema and is the loader's alone)."""
 
@@ -11,9 +11,10 @@ import jsonschema
 import pytest
 from bad_networks import BAD, GOOD, mutate
 
+from nnaccel.netschema import SCHEMA_PATH
 from nnaccel.network import bundled_networks
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "networks" / "schema.json").read_text())
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 # The loader's errors that a JSON Schema can express: a field's presence, type and range.

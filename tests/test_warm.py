@@ -72,17 +72,23 @@ def test_a_cache_that_cannot_be_read_is_not_taken_for_a_cold_one(monkeypatch):
 
 
 @pytest.mark.parametrize("cached, said", [(False, True), (True, False), (None, False)])
-def test_a_terminal_is_told_of_the_first_compile_only(monkeypatch, cached, said):
+def test_a_terminal_sees_a_spinner_on_the_first_compile_only(monkeypatch, tmp_path, cached, said):
     import io
 
     from rich.console import Console
 
-    from nnaccel.cli.compare_cmd import announce_first_compile
+    from nnaccel.cli import progress
 
+    compiled = []
     monkeypatch.setattr(warm, "search_is_cached", lambda: cached)
+    monkeypatch.setattr(warm, "compile_search", lambda: compiled.append(1))
+    monkeypatch.setattr(progress, "_record_path", lambda: tmp_path / "seconds.json")
     out = io.StringIO()
-    announce_first_compile(Console(file=out, force_terminal=True, width=200))
+    spent = progress.warm_up(Console(file=out, force_terminal=True, width=200))
     assert ("compiling the simulator's kernels" in out.getvalue()) == said
-    quiet = io.StringIO()  # not a terminal (a pipe, a log): nothing, whatever the cache
-    announce_first_compile(Console(file=quiet, force_terminal=False))
+    assert (spent is not None) == said == bool(compiled)
+    if said:  # the time is kept as the next cold start's estimate
+        assert progress.estimate_seconds() == pytest.approx(round(spent, 1))
+    quiet = io.StringIO()  # not a terminal (a pipe, a log): no spinner, whatever the cache
+    progress.warm_up(Console(file=quiet, force_terminal=False))
     assert quiet.getvalue() == ""

@@ -6,8 +6,9 @@ import filecmp
 
 import pytest
 
+from nnaccel.netschema import SCHEMA_PATH
 from nnaccel.network import Network, bundled_networks, load_network, networks_dir
-from nnaccel.zoo import BUILDERS, write_all
+from nnaccel.zoo import BUILDERS, write_all, write_schema
 from nnaccel.zoo.fit import rank_depths
 from nnaccel.zoo.squeezenext import DEPTH_34, DEPTH_44
 
@@ -44,11 +45,17 @@ def nets() -> dict[str, Network]:
 def test_regenerated_files_are_byte_identical(tmp_path):
     written = write_all(tmp_path)
     names = sorted(p.name for p in written)
-    assert names == sorted([f"{f}.json" for f in FILES] + ["schema.json"])
+    assert names == sorted(f"{f}.json" for f in FILES)
     # Nothing in networks/ that the zoo does not write (a stale or hand-made file).
     assert sorted(p.name for p in networks_dir().glob("*.json")) == names
     match, mismatch, errors = filecmp.cmpfiles(tmp_path, networks_dir(), names, shallow=False)
     assert mismatch == [] and errors == [], "run `python -m nnaccel.zoo` to regenerate"
+
+
+def test_the_published_schema_is_current(tmp_path):
+    fresh = write_schema(tmp_path / "network.schema.json")
+    assert fresh.read_bytes() == SCHEMA_PATH.read_bytes(), "run `python -m nnaccel.zoo` to regenerate"
+    assert not (networks_dir() / "schema.json").exists()  # networks/ holds networks only
 
 
 def test_every_file_is_bundled_with_the_papers_name(nets):
@@ -106,7 +113,8 @@ def test_macs_match_table3(nets):
     assert checked == 13  # every row of Table 3
 
 
-# Exact counts from architectures.md, so a builder change that moves them is noticed.
+# Exact counts from the public definitions (docs/design.md §8), so a builder change that moves
+# them is noticed.
 EXACT = {
     "alexnet": (60_965_224, 724_406_816), "squeezenet-v1.0": (1_248_424, 832_667_936),
     "squeezenet-v1.1": (1_235_496, 349_151_936), "tiny-darknet": (1_042_104, 491_524_096),

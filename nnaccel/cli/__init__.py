@@ -26,6 +26,8 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
     ("nnaccel.cli.compare_cmd", "compare", False),  # issue 4
     ("nnaccel.cli.paper_cmd", "paper", False),  # issue 4
     ("nnaccel.cli.plot_cmd", "plot", False),  # issue 4
+    ("nnaccel.cli.report_cmd", "report", False),  # issue 11
+    ("nnaccel.cli.progress", "warm_up_cmd", True),
     ("nnaccel.cli.sweep_cmd", "sweep", False),  # issue 9
     ("nnaccel.cli.sweep_cmd", "pareto", False),  # issue 9
 )
@@ -42,6 +44,17 @@ class _Group(click.Group):
             message = " ".join(str(exc).split())
             click.echo(f"error: {message}", err=True)
             ctx.exit(2)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command's whole first sentence, wrapped, never cut with an ellipsis."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -11,9 +10,12 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from nnaccel.cli.hwopts import hardware_options
+from nnaccel.cli.progress import warm_up
+from nnaccel.cli.tables import Column, TableData, emit, format_option
 from nnaccel.errors import NnaccelError
+from nnaccel.hardware import PRESETS
 from nnaccel.network import Network, bundled_networks, load_network
 
 # The simulator (numba) and the report are imported inside the commands: every
@@ -35,16 +37,6 @@ def load_networks(nets: Sequence[str], all_: bool) -> list[Network]:
     return [load_network(p) for p in (bundled_networks() if all_ else nets)]
 
 
-def announce_first_compile(console: Console) -> None:
-    """Say so on a terminal before numba compiles the search kernel (once per machine and
-    version: it takes tens of seconds, and nothing else moves meanwhile)."""
-    from nnaccel.engines import warm
-
-    if console.is_terminal and warm.search_is_cached() is False:
-        console.print("[dim]First run of this version here: compiling the simulator's kernels"
-                      " (20-30 s; numba caches them for the next runs)[/dim]", highlight=False)
-
-
 @contextmanager
 def progress_bar() -> Iterator[Progress | None]:
     """A progress bar on stderr, or nothing when stderr is not a terminal."""
@@ -52,7 +44,7 @@ def progress_bar() -> Iterator[Progress | None]:
     if not console.is_terminal:
         yield None
         return
-    announce_first_compile(console)
+    warm_up(console)  # before the bar, and before any worker is forked
     # No refresh thread (auto_refresh=False; callers refresh on each update): compare may fork
     # workers, and a thread holding the terminal's lock at the fork would leave it held in them.
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -84,34 +76,43 @@ def _num(x: float | None, fmt: str) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
 
-def print_table(rows: Sequence[dict], console: Console) -> None:
+COMPARE_COLUMNS = (
+    Column("model", "model", numeric=False, priority=9),
+    Column("config", "config", numeric=False, priority=8),
+    Column("cycles", "cycles", priority=6),
+    Column("time ×", "time_normalized", priority=7),
+    Column("paper ×", "paper_time", priority=5),
+    Column("Δ time", "time_error_pct", priority=5),
+    Column("energy (MAC units)", "energy_mac_units", priority=7),
+    Column("paper energy", "paper_energy", priority=4),
+    Column("Δ energy", "energy_error_pct", priority=4),
+    Column("energy/MAC", "energy_per_mac", priority=2),
+    Column("util.", "utilization", priority=3),
+    Column("DRAM MB", "dram_mb", priority=2),
+)
+
+
+def compare_table(rows: Sequence[dict]) -> TableData:
+    """Table 3's rows as a table, a rule between configurations."""
     from nnaccel.report import fmt_int
 
-    table = Table(title="Networks by configuration (time normalized to the fastest of each"
-                  " configuration; Δ = ours vs the paper's Table 3)")
-    for col in ("model", "config", "cycles", "time ×", "paper ×", "Δ time", "energy (MAC units)",
-                "paper", "Δ energy", "energy/MAC", "util.", "DRAM MB"):
-        table.add_column(col, justify="left" if col in ("model", "config") else "right", no_wrap=True)
-    last = None
-    for r in rows:
-        if last is not None and r["config"] != last:
-            table.add_section()
-        last = r["config"]
-        table.add_row(
-            r["model"], r["config"], fmt_int(r["cycles"]), f"{r['time_normalized']:.2f}",
-            _num(r["paper_time"], ".2f"), _pct(r["time_error_pct"]),
-            f"{r['energy_mac_units']:.3g}", _num(r["paper_energy"], ".2g"),
-            _pct(r["energy_error_pct"]), f"{r['energy_per_mac']:.2f}",
-            f"{r['utilization']:.3f}", f"{r['dram_bytes'] / 1e6:.2f}")
-    console.print(table)
+    cells = tuple((
+        r["model"], r["config"], fmt_int(r["cycles"]), f"{r['time_normalized']:.2f}",
+        _num(r["paper_time"], ".2f"), _pct(r["time_error_pct"]),
+        f"{r['energy_mac_units']:.3g}", _num(r["paper_energy"], ".2g"),
+        _pct(r["energy_error_pct"]), f"{r['energy_per_mac']:.2f}",
+        f"{r['utilization']:.3f}", f"{r['dram_bytes'] / 1e6:.2f}") for r in rows)
+    ends = frozenset(i for i in range(len(rows) - 1) if rows[i]["config"] != rows[i + 1]["config"])
+    return TableData(
+        title="Networks by configuration (time normalized to the fastest of each"
+              " configuration; Δ = ours vs the paper's Table 3)",
+        columns=COMPARE_COLUMNS, rows=cells, keys=1, section_ends=ends)
 
 
 @click.command("compare")
 @click.argument("nets", nargs=-1, metavar="NET...")
 @click.option("--all", "all_", is_flag=True, help="Every bundled network (nnaccel list).")
-@click.option("--config", "configs", multiple=True, metavar="CONFIG",
-              help="A preset (paper-8x8, paper-16x16) or ROWSxCOLS:SIZE, e.g. 16x16:256KB;"
-                   " repeatable (default: both paper presets).")
+@hardware_options(tuple(PRESETS))
 @click.option("--engine", type=click.Choice(ENGINE_NAMES), default="fast", show_default=True,
               help="fast: closed forms per tile; step: one clock at a time (same answer, slower).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
@@ -120,9 +121,12 @@ def print_table(rows: Sequence[dict], console: Console) -> None:
               help="Write one row per network and configuration to FILE.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Write the rows and the hardware of each configuration to FILE.")
-@click.option("--quiet", "-q", is_flag=True, help="No terminal table.")
-def compare(nets: tuple[str, ...], all_: bool, configs: tuple[str, ...], engine: str,
-            jobs: int | None, csv_path: str | None, json_path: str | None, quiet: bool) -> None:
+@format_option
+@click.option("--quiet", "-q", is_flag=True,
+              help="No table (needs --csv or --json: the results must go somewhere).")
+def compare(nets: tuple[str, ...], all_: bool, configs: Sequence[Config], engine: str,
+            jobs: int | None, csv_path: str | None, json_path: str | None, fmt: str,
+            quiet: bool) -> None:
     """Simulate networks on one or more configurations, one row per network and configuration.
 
     Time is normalized to the fastest network of each configuration in this run, as the
@@ -131,17 +135,18 @@ def compare(nets: tuple[str, ...], all_: bool, configs: tuple[str, ...], engine:
 
     Example: nnaccel compare --all --csv out.csv
     """
-    from nnaccel.compare import COLUMNS, compare_json, compare_rows, parse_configs
+    from nnaccel.compare import COLUMNS, compare_json, compare_rows
     from nnaccel.report import write_csv, write_json
 
-    parsed = parse_configs(configs)  # flags first: a bad --config fails before any work
+    if quiet and not (csv_path or json_path):
+        raise click.UsageError("-q prints nothing: give --csv FILE or --json FILE for the"
+                               " results, or leave out -q")
     networks = load_networks(nets, all_)
-    runs = simulate_with_progress(networks, parsed, engine, jobs)
+    runs = simulate_with_progress(networks, configs, engine, jobs)
     rows = compare_rows(runs)
     if csv_path:
         write_csv(csv_path, rows, COLUMNS)
     if json_path:
         write_json(json_path, compare_json(runs))
     if not quiet:
-        console = Console()
-        print_table(rows, console if console.is_terminal else Console(width=200, file=sys.stdout))
+        emit([compare_table(rows)], fmt)

@@ -6,17 +6,10 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
+from nnaccel.cli.tables import Column, TableData, emit, format_option, stdout_console
 from nnaccel.errors import NetworkError, NnaccelError
 from nnaccel.network import Layer, Network, bundled_networks, load_network
-
-
-def _console() -> Console:
-    console = Console()
-    # Piped output gets a wide, fixed width so that tables are never wrapped or cut.
-    return console if console.is_terminal else Console(width=220, soft_wrap=False)
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -55,9 +48,27 @@ def network_summary(path_stem: str, network: Network) -> dict[str, Any]:
     }
 
 
+LIST_COLUMNS = (
+    Column("file", "file", numeric=False, priority=9),
+    Column("network", "network", numeric=False, priority=8),
+    Column("input", "input", numeric=False, priority=2),
+    Column("def.", "definition", numeric=False, priority=3),
+    Column("params", "params", priority=7),
+    Column("paper params", "paper_params_m", priority=5),
+    Column("Δ params", "params_deviation_pct", priority=5),
+    Column("MACs (M)", "macs_m", priority=6),
+    Column("MACs paper rule (M)", "macs_paper_rule_m", priority=4),
+    Column("paper MACs (M)", "paper_macs_m", priority=4),
+    Column("Δ MACs (rule)", "macs_paper_rule_deviation_pct", priority=3),
+    Column("Δ MACs", "macs_deviation_pct", priority=1),
+)
+
+
 @click.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-def list_networks(as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print every network's counts as a JSON list (all fields, unrounded).")
+@format_option
+def list_networks(as_json: bool, fmt: str) -> None:
     """Every bundled network, with its params and MACs next to the paper's.
 
     MACs count multiply-accumulates of conv/fc layers; "paper rule" adds one operation per
@@ -68,23 +79,17 @@ def list_networks(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title="Bundled networks (MACs in millions; Δ = ours vs the paper's)")
-    for column in ("file", "network", "input", "def.", "params", "paper params",
-                   "Δ params", "MACs", "MACs paper rule", "paper MACs", "Δ MACs (rule)",
-                   "Δ MACs"):
-        right = column not in ("file", "network", "def.")
-        table.add_column(column, justify="right" if right else "left", no_wrap=True)
-    for r in rows:
-        table.add_row(
-            r["file"], r["name"], _shape(r["input"]),
-            "inferred" if r["inferred"] else "public",
-            f"{r['params']:,}",
-            "" if r["paper_params_m"] is None else f"{r['paper_params_m']}M",
-            _percent(r["params_deviation_pct"]),
-            _millions(r["macs"]), _millions(r["macs_paper_rule"]),
-            "" if r["paper_macs_m"] is None else f"{r['paper_macs_m']}",
-            _percent(r["macs_paper_rule_deviation_pct"]), _percent(r["macs_deviation_pct"]))
-    _console().print(table)
+    cells = tuple((
+        r["file"], r["name"], _shape(r["input"]),
+        "inferred" if r["inferred"] else "public",
+        f"{r['params']:,}",
+        "" if r["paper_params_m"] is None else f"{r['paper_params_m']}M",
+        _percent(r["params_deviation_pct"]),
+        _millions(r["macs"]), _millions(r["macs_paper_rule"]),
+        "" if r["paper_macs_m"] is None else f"{r['paper_macs_m']}",
+        _percent(r["macs_paper_rule_deviation_pct"]), _percent(r["macs_deviation_pct"]))
+        for r in rows)
+    emit([TableData("Bundled networks (Δ = ours vs the paper's)", LIST_COLUMNS, cells)], fmt)
 
 
 def layer_dict(layer: Layer) -> dict[str, Any]:
@@ -126,38 +131,53 @@ def network_dict(network: Network) -> dict[str, Any]:
     }
 
 
+INFO_COLUMNS = (
+    Column("#", "index", priority=2),
+    Column("layer", "layer", numeric=False, priority=9),
+    Column("type", "type", numeric=False, priority=6),
+    Column("input", "input", numeric=False, priority=4),
+    Column("output", "output", numeric=False, priority=5),
+    Column("kernel", "kernel", numeric=False, priority=3),
+    Column("stride", "stride", numeric=False, priority=3),
+    Column("pad", "padding", numeric=False, priority=1),
+    Column("groups", "groups", priority=2),
+    Column("params", "params", priority=7),
+    Column("MACs", "macs", priority=8),
+)
+
+
 @click.command()
 @click.argument("net")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
-def info(net: str, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the network as one JSON object (every field of every layer).")
+@format_option
+def info(net: str, as_json: bool, fmt: str) -> None:
     """Layer by layer: shapes, kernel, stride, groups, params and MACs of NET."""
     network = load_network(net)
     if as_json:
         click.echo(json.dumps(network_dict(network), indent=2))
         return
-    table = Table(title=f"{network.name} ({network.path})", caption=network.source)
-    for column in ("#", "layer", "type", "input", "output", "kernel", "stride", "pad",
-                   "groups", "params", "MACs"):
-        right = column not in ("layer", "type")
-        table.add_column(column, justify="right" if right else "left", no_wrap=True)
+    cells = []
     for i, layer in enumerate(network.layers, 1):
         windowed = layer.type in ("conv", "maxpool", "avgpool")
-        table.add_row(
+        cells.append((
             str(i), layer.name, layer.type,
             " + ".join(_shape(s) for s in layer.input_shapes), _shape(layer.output_shape),
             _shape(layer.kernel) if windowed else "", _shape(layer.stride) if windowed else "",
             _shape(layer.padding) if windowed else "",
             str(layer.groups) if layer.type == "conv" else "",
-            f"{layer.params:,}", f"{layer.macs:,}")
-    table.add_section()
-    table.add_row("", "total", "", _shape(network.input_shape), _shape(network.output_shape),
-                  "", "", "", "", f"{network.params:,}", f"{network.macs:,}")
-    console = _console()
-    console.print(table)
-    console.print(f"MACs by the paper's rule (one more per conv/fc output): "
-                  f"{network.macs_paper_rule:,}")
-    if network.notes:
-        console.print(network.notes, soft_wrap=True)
+            f"{layer.params:,}", f"{layer.macs:,}"))
+    cells.append(("", "total", "", _shape(network.input_shape), _shape(network.output_shape),
+                  "", "", "", "", f"{network.params:,}", f"{network.macs:,}"))
+    table = TableData(f"{network.name} ({network.path})", INFO_COLUMNS, tuple(cells), keys=2,
+                      caption=network.source, section_ends=frozenset({len(cells) - 2}))
+    emit([table], fmt)
+    if fmt == "table":
+        console = stdout_console()
+        console.print(f"MACs by the paper's rule (one more per conv/fc output): "
+                      f"{network.macs_paper_rule:,}", soft_wrap=not console.is_terminal)
+        if network.notes:
+            console.print(network.notes, soft_wrap=not console.is_terminal)
 
 
 @click.command()

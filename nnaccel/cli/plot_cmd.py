@@ -2,83 +2,116 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nnaccel.cli.compare_cmd import load_networks, simulate_with_progress
+from nnaccel.cli.hwopts import hardware_options
+from nnaccel.hardware import PRESETS
+
+if TYPE_CHECKING:
+    from nnaccel.compare import Config
 
 
 def _figure_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
-        click.option("--config", "configs", multiple=True, metavar="CONFIG",
-                     help="A preset (paper-8x8, paper-16x16) or ROWSxCOLS:SIZE; repeatable, one"
-                          " panel each (default: both paper presets)."),
+        hardware_options(tuple(PRESETS)),
         click.option("--out", "prefix", metavar="PREFIX",
                      help="Write PREFIX.png and PREFIX.svg (directories are created)."),
-        click.option("-o", "file", metavar="FILE", help="Write one file, FILE.png or FILE.svg."),
+        click.option("-o", "file", metavar="FILE",
+                     help="Write one file: FILE.png, FILE.svg or FILE.pdf."),
     ]
     for opt in reversed(opts):
         f = opt(f)
     return f
 
 
-def _draw(kind: str, nets: tuple[str, ...], all_: bool, configs: tuple[str, ...],
-          prefix: str | None, file: str | None, default_prefix: str) -> None:
+def _draw(kind: str, nets: tuple[str, ...], configs: Sequence[Config], prefix: str | None,
+          file: str | None, default_prefix: str, **options: Any) -> None:
     from nnaccel import plots  # matplotlib is loaded only when a figure is asked for
-    from nnaccel.compare import parse_configs
 
     paths = plots.output_paths(prefix, file, default_prefix)  # bad flags fail before any work
-    parsed = parse_configs(configs)
-    networks = load_networks(nets, all_)
-    runs = simulate_with_progress(networks, parsed, "fast", None)
+    networks = load_networks(nets, False)
+    runs = simulate_with_progress(networks, configs, "fast", None)
     fig = {"layers": plots.plot_layers, "tradeoff": plots.plot_tradeoff,
-           "roofline": plots.plot_roofline}[kind](runs)
+           "roofline": plots.plot_roofline}[kind](runs, **options)
     for p in plots.save_figure(fig, paths):
         click.echo(f"wrote {p}")
 
 
 @click.group("plot")
 def plot() -> None:
-    """Figures: per-layer cycles (Figure 6), accuracy trade-off (Figure 7), roofline."""
+    """Figures: per-layer cycles and energy (Figure 6), accuracy trade-off (Figure 7), roofline."""
 
 
 @plot.command("layers")
 @click.argument("nets", nargs=-1, required=True, metavar="NET...")
 @_figure_options
-def layers(nets: tuple[str, ...], configs: tuple[str, ...], prefix: str | None,
+def layers(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | None,
            file: str | None) -> None:
-    """Figure 6: cycles per layer (layers of the same configuration summed) for NET... side
-    by side, efficiency (MACs per cycle) on the right axis; one panel per configuration.
+    """Figure 6: cycles and energy per layer group (layers of the same configuration summed)
+    for NET... side by side, efficiency (MACs per cycle) on the right axis; two panels per
+    configuration.
 
-    Example: nnaccel plot layers sqnxt23 sqnxt23v2 sqnxt23v5 --out fig6
+    Example: nnaccel plot layers sqnxt23 sqnxt23v2 sqnxt23v5 -o fig6.pdf
     """
-    _draw("layers", nets, False, configs, prefix, file, "fig6-layers")
+    _draw("layers", nets, configs, prefix, file, "fig6-layers")
+
+
+def _parse_accuracy(values: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for text in values:
+        name, sep, value = text.rpartition("=")
+        try:
+            acc = float(value)
+        except ValueError:
+            acc = None
+        if not sep or not name or acc is None or not 0 <= acc <= 100:
+            raise click.BadParameter(f"{text!r} is not NAME=PERCENT, e.g. tiny-darknet=58.7",
+                                     param_hint="--accuracy")
+        out[name] = acc
+    return out
 
 
 @plot.command("tradeoff")
 @click.argument("nets", nargs=-1, metavar="[NET...]")
 @_figure_options
-def tradeoff(nets: tuple[str, ...], configs: tuple[str, ...], prefix: str | None,
-             file: str | None) -> None:
-    """Figure 7: top-1 accuracy (the paper's) against our energy and time, circle area
-    proportional to sqrt(params); default: the networks of Table 3."""
+@click.option("--accuracy", "accuracies", multiple=True, metavar="NAME=PERCENT",
+              help="Top-1 accuracy of a network (its name or file stem) not in the paper, or to"
+                   " replace the paper's; repeatable. A network file may also give it as"
+                   " paper.top1.")
+def tradeoff(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | None,
+             file: str | None, accuracies: tuple[str, ...]) -> None:
+    """Figure 7: top-1 accuracy against our energy and time, circle area proportional to
+    sqrt(params); default: the networks of Table 3. A network without an accuracy is left
+    out (with a warning) and does not count when times are normalized."""
+    accuracy = _parse_accuracy(accuracies)
     if not nets:
         from nnaccel.paper import table3_networks
 
         nets = tuple(n.path for n in table3_networks())
-    _draw("tradeoff", nets, False, configs, prefix, file, "fig7-tradeoff")
+    from nnaccel import plots
+
+    paths = plots.output_paths(prefix, file, "fig7-tradeoff")
+    runs = simulate_with_progress(load_networks(nets, False), configs, "fast", None)
+    left_out = plots.tradeoff_left_out(runs, accuracy)
+    if left_out:
+        click.echo(f"warning: left out, no top-1 accuracy: {', '.join(left_out)} (give"
+                   " --accuracy NAME=PERCENT)", err=True)
+    for p in plots.save_figure(plots.plot_tradeoff(runs, accuracy), paths):
+        click.echo(f"wrote {p}")
 
 
 @plot.command("roofline")
 @click.argument("nets", nargs=-1, required=True, metavar="NET...")
 @_figure_options
-def roofline(nets: tuple[str, ...], configs: tuple[str, ...], prefix: str | None,
+def roofline(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | None,
              file: str | None) -> None:
     """Every conv/fc layer of NET on the roofline of each configuration: MACs per DRAM byte
     against MACs per cycle. Shows why depthwise and early layers are slow."""
-    _draw("roofline", nets, False, configs, prefix, file, "roofline")
+    _draw("roofline", nets, configs, prefix, file, "roofline")
 
 
 @plot.command("pareto")
@@ -91,7 +124,7 @@ def roofline(nets: tuple[str, ...], configs: tuple[str, ...], prefix: str | None
 @click.option("--set", "network_set", is_flag=True,
               help="A panel for the network set's front (geometric mean per configuration).")
 @click.option("--out", "prefix", metavar="PREFIX", help="Write PREFIX.png and PREFIX.svg.")
-@click.option("-o", "file", metavar="FILE", help="Write one file, FILE.png or FILE.svg.")
+@click.option("-o", "file", metavar="FILE", help="Write one file: FILE.png, FILE.svg or FILE.pdf.")
 def pareto(source: str, metrics: str, networks: tuple[str, ...], network_set: bool,
            prefix: str | None, file: str | None) -> None:
     """A sweep's configurations and their Pareto front, the front's configurations labelled.

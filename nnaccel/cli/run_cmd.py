@@ -1,78 +1,113 @@
-"""`nnaccel run NET`: simulate one network on one hardware and print the per-layer table."""
+"""`nnaccel run NET`: simulate one network on one or more configurations, per-layer table."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import click
 from rich.console import Console
-from rich.table import Table
 
-from nnaccel.cli.compare_cmd import announce_first_compile
-from nnaccel.cli.hwopts import build_hardware, hardware_options
+from nnaccel.cli.hwopts import hardware_options
+from nnaccel.cli.progress import warm_up
+from nnaccel.cli.tables import Column, TableData, emit, format_option, print_items, stdout_console
 from nnaccel.network import load_network
-from nnaccel.simulate import DATAFLOWS, ENGINES, OBJECTIVES, simulate
+from nnaccel.simulate import ENGINES
+
+if TYPE_CHECKING:
+    from nnaccel.compare import Config
+    from nnaccel.simulate import Result
+
+#: The per-layer table; priority decides what stays on the first table of a narrow terminal.
+LAYER_COLUMNS = (
+    Column("layer", "layer", numeric=False, priority=9),
+    Column("type", "type", numeric=False, priority=3),
+    Column("df", "dataflow", numeric=False, priority=4),
+    Column("order", "loop_order", numeric=False, priority=1),
+    Column("tile x·y·c·k", "tile_xyck", numeric=False, priority=1),
+    Column("MACs", "macs", priority=5),
+    Column("cycles", "cycles", priority=8),
+    Column("stall cycles", "stall_cycles", priority=6),
+    Column("util.", "utilization", priority=7),
+    Column("DRAM B", "dram_bytes", priority=3),
+)
+
+
+def layer_table(result: Result, label: str) -> TableData:
+    """The per-layer table of one run."""
+    from nnaccel.report import energy_unit_suffix, rows_for_terminal
+
+    hw = result.hardware
+    unit = "MAC units" if energy_unit_suffix(hw) == "mac_units" else "pJ"
+    columns = (*LAYER_COLUMNS, Column(f"energy ({unit})", f"energy_{energy_unit_suffix(hw)}",
+                                      priority=5))
+    return TableData(
+        title=f"{result.network.name} on {label}: {hw.array_label} PEs, {hw.buffer_label} buffer"
+              f" ({result.engine} engine)",
+        columns=columns, rows=tuple(tuple(r) for r in rows_for_terminal(result)), name=label)
+
+
+def print_totals(result: Result, console: Console) -> None:
+    """The totals in short items, wrapped between items only."""
+    from nnaccel.report import energy_unit_suffix, fmt_int, fmt_sci
+
+    hw = result.hardware
+    t = result.totals()
+    unit = "MAC units" if energy_unit_suffix(hw) == "mac_units" else "pJ"
+    print_items(console, [
+        f"{result.network.name}: {fmt_int(t['cycles'])} cycles"
+        f" ({t['time_s'] * 1e3:.3f} ms at {hw.clock_hz / 1e9:g} GHz)",
+        f"{fmt_int(t['stall_cycles'])} stalled", f"{fmt_int(t['macs'])} MACs",
+        f"utilization {t['utilization']:.3f}",
+        f"DRAM {fmt_int(t['dram_read_bytes'])} B read, {fmt_int(t['dram_write_bytes'])} B written"])
+    levels = [f"{lvl} {fmt_sci(e)}" for lvl, e in result.energy.items()]
+    print_items(console, [f"energy ({unit}): total {fmt_sci(t['energy_total'])} = {levels[0]}",
+                          *levels[1:]], sep=", ")
 
 
 @click.command("run")
 @click.argument("net")
-@hardware_options
-@click.option("--dataflow", type=click.Choice(DATAFLOWS), default="auto", show_default=True,
-              help="auto: per layer the faster of WS and OS (paper §3).")
-@click.option("--objective", type=click.Choice(OBJECTIVES), default="cycles", show_default=True,
-              help="What the tiler minimises per layer (docs/model.md, 'The tiler').")
+@hardware_options()
 @click.option("--engine", type=click.Choice(ENGINES), default="fast", show_default=True,
               help="fast: closed forms per tile; step: one clock at a time (same answer, slower).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Write one row per layer to FILE.")
+              help="Write one row per layer, every field at full precision, to FILE.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Write the records, the hardware and the totals to FILE.")
+@format_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the totals.")
-def run(net: str, preset_name, hw_file, array, buffer, sparsity, dataflow: str, objective: str,
-        engine: str, csv_path: str | None, json_path: str | None, quiet: bool) -> None:
+def run(net: str, configs: Sequence[Config], engine: str, csv_path: str | None,
+        json_path: str | None, fmt: str, quiet: bool) -> None:
     """Simulate NET (a network file or a bundled name) layer by layer.
+
+    With several --config, one table each, and the files get a `config` column (JSON: one
+    run per configuration).
 
     Example: nnaccel run networks/sqnxt23v5.json --array 8x8 --buffer 32KB
     """
     # the engines load only when a command runs, so `nnaccel --help` stays quick
-    from nnaccel.report import (
-        energy_unit_suffix,
-        fmt_int,
-        fmt_sci,
-        layer_rows,
-        result_json,
-        rows_for_terminal,
-        write_csv,
-        write_json,
-    )
+    from nnaccel.report import layer_rows, result_json, write_csv, write_json
+    from nnaccel.simulate import simulate
 
-    hw = build_hardware(preset_name, hw_file, array, buffer, sparsity)
     network = load_network(net)
-    announce_first_compile(Console(stderr=True))
-    result = simulate(network, hw, engine=engine, dataflow=dataflow, objective=objective)
+    warm_up(Console(stderr=True))
+    results = [simulate(network, c.hardware, engine=engine, dataflow=c.dataflow,
+                        objective=c.objective) for c in configs]
+    several = len(configs) > 1
     if csv_path:
-        write_csv(csv_path, layer_rows(result))
+        write_csv(csv_path, [({"config": c.label} if several else {}) | row
+                             for c, res in zip(configs, results, strict=True)
+                             for row in layer_rows(res)])
     if json_path:
-        write_json(json_path, result_json(result))
-
-    console = Console()
-    unit = "MAC units" if energy_unit_suffix(hw) == "mac_units" else "pJ"
-    if not quiet:
-        table = Table(title=f"{network.name} on {hw.array_label} PEs, {hw.buffer_label} buffer"
-                      f" ({engine} engine)")
-        for col, justify in (("layer", "left"), ("type", "left"), ("df", "left"), ("order", "left"),
-                             ("tile x·y·c·k", "left"), ("MACs", "right"), ("cycles", "right"),
-                             ("stall", "right"), ("util", "right"), ("DRAM B", "right"),
-                             (f"energy ({unit})", "right")):
-            table.add_column(col, justify=justify, no_wrap=True)
-        for row in rows_for_terminal(result):
-            table.add_row(*row)
-        console.print(table)
-    t = result.totals()
-    console.print(
-        f"[bold]{network.name}[/bold]: {fmt_int(t['cycles'])} cycles"
-        f" ({t['time_s'] * 1e3:.3f} ms at {hw.clock_hz / 1e9:g} GHz),"
-        f" {fmt_int(t['stall_cycles'])} stalled; {fmt_int(t['macs'])} MACs;"
-        f" utilization {t['utilization']:.3f};"
-        f" DRAM {fmt_int(t['dram_read_bytes'])} B read, {fmt_int(t['dram_write_bytes'])} B written"
-    )
-    parts = ", ".join(f"{lvl} {fmt_sci(e)}" for lvl, e in result.energy.items())
-    console.print(f"energy ({unit}): total {fmt_sci(t['energy_total'])} = {parts}")
+        write_json(json_path, [{"config": c.label, **result_json(res)} for c, res in
+                               zip(configs, results, strict=True)] if several
+                   else result_json(results[0]))
+    tables = [layer_table(res, c.label) for c, res in zip(configs, results, strict=True)]
+    if fmt != "table":
+        emit(tables, fmt, group="config" if several else None)
+        return
+    console = stdout_console()
+    for table, res in zip(tables, results, strict=True):
+        if not quiet:
+            emit([table], fmt, console)
+        print_totals(res, console)

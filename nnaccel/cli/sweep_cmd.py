@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from nnaccel.cli.hwopts import build_hardware
+from nnaccel.cli.hwopts import build_configs
 
 _AXIS_FLAGS = (
     ("array", "--array", "PE arrays RxC: 8x8,16x16,12x4 or 4x4..32x32 (dimensions double)."),
@@ -34,9 +34,9 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
     """A progress bar with ETA on a terminal (none otherwise) and its update function."""
     if not console.is_terminal:
         return None, None
-    from nnaccel.cli.compare_cmd import announce_first_compile
+    from nnaccel.cli.progress import warm_up
 
-    announce_first_compile(console)
+    warm_up(console)  # a cold cache compiles here, under its spinner, before any fork
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -114,7 +114,8 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     metrics = parse_metrics(pareto_metrics) if pareto_metrics else None
     for path in (csv_path, parquet_path, store):
         check_output(path)
-    base = build_hardware(preset_name, hw_file, None, None, None) if preset_name or hw_file else None
+    base = (build_configs(presets=(preset_name,) if preset_name else (), hw_file=hw_file)[0].hardware
+            if preset_name or hw_file else None)
     spec = build_spec(nets, axes, points, sweep_file, base)
     pl = plan(spec)
     client = None

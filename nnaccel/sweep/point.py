@@ -1,6 +1,6 @@
 """A sweep point is pure: (network content, hardware, dataflow, objective, model version) -> row.
 
-That is what makes a point cacheable, resumable and safe to compute anywhere (DESIGN.md §8):
+That is what makes a point cacheable, resumable and safe to compute anywhere:
 its key hashes exactly what its row depends on, and `evaluate` runs `simulate` exactly as
 `nnaccel run` does. A `Task` is several networks on one hardware point, so that the layer
 shapes they share are searched once (one `SearchCache` per hardware).

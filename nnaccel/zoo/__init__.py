@@ -3,7 +3,9 @@
 The files are the product; the builders are how they are made and kept honest. A test
 regenerates them and compares bytes, so files and builders cannot drift apart. Regenerate
 with ``python -m nnaccel.zoo [FOLDER]`` (default: the repository's ``networks/``); this also
-writes the format's ``schema.json``.
+writes the format's JSON Schema, ``nnaccel/network.schema.json`` (``netschema.SCHEMA_PATH``):
+it ships inside the package, so that ``networks/`` holds networks only and
+``nnaccel validate networks/*.json`` checks exactly the networks.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from nnaccel.netformat import dumps_network
-from nnaccel.netschema import dumps_schema
+from nnaccel.netschema import SCHEMA_PATH, dumps_schema
 from nnaccel.network import Network
 from nnaccel.zoo.alexnet import alexnet
 from nnaccel.zoo.darknet import tiny_darknet
@@ -39,14 +41,18 @@ def build_all() -> dict[str, Network]:
     return {stem: build() for stem, build in BUILDERS}
 
 
+def write_schema(path: str | Path = SCHEMA_PATH) -> Path:
+    """Write the network format's JSON Schema to ``path``; return it."""
+    path = Path(path)
+    path.write_text(dumps_schema(), encoding="utf-8")
+    return path
+
+
 def write_all(folder: str | Path) -> list[Path]:
-    """Write every zoo network as ``<folder>/<stem>.json``, and the format's
-    ``schema.json``; return the paths written."""
+    """Write every zoo network as ``<folder>/<stem>.json``; return the paths written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    schema = folder / "schema.json"
-    schema.write_text(dumps_schema(), encoding="utf-8")
-    written = [schema]
+    written = []
     for stem, network in build_all().items():
         path = folder / f"{stem}.json"
         path.write_text(dumps_network(network), encoding="utf-8")

@@ -1,16 +1,18 @@
-"""``python -m nnaccel.zoo [FOLDER]``: regenerate every network file (default ``networks/``)."""
+"""``python -m nnaccel.zoo [FOLDER]``: regenerate every network file (default ``networks/``)
+and, with the default folder, the package's network.schema.json."""
 
 from __future__ import annotations
 
 import sys
 
 from nnaccel.network import networks_dir
-from nnaccel.zoo import write_all
+from nnaccel.zoo import write_all, write_schema
 
 
 def main(argv: list[str]) -> int:
     folder = argv[0] if argv else networks_dir()
-    for path in write_all(folder):
+    written = write_all(folder) if argv else [write_schema(), *write_all(folder)]
+    for path in written:
         print(path)
     return 0
 

@@ -3,7 +3,7 @@
 One builder covers every variant of the paper: width multiplier, depth list, conv1 kernel,
 block layout (v1: a parallel projection shortcut in each stage's first block; v5: a shared
 transition conv instead), grouped convolutions (G-SqNxt) and iterative deep aggregation (IDA).
-See architectures.md §1 for the facts each choice rests on.
+docs/design.md §8 lists the facts each choice rests on.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from nnaccel.zoo._builder import NetBuilder
 from nnaccel.zoo.paper import paper_figures
 
 #: Stage widths at 1.0x. Only these scale with the width multiplier; the official 2.0 files
-#: keep conv1 at 64 channels and the final conv at 128 (architectures.md §1).
+#: keep conv1 at 64 channels and the final conv at 128 (docs/design.md §8).
 BASE_WIDTHS = (32, 64, 128, 256)
 CONV1_CHANNELS = 64
 FINAL_CHANNELS = 128
