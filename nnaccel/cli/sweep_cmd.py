@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from nnaccel.cli.hwopts import build_configs
+from nnaccel.cli.tables import Column, TableData, emit, format_option
 
 _AXIS_FLAGS = (
     ("array", "--array", "PE arrays RxC: 8x8,16x16,12x4 or 4x4..32x32 (dimensions double)."),
@@ -87,12 +88,13 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
               help="Run on Dask: the --scheduler, else a local Dask cluster of this machine.")
 @click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               metavar="SECONDS", help="How long to try to reach the --scheduler.")
+@format_option
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
 def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None,
           hw_file: str | None, points: tuple[str, ...], store: str, csv_path: str | None,
           parquet_path: str | None, pareto_metrics: str | None, jobs: int | None,
-          scheduler: str | None, use_dask: bool, connect_timeout: float, quiet: bool,
-          **axes: str | None) -> None:
+          scheduler: str | None, use_dask: bool, connect_timeout: float, fmt: str,
+          quiet: bool, **axes: str | None) -> None:
     """Simulate every NET on every hardware point; rows into a resumable results store.
 
     NET: a bundled name, a file, a glob, 'all', or a SqueezeNext family such as
@@ -162,15 +164,17 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
         write_rows(parquet_path, rows, columns)
     failed = sum(1 for r in rows if r["error"])
     rate = result.computed / seconds if seconds > 0 else 0.0
-    click.echo(f"{len(rows)} points ({len(pl.networks)} networks x {len(pl.points)} hardware"
+    summary = (f"{len(rows)} points ({len(pl.networks)} networks x {len(pl.points)} hardware"
                f" points): {result.computed} computed in {seconds:.1f} s ({rate:.0f}/s),"
                f" {result.reused} from the store {store}"
                + (f"; {failed} do not fit their buffer (see the error column)" if failed else ""))
+    click.echo(summary, err=fmt != "table")  # --format csv/json: stdout is the table alone
     if metrics and not quiet:
-        _print_fronts(rows, metrics)
+        emit([_fronts_table(rows, metrics)], fmt)
     elif not quiet and len(pl.points) > 1 and len(pl.networks) <= MAX_BEST_ROWS:
-        _print_best(rows)
-    if not quiet and any(n.source.startswith(FAMILY_SOURCE) for n in pl.networks):
+        emit([_best_table(rows)], fmt)
+    if not quiet and fmt == "table" and any(n.source.startswith(FAMILY_SOURCE)
+                                            for n in pl.networks):
         from nnaccel.sweep.ranks import paper_ranks
 
         for rank in paper_ranks(rows):  # the paper's variants among a family (paper §5)
@@ -181,32 +185,28 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
 MAX_BEST_ROWS = 30
 
 
-def _print_best(rows: list[dict[str, Any]]) -> None:
+def _best_table(rows: list[dict[str, Any]]) -> TableData:
     """Per network, the configuration with the fewest cycles, the least energy, the least EDP."""
-    from rich.table import Table
-
     from nnaccel.sweep.pareto import config_label, varying_columns
 
     varying = varying_columns(rows)
-    table = Table(title="Best configuration per network")
-    for col in ("network", "fewest cycles", "least energy", "least EDP"):
-        table.add_column(col)
     by_net: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if not r["error"]:
             by_net.setdefault(r["network"], []).append(r)
-    for net, members in by_net.items():
-        best = [config_label(min(members, key=lambda r, m=m: r[m]), varying)
-                for m in ("cycles", "energy_total", "edp")]
-        table.add_row(net, *best)
-    console = Console()
-    (console if console.is_terminal else Console(width=200, file=sys.stdout)).print(table)
+    cells = tuple(
+        (net, *(config_label(min(members, key=lambda r, m=m: r[m]), varying)
+                for m in ("cycles", "energy_total", "edp")))
+        for net, members in by_net.items())
+    columns = (Column("network", "network", numeric=False, priority=9),
+               *(Column(h, k, numeric=False) for h, k in (
+                   ("fewest cycles", "fewest_cycles"), ("least energy", "least_energy"),
+                   ("least EDP", "least_edp"))))
+    return TableData("Best configuration per network", columns, cells, name="best")
 
 
-def _print_fronts(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> None:
+def _fronts_table(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> TableData:
     """Each network's front and, for several networks, the set's (geometric mean)."""
-    from rich.table import Table
-
     from nnaccel.sweep.axes import SweepError
     from nnaccel.sweep.pareto import config_label, set_front, varying_columns
 
@@ -219,18 +219,17 @@ def _print_fronts(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> None:
                       for r in set_front(rows, metrics) if r["pareto"]]
         except SweepError:
             pass  # no configuration ran every network: there is no set to compare
-    table = Table(title=f"Pareto fronts over {', '.join(metrics)}")
-    for col in ("network", "configuration", *metrics):
-        table.add_column(col, justify="left" if col in ("network", "configuration") else "right")
-    last = None
-    for r in sorted(front, key=lambda x: (names.index(x["network"]) if x["network"] in names
-                                          else len(names), x[metrics[0]])):
-        if last is not None and r["network"] != last:
-            table.add_section()
-        last = r["network"]
-        table.add_row(r["network"], config_label(r, varying), *(f"{r[m]:.4g}" for m in metrics))
-    console = Console()
-    (console if console.is_terminal else Console(width=200, file=sys.stdout)).print(table)
+    order = {n: i for i, n in enumerate(names)}
+    front.sort(key=lambda x: (order.get(x["network"], len(names)), x[metrics[0]]))
+    cells = tuple((r["network"], config_label(r, varying), *(f"{r[m]:.4g}" for m in metrics))
+                  for r in front)
+    ends = frozenset(i for i in range(len(front) - 1)
+                     if front[i]["network"] != front[i + 1]["network"])
+    columns = (Column("network", "network", numeric=False, priority=9),
+               Column("configuration", "configuration", numeric=False, priority=8),
+               *(Column(m, m) for m in metrics))
+    return TableData(f"Pareto fronts over {', '.join(metrics)}", columns, cells, keys=2,
+                     section_ends=ends, name="pareto")
 
 
 @click.command("pareto")
