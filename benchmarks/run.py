@@ -12,7 +12,10 @@ Measures, each in a child process so that one measurement cannot warm the next:
   of a few networks with the step engine (the step engine advances one clock at a time and
   takes long on big networks; which ones is printed);
 * the tiler: mappings searched per second, and candidates evaluated per second when the tiler
-  says how many it evaluated;
+  says how many it evaluated; and how its search time grows with a layer's size (10**3
+  against 10**9 channels, as a ratio in one run);
+* Ctrl-C at random moments of `compare --all` and `run --engine step` (benchmarks/sigint.py,
+  --sigint-trials per command): failures and the slowest stop;
 * `nnaccel sweep` of the 25 bundled networks on 4 arrays x 6 buffers x 2 DRAM bandwidths
   (1,200 points) with a warm numba cache and a new store: points per second for the whole
   command and the speed-up over today's per-point cost (one network on a new hardware point,
@@ -49,6 +52,8 @@ TARGETS = {  # docs/design.md §9
     "compare_all_warm_s": 3.0,
     "compare_all_cold_s": 30.0,
     "compare_all_mem_mb": 500.0,
+    "tiler_scale_ratio": 10.0,  # issue 12: 10**9 channels in the same order of time as 10**3
+    "sigint_stop_s": 2.0,  # issue 12: Ctrl-C honoured within about a second
 }
 # The step engine on these only: the 1.0 SqueezeNext family of Table 3, SqueezeNet v1.1 and
 # MobileNet (its depthwise layers have the most tiles per MAC).
@@ -356,6 +361,59 @@ def child_tiler() -> dict[str, Any]:
     return out
 
 
+def child_scale() -> dict[str, Any]:
+    """Runs in a child (--child scale): the tiler's search time against a layer's size.
+
+    One conv, 10**3 and 10**9 output channels (and 10**3 and 10**9 input channels of an fc),
+    on a 16x16 array with a 16 MB buffer, where every size maps: the grid's bound
+    (nnaccel/tiler.py, MAX_TILES) keeps the big layer's search within a small factor of the
+    small one's. Median of 5 searches each, after one to load the kernels."""
+    import numpy as np
+
+    from nnaccel import tiler
+    from nnaccel.energy import energy_per_count
+    from nnaccel.engines import layout as L
+    from nnaccel.hardware import Hardware
+    from nnaccel.lowering import layer_vector
+    from nnaccel.network import Layer
+
+    hw = Hardware(Pr=16, Pc=16, buffer_bytes=16 * 2**20)
+    hw_vec, weights = hw.vector(), energy_per_count(hw)
+
+    def timed(layer: Layer) -> float:
+        v = layer_vector(layer)
+        tiler.search(v, hw_vec, weights, "cycles", (L.DF_WS, L.DF_OS))
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            tiler.search(v, hw_vec, weights, "cycles", (L.DF_WS, L.DF_OS))
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times))
+
+    out: dict[str, Any] = {}
+    for n in (10**3, 10**9):
+        out[f"conv_cout_{n:.0e}_s"] = timed(Layer("c", "conv", ("input",), ((16, 8, 8),),
+                                                  (n, 8, 8), kernel=(3, 3), padding=(1, 1)))
+        out[f"fc_cin_{n:.0e}_s"] = timed(Layer("f", "fc", ("input",), ((n, 1, 1),),
+                                               (256, 1, 1)))
+    out["conv_ratio"] = out["conv_cout_1e+09_s"] / out["conv_cout_1e+03_s"]
+    out["fc_ratio"] = out["fc_cin_1e+09_s"] / out["fc_cin_1e+03_s"]
+    return out
+
+
+def bench_sigint(trials: int) -> dict[str, Any]:
+    """benchmarks/sigint.py: Ctrl-C at random moments of compare --all and run --engine step."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import sigint
+
+    out: dict[str, Any] = {}
+    for label, t in sigint.run(trials, seed=12).items():
+        out[label] = {"trials": t.trials, "interrupted": t.interrupted,
+                      "finished_first": t.finished_first, "failed": len(t.failures),
+                      "slowest_stop_s": t.worst_s, "failures": t.failures[:5]}
+    return out
+
+
 def run_child(kind: str, args: list[str], timeout: float) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--child-out", f.name,
@@ -386,6 +444,7 @@ def previous_result(exclude: Path | None = None) -> tuple[Path, dict[str, Any]] 
 def headline(r: dict[str, Any]) -> dict[str, float | None]:
     """The numbers shown in the table and compared with the last run."""
     c, n, t = r.get("compare", {}), r.get("networks", {}), r.get("tiler", {})
+    sc, si = r.get("scale", {}), r.get("sigint", {})
     sw = r.get("sweep", {})
     fast = n.get("fast", {})
     step = n.get("step", {})
@@ -415,6 +474,13 @@ def headline(r: dict[str, Any]) -> dict[str, float | None]:
         "run, step: slowest replay alone (s)": max((v.get("replay_s", 0) for v in step.values()),
                                                    default=None),
     }
+    h["tiler: conv, 10**9 / 10**3 output channels (time ratio)"] = sc.get("conv_ratio")
+    h["tiler: fc, 10**9 / 10**3 input channels (time ratio)"] = sc.get("fc_ratio")
+    h["tiler: conv with 10**9 output channels (s)"] = sc.get("conv_cout_1e+09_s")
+    for label, v in si.items():
+        if isinstance(v, dict):
+            h[f"Ctrl-C during {label}: failed of {v['trials']}"] = v["failed"]
+            h[f"Ctrl-C during {label}: slowest stop (s)"] = v["slowest_stop_s"]
     for cfg, v in t.items():
         if isinstance(v, dict):
             h[f"tiler {cfg}: searches per s"] = v.get("searches_per_s")
@@ -434,6 +500,12 @@ def status(key: str, value: float | None) -> str:
         target = TARGETS["compare_all_cold_s"]
     elif key.startswith("compare --all, peak memory, tree RSS"):
         target = TARGETS["compare_all_mem_mb"]
+    elif key.startswith("tiler: ") and "ratio" in key:
+        target = TARGETS["tiler_scale_ratio"]
+    elif key.startswith("Ctrl-C") and "failed" in key:
+        target = 0
+    elif key.startswith("Ctrl-C") and "slowest" in key:
+        target = TARGETS["sigint_stop_s"]
     if target is None or value is None:
         return "", ""
     return f"≤ {target:g}", "ok" if value <= target else "MISSED"
@@ -466,7 +538,10 @@ def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | Non
         console.print("step engine timed on: " + ", ".join(sorted(net["step"])))
     if net.get("step_skipped"):
         console.print("step engine skipped (time budget spent): " + ", ".join(net["step_skipped"]))
-    for what in ("compare", "networks", "tiler", "sweep"):
+    for label, v in result.get("sigint", {}).items():
+        for problem in v.get("failures", []):
+            console.print(f"[red]Ctrl-C during {label}: {problem}[/red]")
+    for what in ("compare", "networks", "tiler", "scale", "sweep"):
         err = result.get(what, {}).get("error") or result.get(what, {}).get("errors")
         if err:
             console.print(f"[red]{what}: {err}[/red]")
@@ -480,7 +555,9 @@ def main() -> int:
     ap.add_argument("--step-budget", type=float, default=300,
                     help="seconds the step engine may take in total; networks past it are skipped")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=("compare", "networks", "tiler", "sweep"))
+                    choices=("compare", "networks", "tiler", "scale", "sigint", "sweep"))
+    ap.add_argument("--sigint-trials", type=int, default=50,
+                    help="Ctrl-C trials per command (benchmarks/sigint.py)")
     ap.add_argument("--sweep-repeat", type=int, default=3, help="warm runs of the sweep (median)")
     ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -488,10 +565,9 @@ def main() -> int:
     args = ap.parse_args()
 
     if args.child:
-        if args.child == "networks":
-            data = child_networks(list(STEP_NETWORKS), args.step_budget)
-        else:
-            data = child_sweep() if args.child == "sweep" else child_tiler()
+        children = {"networks": lambda: child_networks(list(STEP_NETWORKS), args.step_budget),
+                    "scale": child_scale, "sweep": child_sweep, "tiler": child_tiler}
+        data = children[args.child]()
         Path(args.child_out).write_text(json.dumps(data))
         return 0
 
@@ -509,6 +585,10 @@ def main() -> int:
                                        timeout=args.step_budget + 600)
     if "tiler" not in args.skip:
         result["tiler"] = run_child("tiler", [], timeout=600)
+    if "scale" not in args.skip:
+        result["scale"] = run_child("scale", [], timeout=600)
+    if "sigint" not in args.skip:
+        result["sigint"] = bench_sigint(args.sigint_trials)
     if "sweep" not in args.skip:
         result["sweep"] = bench_sweep(args.sweep_repeat)
     result["machine"]["loadavg_after"] = os.getloadavg()[0]

@@ -32,3 +32,16 @@ class HardwareError(NnaccelError):
 
 class MappingError(NnaccelError):
     """A layer that cannot be mapped onto the hardware (e.g. the buffer is too small)."""
+
+
+class OutputError(NnaccelError):
+    """An output path the run cannot or must not write, found before any work is done."""
+
+
+class RunFailure(Exception):
+    """A run that could not finish for a reason outside its input (a full disk, a closed
+    pipe, a killed process): the CLI says so on one line with exit status 1."""
+
+
+class WriteError(RunFailure):
+    """An output that failed while being written; no half-written file is left."""

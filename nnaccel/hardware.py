@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from . import limits
 from .engines import layout
 from .errors import HardwareError
+from .paths import file_problem
 
 KIB = 1024
 # The paper's "32KB" means 32·1024 bytes; KB, KiB and K are all binary here, and so are MB/MiB.
@@ -48,8 +50,10 @@ class EnergyTable:
     def __post_init__(self) -> None:
         for f in ("mac", "rf", "array", "buffer", "dram"):
             v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise HardwareError(f"energy.{f} must be a non-negative number, got {v!r}")
+            if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                    or not 0 <= v <= limits.MAX_ENERGY):
+                raise HardwareError(f"energy.{f} must be a number from 0 to {limits.MAX_ENERGY:g}"
+                                    f" (docs/model.md, 'Limits'), got {v!r}")
         if self.unit not in ("mac", "pJ"):
             raise HardwareError(f"energy.unit must be 'mac' or 'pJ', got {self.unit!r}")
 
@@ -76,7 +80,7 @@ class AreaTable:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise HardwareError(f"area.{f} must be a non-negative number, got {v!r}")
-        _positive_int("area.mac_bits", self.mac_bits)
+        _int_in("area.mac_bits", self.mac_bits, 1, 128)
 
 
 @dataclass(frozen=True)
@@ -101,27 +105,33 @@ class Hardware:
     area: AreaTable = field(default_factory=AreaTable)
 
     def __post_init__(self) -> None:
-        for f in ("Pr", "Pc", "buffer_bytes", "word_bytes", "psum_bytes", "rf_psums"):
-            _positive_int(f, getattr(self, f))
-        _non_negative_int("dram_latency_cycles", self.dram_latency_cycles)
-        _non_negative_int("buffer_port_words", self.buffer_port_words)
+        for f, (low, high) in limits.HW_INT_RANGES.items():
+            _int_in(f, getattr(self, f), low, high)
         for f in ("clock_hz", "dram_bandwidth_bytes_per_s"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
                 raise HardwareError(f"{f} must be a positive number, got {v!r}")
+        low, high = limits.CLOCK_HZ
+        if not low <= self.clock_hz <= high:
+            raise HardwareError(f"clock_hz must be from {low:g} to {high:g} Hz (docs/model.md,"
+                                f" 'Limits'), got {self.clock_hz!r}")
         if self.psum_bytes % self.word_bytes:
             raise HardwareError(
                 f"psum_bytes ({self.psum_bytes}) must be a multiple of word_bytes ({self.word_bytes})"
             )
         bpc = self.dram_bandwidth_bytes_per_s / self.clock_hz
-        if abs(bpc - round(bpc)) > 1e-9 or round(bpc) < 1:
+        low, high = limits.DRAM_BYTES_PER_CYCLE
+        if abs(bpc - round(bpc)) > 1e-9 or not low <= round(bpc) <= high:
             raise HardwareError(
                 f"DRAM bandwidth {self.dram_bandwidth_bytes_per_s:g} B/s at clock {self.clock_hz:g} Hz"
-                f" is {bpc:g} bytes per cycle; it must be a whole number of at least 1"
+                f" is {bpc:g} bytes per cycle; it must be a whole number from {low} to {high:,}"
+                " (docs/model.md, 'Limits')"
             )
         s = self.sparsity
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1:
-            raise HardwareError(f"sparsity must be a number in [0, 1), got {s!r}")
+        if (isinstance(s, bool) or not isinstance(s, (int, float))
+                or not 0 <= s <= limits.MAX_SPARSITY):
+            raise HardwareError(f"sparsity must be a number from 0 to {limits.MAX_SPARSITY!r}"
+                                f" (a density of at least 1e-6, docs/model.md), got {s!r}")
         for f in ("fuse_pool", "fuse_add"):
             if not isinstance(getattr(self, f), bool):
                 raise HardwareError(f"{f} must be true or false, got {getattr(self, f)!r}")
@@ -183,14 +193,11 @@ class Hardware:
         return d
 
 
-def _positive_int(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise HardwareError(f"{name} must be a whole number of at least 1, got {v!r}")
-
-
-def _non_negative_int(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise HardwareError(f"{name} must be a whole number of at least 0, got {v!r}")
+def _int_in(name: str, v: Any, low: int, high: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+        shown = repr(v) if len(repr(v)) <= 30 else repr(v)[:27] + "..."
+        raise HardwareError(f"{name} must be a whole number from {low:,} to {high:,}"
+                            f" (docs/model.md, 'Limits'), got {shown}")
 
 
 PRESETS: dict[str, Hardware] = {
@@ -210,12 +217,14 @@ def preset(name: str) -> Hardware:
 
 def parse_array(text: str) -> tuple[int, int]:
     """'8x8' -> (8, 8): rows x columns, both at least 1."""
-    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
+    m = re.fullmatch(r"\s*(\d{1,30})\s*[xX×]\s*(\d{1,30})\s*", str(text))
     if not m:
-        raise HardwareError(f"array {text!r} is not ROWSxCOLS, e.g. 8x8 or 16x16")
+        raise HardwareError(f"array {str(text)[:40]!r} is not ROWSxCOLS, e.g. 8x8 or 16x16")
     r, c = int(m.group(1)), int(m.group(2))
-    if r < 1 or c < 1:
-        raise HardwareError(f"array {text!r}: rows and columns must be at least 1")
+    low, high = limits.HW_INT_RANGES["Pr"]
+    if not (low <= r <= high and low <= c <= high):
+        raise HardwareError(f"array {text!r}: rows and columns must be from {low} to {high:,}"
+                            " (docs/model.md, 'Limits')")
     return r, c
 
 
@@ -224,23 +233,26 @@ def parse_size(text: str | int) -> int:
     if isinstance(text, int) and not isinstance(text, bool):
         n = text
     else:
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(text))
+        m = re.fullmatch(r"\s*(\d{1,30}(?:\.\d{1,30})?)\s*([A-Za-z]*)\s*", str(text))
         unit = m.group(2).upper() if m else None
         if not m or unit not in _SIZE_UNITS:
             raise HardwareError(
-                f"size {text!r} is not a number with a unit B, KB, KiB, MB or MiB (e.g. 32KB)"
+                f"size {str(text)[:40]!r} is not a number with a unit B, KB, KiB, MB, MiB, GB or GiB"
+                " (e.g. 32KB; all binary: KB = 1024 bytes)"
             )
-        value = float(m.group(1)) * _SIZE_UNITS[unit]
-        if value != int(value):
+        value = Fraction(m.group(1)) * _SIZE_UNITS[unit]
+        if value.denominator != 1:
             raise HardwareError(f"size {text!r} is not a whole number of bytes")
         n = int(value)
-    if n < 1:
-        raise HardwareError(f"size {text!r} must be at least 1 byte")
+    low, high = limits.HW_INT_RANGES["buffer_bytes"]
+    if not low <= n <= high:
+        raise HardwareError(f"size {text!r} must be from {low} byte to {format_size(high)}"
+                            " (docs/model.md, 'Limits')")
     return n
 
 
 def format_size(n: int) -> str:
-    for unit, scale in (("MB", KIB**2), ("KB", KIB)):
+    for unit, scale in (("GB", KIB**3), ("MB", KIB**2), ("KB", KIB)):
         if n >= scale and n % scale == 0:
             return f"{n // scale}{unit}"
     return f"{n}B"
@@ -252,7 +264,11 @@ _TOML_ALIASES = {"array": None, "buffer": None, "preset": None}
 
 
 def read_toml(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
-    """The table of a TOML file; `error` naming the file for a missing, unreadable or bad one."""
+    """The table of a TOML file; `error` naming the file for a missing, unreadable, too large
+    or bad one."""
+    problem = file_problem(path, limits.MAX_FILE_BYTES)
+    if problem is not None:
+        raise error(f"{path}: {'no such ' + what if problem == 'no such file' else problem}")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

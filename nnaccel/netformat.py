@@ -1,7 +1,7 @@
 """The network file format: parse and validate it, and write it back deterministically.
 
 The format is described for people in ``docs/network-format.md`` and for tools in
-``networks/schema.json``; the tables below are the single source both are tested against.
+``nnaccel/network.schema.json``; the tables below are the single source both are tested against.
 Parsing returns plain, fully checked values (``nnaccel.network`` turns them into dataclasses),
 so this module does not depend on the dataclasses and the two cannot import each other in a
 circle.
@@ -10,12 +10,14 @@ circle.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nnaccel import limits
 from nnaccel.errors import NetworkError
-from nnaccel.shapes import LAYER_TYPES, Shape, ShapeError, output_shape
+from nnaccel.shapes import LAYER_TYPES, POOL_TYPES, Shape, ShapeError, output_shape
 
 if TYPE_CHECKING:
     from nnaccel.network import Network
@@ -108,7 +110,10 @@ def _is_number(value: Any) -> bool:
 
 
 def _describe(value: Any) -> str:
-    text = json.dumps(value)
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError):  # nested hundreds deep: say what it is
+        return f"a deeply nested {'list' if isinstance(value, list) else 'object'}"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -134,13 +139,23 @@ class _Checker:
 
     # Each checker returns (normalized,) or an error string.
     def _string(self, v: Any) -> Any:
-        return (v,) if isinstance(v, str) and v else "expected a non-empty string"
+        if not isinstance(v, str) or not v:
+            return "expected a non-empty string"
+        if len(v) > limits.MAX_TEXT:
+            return f"expected at most {limits.MAX_TEXT:,} characters"
+        if not v.isprintable() and not _encodable(v):
+            return "expected text that is valid Unicode (no lone surrogate \\udXXX escapes)"
+        return (v,)
 
     def _boolean(self, v: Any) -> Any:
         return (v,) if isinstance(v, bool) else "expected true or false"
 
     def _positive_integer(self, v: Any) -> Any:
-        return (v,) if _is_int(v) and v >= 1 else "expected a positive integer"
+        if not _is_int(v) or v < 1:
+            return "expected a positive integer"
+        if v > limits.MAX_DIM:
+            return f"expected at most {limits.MAX_DIM:,} (2**30, docs/network-format.md)"
+        return (v,)
 
     def _ints(self, v: Any, n: int, low: int, what: str) -> Any:
         # JSON numbers parse to plain int (or float); `type(...) is int` also rules out bool
@@ -148,10 +163,17 @@ class _Checker:
             return f"expected {what}: a list of {n} integers"
         if min(v) < low:
             return f"expected {what} with every entry >= {low}"
+        if max(v) > limits.MAX_DIM:
+            return (f"expected {what} with every entry at most {limits.MAX_DIM:,} "
+                    "(2**30, docs/network-format.md)")
         return (tuple(v),)
 
     def _shape(self, v: Any) -> Any:
-        return self._ints(v, 3, 1, "a shape [C, H, W]")
+        checked = self._ints(v, 3, 1, "a shape [C, H, W]")
+        if not isinstance(checked, str) and v[0] * v[1] * v[2] > limits.MAX_WORK:
+            return (f"expected a shape of at most {limits.MAX_WORK:,} elements (2**40, "
+                    "docs/network-format.md)")
+        return checked
 
     def _pair(self, v: Any) -> Any:
         return self._ints(v, 2, 1, "a pair [h, w]")
@@ -176,18 +198,50 @@ class _Checker:
         return (tuple(out),)
 
     def _number(self, v: Any) -> Any:
-        return (v,) if _is_number(v) and v >= 0 else "expected a non-negative number"
+        if not _is_number(v) or not 0 <= v <= limits.MAX_PAPER_NUMBER:
+            return f"expected a number from 0 to {limits.MAX_PAPER_NUMBER:g}"
+        return (v,)
 
     def _depth(self, v: Any) -> Any:
-        if not isinstance(v, list) or not v or not all(_is_int(x) and x >= 1 for x in v):
-            return "expected a list of positive integers"
+        if (not isinstance(v, list) or not v
+                or not all(_is_int(x) and 1 <= x <= limits.MAX_DIM for x in v)):
+            return f"expected a list of integers from 1 to {limits.MAX_DIM:,}"
         return (tuple(v),)
 
     def _object(self, v: Any) -> Any:
         return (v,) if isinstance(v, dict) else "expected an object"
 
     def _array(self, v: Any) -> Any:
-        return (v,) if isinstance(v, list) and v else "expected a non-empty list"
+        if not isinstance(v, list) or not v:
+            return "expected a non-empty list"
+        if len(v) > limits.MAX_LAYERS:
+            return (f"expected at most {limits.MAX_LAYERS:,} layers (2**20, "
+                    "docs/network-format.md)")
+        return (v,)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _BadLiteral(Exception):
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _BadLiteral(f"the number {text[:20]} is too large for a float")
+    return value
+
+
+def _parse_constant(text: str) -> Any:
+    raise _BadLiteral(f"{text} is not a JSON number")
 
 
 def parse_network_text(text: str, path: str) -> dict[str, Any]:
@@ -198,12 +252,17 @@ def parse_network_text(text: str, path: str) -> dict[str, Any]:
     """
     check = _Checker(path)
     try:
-        raw = json.loads(text, object_pairs_hook=_reject_duplicates)
+        raw = json.loads(text, object_pairs_hook=_reject_duplicates,
+                         parse_float=_parse_float, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         check.fail(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
     except _DuplicateKey as exc:
         check.fail(f"invalid file: the key '{exc.key}' appears twice in one object")
-    except RecursionError:
+    except _BadLiteral as exc:
+        check.fail(f"invalid file: {exc.message}")
+    except ValueError:  # an integer literal of thousands of digits (Python's guard)
+        check.fail("invalid file: an integer literal of more than 4,300 digits")
+    except (RecursionError, MemoryError):
         check.fail("invalid JSON: nested too deeply")
     if not isinstance(raw, dict):
         check.fail("expected a JSON object at the top level")
@@ -351,6 +410,26 @@ def _check_output(check: _Checker, fields: dict[str, Any]) -> None:
         because["avgpool"] = because["maxpool"]
         check.fail(f"is {list(given)} but {because[ltype]} give {list(expected)}",
                    name, "output_shape")
+    work = _work(fields)
+    if work > limits.MAX_WORK:
+        check.fail(f"the layer's work (output channels x input channels per group x the "
+                   f"larger of the padded input and the kernel positions of the output) is "
+                   f"{work:.3g}, above the limit of 2**40 = {limits.MAX_WORK:.3g} "
+                   "(docs/network-format.md, 'Limits')", name, "output_shape")
+
+
+def _work(fields: dict[str, Any]) -> int:
+    """The layer's work (`limits`): what bounds every count the engines make of it."""
+    ltype, shapes, out = fields["type"], fields["input_shapes"], fields["output_shape"]
+    c, h, w = shapes[0]
+    if ltype == "conv":
+        return limits.conv_work(out[0], c // fields["groups"], (h, w), fields["kernel"],
+                                fields["padding"], out[1:])
+    if ltype in POOL_TYPES:
+        return limits.conv_work(c, 1, (h, w), fields["kernel"], fields["padding"], out[1:])
+    if ltype == "fc":
+        return out[0] * c * h * w
+    return limits.elements(shapes) + limits.elements([out])
 
 
 def read_name(path: Path) -> str | None:

@@ -2,9 +2,10 @@
 
 ``nnaccel/network.schema.json`` (``SCHEMA_PATH``, shipped with the package) is written from
 here (``python -m nnaccel.zoo``) and a test checks the file is current, so the schema cannot
-drift from what ``load_network`` accepts. The schema covers the structure; the loader also
-checks what a schema cannot say (shapes follow from the parameters, inputs come earlier,
-groups divide the channels).
+drift from what ``load_network`` accepts. The schema covers the structure and the per-value
+limits (`nnaccel.limits`); the loader also checks what a schema cannot say (shapes follow from
+the parameters, inputs come earlier, groups divide the channels, a shape's elements and a
+layer's work stay within their limits).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from nnaccel import limits
 from nnaccel.netformat import COMMON_LAYER_FIELDS, PAPER_FIELDS, TOP_FIELDS, TYPE_FIELDS
 from nnaccel.shapes import LAYER_TYPES
 
@@ -50,25 +52,27 @@ DESCRIPTIONS = {
 }
 
 
+def _int(low: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": limits.MAX_DIM}
+
+
 def _ints(n: int, low: int) -> dict[str, Any]:
-    return {"type": "array", "items": {"type": "integer", "minimum": low},
-            "minItems": n, "maxItems": n}
+    return {"type": "array", "items": _int(low), "minItems": n, "maxItems": n}
 
 
 def _kind(kind: str) -> dict[str, Any]:
+    text = {"type": "string", "minLength": 1, "maxLength": limits.MAX_TEXT}
     return {
-        "string": {"type": "string", "minLength": 1},
+        "string": text,
         "shape": _ints(3, 1),
         "pair": _ints(2, 1),
         "padding": _ints(2, 0),
-        "positive integer": {"type": "integer", "minimum": 1},
+        "positive integer": _int(1),
         "boolean": {"type": "boolean"},
-        "number": {"type": "number", "minimum": 0},
-        "names": {"type": "array", "items": {"type": "string", "minLength": 1},
-                  "minItems": 1},
+        "number": {"type": "number", "minimum": 0, "maximum": limits.MAX_PAPER_NUMBER},
+        "names": {"type": "array", "items": text, "minItems": 1},
         "shapes": {"type": "array", "items": _ints(3, 1), "minItems": 1},
-        "depth": {"type": "array", "items": {"type": "integer", "minimum": 1},
-                  "minItems": 1},
+        "depth": {"type": "array", "items": _int(1), "minItems": 1},
     }[kind]
 
 
@@ -105,7 +109,7 @@ def json_schema() -> dict[str, Any]:
         if key == "paper":
             schema = {"type": "object", "properties": paper, "additionalProperties": False}
         elif key == "layers":
-            schema = {"type": "array", "minItems": 1,
+            schema = {"type": "array", "minItems": 1, "maxItems": limits.MAX_LAYERS,
                       "items": {"oneOf": [_layer_schema(t) for t in LAYER_TYPES]}}
         else:
             schema = _kind(kind)

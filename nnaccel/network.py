@@ -7,13 +7,16 @@ code downstream may trust every shape it finds here.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from nnaccel import limits
 from nnaccel.errors import NetworkError
 from nnaccel.netformat import parse_network_text, read_name
+from nnaccel.paths import file_problem
 from nnaccel.shapes import Shape
 
 #: The name by which a layer refers to the network's input.
@@ -55,7 +58,7 @@ class Layer:
     def out_channels(self) -> int:
         return self.output_shape[0]
 
-    @property
+    @functools.cached_property  # asked for by params, macs and both MAC rules, per layer
     def weights(self) -> int:
         """Weights only: no bias, no batch norm."""
         if self.type == "conv":
@@ -168,16 +171,19 @@ def bundled_networks() -> list[Path]:
 def resolve_network(path_or_name: str | Path) -> Path:
     """A path as given if it exists, else a bundled network by file stem or paper name."""
     path = Path(path_or_name)
-    if path.is_file():
+    problem = file_problem(path, limits.MAX_FILE_BYTES)
+    if problem is None:
         return path
     text = str(path_or_name)
-    bundled = networks_dir() / f"{text.removesuffix('.json')}.json"
-    if "/" not in text and bundled.is_file():
-        return bundled
-    if "/" not in text:
+    if "/" not in text and len(text) < 256:
+        bundled = networks_dir() / f"{text.removesuffix('.json')}.json"
+        if bundled.is_file():
+            return bundled
         for candidate in bundled_networks():
             if read_name(candidate) == text:
                 return candidate
+    if problem != "no such file":
+        raise NetworkError(text, problem)
     names = ", ".join(p.stem for p in bundled_networks())
     raise NetworkError(text, f"no such file, and no bundled network of that name "
                        f"(bundled: {names})")

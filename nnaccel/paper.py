@@ -472,7 +472,7 @@ def write_document(rep: Reproduction, path: Path, figures_dir: Path | None) -> l
     """Write docs/reproduction.md (and its figures), keeping the model owner's section."""
     import os
 
-    from .report import write_atomic
+    from .outputs import write_atomic
 
     written: list[Path] = []
     rel: dict[str, str] = {}

@@ -12,8 +12,6 @@ through matplotlib's own text extents).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from .compare import Config  # noqa: E402
 from .errors import NnaccelError  # noqa: E402
 from .figlayout import Point, freeze_layout, place_labels, readable_log_axis  # noqa: E402
 from .network import Layer  # noqa: E402
+from .outputs import write_atomic  # noqa: E402
 from .simulate import Result  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
@@ -362,33 +361,19 @@ def output_paths(prefix: str | None, file: str | None, default_prefix: str) -> l
     return [Path(f"{base}.{ext}") for ext in PREFIX_FORMATS]
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_figure(fig: Figure, paths: Sequence[Path]) -> list[Path]:
     """Write the figure to each path (format from the suffix), atomically; close it."""
     try:
         for path in paths:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.close(fd)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for secrets, not figures
-            try:
-                # A fixed hash salt and no date keep an SVG identical from run to run, so the
-                # regenerated docs/figures only change in git when a figure does.
-                fmt = path.suffix.lstrip(".").lower()
-                metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
-                with plt.rc_context({"svg.hashsalt": "nnaccel"}):
-                    fig.savefig(tmp, format=fmt, dpi=110,
-                                metadata=metadata.get(fmt, {"Software": None}))
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            # A fixed hash salt and no date keep an SVG identical from run to run, so the
+            # regenerated docs/figures only change in git when a figure does.
+            fmt = path.suffix.lstrip(".").lower()
+            meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}.get(
+                fmt, {"Software": None})
+            with plt.rc_context({"svg.hashsalt": "nnaccel"}):
+                write_atomic(path, lambda f, fmt=fmt, meta=meta:
+                             fig.savefig(f, format=fmt, dpi=110, metadata=meta), binary=True)
     finally:
         plt.close(fig)
     return list(paths)

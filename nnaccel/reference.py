@@ -19,6 +19,20 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from nnaccel.network import INPUT, Layer, Network
 
+#: The most float32 values the reference may hold for one layer (1 GiB): it really allocates
+#: the weights, the activations and the unfolded input windows of every layer.
+MAX_ELEMENTS = 2**28
+
+
+def layer_elements(layer: Layer) -> int:
+    """About how many float32 values the reference holds while it runs `layer`: its weights,
+    inputs and output, and for a conv the unfolded windows (Ho·Wo·Ci·kh·kw)."""
+    c_out, ho, wo = layer.output_shape
+    inputs = sum(c * h * w for c, h, w in layer.input_shapes)
+    windows = ho * wo * layer.in_channels * layer.kernel[0] * layer.kernel[1] \
+        if layer.type == "conv" else 0
+    return layer.weights + inputs + c_out * ho * wo + windows
+
 
 @dataclass(frozen=True)
 class LayerCheck:

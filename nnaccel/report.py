@@ -1,9 +1,10 @@
 """Reports: per-layer tables as rows (and pandas frames), CSV and JSON files, terminal tables.
 
-Every column name carries its unit (docs/design.md §5). Files are written atomically: to a temporary
-file beside the target, renamed into place only when complete, so a failure never leaves a
-half-written output behind. The commands write rows with the standard library's csv module:
-importing pandas alone costs a command about 0.4 s. The frames are for library users.
+Every column name carries its unit (docs/design.md §5). Files are written atomically
+(`outputs.write_atomic`): to a temporary file beside the target, renamed into place only when
+complete, so a failure never leaves a half-written output behind. The commands write rows
+with the standard library's csv module: importing pandas alone costs a command about 0.4 s.
+The frames are for library users.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .energy import LEVELS
 from .hardware import Hardware
+from .outputs import write_atomic
 from .simulate import Result
 
 if TYPE_CHECKING:
@@ -123,25 +123,6 @@ def _plain(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
-
-
-def write_atomic(path: str | Path, write: Callable[[Any], None]) -> None:
-    """Call write(file) on a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only; the result is an ordinary file
-        with os.fdopen(fd, "w", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_csv(path: str | Path, rows: Sequence[dict[str, Any]],

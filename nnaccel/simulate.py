@@ -7,6 +7,7 @@ the cycle-stepped one. The tiler always searches with `fast`; `step` replays its
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -101,7 +102,14 @@ class Result:
     objective: str = "cycles"
 
     def total(self, name: str) -> int:
-        return sum(r.count(name) for r in self.layers)
+        return self._sums[L.COUNT_NAMES.index(name)]
+
+    @functools.cached_property
+    def _sums(self) -> tuple[int, ...]:
+        """Every count summed over the layers, in one pass (a network may have 10**5 layers)."""
+        if not self.layers:
+            return (0,) * L.C_LEN
+        return tuple(sum(column) for column in zip(*(r.counts for r in self.layers), strict=True))
 
     @property
     def cycles(self) -> int:
@@ -111,7 +119,7 @@ class Result:
     def macs(self) -> int:
         return sum(r.macs for r in self.layers)
 
-    @property
+    @functools.cached_property
     def energy(self) -> dict[str, float]:
         return {lvl: sum(r.energy[lvl] for r in self.layers) for lvl in LEVELS}
 
@@ -194,6 +202,7 @@ def simulate(
             key = (vec.tobytes(), *hw_key, _dataflows(vec, dataflow))
             hit = cache.records.get(key) if engine == "fast" else None
             if hit is None:
+                _check_density(layer, vec, hw_vec, hardware)
                 m_vec, c = _search(layer, key, vec, hw_vec, weights, hardware, cache)
                 if engine == "step":
                     from .engines import step  # the slow engine is loaded only when asked for
@@ -209,6 +218,21 @@ def simulate(
             mapping, counts, energy = hit
         records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
+
+
+def _check_density(layer: Layer, vec: np.ndarray, hw_vec: np.ndarray, hardware: Hardware) -> None:
+    """A filter must keep a nonzero weight: with none, the layer would do no work at all
+    (its nonzeros are round(density · weights), round half up; docs/model.md §4)."""
+    if vec[L.L_KIND] != L.KIND_CONV:
+        return
+    weights = int(vec[L.L_CGI]) * int(vec[L.L_KH]) * int(vec[L.L_KW])
+    dnum, dden = int(hw_vec[L.H_DNUM]), int(hw_vec[L.H_DDEN])
+    if (2 * dnum * weights + dden) // (2 * dden) < 1:
+        d = hardware.density
+        raise MappingError(
+            f"layer '{layer.name}': sparsity {hardware.sparsity:g} leaves no nonzero weight in "
+            f"its filters of {weights} weights (density {float(d):.3g} rounds to 0); use a "
+            f"sparsity of at most {1 - 1 / (2 * weights):.6g}")
 
 
 def _dataflows(vec: np.ndarray, dataflow: str) -> tuple[int, ...]:

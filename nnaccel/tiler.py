@@ -8,7 +8,11 @@ Candidates (per dataflow; a `window` layer has only OS):
   never on the buffer (so a bigger buffer only adds candidates and cannot give a worse
   optimum). For a loop bound N the grid is `ceil(N / s)` and `a·s` (for the dimension's
   alignments a) for s in 1, 2, 3, 4, 8, 16, 32, ... (3 and the powers of 2) up to N, plus 1
-  and N.
+  and N; but never a size that cuts the loop into more than MAX_TILES (2**13) tiles. So a
+  dimension's grid has at most (2 + alignments) · 18 sizes, and a candidate's evaluation
+  touches at most MAX_TILES indices per loop: a search's cost is bounded whatever the layer's
+  size (a layer with 10**9 channels searches within a few times the time of one with 10**3,
+  a millisecond or two each, where an unbounded grid took a minute; `make bench`).
   Alignments: WS — TC by Pr, TK by Pc; OS — TY by Pr, TX by Pc, TK by RF_PSUMS; TK also by
   CGO when G > 1 (k-tiles that do not straddle groups);
 * kept when the double-buffered tiles fit the buffer (docs/model.md §7).
@@ -140,13 +144,27 @@ def _classes() -> tuple[np.ndarray, ...]:
     return _class_tables(_keep_table())
 
 
+#: At most this many tiles along one loop. The engine's cost per candidate grows with the
+#: tiles per loop (its per-index tables), so this bounds a search's cost whatever the layer's
+#: size: a loop bound N above it only gets tiles of at least ceil(N / MAX_TILES). Two loop
+#: bounds of the bundled networks are above it (the fc6 inputs of VGG-19, 25,088, and of
+#: AlexNet, 9,216): their grids lose tiles of 1 to 3 input channels, and every bundled network
+#: maps exactly as with the full grid (checked on 4x4:8KB, both presets and 32x32:1MB, for
+#: every objective, when the bound was chosen; 2**15 made a 10**9-channel search 20 times
+#: slower than a 10**3 one, 2**13 four times).
+MAX_TILES = 2**13
+
+
 def _dim_grid(n: int, aligns: Sequence[int]) -> np.ndarray:
     # plain ints: numpy's per-call overhead dominates on a dozen values
+    smallest = -(-n // MAX_TILES)
     steps = [s for s in _STEPS if s <= n]
-    sizes = {1, n, *(-(-n // s) for s in steps)}
+    sizes = {n, *(-(-n // s) for s in steps if s <= MAX_TILES)}
+    if smallest == 1:
+        sizes.add(1)
     for a in aligns:
         if a > 1:
-            sizes.update(a * s for s in steps if a * s <= n)
+            sizes.update(a * s for s in steps if smallest <= a * s <= n)
     return np.array(sorted(sizes), dtype=np.int64)
 
 

@@ -1,18 +1,29 @@
 """The ``nnaccel`` command line.
 
-Every subcommand is registered in COMMANDS below, in one place. Any NnaccelError a command
-raises (a bad file, flag or combination) becomes ``error: <message>`` on one line of stderr
-and exit status 2, never a traceback; click's own usage errors also exit with 2.
+Every subcommand is registered in COMMANDS below, in one place. Every way a command ends
+other than success is one line on stderr, never a traceback (`_Group.main`):
+
+| what | line | status |
+|---|---|---|
+| bad input: an NnaccelError (file, flag, combination), a click usage error | `error: ...` | 2 |
+| an output that fails: a full disk, a closed pipe (`... | head`), a killed worker | `error: ...` | 1 |
+| Ctrl-C (SIGINT) | `interrupted` | 130 |
+| SIGTERM | `terminated` | 143 |
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
+import signal
+import sys
+from typing import Any, NoReturn
 
 import click
 
 from nnaccel import __version__
-from nnaccel.errors import NnaccelError
+from nnaccel.errors import NnaccelError, RunFailure
 
 # ---------------------------------------------------------------------------------------
 # COMMAND REGISTRY: (module, attribute, required). An optional entry is skipped while its
@@ -34,16 +45,110 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
 # ---------------------------------------------------------------------------------------
 
 
+class _Interrupted(BaseException):
+    """Ctrl-C, carried past click (which would print a blank line and 'Aborted!')."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> NoReturn:
+    raise _Terminated
+
+
+_OUTPUT_ERRNOS = (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)
+
+
+def _stdout_identity() -> tuple[int, int] | None:
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (CliRunner, closed)
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _devnull() -> tuple[int, int] | None:
+    try:
+        st = os.stat(os.devnull)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _output_failure(exc: OSError) -> BaseException:
+    """A failure to write stdout or stderr as a RunFailure; any other OSError unchanged."""
+    if exc.errno not in _OUTPUT_ERRNOS:
+        return exc
+    return RunFailure("the output was closed early (broken pipe)" if exc.errno == errno.EPIPE
+                      else f"cannot write the output: {exc.strerror}")
+
+
+def _finish(line: str | None, status: int) -> NoReturn:
+    """Print `line` on stderr and exit with `status`, whatever state stdout is in."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more to a closed pipe or a full disk
+    except (OSError, ValueError, AttributeError):
+        pass
+    if line is not None:
+        try:
+            click.echo(" ".join(line.split()), err=True)
+        except OSError:
+            pass
+    sys.exit(status)
+
+
 class _Group(click.Group):
-    """A group that turns NnaccelError into one line on stderr and exit status 2."""
+    """A group whose every failure is one line on stderr (module doc)."""
 
     def invoke(self, ctx: click.Context):
+        stdout_before = _stdout_identity()
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
+        except OSError as exc:  # click would end a broken pipe silently with status 1
+            raise _output_failure(exc) from None
+        except SystemExit as exc:
+            # rich meets a closed pipe by pointing stdout at /dev/null and exiting with 1,
+            # silently: say what happened, as for any other output failure
+            if exc.code == 1 and stdout_before != _devnull() and _stdout_identity() == _devnull():
+                raise RunFailure("the output was closed early (broken pipe)") from None
+            raise
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous_int = signal.getsignal(signal.SIGINT)  # _finish ignores it while it ends
+        try:
+            status = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
         except NnaccelError as exc:
-            message = " ".join(str(exc).split())
-            click.echo(f"error: {message}", err=True)
-            ctx.exit(2)
+            _finish(f"error: {exc}", 2)
+        except click.exceptions.NoArgsIsHelpError as exc:  # `nnaccel` alone: the help, as click
+            click.echo(exc.ctx.get_help(), err=True)
+            _finish(None, 2)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _finish(f"error: {exc.format_message()}{hint}", 2)
+        except click.ClickException as exc:
+            _finish(f"error: {exc.format_message()}", exc.exit_code)
+        except (KeyboardInterrupt, _Interrupted, click.Abort):
+            _finish("interrupted", 130)
+        except _Terminated:
+            _finish("terminated", 143)
+        except RunFailure as exc:
+            _finish(f"error: {exc}", 1)
+        except OSError as exc:
+            _finish(f"error: {_output_failure(exc)}", 1)
+        finally:  # as they were: a library caller (tests, CliRunner) keeps its handlers
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
+        if not standalone_mode:
+            return status
+        sys.exit(status if isinstance(status, int) else 0)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Each command's whole first sentence, wrapped, never cut with an ellipsis."""

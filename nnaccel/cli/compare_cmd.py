@@ -11,12 +11,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from nnaccel.cli.child import run_in_child
 from nnaccel.cli.hwopts import hardware_options
 from nnaccel.cli.progress import warm_up
 from nnaccel.cli.tables import Column, TableData, emit, format_option
 from nnaccel.errors import NnaccelError
 from nnaccel.hardware import PRESETS
 from nnaccel.network import Network, bundled_networks, load_network
+from nnaccel.outputs import check_outputs
 
 # The simulator (numba) and the report are imported inside the commands: every
 # registered command module is imported whenever `nnaccel` starts, even for `nnaccel list`.
@@ -59,13 +61,13 @@ def simulate_with_progress(networks: Sequence[Network], configs: Sequence[Config
     total = len(networks) * len(configs)
     with progress_bar() as bar:
         if bar is None:
-            return run_configs(networks, configs, engine, jobs)
+            return run_in_child(run_configs, networks, configs, engine, jobs)
         task = bar.add_task("simulating", total=total)
 
         def advance(label: str, name: str) -> None:
             bar.update(task, advance=1, description=f"{label}: {name}", refresh=True)
 
-        return run_configs(networks, configs, engine, jobs, progress=advance)
+        return run_in_child(run_configs, networks, configs, engine, jobs, progress=advance)
 
 
 def _pct(x: float | None) -> str:
@@ -117,9 +119,9 @@ def compare_table(rows: Sequence[dict]) -> TableData:
               help="fast: closed forms per tile; step: one clock at a time (same answer, slower).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes (default: one per configuration when that is faster).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+@click.option("--csv", "csv_path", metavar="FILE",
               help="Write one row per network and configuration to FILE.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+@click.option("--json", "json_path", metavar="FILE",
               help="Write the rows and the hardware of each configuration to FILE.")
 @format_option
 @click.option("--quiet", "-q", is_flag=True,
@@ -142,6 +144,7 @@ def compare(nets: tuple[str, ...], all_: bool, configs: Sequence[Config], engine
         raise click.UsageError("-q prints nothing: give --csv FILE or --json FILE for the"
                                " results, or leave out -q")
     networks = load_networks(nets, all_)
+    check_outputs([("--csv", csv_path), ("--json", json_path)], [n.path for n in networks])
     runs = simulate_with_progress(networks, configs, engine, jobs)
     rows = compare_rows(runs)
     if csv_path:

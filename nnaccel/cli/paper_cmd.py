@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
+from nnaccel.cli.child import run_in_child
 from nnaccel.cli.compare_cmd import progress_bar
 from nnaccel.cli.tables import Column, TableData, emit, format_option, stdout_console
+from nnaccel.errors import OutputError
+from nnaccel.outputs import check_outputs
 
 if TYPE_CHECKING:
     from nnaccel.paper import Reproduction
@@ -66,6 +70,9 @@ def paper(doc_path: str | None, figures_dir: str | None, json_path: str | None,
     from nnaccel.paper import CONFIGS, TABLE3_MODELS, report_json, reproduce, write_document
     from nnaccel.report import write_json
 
+    check_outputs([("--write", doc_path), ("--json", json_path)])
+    if figures_dir and os.path.exists(figures_dir) and not os.path.isdir(figures_dir):
+        raise OutputError(f"--figures {figures_dir!r}: is not a directory")
     with progress_bar() as bar:
         advance = None
         if bar is not None:
@@ -74,7 +81,7 @@ def paper(doc_path: str | None, figures_dir: str | None, json_path: str | None,
             def advance(label: str, name: str) -> None:
                 bar.update(task, advance=1, description=f"{label}: {name}", refresh=True)
 
-        rep = reproduce(jobs=jobs, progress=advance)
+        rep = run_in_child(reproduce, jobs=jobs, progress=advance)
     emit(report_tables(rep), fmt, group="config")
     if fmt == "table":
         console = stdout_console()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from nnaccel.cli.compare_cmd import load_networks, simulate_with_progress
+from nnaccel.cli.figpaths import check_figure_paths
 from nnaccel.cli.hwopts import hardware_options
 from nnaccel.hardware import PRESETS
 
@@ -34,6 +35,7 @@ def _draw(kind: str, nets: tuple[str, ...], configs: Sequence[Config], prefix: s
 
     paths = plots.output_paths(prefix, file, default_prefix)  # bad flags fail before any work
     networks = load_networks(nets, False)
+    check_figure_paths(paths, "-o" if file else "--out", [n.path for n in networks])
     runs = simulate_with_progress(networks, configs, "fast", None)
     fig = {"layers": plots.plot_layers, "tradeoff": plots.plot_tradeoff,
            "roofline": plots.plot_roofline}[kind](runs, **options)
@@ -95,7 +97,9 @@ def tradeoff(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | Non
     from nnaccel import plots
 
     paths = plots.output_paths(prefix, file, "fig7-tradeoff")
-    runs = simulate_with_progress(load_networks(nets, False), configs, "fast", None)
+    networks = load_networks(nets, False)
+    check_figure_paths(paths, "-o" if file else "--out", [n.path for n in networks])
+    runs = simulate_with_progress(networks, configs, "fast", None)
     left_out = plots.tradeoff_left_out(runs, accuracy)
     if left_out:
         click.echo(f"warning: left out, no top-1 accuracy: {', '.join(left_out)} (give"

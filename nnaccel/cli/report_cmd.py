@@ -36,9 +36,10 @@ def report(nets: tuple[str, ...], configs: Sequence[Config], engine: str, out: s
     if not out.lower().endswith((".html", ".htm")):
         raise NnaccelError(f"-o {out}: the report is HTML; give a file name ending in .html")
     from nnaccel.htmlreport import render_report
-    from nnaccel.report import write_atomic
+    from nnaccel.outputs import check_outputs, write_atomic
 
     networks = load_networks(nets, False)
+    check_outputs([("-o", out)], [n.path for n in networks])
     runs = simulate_with_progress(networks, configs, engine, None)
     page = render_report(runs, engine)
     # ASCII with character references: right whatever the locale's file encoding

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
+from nnaccel.cli.child import run_in_child
 from nnaccel.cli.hwopts import hardware_options
 from nnaccel.cli.progress import warm_up
 from nnaccel.cli.tables import Column, TableData, emit, format_option, print_items, stdout_console
 from nnaccel.network import load_network
+from nnaccel.outputs import check_outputs
 from nnaccel.simulate import ENGINES
 
 if TYPE_CHECKING:
@@ -70,9 +72,9 @@ def print_totals(result: Result, console: Console) -> None:
 @hardware_options()
 @click.option("--engine", type=click.Choice(ENGINES), default="fast", show_default=True,
               help="fast: closed forms per tile; step: one clock at a time (same answer, slower).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+@click.option("--csv", "csv_path", metavar="FILE",
               help="Write one row per layer, every field at full precision, to FILE.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+@click.option("--json", "json_path", metavar="FILE",
               help="Write the records, the hardware and the totals to FILE.")
 @format_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the totals.")
@@ -90,9 +92,11 @@ def run(net: str, configs: Sequence[Config], engine: str, csv_path: str | None,
     from nnaccel.simulate import simulate
 
     network = load_network(net)
+    check_outputs([("--csv", csv_path), ("--json", json_path)], [network.path])
     warm_up(Console(stderr=True))
-    results = [simulate(network, c.hardware, engine=engine, dataflow=c.dataflow,
-                        objective=c.objective) for c in configs]
+    results = run_in_child(lambda: [simulate(network, c.hardware, engine=engine,
+                                             dataflow=c.dataflow, objective=c.objective)
+                                    for c in configs])
     several = len(configs) > 1
     if csv_path:
         write_csv(csv_path, [({"config": c.label} if several else {}) | row
@@ -102,12 +106,12 @@ def run(net: str, configs: Sequence[Config], engine: str, csv_path: str | None,
         write_json(json_path, [{"config": c.label, **result_json(res)} for c, res in
                                zip(configs, results, strict=True)] if several
                    else result_json(results[0]))
-    tables = [layer_table(res, c.label) for c, res in zip(configs, results, strict=True)]
     if fmt != "table":
-        emit(tables, fmt, group="config" if several else None)
+        emit([layer_table(res, c.label) for c, res in zip(configs, results, strict=True)], fmt,
+             group="config" if several else None)
         return
     console = stdout_console()
-    for table, res in zip(tables, results, strict=True):
-        if not quiet:
-            emit([table], fmt, console)
+    for c, res in zip(configs, results, strict=True):
+        if not quiet:  # built only when printed: 330k layers' rows take seconds
+            emit([layer_table(res, c.label)], fmt, console)
         print_totals(res, console)

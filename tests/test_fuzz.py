@@ -1,0 +1,200 @@
+"""Fuzzing what a user types: mutated bundled network files, extreme layers and hardware.
+
+Every case ends in one of two ways (issue 12): exit status 0 with physically sane totals
+(no negative count; cycles at least the array's floor, ops / PEs, and the DRAM's floor,
+bytes / bandwidth; finite energy), or exit status 2 with one line on stderr. Never a
+traceback. The @example cases are the reproducers the issue lists, kept as regressions.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import tempfile
+from pathlib import Path
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from nnaccel.cli import main
+from nnaccel.errors import NetworkError, NnaccelError
+from nnaccel.hardware import Hardware
+from nnaccel.netformat import parse_network_text
+from nnaccel.network import Layer, Network, bundled_networks
+from nnaccel.shapes import conv_output_size
+from nnaccel.simulate import SearchCache, simulate
+
+_CACHE = SearchCache()
+BUNDLED = {p.stem: json.loads(p.read_text()) for p in bundled_networks()}
+EXTREME_INTS = [0, 1, -1, 2, 3, 7, 2**15, 2**30, 2**30 + 1, 2**31, 2**40, 2**53, 2**63 - 1,
+                2**63, 10**9, 10**12, 10**30]
+INTS = st.sampled_from(EXTREME_INTS) | st.integers(-3, 300)
+VALUES = (INTS | st.floats(allow_nan=True, allow_infinity=True) | st.none() | st.booleans()
+          | st.text(max_size=4) | st.lists(INTS, max_size=4) | st.just("\ud800"))
+
+
+@st.composite
+def mutated_files(draw) -> str:
+    """A bundled network with one value of one layer (or of the top level) replaced."""
+    data = copy.deepcopy(BUNDLED[draw(st.sampled_from(sorted(BUNDLED)))])
+    if draw(st.booleans()):
+        target = draw(st.sampled_from(data["layers"]))
+    else:
+        target = data
+    key = draw(st.sampled_from(sorted(k for k in target if k != "layers")))
+    old = target[key]
+    if isinstance(old, list) and old and all(isinstance(x, int) for x in old):
+        target[key] = list(old)
+        target[key][draw(st.integers(0, len(old) - 1))] = draw(INTS)
+    elif isinstance(old, list) and old and isinstance(old[0], list):
+        target[key] = [list(s) for s in old]
+        shape = target[key][0]
+        shape[draw(st.integers(0, len(shape) - 1))] = draw(INTS)
+    else:
+        target[key] = draw(VALUES)
+    return json.dumps(data)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_files())
+@example(json.dumps({"name": "x", "input_shape": [3, 8, 8], "source": "x", "paper": {
+    "params_m": 1e400}, "layers": [{"name": "c", "type": "conv", "inputs": ["input"],
+                                    "input_shapes": [[3, 8, 8]], "output_shape": [4, 8, 8],
+                                    "kernel": [1, 1]}]}))
+def test_a_mutated_file_runs_sanely_or_fails_on_one_line(text):
+    try:
+        data = parse_network_text(text, "fuzz.json")
+    except NetworkError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("fuzz.json")
+        return
+    for layer in data["layers"]:
+        for shape in (*layer["input_shapes"], layer["output_shape"]):
+            assert all(1 <= n <= 2**30 for n in shape)
+    network = Network(layers=tuple(Layer(**f) for f in data.pop("layers")), **data)
+    hw = Hardware()
+    try:
+        # one cache for every example: the layers a mutation left alone are not searched again
+        result = simulate(network, hw, cache=_CACHE)
+    except NnaccelError as exc:
+        assert "\n" not in str(exc)
+        return
+    totals = {k: v for k, v in result.totals().items() if not k.startswith("energy_")}
+    totals["energy"] = result.energy_total
+    _sane(totals, {"Pr": hw.Pr, "Pc": hw.Pc, "dram_bytes_per_cycle": hw.dram_bytes_per_cycle})
+
+
+# -- whole runs: one extreme layer on extreme hardware, through the CLI ----------------------
+
+SIZES = st.integers(1, 64) | st.integers(1, 64) | st.sampled_from([1, 2, 255, 2**12, 2**20, 2**30])
+
+
+@st.composite
+def extreme_layers(draw) -> dict:
+    """A one-layer network that satisfies the shape rules, with sizes up to the limits."""
+    kind = draw(st.sampled_from(["conv", "fc", "maxpool", "depthwise"]))
+    c, h, w = draw(SIZES), draw(SIZES), draw(SIZES)
+    layer: dict = {"name": "l", "type": "conv" if kind == "depthwise" else kind,
+                   "inputs": ["input"], "input_shapes": [[c, h, w]]}
+    if kind == "fc":
+        layer["output_shape"] = [draw(SIZES), 1, 1]
+    else:
+        kh, kw = draw(st.integers(1, min(h, 7))), draw(st.integers(1, min(w, 7)))
+        sh, sw = draw(SIZES), draw(SIZES)
+        ph, pw = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
+        out_c = c if kind in ("maxpool", "depthwise") else draw(SIZES)
+        layer.update(kernel=[kh, kw], stride=[sh, sw], padding=[ph, pw],
+                     output_shape=[out_c, conv_output_size(h, kh, sh, ph),
+                                   conv_output_size(w, kw, sw, pw)])
+        if kind == "depthwise":
+            layer["groups"] = c
+    return {"name": "fuzz", "input_shape": [c, h, w], "source": "tests", "layers": [layer]}
+
+
+# Hardware fields at the edges of their ranges (docs/model.md, "Limits"), and just outside.
+HW_EDGES = {
+    "array": st.sampled_from(["1x1", "8x8", "4096x1", "1x4096", "4096x4096", "64x64"]),
+    "buffer": st.sampled_from(["64B", "32KB", "1MB", "1024GB"]),
+    "dram_latency_cycles": st.sampled_from([0, 1, 100, 2**16]),
+    "dram_bandwidth_bytes_per_s": st.sampled_from([1e9, 16e9, 2**20 * 1e9]),
+    "rf_psums": st.sampled_from([1, 16, 2**16]),
+    "sparsity": st.sampled_from([0.0, 0.4, 0.9, 0.999999]),
+    "word_bytes": st.sampled_from([1, 2]),
+    "energy": st.sampled_from([{"mac": 1e9, "dram": 1e9, "buffer": 1e9}, {"rf": 0.0}]),
+}
+HW_OUTSIDE = st.sampled_from([
+    ("array", "4097x1"), ("array", "99999999999999999999x8"), ("buffer", "1025GB"),
+    ("buffer", "99999999999999999999KB"), ("dram_latency_cycles", 2**16 + 1),
+    ("dram_latency_cycles", 2**63 - 1), ("dram_bandwidth_bytes_per_s", 1e30),
+    ("dram_bandwidth_bytes_per_s", 0.5e9), ("clock_hz", 1e-300), ("rf_psums", 10**12),
+    ("sparsity", 0.9999999), ("sparsity", 1.0), ("word_bytes", 9),
+    ("energy", {"mac": 1e308}), ("energy", {"dram": -1.0}),
+])
+
+
+@st.composite
+def hardware_values(draw) -> dict:
+    """Some fields at their edges; now and then one outside its range."""
+    hw = draw(st.fixed_dictionaries({}, optional=HW_EDGES))
+    if draw(st.integers(0, 4)) == 0:
+        key, value = draw(HW_OUTSIDE)
+        hw[key] = value
+    return hw
+
+
+def _toml(hw: dict) -> str:
+    lines, energy = [], hw.pop("energy", None)
+    for key, value in hw.items():
+        lines.append(f"{key} = {json.dumps(value)}")
+    if energy:
+        lines.append("[energy]")
+        lines += [f"{k} = {v!r}" for k, v in energy.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _sane(totals: dict, hw: dict) -> None:
+    for key, value in totals.items():
+        assert value is not None and value >= 0, (key, value)
+        assert math.isfinite(value), key
+    pes = hw["Pr"] * hw["Pc"]
+    assert totals["cycles"] >= totals["compute_cycles"]
+    assert totals["cycles"] * pes >= totals["pe_ops"]
+    dram = totals["dram_read_bytes"] + totals["dram_write_bytes"]
+    assert totals["cycles"] * hw["dram_bytes_per_cycle"] >= dram
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(extreme_layers(), hardware_values())
+@example({"name": "x", "input_shape": [3, 8, 8], "source": "x", "layers": [{
+    "name": "c", "type": "conv", "inputs": ["input"], "input_shapes": [[3, 8, 8]],
+    "output_shape": [10**9, 8, 8], "kernel": [1, 1]}]}, {"buffer": "1MB"})
+@example({"name": "x", "input_shape": [3, 2**20, 2**20], "source": "x", "layers": [{
+    "name": "c", "type": "conv", "inputs": ["input"], "input_shapes": [[3, 2**20, 2**20]],
+    "output_shape": [1, 1, 1], "kernel": [2**20, 2**20]}]}, {})
+@example({"name": "x", "input_shape": [2**30, 1, 1], "source": "x", "layers": [{
+    "name": "c", "type": "fc", "inputs": ["input"], "input_shapes": [[2**30, 1, 1]],
+    "output_shape": [1024, 1, 1]}]}, {"dram_latency_cycles": 2**16, "array": "4096x4096"})
+@example({"name": "x", "input_shape": [3, 8, 8], "source": "x", "layers": [{
+    "name": "c", "type": "conv", "inputs": ["input"], "input_shapes": [[3, 8, 8]],
+    "output_shape": [64, 8, 8], "kernel": [1, 1]}]}, {"sparsity": 0.999999})
+def test_a_run_is_sane_or_fails_on_one_line(network, hw):
+    with tempfile.TemporaryDirectory() as d:
+        _check_run(Path(d), network, hw)
+
+
+def _check_run(tmp_path: Path, network: dict, hw: dict) -> None:
+    net = tmp_path / "net.json"
+    net.write_text(json.dumps(network))
+    (tmp_path / "hw.toml").write_text(_toml(dict(hw)))
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(main, ["run", str(net), "--hw", str(tmp_path / "hw.toml"), "-q",
+                                       "--json", str(out)])
+    assert result.exit_code in (0, 2), (result.output, result.exception)
+    assert "Traceback" not in result.output
+    if result.exit_code == 2:
+        assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+        assert not out.exists()
+        return
+    data = json.loads(out.read_text())
+    _sane(data["totals"], data["hardware"])
