@@ -45,6 +45,9 @@ def _watch_parent(parent: int) -> None:
 
 def _init(networks: Sequence[Network], parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the parent's SIGTERM handler (the CLI's) is not a worker's: the pool stops its workers
+    # with SIGTERM, which must end them at once, silently
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent's fork
     _WORKER["networks"] = networks
     _WORKER["caches"] = CacheMap()
