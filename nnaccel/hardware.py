@@ -96,8 +96,13 @@ class Hardware:
     dram_latency_cycles: int = 100
     dram_bandwidth_bytes_per_s: float = 16e9
     sparsity: float = 0.4
-    buffer_port_words: int = 0  # 0: one word per PE column (Pc), see docs/model.md
+    buffer_port_words: int = 0  # the array's input bus; 0: one word per PE column (Pc)
+    buffer_read_port_words: int = 0  # array-side read port; 0: what WS streaming needs (Pr + Pc psums)
+    buffer_write_port_words: int = 0  # array-side write port; 0: Pc partial sums a cycle
+    output_alu_ops_per_cycle: int = 0  # fused add/pooling in the output path; 0: Pc (one per bank)
     rf_psums: int = 16
+    dma_outstanding: int = 1  # DMA requests in flight at once (1: the paper's model), see docs/model.md
+    batch: int = 1  # images run through each layer one after another (docs/model.md §5, "Batch")
     fuse_pool: bool = True  # pooling after a conv runs in its output path (docs/model.md §3a)
     fuse_add: bool = True  # so does a residual add
     energy: EnergyTable = field(default_factory=EnergyTable)
@@ -154,6 +159,27 @@ class Hardware:
         return self.buffer_port_words or self.Pc
 
     @property
+    def psum_words(self) -> int:
+        """Words a partial sum takes through a buffer port."""
+        return -(-self.psum_bytes // self.word_bytes)
+
+    @property
+    def read_port_words(self) -> int:
+        """Default: one input word per PE row and one partial sum per PE column a cycle, what
+        a WS pass needs to stream one pixel a cycle (docs/model.md, "Constants")."""
+        return self.buffer_read_port_words or self.Pr + self.Pc * self.psum_words
+
+    @property
+    def output_alu_ops(self) -> int:
+        """Default: one adder/comparator per buffer bank, the banks being the array's columns."""
+        return self.output_alu_ops_per_cycle or self.Pc
+
+    @property
+    def write_port_words(self) -> int:
+        """Default: one partial sum per PE column a cycle."""
+        return self.buffer_write_port_words or self.Pc * self.psum_words
+
+    @property
     def density(self) -> Fraction:
         """1 - sparsity as an exact fraction, so both engines round nonzeros identically."""
         return (1 - Fraction(repr(float(self.sparsity)))).limit_denominator(10**6)
@@ -181,6 +207,10 @@ class Hardware:
         v[layout.H_DNUM] = d.numerator
         v[layout.H_DDEN] = d.denominator
         v[layout.H_BUF] = self.buffer_bytes
+        v[layout.H_OUT] = self.dma_outstanding
+        v[layout.H_RD] = self.read_port_words
+        v[layout.H_WR] = self.write_port_words
+        v[layout.H_ALU] = self.output_alu_ops
         return v
 
     def with_(self, **changes: Any) -> Hardware:
@@ -190,6 +220,9 @@ class Hardware:
         d = asdict(self)
         d["dram_bytes_per_cycle"] = self.dram_bytes_per_cycle
         d["buffer_port_words"] = self.port_words
+        d["buffer_read_port_words"] = self.read_port_words
+        d["buffer_write_port_words"] = self.write_port_words
+        d["output_alu_ops_per_cycle"] = self.output_alu_ops
         return d
 
 

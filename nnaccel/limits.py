@@ -47,7 +47,14 @@ HW_INT_RANGES: dict[str, tuple[int, int]] = {
     "psum_bytes": (1, 16),  # up to 128-bit partial sums
     "dram_latency_cycles": (0, 2**16),  # 65,536 cycles (65 µs at 1 GHz); the paper's is 100
     "buffer_port_words": (0, 2**16),
+    "buffer_read_port_words": (0, 2**16),  # the buffer's array-side ports, words a cycle
+    "buffer_write_port_words": (0, 2**16),
+    "output_alu_ops_per_cycle": (0, 2**16),  # the output path's ALUs (fused add, pooling)
     "rf_psums": (1, 2**16),
+    # DMA requests in flight: the engines keep one entry per request (and per checkpoint)
+    "dma_outstanding": (1, 2**10),
+    # images of a batch: simulate() adds them up in Python integers, never in int64
+    "batch": (1, 2**20),
 }
 #: Clock: 1 kHz to 1 THz. Only time in seconds and the bytes per cycle derive from it.
 CLOCK_HZ = (1e3, 1e12)

@@ -4,7 +4,8 @@ docs/model.md §1. An FC layer is a 1x1 convolution on a 1x1 map; pooling, globa
 element-wise add are weightless *window* operations run the same way as a depthwise
 convolution; concat moves no data (its producers write into its slices) and has no vector.
 §3a: a pooling or a residual add whose input comes from a conv/fc that feeds nothing else is
-fused into that conv's output path, when the hardware fuses them.
+fused into that conv's output path, when the hardware fuses them; so is a chain of an add
+and then a pooling (the pooling's input is the fused add, which feeds nothing else).
 """
 
 from __future__ import annotations
@@ -39,31 +40,33 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
     by_name = {layer.name: layer for layer in network.layers}
     order = {layer.name: i for i, layer in enumerate(network.layers)}
     vectors = {layer.name: layer_vector(layer) for layer in network.layers}
-    fused: dict[str, str] = {}
-    has_post: set[str] = set()
+    fused: dict[str, str] = {}  # fused layer -> the conv whose output path runs it
+    posts: dict[str, set[str]] = {}  # conv -> the post-operations in its output path
     for layer in network.layers:
         # The producer computed last: the other operands of an add already sit in DRAM then.
         src = max(layer.inputs, key=lambda n: order.get(n, -1))
-        producer = by_name.get(src)
-        if (
-            producer is None
-            or producer.type not in ("conv", "fc")
-            or consumers.get(src) != [layer.name]
-            or src in has_post
-        ):
+        if consumers.get(src) != [layer.name]:
             continue
-        v = vectors[src]
-        if layer.type in _POOLS and hw.fuse_pool and len(layer.inputs) == 1:
+        # A chain: a pooling after an add that is itself in a conv's output path joins it
+        # there, after the add (the order the output path applies them, §3a).
+        target = fused.get(src, src) if layer.type in _POOLS else src
+        producer = by_name.get(target)
+        if producer is None or producer.type not in ("conv", "fc"):
+            continue
+        done = posts.setdefault(target, set())
+        v = vectors[target]
+        if layer.type in _POOLS and hw.fuse_pool and len(layer.inputs) == 1 and "pool" not in done:
             pv = vectors[layer.name]
             v[[L.L_PKH, L.L_PKW, L.L_PSH, L.L_PSW, L.L_PPH, L.L_PPW, L.L_PHO, L.L_PWO]] = pv[
                 [L.L_KH, L.L_KW, L.L_SH, L.L_SW, L.L_PH, L.L_PW, L.L_HO, L.L_WO]
             ]
-        elif layer.type == "add" and hw.fuse_add:
+            done.add("pool")
+        elif layer.type == "add" and hw.fuse_add and target == src and not done:
             v[L.L_RES] = len(layer.inputs) - 1
+            done.add("add")
         else:
             continue
-        fused[layer.name] = src
-        has_post.add(src)
+        fused[layer.name] = target
     return tuple(
         Lowered(layer, None if layer.name in fused else vectors[layer.name], fused.get(layer.name))
         for layer in network.layers

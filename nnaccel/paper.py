@@ -378,6 +378,15 @@ def owner_notes(existing: str | None) -> str:
             " explains the gap. Never a per-network correction._")
 
 
+def _bands(rep: Reproduction) -> list[tuple[str, int, int, int]]:
+    """(figure, band %, rows within it, rows) for time and energy at ±10% and ±15%."""
+    out = []
+    for what, key in (("time", "time_error_pct"), ("energy", "energy_error_pct")):
+        errs = [abs(r[key]) for r in rep.rows if r[key] is not None]
+        out += [(what, b, sum(e <= b for e in errs), len(errs)) for b in (10, 15)]
+    return out
+
+
 def render_markdown(rep: Reproduction, figures: dict[str, str] | None = None,
                     notes: str | None = None) -> str:
     """docs/reproduction.md: the table, the claims, the figures, and why figures miss."""
@@ -402,6 +411,9 @@ def render_markdown(rep: Reproduction, figures: dict[str, str] | None = None,
         "Rows within target: " + "; ".join(
             f"{cfg}: time {c['time_within']}/{c['time_rows']}, energy {c['energy_within']}/"
             f"{c['energy_rows']}" for cfg, c in counts.items()) + ".",
+        "",
+        "Closer than the targets, over both configurations: " + ", ".join(
+            f"{what} within ±{b}% {n}/{m}" for what, b, n, m in _bands(rep)) + ".",
         "",
         "Cycles of the fastest network of each configuration: " + "; ".join(
             f"{c.label}: {min(results, key=lambda r: r.cycles).network.name},"

@@ -52,6 +52,8 @@ def layer_rows(result: Result) -> list[dict[str, Any]]:
             "cycles": r.cycles,
             "compute_cycles": r.count("compute_cycles"),
             "stall_cycles": r.count("stall_cycles"),
+            "stall_latency_cycles": r.stall_latency_cycles,
+            "stall_bandwidth_cycles": r.stall_bandwidth_cycles,
             "utilization": r.utilization,
             "efficiency_macs_per_cycle": r.efficiency,
             "dram_read_bytes": r.count("dram_read_bytes"),
@@ -85,6 +87,8 @@ def totals_dict(result: Result) -> dict[str, Any]:
         "cycles": t["cycles"],
         "compute_cycles": t["compute_cycles"],
         "stall_cycles": t["stall_cycles"],
+        "stall_latency_cycles": t["stall_latency_cycles"],
+        "stall_bandwidth_cycles": t["stall_bandwidth_cycles"],
         "time_s": t["time_s"],
         "macs": t["macs"],
         "pe_ops": t["pe_ops"],
@@ -100,6 +104,10 @@ def totals_dict(result: Result) -> dict[str, Any]:
     for lvl in LEVELS:
         out[f"energy_{lvl}_{suffix}"] = t[f"energy_{lvl}"]
     out[f"energy_total_{suffix}"] = t["energy_total"]
+    # the figures above are for the whole batch (docs/model.md §5, "Batch")
+    out["batch"] = t["batch"]
+    out["cycles_per_image"] = t["cycles_per_image"]
+    out[f"energy_total_per_image_{suffix}"] = t["energy_total_per_image"]
     return out
 
 

@@ -65,9 +65,16 @@ class LayerResult:
     energy: MappingProxyType  # level -> energy, in the table's unit
     pes: int
     fused_into: str | None = None  # run in the output path of this conv (docs/model.md §3a)
+    # The stall cycles the same mapping has with a DRAM latency of 0 (docs/model.md §10).
+    stall_bandwidth_cycles: int = 0
 
     def count(self, name: str) -> int:
         return self.counts[L.COUNT_NAMES.index(name)]
+
+    @property
+    def stall_latency_cycles(self) -> int:
+        """The part of the stall cycles the DRAM latency adds to the transfers' own."""
+        return self.counts[L.C_STALL] - self.stall_bandwidth_cycles
 
     @property
     def cycles(self) -> int:
@@ -102,6 +109,8 @@ class Result:
     objective: str = "cycles"
 
     def total(self, name: str) -> int:
+        if name in ("stall_bandwidth_cycles", "stall_latency_cycles"):
+            return sum(getattr(r, name) for r in self.layers)
         return self._sums[L.COUNT_NAMES.index(name)]
 
     @functools.cached_property
@@ -136,8 +145,15 @@ class Result:
     def seconds(self) -> float:
         return self.cycles / self.hardware.clock_hz
 
+    @property
+    def batch(self) -> int:
+        """Images per run: every count, cycle and energy here is for the whole batch."""
+        return self.hardware.batch
+
     def totals(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: self.total(name) for name in L.COUNT_NAMES}
+        for name in ("stall_latency_cycles", "stall_bandwidth_cycles"):
+            out[name] = self.total(name)
         out["macs"] = self.macs
         out["utilization"] = self.utilization
         out["efficiency_macs_per_cycle"] = self.macs / self.cycles if self.cycles else 0.0
@@ -145,6 +161,9 @@ class Result:
         for lvl, e in self.energy.items():
             out[f"energy_{lvl}"] = e
         out["energy_total"] = self.energy_total
+        out["batch"] = self.batch
+        out["cycles_per_image"] = self.cycles / self.batch
+        out["energy_total_per_image"] = self.energy_total / self.batch
         return out
 
 
@@ -159,7 +178,8 @@ class SearchCache:
     entries: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # What a fast-engine record makes of an entry (mapping, counts, energy by level): a repeated
     # layer costs a dictionary look-up, not the conversions again.
-    records: dict[tuple, tuple[Mapping, tuple[int, ...], MappingProxyType]] = field(default_factory=dict)
+    records: dict[tuple, tuple[Mapping, tuple[int, ...], MappingProxyType, int]] = field(
+        default_factory=dict)
 
     def __getstate__(self) -> dict:
         # records are derived from entries and hold read-only mappings, which do not pickle:
@@ -192,32 +212,66 @@ def simulate(
     weights = energy_per_count(hardware)
     levels = level_matrix(hardware)
     hw_key = (hw_vec.tobytes(), weights.tobytes(), objective)
-    zero = (None, (0,) * L.C_LEN, MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, levels)))
+    zero = (None, (0,) * L.C_LEN, MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, levels)),
+            0)
+    no_latency = hw_vec.copy()  # what the transfers alone cost: the stall split (§10)
+    no_latency[L.H_LAT] = 0
     records = []
     for low in lowered if lowered is not None else lower_network(network, hardware):
         layer, vec = low.layer, low.vector
         if vec is None:
-            mapping, counts, energy = zero
+            mapping, counts, energy, stall_bw = zero
         else:
-            key = (vec.tobytes(), *hw_key, _dataflows(vec, dataflow))
+            key = (vec.tobytes(), *hw_key, _dataflows(vec, dataflow), hardware.batch)
             hit = cache.records.get(key) if engine == "fast" else None
             if hit is None:
                 _check_density(layer, vec, hw_vec, hardware)
-                m_vec, c = _search(layer, key, vec, hw_vec, weights, hardware, cache)
-                if engine == "step":
-                    from .engines import step  # the slow engine is loaded only when asked for
-
-                    c = step.simulate(vec, hw_vec, m_vec)
+                m_vec, _ = _search(layer, key, vec, hw_vec, weights, hardware, cache)
+                c, c0 = _batch_counts(vec, m_vec, hw_vec, no_latency, hardware.batch, engine)
                 hit = (
                     Mapping.from_vector(m_vec),
                     tuple(int(x) for x in c),
                     MappingProxyType(energy_by_level(c, hardware, levels)),
+                    int(c0[L.C_STALL]),
                 )
                 if engine == "fast":
                     cache.records[key] = hit
-            mapping, counts, energy = hit
-        records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into))
+            mapping, counts, energy, stall_bw = hit
+        records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into,
+                                   stall_bw))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
+
+
+def _batch_counts(vec: np.ndarray, m_vec: np.ndarray, hw_vec: np.ndarray, no_latency: np.ndarray,
+                  batch: int, engine: str) -> tuple[Any, Any]:
+    """Counts of `batch` images through one layer on its mapping, and the same with no DRAM
+    latency (the stall split). The images run one after another, each from an idle machine
+    (docs/model.md §5, "Batch"); an image after the first finds the first tile's weights
+    still in the buffer when the mapping has one weight tile (one c-tile and one k-tile)."""
+    if engine == "step":
+        from .engines import step  # the slow engine is loaded only when asked for
+
+        def run(v: np.ndarray, h: np.ndarray) -> np.ndarray:
+            return step.simulate(v, h, m_vec)
+    else:
+        from .engines import fast
+
+        def run(v: np.ndarray, h: np.ndarray) -> np.ndarray:
+            return fast.evaluate(v, h, m_vec[None])[0]
+
+    first, first0 = run(vec, hw_vec), run(vec, no_latency)
+    if batch == 1:
+        return first, first0
+    later = vec.copy()
+    nc = -(-int(vec[L.L_CGI]) // int(m_vec[L.M_TC]))
+    nk = -(-int(vec[L.L_G] * vec[L.L_CGO]) // int(m_vec[L.M_TK]))
+    if vec[L.L_KIND] == L.KIND_CONV and nc * nk == 1:
+        later[L.L_WRES] = 1
+    # Python integers: a batch multiplies counts that the engines keep within int64
+    more = batch - 1
+    total = [int(a) + more * int(b) for a, b in zip(first, run(later, hw_vec), strict=True)]
+    total0 = [int(a) + more * int(b) for a, b in zip(first0, run(later, no_latency), strict=True)]
+    return total, total0
 
 
 def _check_density(layer: Layer, vec: np.ndarray, hw_vec: np.ndarray, hardware: Hardware) -> None:

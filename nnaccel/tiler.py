@@ -15,7 +15,8 @@ Candidates (per dataflow; a `window` layer has only OS):
   a millisecond or two each, where an unbounded grid took a minute; `make bench`).
   Alignments: WS — TC by Pr, TK by Pc; OS — TY by Pr, TX by Pc, TK by RF_PSUMS; TK also by
   CGO when G > 1 (k-tiles that do not straddle groups);
-* kept when the double-buffered tiles fit the buffer (docs/model.md §7).
+* kept when the double-buffered tiles and a fused pooling's line buffer fit the buffer
+  (docs/model.md §7; the line buffer depends on the loop order, so each order is checked).
 
 A candidate's index is its position in the enumeration TX, TY, TC, TK (each grid ascending,
 outermost first), then the loop order (`fast.ORDERS` index).

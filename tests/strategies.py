@@ -51,6 +51,7 @@ def layers(draw, max_side: int = 9, max_ch: int = 6) -> np.ndarray:
         h, w, kh, kw, sh, sw, ph, pw, ho, wo)
     if k == L.KIND_CONV:
         _post_ops(draw, v)
+        v[L.L_WRES] = draw(st.sampled_from([0, 0, 1]))  # a later image of a batch
     return v
 
 
@@ -77,13 +78,19 @@ def hardware(draw, max_side: int = 16) -> np.ndarray:
     v[L.H_PC] = draw(st.integers(1, max_side))
     v[L.H_PORT] = draw(st.integers(1, 16))
     v[L.H_RF_PSUMS] = draw(st.integers(1, 8))
-    v[L.H_WORD] = 2
+    v[L.H_WORD] = draw(st.sampled_from([2, 2, 1]))  # 16-bit mostly, 8-bit too
     v[L.H_PSUM] = draw(st.sampled_from([2, 4]))
     v[L.H_LAT] = draw(st.integers(0, 120))
     v[L.H_BW] = draw(st.integers(1, 32))
     num, den = draw(st.sampled_from([(1, 1), (3, 5), (1, 2), (7, 10), (1, 3)]))
     v[L.H_DNUM], v[L.H_DDEN] = num, den
     v[L.H_BUF] = 1 << 30
+    v[L.H_OUT] = draw(st.sampled_from([1, 1, 2, 3, 8]))
+    # the buffer's ports: often the default (one pixel a cycle in WS), often narrower
+    pw = -(-int(v[L.H_PSUM]) // int(v[L.H_WORD]))
+    v[L.H_RD] = draw(st.one_of(st.just(int(v[L.H_PR] + pw * v[L.H_PC])), st.integers(1, 12)))
+    v[L.H_WR] = draw(st.one_of(st.just(int(pw * v[L.H_PC])), st.integers(1, 12)))
+    v[L.H_ALU] = draw(st.one_of(st.just(int(v[L.H_PC])), st.integers(1, 4)))
     return v
 
 

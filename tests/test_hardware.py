@@ -61,11 +61,25 @@ def test_vector_layout():
     "kwargs",
     [dict(Pr=0), dict(Pc=-1), dict(buffer_bytes=0), dict(sparsity=1.5), dict(sparsity=1.0),
      dict(sparsity=-0.1), dict(psum_bytes=3), dict(dram_bandwidth_bytes_per_s=12.5e9),
-     dict(clock_hz=0), dict(Pr=2.5), dict(rf_psums=True)],
+     dict(clock_hz=0), dict(Pr=2.5), dict(rf_psums=True), dict(dma_outstanding=0),
+     dict(buffer_read_port_words=-1), dict(buffer_write_port_words=1.5), dict(batch=0),
+     dict(output_alu_ops_per_cycle=-2), dict(dma_outstanding=5000), dict(batch=2**21)],
 )
 def test_invalid_fields_rejected_at_construction(kwargs):
     with pytest.raises(HardwareError):
         Hardware(**kwargs)
+
+
+def test_data_path_fields():
+    """Defaults (docs/model.md §9): the read port feeds a WS pass one pixel a cycle (Pr inputs
+    and Pc partial sums of PSUM/WORD words), the write port takes Pc partial sums; one DMA
+    request at a time."""
+    hw = Hardware(Pr=8, Pc=16)
+    assert (hw.read_port_words, hw.write_port_words, hw.dma_outstanding) == (8 + 32, 32, 1)
+    assert hw.output_alu_ops == 16 and hw.with_(output_alu_ops_per_cycle=3).vector()[L.H_ALU] == 3
+    v = hw.with_(buffer_read_port_words=5, buffer_write_port_words=3, dma_outstanding=4).vector()
+    assert (v[L.H_RD], v[L.H_WR], v[L.H_OUT]) == (5, 3, 4)
+    assert Hardware(word_bytes=1, psum_bytes=4).write_port_words == 8 * 4
 
 
 def test_toml(tmp_path):
@@ -76,6 +90,9 @@ def test_toml(tmp_path):
     p.write_text("preset = \"paper-16x16\"\ndram_latency_cycles = 50\n")
     hw = load_toml(p)
     assert (hw.Pr, hw.buffer_bytes, hw.dram_latency_cycles) == (16, 131072, 50)
+    p.write_text("dma_outstanding = 2\nbuffer_read_port_words = 12\nbuffer_write_port_words = 6\n")
+    hw = load_toml(p)
+    assert (hw.dma_outstanding, hw.read_port_words, hw.write_port_words) == (2, 12, 6)
 
 
 @pytest.mark.parametrize(
@@ -95,12 +112,20 @@ def test_toml_errors_name_file_and_key(tmp_path, text, match):
     assert str(p) in str(e.value)
 
 
-def test_energy_is_sum_of_levels():
-    hw = Hardware()
+@pytest.mark.parametrize("word, psum", [(2, 4), (1, 4), (4, 8)])
+def test_energy_levels_by_hand(word, psum):
+    """docs/model.md "Precision": the table is per 16-bit access; memories scale with the
+    bits, a multiply with their square, an output-path add linearly; DRAM per byte."""
+    hw = Hardware(word_bytes=word, psum_bytes=psum)
     counts = np.arange(1, L.C_LEN + 1, dtype=np.int64) * 1000
     levels = energy_by_level(counts, hw)
-    assert set(levels) == set(LEVELS)
-    assert sum(levels.values()) == pytest.approx(float(counts @ energy_per_count(hw)))
-    # DRAM: 200 per 16-bit access, i.e. 100 per byte.
+    s = word / 2
+    assert list(levels) == list(LEVELS)
     assert levels["dram"] == pytest.approx(100 * (counts[L.C_DRAM_RD] + counts[L.C_DRAM_WR]))
-    assert levels["mac"] == counts[L.C_OPS] + counts[L.C_ALU]  # PE ops and output-path ALU ops
+    assert levels["mac"] == pytest.approx(counts[L.C_OPS] * s * s + counts[L.C_ALU] * s)
+    assert levels["rf"] == pytest.approx(counts[L.C_RF] * s)
+    assert levels["array"] == pytest.approx(2 * counts[L.C_ARRAY] * s)
+    assert levels["buffer"] == pytest.approx(6 * (counts[L.C_BUF_RD] + counts[L.C_BUF_WR]) * s)
+    # the tiler's weights are the same numbers, slot by slot
+    per = energy_per_count(hw)
+    assert per[L.C_OPS] == pytest.approx(s * s) and per[L.C_CYCLES] == 0

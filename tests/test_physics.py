@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nnaccel.energy import level_matrix
 from nnaccel.engines import fast
 from nnaccel.engines import layout as L
 from nnaccel.hardware import preset
@@ -30,14 +31,49 @@ def test_bounds_and_energy(name, config, caches):
         c = np.array(r.counts)
         assert c[L.C_CYCLES] * hw.pes >= c[L.C_OPS], r.layer.name
         assert c[L.C_CYCLES] * hw.dram_bytes_per_cycle >= c[L.C_DRAM_RD] + c[L.C_DRAM_WR], r.layer.name
-        assert c[L.C_CYCLES] == c[L.C_COMPUTE] + c[L.C_STALL]
-        assert r.energy_total == pytest.approx(sum(r.energy.values()))
+        if r.mapping is not None:  # the layer runs: the first load arrives before the array
+            # starts, the last store leaves after it ends, each paying the latency
+            assert c[L.C_STALL] >= 2 * (hw.dram_latency_cycles + 1), r.layer.name
+        assert c[L.C_COMPUTE] * hw.pes >= c[L.C_OPS], r.layer.name
+        assert r.energy_total == pytest.approx(_energy_by_hand(c, hw)), r.layer.name
         if r.layer.type in ("conv", "fc"):
             # every MAC of the layer is performed, except zero weights skipped in OS
             assert c[L.C_OPS] <= r.layer.macs
             if r.mapping.dataflow == "ws":
                 assert c[L.C_OPS] == r.layer.macs
-    assert result.energy_total == pytest.approx(sum(result.energy.values()))
+    assert result.energy_total == pytest.approx(
+        sum(_energy_by_hand(np.array(r.counts), hw) for r in result.layers))
+
+
+def _energy_by_hand(c: np.ndarray, hw) -> float:
+    """docs/model.md "Precision": each access at 16 bits costs the table's entry; other widths
+    scale linearly, a multiply quadratically; DRAM is charged per byte."""
+    e, s = hw.energy, hw.word_bytes / 2
+    return (c[L.C_OPS] * e.mac * s * s + c[L.C_ALU] * e.mac * s + c[L.C_RF] * e.rf * s
+            + c[L.C_ARRAY] * e.array * s + (c[L.C_BUF_RD] + c[L.C_BUF_WR]) * e.buffer * s
+            + (c[L.C_DRAM_RD] + c[L.C_DRAM_WR]) * e.dram / 2)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("name", ["sqnxt23v5", "squeezenet-v1.0", "tiny-darknet", "mobilenet"])
+def test_8_bit_never_costs_more_energy_than_16_bit_on_the_same_mapping(name, config):
+    hw16 = preset(config)
+    hw8 = hw16.with_(word_bytes=1, psum_bytes=2)
+    net = load_network(name)
+    result = simulate(net, hw16)
+    m16, m8 = level_matrix(hw16), level_matrix(hw8)
+    for low, r in zip(lower_network(net, hw16), result.layers, strict=True):
+        if low.vector is None:
+            continue
+        m = r.mapping.vector()[None, :]
+        c16 = fast.evaluate(low.vector, hw16.vector(), m)[0]
+        c8 = fast.evaluate(low.vector, hw8.vector(), m)[0]
+        e16 = (m16 @ c16).sum()
+        e8 = (m8 @ c8).sum()
+        assert e8 <= e16, (r.layer.name, e8, e16)
+        assert c8[L.C_DRAM_RD] + c8[L.C_DRAM_WR] < c16[L.C_DRAM_RD] + c16[L.C_DRAM_WR]
+    total8 = simulate(net, hw8).energy_total
+    assert total8 < result.energy_total
 
 
 @pytest.mark.parametrize("name", ["sqnxt23v5", "mobilenet", "squeezenet-v1.1", "alexnet"])
@@ -74,3 +110,106 @@ def test_ws_on_depthwise_uses_at_most_one_column():
     for r in dw:
         assert r.mapping.dataflow == "ws"
         assert r.utilization <= 1 / hw.Pc, r.layer.name
+
+
+@pytest.mark.parametrize("name", ["sqnxt23v5", "squeezenet-v1.0"])
+@pytest.mark.parametrize(
+    "field, values",
+    [("dma_outstanding", (1, 2, 4)), ("dram_bandwidth_bytes_per_s", (8e9, 16e9, 32e9)),
+     ("buffer_port_words", (4, 8, 16)), ("buffer_bytes", (32 * 1024, 48 * 1024)),
+     ("output_alu_ops_per_cycle", (2, 8, 64))],
+)
+def test_more_of_a_resource_never_costs_cycles(name, field, values):
+    """More requests in flight, more DRAM bandwidth, a wider buffer port, a bigger buffer or
+    more ALUs in the output path: no layer gets slower (the tiler's candidates do not depend
+    on them, and each candidate's cycles only fall)."""
+    net = load_network(name)
+    prev = None
+    for v in values:
+        result = simulate(net, preset("paper-8x8").with_(**{field: v}))
+        cycles = [r.cycles for r in result.layers]
+        if prev is not None:
+            for a, b, r in zip(prev, cycles, result.layers, strict=True):
+                assert b <= a, (r.layer.name, field, v)
+        prev = cycles
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_stall_split(config, caches):
+    """The bandwidth part is the stall with a DRAM latency of 0; the latency part the rest.
+    Both are parts, and with no latency there is no latency part."""
+    hw = preset(config)
+    net = load_network("sqnxt23v5")
+    result = simulate(net, hw, cache=caches[config])
+    assert any(r.stall_latency_cycles > 0 for r in result.layers)
+    for r in result.layers:
+        assert 0 <= r.stall_bandwidth_cycles <= r.count("stall_cycles"), r.layer.name
+    flat = simulate(net, hw.with_(dram_latency_cycles=0))
+    assert all(r.stall_latency_cycles == 0 for r in flat.layers)
+    # with requests in flight the latency part can only shrink
+    more = simulate(net, hw.with_(dma_outstanding=4))
+    assert more.total("stall_latency_cycles") < result.total("stall_latency_cycles")
+
+
+@pytest.mark.parametrize("ports", [(0, 0), (6, 4), (12, 8)])
+@pytest.mark.parametrize("name", ["sqnxt23v5", "squeezenet-v1.0"])
+def test_no_layer_moves_more_buffer_words_than_its_ports_allow(name, ports):
+    """Array side of the buffer: what the array read (wrote) is at most the read (write) port
+    times the cycles it computed. The DMA side moves the bytes of DRAM: a layer without fused
+    post-operations reads for its stores what it writes to DRAM, and writes what it loads.
+    In OS the partial sums of a chunk move while the PEs compute the next one (docs/model.md
+    §4, an assumption): they are left out of the OS check."""
+    rd, wr = ports
+    hw = preset("paper-8x8").with_(buffer_read_port_words=rd, buffer_write_port_words=wr)
+    result = simulate(load_network(name), hw)
+    checked = set()
+    for r in result.layers:
+        c = np.array(r.counts)
+        if r.mapping is None or c[L.C_ALU] > 0:
+            continue
+        array_reads = c[L.C_BUF_RD] - c[L.C_DRAM_WR] // hw.word_bytes
+        array_writes = c[L.C_BUF_WR] - c[L.C_DRAM_RD] // hw.word_bytes
+        if r.mapping.dataflow == "os":
+            if r.layer.type != "conv":
+                continue
+            nc = -(-(r.layer.input_shape[0] // r.layer.groups) // r.mapping.tc)
+            array_reads -= (nc - 1) * int(np.prod(r.layer.output_shape))  # sums read back
+            array_writes = 0
+        assert array_reads <= hw.read_port_words * c[L.C_COMPUTE], r.layer.name
+        assert array_writes <= hw.write_port_words * c[L.C_COMPUTE], r.layer.name
+        checked.add(r.mapping.dataflow)
+    assert checked
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("name", ["squeezenet-v1.0", "squeezenet-v1.1", "sqnxt23v5", "tiny-darknet"])
+def test_every_chosen_mapping_fits_the_buffer(name, config, caches):
+    """The double-buffered tiles, the fused add's operands and the fused pooling's line
+    buffer (docs/model.md §7) of every chosen mapping fit the buffer."""
+    hw = preset(config)
+    net = load_network(name)
+    result = simulate(net, hw, cache=caches[config])
+    pooled = 0
+    for low, r in zip(lower_network(net, hw), result.layers, strict=True):
+        if low.vector is None:
+            continue
+        fp = fast.footprint(low.vector, hw.vector(), r.mapping.vector()[None])[0]
+        assert fp <= hw.buffer_bytes, r.layer.name
+        pooled += low.vector[L.L_PKH] > 0
+    assert pooled > 0 or name == "sqnxt23v5" or name == "tiny-darknet"
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_a_batch_never_costs_more_per_image(config):
+    """Images after the first reuse a one-tile layer's weights (docs/model.md §5, "Batch"):
+    no layer costs more per image in a batch, and a network with such layers reads less."""
+    hw = preset(config)
+    net = load_network("sqnxt23v5")
+    one = simulate(net, hw)
+    four = simulate(net, hw.with_(batch=4))
+    for a, b in zip(one.layers, four.layers, strict=True):
+        assert b.cycles <= 4 * a.cycles, a.layer.name
+        assert b.count("dram_read_bytes") <= 4 * a.count("dram_read_bytes"), a.layer.name
+        assert b.energy_total <= 4 * a.energy_total * (1 + 1e-12), a.layer.name
+    assert four.total("dram_read_bytes") < 4 * one.total("dram_read_bytes")
+    assert four.totals()["cycles_per_image"] <= one.cycles

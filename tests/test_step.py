@@ -20,18 +20,22 @@ from nnaccel.engines.layout import (
     COUNT_NAMES,
     DF_OS,
     DF_WS,
+    H_ALU,
     H_BUF,
     H_BW,
     H_DDEN,
     H_DNUM,
     H_LAT,
     H_LEN,
+    H_OUT,
     H_PC,
     H_PORT,
     H_PR,
     H_PSUM,
+    H_RD,
     H_RF_PSUMS,
     H_WORD,
+    H_WR,
     KIND_CONV,
     KIND_WINDOW,
     L_LEN,
@@ -44,6 +48,7 @@ from nnaccel.engines.layout import (
     L_PSW,
     L_PWO,
     L_RES,
+    L_WRES,
     LOOP_C,
     LOOP_K,
     LOOP_X,
@@ -62,7 +67,7 @@ def layer(
     return v
 
 
-def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3) -> np.ndarray:
+def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3, out: int = 1) -> np.ndarray:
     hw = np.zeros(H_LEN, np.int64)
     hw[H_PR] = pr
     hw[H_PC] = pc
@@ -75,6 +80,10 @@ def hardware(pr: int, pc: int, port: int, rf_psums: int, dnum: int = 3) -> np.nd
     hw[H_DNUM] = dnum
     hw[H_DDEN] = 5
     hw[H_BUF] = 32768
+    hw[H_OUT] = out
+    hw[H_RD] = pr + 2 * pc  # the defaults of docs/model.md §9 (a partial sum is two words)
+    hw[H_WR] = 2 * pc
+    hw[H_ALU] = pc
     return hw
 
 
@@ -135,6 +144,38 @@ def test_ws_conv_one_tile() -> None:
     assert tr == [[109, 208, 109, 312]]  # compute start, compute end, load end, store end
 
 
+def test_ws_conv_later_image_of_a_batch() -> None:
+    # model.md §5 "Batch": the small WS conv above as a later image of a batch, its one weight
+    # tile left in the buffer: load(0) is the 18 input elements alone, 36 B, 100 + 3 = 103
+    # cycles; compute 103..202; store 202..306.
+    lay = layer(KIND_CONV, 1, 2, 3, 3, 3, 3, 1, 1)
+    lay[L_WRES] = 1
+    c, tr = run(lay, hardware(4, 4, 4, 4), mapping(DF_WS, "xyck", 3, 3, 2, 3))
+    assert (c["cycles"], c["compute_cycles"], c["dram_read_bytes"]) == (306, 99, 36)
+    assert c["buffer_writes"] == 315 - 54  # the 54 weights are not written again
+    assert tr == [[103, 202, 103, 306]]
+
+
+def test_ws_conv_port_bound_stream() -> None:
+    # model.md §11 "A port-bound WS stream": the small WS conv above with a read port of 5
+    # words and a write port of 8 (a partial sum is 2 words). A pixel of a pass with r = 2,
+    # q = 3 reads 2 inputs and 3 partial sums (8 words: 2 cycles through 5) and writes 3 (6
+    # words: 1 cycle); on the first contribution (p = 0) it reads only its 2 inputs: 1 cycle.
+    # Weights: 6 words through min(PORT 4, 5): 2 cycles. Passes: p = 0: 2 + 9 * 1 = 11;
+    # p = 1..8: 2 + 9 * 2 = 20 each -> compute 171. Load 0..109, compute 109..280, store
+    # 280..384. The counts are those of the unbounded stream.
+    hw = hardware(4, 4, 4, 4)
+    hw[H_RD] = 5
+    hw[H_WR] = 8
+    c, tr = run(layer(KIND_CONV, 1, 2, 3, 3, 3, 3, 1, 1), hw, mapping(DF_WS, "xyck", 3, 3, 2, 3))
+    assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (384, 171, 213)
+    assert (c["pe_ops"], c["buffer_reads"], c["buffer_writes"]) == (486, 459, 315)
+    assert tr == [[109, 280, 109, 384]]
+    # no cycle moves more than the ports allow: the array's buffer words fit in 171 cycles
+    array_reads = 9 * 6 + 9 * 9 * 2 + 8 * 9 * 3 * 2  # weights, inputs, partial sums (words)
+    assert array_reads <= 5 * 171
+
+
 def test_os_conv_sparse_one_tile() -> None:
     # conv 3x3, stride 1, pad 1, G = 1, CGI = 3, CGO = 2, input 4x5 -> output 4x5.
     # Array 4x4, PORT 4, RF_PSUMS 1 (so each output channel is its own chunk). OS, one tile:
@@ -147,7 +188,8 @@ def test_os_conv_sparse_one_tile() -> None:
     #   block B 4x1: words = (3*1 + 3) * (0*1 + 3) = 18 -> ceil(18/4) = 5 port cycles
     # Steps, m = 1: A: max(5,9) + max(6,9) + max(5,9) = 27 per chunk (window-bound)
     #               B: max(5,5) + max(6,5) + max(5,5) = 16 per chunk (c = 1 weight-bound)
-    #   compute = 2 chunks * (27 + 16) = 86.
+    #   compute = 2 chunks * (27 + 16) = 86. (The read port, RD = 4 + 2*4 = 12 words, carries
+    #   a window and its broadcast weights, e.g. 36 + 5: 4 cycles; it never binds here.)
     # Data: input 3 ch * 4 rows * 5 cols = 60, weights 2*3*9 = 54 -> 114 elements, 228 B,
     #   xfer = 100 + 15 = 115. Output 2*4*5 = 40 values, final -> 80 B, xfer = 105.
     # Timeline: cs0 = 115, ce0 = 201, store 201..306. cycles 306, stall 220.
@@ -219,6 +261,41 @@ def test_fc_transfer_bound() -> None:
         "tiles": 4,
     }
     assert tr == [[134, 214, 134, 0], [268, 348, 268, 0], [402, 482, 402, 0], [536, 616, 536, 718]]
+
+
+def test_fc_with_two_outstanding_requests() -> None:
+    # model.md §11 "A DMA with two outstanding requests": the transfer-bound FC above with
+    # dma_outstanding = 2. A request is issued once the one two before it has ended; its
+    # latency runs from its issue, its bytes after the bytes of the request before it.
+    #   load(0): issued 0, bytes from 100, ends 134.       t0: 134..214
+    #   load(1): ready 0 (slot free), issued 0 (one in flight), latency to 100, bytes after
+    #            load(0)'s: 134..168.                      t1: max(168, 214) = 214..294
+    #   load(2): ready ce0 = 214 (its slot is tile 0's), latency to 314, ends 348.
+    #                                                      t2: 348..428
+    #   load(3): ready ce1 = 294, latency to 394, bytes after load(2)'s: 394..428.
+    #                                                      t3: 428..508
+    #   store(3): ready 508, ends 508 + 100 + 2 = 610.
+    #   cycles 610 (718 with one request at a time), compute 320, stall 290. The counts
+    #   do not change.
+    c, tr = run(
+        layer(KIND_CONV, 1, 64, 16, 1, 1, 1, 1, 0),
+        hardware(4, 4, 4, 4, out=2),
+        mapping(DF_WS, "xykc", 1, 1, 16, 16),
+    )
+    assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (610, 320, 290)
+    assert (c["dram_read_bytes"], c["buffer_writes"]) == (2176, 1344)
+    assert tr == [[134, 214, 134, 0], [214, 294, 168, 0], [348, 428, 348, 0], [428, 508, 428, 610]]
+    # and with more in flight nothing is gained here: load(2) waits for its slot, not the DMA
+    c3, _ = run(layer(KIND_CONV, 1, 64, 16, 1, 1, 1, 1, 0), hardware(4, 4, 4, 4, out=3),
+                mapping(DF_WS, "xykc", 1, 1, 16, 16))
+    assert c3["cycles"] == 610
+    # with no latency at all: loads of 34 cycles, t0 34..114, t1 114..194, load(2) 114..148,
+    # t2 194..274, load(3) 194..228, t3 274..354, store 354..356: 36 stalled cycles, the part
+    # of the stall the bandwidth alone causes (model.md §10)
+    hw0 = hardware(4, 4, 4, 4)
+    hw0[H_LAT] = 0
+    c0, _ = run(layer(KIND_CONV, 1, 64, 16, 1, 1, 1, 1, 0), hw0, mapping(DF_WS, "xykc", 1, 1, 16, 16))
+    assert (c0["cycles"], c0["stall_cycles"]) == (356, 36)
 
 
 def test_multi_tile_edges_and_spills() -> None:
@@ -328,9 +405,10 @@ def test_maxpool_3x3_s2() -> None:
     # Array 4x4, PORT 4. OS, one tile TX = TY = 2, TC = 1, TK = 2 (both groups).
     #
     # Input: 2 groups * 1 ch * 5 rows * 5 cols = 50 elements, 100 B, xfer = 100 + 7 = 107.
-    # One 2x2 pixel block, one chunk (m = 1) per group, one channel each: nnz = 9 (window),
-    #   words = ((2-1)*2 + 3)^2 = 25 -> ceil(25/4) = 7; step = max(9, 7) = 9. Two steps: 18.
-    # Output 2*2*2 = 8 values, 16 B, xfer 101. Timeline: 107 -> 125 -> store 125..226.
+    # One 2x2 pixel block, which leaves room for 16 / 4 = 4 channels side by side: both
+    #   channels in one step (model.md §4), nnz = 9 (window elements), words 2 * 25 = 50
+    #   (25 = ((2-1)*2 + 3)^2 each) -> ceil(50/4) = 13; step = max(9, 13) = 13.
+    # Output 2*2*2 = 8 values, 16 B, xfer 101. Timeline: 107 -> 120 -> store 120..221.
     # Counts: ops = RF = 2 * 9*4 = 72; array = 2 * 25 = 50 (no weights to broadcast);
     #   buf rd = 50 + 8 (store) = 58; buf wr = 2 chunks * m*a*b 4 = 8 + 50 (load) = 58.
     c, tr = run(
@@ -339,8 +417,8 @@ def test_maxpool_3x3_s2() -> None:
         mapping(DF_OS, "xyck", 2, 2, 1, 2),
     )
     assert c == {
-        "cycles": 226,
-        "compute_cycles": 18,
+        "cycles": 221,
+        "compute_cycles": 13,
         "stall_cycles": 208,
         "pe_ops": 72,
         "rf_accesses": 72,
@@ -351,7 +429,7 @@ def test_maxpool_3x3_s2() -> None:
         "dram_write_bytes": 16,
         "tiles": 1,
     }
-    assert tr == [[107, 125, 107, 226]]
+    assert tr == [[107, 120, 107, 221]]
 
 
 def test_add() -> None:
@@ -427,10 +505,11 @@ def test_fused_add_and_pool() -> None:
     #   both pooled columns end in the one x-tile. Each tile stores 2 ch * 1 * 2 = 4 values, 8 B.
     # load(0) = input 2*2*4 = 16 + weights 2*2 = 4 + residual 2*2*4 = 16 -> 36 el, 72 B, xfer 105
     # load(1) = input 16 + residual 16 (weights stay) -> 32 el, 64 B, xfer 104
-    # store(0) = store(1) = 8 B, xfer 101
+    # store(0) = store(1) = 8 B, 1 cycle of bytes, but the output path's 16 adds and 16
+    #   compares take 32 / 4 ALUs = 8 cycles: 100 + 8 = 108 (model.md §5)
     # Compute: one pass per tile, ceil(2*2/4) + 8 pixels = 9 cycles.
-    # Timeline: eL0 = 105; t0 105..114; load(1) 105..209; store(0) 209..310;
-    #   t1 209..218; store(1) 310..411. cycles 411, compute 18, stall 393.
+    # Timeline: eL0 = 105; t0 105..114; load(1) 105..209; store(0) 209..317;
+    #   t1 209..218; store(1) 317..425. cycles 425, compute 18, stall 407.
     # Counts: ops = array = 2 * 8*2*2 = 64; RF = 2 * (4 + 32) = 72
     #   buf rd = 2 * (4 + 8*2) (no partial sum before the first contribution)
     #          + 2 * (16 + 16) (output path: the 2*2*4 tile and its residual) = 40 + 64 = 104
@@ -440,9 +519,9 @@ def test_fused_add_and_pool() -> None:
     lay[[L_RES, L_PKH, L_PKW, L_PSH, L_PSW, L_PPH, L_PPW, L_PHO, L_PWO]] = (1, 2, 2, 2, 2, 0, 0, 2, 2)
     c, tr = run(lay, hardware(4, 4, 4, 4), mapping(DF_WS, "xyck", 4, 2, 2, 2))
     assert c == {
-        "cycles": 411,
+        "cycles": 425,
         "compute_cycles": 18,
-        "stall_cycles": 393,
+        "stall_cycles": 407,
         "pe_ops": 64,
         "rf_accesses": 72,
         "array_transfers": 64,
@@ -453,4 +532,4 @@ def test_fused_add_and_pool() -> None:
         "tiles": 2,
         "alu_ops": 64,
     }
-    assert tr == [[105, 114, 105, 310], [209, 218, 209, 411]]
+    assert tr == [[105, 114, 105, 317], [209, 218, 209, 425]]

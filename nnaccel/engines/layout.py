@@ -35,7 +35,10 @@ L_PPH = 19
 L_PPW = 20
 L_PHO = 21  # pooled output height and width
 L_PWO = 22
-L_LEN = 23
+# Run state (docs/model.md §5, "Batch"): the first tile's weights are already in the buffer,
+# left there by the previous image of a batch (0: they are fetched).
+L_WRES = 23
+L_LEN = 24
 
 KIND_CONV = 0  # weights from DRAM, MACs, zero weights skippable in OS
 KIND_WINDOW = 1  # no weights: every window element is one ALU op (pooling, add)
@@ -43,7 +46,7 @@ KIND_WINDOW = 1  # no weights: every window element is one ALU op (pooling, add)
 # --- hardware vector ----------------------------------------------------------------------
 H_PR = 0  # PE rows
 H_PC = 1  # PE columns
-H_PORT = 2  # buffer port width, 16-bit words per cycle (weight loads in WS, windows in OS)
+H_PORT = 2  # the array's input bus, words per cycle (weight loads in WS, windows in OS)
 H_RF_PSUMS = 3  # partial sums one PE holds in OS (output channels per chunk)
 H_WORD = 4  # bytes of an activation or weight (2: 16-bit)
 H_PSUM = 5  # bytes of a partial sum in the buffer and when spilled to DRAM
@@ -52,7 +55,11 @@ H_BW = 7  # DRAM bandwidth, bytes per cycle
 H_DNUM = 8  # weight density (1 - sparsity) = DNUM / DDEN, exact
 H_DDEN = 9
 H_BUF = 10  # global buffer capacity, bytes
-H_LEN = 11
+H_OUT = 11  # DMA requests that may be in flight at once (their latencies overlap)
+H_RD = 12  # the buffer's read port on the array side, words per cycle (a partial sum: PSUM/WORD)
+H_WR = 13  # its write port on the array side, words per cycle
+H_ALU = 14  # ALU operations the output path does per cycle (fused add and pooling, §3a)
+H_LEN = 15
 
 # --- mapping vector -----------------------------------------------------------------------
 M_DATAFLOW = 0  # DF_WS or DF_OS

@@ -41,7 +41,8 @@ _A1 = types.Array(types.int64, 1, "C")
 _A2 = types.Array(types.int64, 2, "C")
 _A3 = types.Array(types.int64, 3, "C")
 _F1 = types.Array(types.float64, 1, "C")
-_CONTEXT = types.Tuple((*(_A1,) * 11, _A2, _A1, _A1, _A3, _A3, _A2, _A1))  # `fast._context`
+_A4 = types.Array(types.int64, 4, "C")
+_CONTEXT = types.Tuple((*(_A1,) * 11, _A3, _A4, _A2, _A1))  # `walk._context`
 
 Job = tuple[str, tuple[types.Type, ...]]  # a kernel of `fast` and its argument types
 
@@ -65,13 +66,15 @@ CHILD: tuple[Job, ...] = (
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
     ("_compute_tables", (_A1, _A1, _I, *(_A2,) * 7)),
-    ("_combo_bound", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A2, _A3, _A2, _A3, _A3, _I,
-                      _A1)),
+    ("_combo_bound", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A3, _A4, _I, _A1)),
     ("_consts", (_A1, _A1)),
     ("_static", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _I, _A1)),
     ("_dma_flags", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A1)),
     ("_orders_bound", (_A1, _A2, _I, _I, _A2, _A2, _A2, _A2, *(_I,) * 7)),
     ("_footprint", (_A1, _A1, *(_I,) * 5)),
+    ("_line_buffer", (_A1, _A1, *(_I,) * 7)),
+    ("_line_buffer_least", (_A1, _A1, *(_I,) * 6)),
+    ("_line_buffer_order", (_A1, _A1, _I, _I, _I, _A1, _I, _I, _I)),
     ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
     ("_energy", (_A1, _F1)),
     ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
@@ -86,14 +89,26 @@ SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F, _A1, _A1, _A1, _A
                                     types.Array(types.int64, 4, "C")))
 
 
+def kernel(name: str) -> Any:
+    """The kernel of the `fast` package called `name` (kernel names are unique in it)."""
+    if name == SEARCH_GRID[0]:
+        return fast.search_grid  # through the package, where a test may replace it
+    for module in fast.MODULES:
+        k = getattr(module, name, None)
+        if k is not None and getattr(k, "py_func", k).__module__ == module.__name__:
+            return k
+    raise KeyError(f"no kernel {name!r} in nnaccel.engines.fast")
+
+
 def compile_jobs(jobs: Sequence[Job]) -> list[str]:
     """Compile (or load from the cache) each job; the names of the kernels of `fast` that
     were compiled, callees included, in the order they were done (a load is not a compile)."""
     with event.install_recorder("numba:compile") as rec:
         for name, args in jobs:
-            getattr(fast, name).compile(args)
+            kernel(name).compile(args)
     done = (ev.data["dispatcher"] for _, ev in rec.buffer if ev.is_end)
-    return [d.py_func.__name__ for d in done if d.py_func.__module__ == fast.__name__]
+    inside = fast.__name__ + "."
+    return [d.py_func.__name__ for d in done if d.py_func.__module__.startswith(inside)]
 
 
 def search_is_cached() -> bool | None:

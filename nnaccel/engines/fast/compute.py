@@ -1,0 +1,463 @@
+"""Compute time per dataflow, and the counts the loop order does not change (docs/model.md §4).
+
+WS: per (c-tile, k-tile, group) the weight-load cycles Σ ceil(r·q/PORT) and the streaming
+cycles; OS: Σ over pixel blocks, chunks and channels of max(m·nnz(c), ceil(words/PORT)),
+where nnz(c) takes two values (`tiles._sparsity`). The totals over a tile-size combo are
+tables on the dimensions they depend on (`_compute_tables`), the per-tile values tables the
+walk looks up (`_ws_tables`, `_os_tables`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnaccel.engines.layout import (
+    C_ALU,
+    C_ARRAY,
+    C_BUF_RD,
+    C_BUF_WR,
+    C_COMPUTE,
+    C_OPS,
+    C_RF,
+    C_TILES,
+    DF_WS,
+    H_ALU,
+    H_BW,
+    H_DDEN,
+    H_DNUM,
+    H_LAT,
+    H_OUT,
+    H_PC,
+    H_PORT,
+    H_PR,
+    H_PSUM,
+    H_RD,
+    H_RF_PSUMS,
+    H_WORD,
+    H_WR,
+    KIND_CONV,
+    L_CGI,
+    L_CGO,
+    L_G,
+    L_HO,
+    L_KH,
+    L_KIND,
+    L_KW,
+    L_PKH,
+    L_PKW,
+    L_RES,
+    L_SH,
+    L_SW,
+    L_WO,
+    L_WRES,
+)
+
+from .base import (
+    _cdiv,
+    _fill,
+    _kernel,
+    _pure,
+)
+from .tiles import (
+    CS_N,
+    CS_RV,
+    CS_SNCB,
+    CS_T0,
+    KS_N,
+    KS_NCH,
+    KS_SWN,
+    KS_T0,
+    KS_TL,
+    SP_BV,
+    SP_N,
+    SP_NBLK,
+    SP_SEMIT,
+    SP_SF,
+    _k_groups,
+    _sparsity,
+)
+
+
+@_pure
+def _ws_pixel(r, q, first, hw):
+    """Cycles one WS pixel streams (§4): its r inputs and (but on the first contribution) its
+    q partial sums through the read port, its q updated sums through the write port."""
+    pw = _cdiv(hw[H_PSUM], hw[H_WORD])
+    reads = r if first else r + pw * q
+    return max(1, _cdiv(reads, hw[H_RD]), _cdiv(pw * q, hw[H_WR]))
+
+
+@_pure
+def _os_step(mv, words, conv, hw):
+    """Cycles of an OS step (§4): mv broadcasts one a cycle, the window over the input bus,
+    and the read port carrying the window and (conv) the broadcast weights."""
+    return max(mv, _cdiv(words, hw[H_PORT]), _cdiv(words + (mv if conv else 0), hw[H_RD]))
+
+
+@_pure
+def _chunk_sum(v, words, conv, hw, cnt_p, sum_p, r):
+    """Sum over all chunks m (histogram by prefix sums) of the step cycles with m·v
+    broadcasts, v > 0. Where the read port cannot bind (it is wider than the bus by the
+    broadcast weight) the step is max(m·v, w), summed in closed form."""
+    w = _cdiv(words, hw[H_PORT])
+    if hw[H_RD] >= hw[H_PORT] + (1 if conv else 0):
+        ms = min(r, w // v)
+        return w * cnt_p[ms] + v * (sum_p[r] - sum_p[ms])
+    total = 0
+    for m in range(1, r + 1):
+        n = cnt_p[m] - cnt_p[m - 1]
+        if n > 0:
+            total += n * _os_step(m * v, words, conv, hw)
+    return total
+
+
+@_pure
+def _window_steps(tk, a, b, words, k2, hw):
+    """Σ of the steps of one input channel over one (a x b) block, for tk channels of a window
+    operation spread s at a time over the PEs the block leaves free (§4)."""
+    s = max(1, (hw[H_PR] * hw[H_PC]) // (a * b))
+    total = (tk // s) * _os_step(k2, s * words, False, hw)
+    if tk % s > 0:
+        total += _os_step(k2, (tk % s) * words, False, hw)
+    return total
+
+
+@_pure
+def _os_compute_total(layer, hw, ys, xs, ks_row, cnt_p, sum_p, out):
+    """Σ over tiles of OS compute: out[0] over all blocks (a, b), all chunks m and all
+    channels c; out[1], out[2]: per channel, Σ over blocks and chunks of the step cycles with
+    nnz = hi, nnz = lo.
+
+    Each input channel belongs to exactly one c-tile, so the sum over c-tiles and their
+    channels is a sum over the filter's channels: independent of TC.
+    """
+    hi, lo, nh, nl = _sparsity(layer, hw)
+    r = hw[H_RF_PSUMS]
+    conv = layer[L_KIND] == KIND_CONV
+    a_tot = 0
+    b_tot = 0
+    for i in range(3):
+        av = ys[SP_BV + 2 * i]
+        ac = ys[SP_BV + 2 * i + 1]
+        if ac == 0:
+            continue
+        for j in range(3):
+            bv = xs[SP_BV + 2 * j]
+            bc = xs[SP_BV + 2 * j + 1]
+            if bc == 0:
+                continue
+            words = ((av - 1) * layer[L_SH] + layer[L_KH]) * ((bv - 1) * layer[L_SW] + layer[L_KW])
+            if not conv:  # channels spread over the PEs: full k-tiles, then the last one
+                a_tot += ac * bc * (
+                    (ks_row[KS_N] - 1) * _window_steps(ks_row[KS_T0], av, bv, words, hi, hw)
+                    + _window_steps(ks_row[KS_TL], av, bv, words, hi, hw))
+                continue
+            a_tot += ac * bc * _chunk_sum(hi, words, conv, hw, cnt_p, sum_p, r)
+            if lo > 0:
+                b_tot += ac * bc * _chunk_sum(lo, words, conv, hw, cnt_p, sum_p, r)
+    out[0] = nh * a_tot + nl * b_tot
+    out[1] = a_tot
+    out[2] = b_tot
+
+
+@_pure
+def _ws_blocks(hw, rv, rc, hq, out):
+    """For rc channel blocks of rv channels against every output block (hq[q] of q channels):
+    out[0] += weight-load cycles, out[1] += streaming cycles per pixel, out[2] += what a
+    first contribution saves per pixel."""
+    port = min(hw[H_PORT], hw[H_RD])  # weights pass the input bus and the read port
+    for q in range(1, hw[H_PC] + 1):
+        if hq[q] > 0:
+            n = rc * hq[q]
+            out[0] += n * _cdiv(rv * q, port)
+            f = _ws_pixel(rv, q, False, hw)
+            out[1] += n * f
+            out[2] += n * (f - _ws_pixel(rv, q, True, hw))
+
+
+@_kernel
+def _ws_sums(hw, cs_row, hq, out):
+    """WS compute sums over (k-tile, group) for a c-tile size (§4): out[0] weight loads and
+    out[1] streaming cycles per pixel, over all c-tiles and channel blocks; out[2] what first
+    contributions save per pixel (the first channel block of the first c-tile); out[3],
+    out[4] the loads and streaming of the first c-tile alone."""
+    pr = hw[H_PR]
+    tmp = np.zeros(3, dtype=np.int64)
+    for i in range(5):
+        out[i] = 0
+    for i in range(3):
+        rv = cs_row[CS_RV + 2 * i]
+        rc = cs_row[CS_RV + 2 * i + 1]
+        if rc > 0:
+            _ws_blocks(hw, rv, rc, hq, out)
+    tc0 = cs_row[CS_T0]
+    out[2] = 0
+    _fill(tmp, np.int64(0))
+    _ws_blocks(hw, min(pr, tc0), np.int64(1), hq, tmp)
+    out[2] = tmp[2]
+    for i in range(2):
+        rv = pr if i == 0 else tc0 % pr
+        rc = tc0 // pr if i == 0 else (1 if tc0 % pr > 0 else 0)
+        if rc > 0:
+            _fill(tmp, np.int64(0))
+            _ws_blocks(hw, rv, rc, hq, tmp)
+            out[3] += tmp[0]
+            out[4] += tmp[1]
+
+
+# Constants of a (layer, hardware) pair that the per-combo closed forms use, computed once.
+K_K2 = 0  # KH·KW
+K_CGI = 1
+K_KO = 2  # G·CGO
+K_PIX = 3  # HO·WO
+K_NZ = 4  # N(CGI): nonzeros of a filter (window: KH·KW·CGI, every element is an op)
+K_STEP = 5  # OS: input channels stepped (nnz > 0)
+K_CONV = 6
+K_GROUPED = 7
+K_WORD = 8
+K_PS = 9
+K_LAT = 10
+K_BW = 11
+K_PRPC = 12  # Pr·Pc
+K_RES = 13  # §3a: operands of the fused residual add
+K_POOL2 = 14  # §3a: PKH·PKW of the fused pooling, 0 without
+K_LO = 15  # the smaller nonzero count of a channel (see `_sparsity`)
+K_DNUM = 16
+K_DDEN = 17
+K_PR = 18
+K_OUT = 19  # DMA requests in flight at once (§5)
+K_WRES = 20  # the first tile's weights are in the buffer already (§5, "Batch")
+K_ALU = 21  # the output path's ALU operations per cycle (§3a)
+K_LEN = 22
+
+
+@_kernel
+def _consts(layer, hw):
+    k = np.empty(K_LEN, dtype=np.int64)
+    k2 = layer[L_KH] * layer[L_KW]
+    cgi = layer[L_CGI]
+    hi, lo, nh, nl = _sparsity(layer, hw)
+    k[K_K2] = k2
+    k[K_CGI] = cgi
+    k[K_KO] = layer[L_G] * layer[L_CGO]
+    k[K_PIX] = layer[L_HO] * layer[L_WO]
+    k[K_NZ] = nh * hi + nl * lo
+    k[K_STEP] = nh + (nl if lo > 0 else 0)
+    k[K_CONV] = 1 if layer[L_KIND] == KIND_CONV else 0
+    k[K_GROUPED] = 1 if layer[L_G] > 1 else 0
+    k[K_WORD] = hw[H_WORD]
+    k[K_PS] = hw[H_PSUM]
+    k[K_LAT] = hw[H_LAT]
+    k[K_BW] = hw[H_BW]
+    k[K_PRPC] = hw[H_PR] * hw[H_PC]
+    k[K_RES] = layer[L_RES]
+    k[K_POOL2] = layer[L_PKH] * layer[L_PKW] if layer[L_PKH] > 0 else 0
+    k[K_LO] = lo
+    k[K_DNUM] = hw[H_DNUM]
+    k[K_DDEN] = hw[H_DDEN]
+    k[K_PR] = hw[H_PR]
+    k[K_OUT] = hw[H_OUT]
+    k[K_WRES] = 1 if layer[L_WRES] > 0 and layer[L_KIND] == KIND_CONV else 0
+    k[K_ALU] = hw[H_ALU]
+    return k
+
+
+@_pure
+def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
+    """The counts the loop order does not change: everything on the array side (§4)."""
+    k2 = k[K_K2]
+    cgi = k[K_CGI]
+    ko = k[K_KO]
+    pix = k[K_PIX]
+    nxy = xs[a, SP_N] * ys[b, SP_N]
+    nc = cs[c, CS_N]
+    _fill(out, np.int64(0))
+    out[C_COMPUTE] = compute
+    out[C_TILES] = nxy * nc * ks[d, KS_N]
+    # The output path (§3a): every output value meets its residual operands once, every
+    # pooled value its window once (each output tile closes final exactly once).
+    out[C_ALU] = ko * (k[K_RES] * pix + k[K_POOL2] * ys[b, SP_SEMIT] * xs[a, SP_SEMIT])
+    if df == DF_WS:
+        ops = k2 * pix * cgi * ko
+        out[C_OPS] = ops
+        out[C_RF] = k2 * nxy * cgi * ko + ops
+        out[C_ARRAY] = ops
+        # weights + inputs + partial sums, less the first contribution of every output value
+        out[C_BUF_RD] = (
+            k2 * (nxy * cgi * ko + pix * cgi * ks[d, KS_SWN] + pix * cs[c, CS_SNCB] * ko) - pix * ko
+        )
+        out[C_BUF_WR] = k2 * pix * cs[c, CS_SNCB] * ko
+        return
+    windows = ks[d, KS_NCH] * ys[b, SP_SF] * xs[a, SP_SF]  # Σ words over one channel's steps
+    ops = pix * ko * k[K_NZ]
+    array = k[K_STEP] * windows
+    if k[K_CONV]:
+        array += ys[b, SP_NBLK] * xs[a, SP_NBLK] * ko * k[K_NZ]  # weight broadcasts
+    out[C_OPS] = ops
+    out[C_RF] = ops
+    out[C_ARRAY] = array
+    out[C_BUF_RD] = array + (nc - 1) * pix * ko
+    out[C_BUF_WR] = nc * pix * ko
+
+
+@_pure
+def _ws_group(tc, kg, hw, res):
+    """One group of a tile (§4): res[0] += Σ_cb Σ_kb weight-load cycles, res[1] += Σ_cb Σ_kb
+    streaming cycles per pixel, res[2] += what the first contribution saves per pixel
+    (cb = 0 of each kb): blocks of Pr input channels by Pc output channels."""
+    pr = hw[H_PR]
+    pc = hw[H_PC]
+    port = min(hw[H_PORT], hw[H_RD])
+    for i in range(2):
+        r = pr if i == 0 else tc % pr
+        nr = tc // pr if i == 0 else (1 if tc % pr > 0 else 0)
+        if nr == 0:
+            continue
+        for j in range(2):
+            q = pc if j == 0 else kg % pc
+            nq = kg // pc if j == 0 else (1 if kg % pc > 0 else 0)
+            if nq > 0:
+                res[0] += nr * nq * _cdiv(r * q, port)
+                res[1] += nr * nq * _ws_pixel(r, q, False, hw)
+    r0 = min(pr, tc)
+    for j in range(2):
+        q = pc if j == 0 else kg % pc
+        nq = kg // pc if j == 0 else (1 if kg % pc > 0 else 0)
+        if nq > 0:
+            res[2] += nq * (_ws_pixel(r0, q, False, hw) - _ws_pixel(r0, q, True, hw))
+
+
+@_pure
+def _os_group_sum(kg, a, b, layer, hw, hi, lo, res):
+    """Over the chunks of one group and one (a x b) block: res[0] (res[1]) += the step cycles
+    with nnz = hi (lo; 0 when lo = 0: those channels are skipped)."""
+    r = hw[H_RF_PSUMS]
+    conv = layer[L_KIND] == KIND_CONV
+    words = ((a - 1) * layer[L_SH] + layer[L_KH]) * ((b - 1) * layer[L_SW] + layer[L_KW])
+    for j in range(2):
+        m = r if j == 0 else kg % r
+        nm = kg // r if j == 0 else (1 if kg % r > 0 else 0)
+        if nm == 0:
+            continue
+        res[0] += nm * _os_step(m * hi, words, conv, hw)
+        if lo > 0:
+            res[1] += nm * _os_step(m * lo, words, conv, hw)
+
+
+@_pure
+def _block_types(t, p, vals, cnts):
+    vals[0] = p
+    cnts[0] = t // p
+    vals[1] = t % p
+    cnts[1] = 1 if t % p > 0 else 0
+
+
+@_kernel
+def _os_tables(layer, hw, txs, tys, nk, tk, ko, cgo):
+    """tab[part, ys, xs, ik]: OS compute of a tile = n_hi(ic)·tab[0] + n_lo(ic)·tab[1]."""
+    hi, lo, _, _ = _sparsity(layer, hw)
+    tab = np.zeros((2, 2, 2, nk), dtype=np.int64)
+    av = np.empty(2, dtype=np.int64)
+    ac = np.empty(2, dtype=np.int64)
+    bv = np.empty(2, dtype=np.int64)
+    bc = np.empty(2, dtype=np.int64)
+    res = np.zeros(2, dtype=np.int64)
+    mid = np.zeros(2, dtype=np.int64)
+    for sy in range(2):
+        _block_types(tys[sy], hw[H_PR], av, ac)
+        for sx in range(2):
+            _block_types(txs[sx], hw[H_PC], bv, bc)
+            prev = (-1, -1, -1)
+            for ik in range(nk):
+                kg1, nmid, kg3 = _k_groups(ik, tk, ko, cgo)
+                if (kg1, nmid, kg3) == prev:  # same groups as the k-tile before
+                    for e in range(2):
+                        tab[e, sy, sx, ik] = tab[e, sy, sx, ik - 1]
+                    continue
+                prev = (kg1, nmid, kg3)
+                for i in range(2):
+                    for j in range(2):
+                        mult = ac[i] * bc[j]
+                        if mult == 0:
+                            continue
+                        if layer[L_KIND] != KIND_CONV:  # channels spread over the PEs
+                            words = (((av[i] - 1) * layer[L_SH] + layer[L_KH])
+                                     * ((bv[j] - 1) * layer[L_SW] + layer[L_KW]))
+                            tk_i = min(tk, ko - ik * tk)
+                            tab[0, sy, sx, ik] += mult * _window_steps(tk_i, av[i], bv[j], words,
+                                                                       hi, hw)
+                            continue
+                        _fill(res, np.int64(0))
+                        _os_group_sum(kg1, av[i], bv[j], layer, hw, hi, lo, res)
+                        if kg3 > 0:
+                            _os_group_sum(kg3, av[i], bv[j], layer, hw, hi, lo, res)
+                        _fill(mid, np.int64(0))
+                        if nmid > 0:
+                            _os_group_sum(cgo, av[i], bv[j], layer, hw, hi, lo, mid)
+                        for e in range(2):
+                            tab[e, sy, sx, ik] += mult * (res[e] + nmid * mid[e])
+    return tab
+
+
+@_kernel
+def _ws_tables(hw, tcs, nk, tk, ko, cgo):
+    """tab[part, tc_sel, ik] of one kernel position: part 0 the weight-load cycles, 1 the
+    streaming cycles per pixel, 2 what the first contribution saves per pixel."""
+    tab = np.zeros((3, 2, nk), dtype=np.int64)
+    res = np.zeros(3, dtype=np.int64)
+    mid = np.zeros(3, dtype=np.int64)
+    prev = (-1, -1, -1)
+    for ik in range(nk):
+        kg1, nmid, kg3 = _k_groups(ik, tk, ko, cgo)
+        if (kg1, nmid, kg3) == prev:  # same groups as the k-tile before
+            for e in range(3):
+                tab[e, 0, ik] = tab[e, 0, ik - 1]
+                tab[e, 1, ik] = tab[e, 1, ik - 1]
+            continue
+        prev = (kg1, nmid, kg3)
+        for s in range(2):
+            _fill(res, np.int64(0))
+            _ws_group(tcs[s], kg1, hw, res)
+            if kg3 > 0:
+                _ws_group(tcs[s], kg3, hw, res)
+            _fill(mid, np.int64(0))
+            if nmid > 0:
+                _ws_group(tcs[s], cgo, hw, mid)
+            for e in range(3):
+                tab[e, s, ik] = res[e] + nmid * mid[e]
+    return tab
+
+
+@_kernel
+def _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p):
+    """Σ compute per (TX, TY, TC, TK) as tables on the dimensions they depend on, and what
+    `_close_stalls` needs. WS: wp[part, c, d], the parts of `_ws_sums`. OS: ost[part, a, b, d],
+    the parts of `_os_compute_total`."""
+    nx_, ny_, nc_, nk_ = xs.shape[0], ys.shape[0], cs.shape[0], ks.shape[0]
+    if df == DF_WS:
+        wp = np.empty((5, nc_, nk_), dtype=np.int64)
+        tmp = np.empty(5, dtype=np.int64)
+        for c in range(nc_):
+            for d in range(nk_):
+                _ws_sums(hw, cs[c], hq[d], tmp)
+                for e in range(5):
+                    wp[e, c, d] = tmp[e]
+        return wp, np.zeros((1, 1, 1, 1), dtype=np.int64)
+    ost = np.empty((3, nx_, ny_, nk_), dtype=np.int64)
+    tmp = np.empty(3, dtype=np.int64)
+    for a in range(nx_):
+        for b in range(ny_):
+            for d in range(nk_):
+                _os_compute_total(layer, hw, ys[b], xs[a], ks[d], cnt_p[d], sum_p[d], tmp)
+                for e in range(3):
+                    ost[e, a, b, d] = tmp[e]
+    return np.zeros((1, 1, 1), dtype=np.int64), ost
+
+
+@_pure
+def _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d):
+    """Σ compute of a tile-size combo (from the tables of `_compute_tables`)."""
+    if df == DF_WS:
+        return (k[K_K2] * (xs[a, SP_N] * ys[b, SP_N] * wp[0, c, d] + k[K_PIX] * wp[1, c, d])
+                - k[K_PIX] * wp[2, c, d])
+    return ost[0, a, b, d]

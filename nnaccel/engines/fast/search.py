@@ -1,0 +1,418 @@
+"""The tiler's branch and bound over a grid of tile sizes (docs/model.md §8; `nnaccel.tiler`
+defines the candidates and the keys).
+
+Per tile-size combo a cheap bound (its compute), then the full bound (`traffic`), then per
+class of loop orders with equal traffic flags exact counts and a cycle bound; only the orders
+whose bound key is below the best are walked (`walk._walk`), each only until it cannot win.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from nnaccel.engines.layout import (
+    C_ARRAY,
+    C_BUF_RD,
+    C_BUF_WR,
+    C_COMPUTE,
+    C_CYCLES,
+    C_DRAM_RD,
+    C_DRAM_WR,
+    C_LEN,
+    C_OPS,
+    C_RF,
+    C_STALL,
+    DF_WS,
+    H_BUF,
+    L_G,
+    L_PKH,
+    M_DATAFLOW,
+    M_LEN,
+    M_ORDER,
+    M_TC,
+    M_TK,
+    M_TX,
+    M_TY,
+)
+
+from .base import (
+    _BIG,
+    ORDERS,
+    _argsort,
+    _cdiv,
+    _copy,
+    _fill,
+    _pure,
+)
+from .compute import (
+    K_CGI,
+    K_K2,
+    K_KO,
+    K_NZ,
+    K_PIX,
+    K_PRPC,
+    _combo_compute,
+    _compute_tables,
+    _consts,
+    _static,
+)
+from .tiles import (
+    CS_N,
+    KS_N,
+    KS_NGMAX,
+    SP_N,
+    _footprint,
+    _grid_stats,
+    _line_buffer_least,
+    _line_buffer_order,
+)
+from .traffic import (
+    F_COUT,
+    _busy,
+    _chain,
+    _close_stalls,
+    _dma_flags,
+    _orders_bound,
+    _traffic,
+)
+from .walk import (
+    _context,
+    _walk,
+)
+
+OBJ_CYCLES = 0
+OBJ_ENERGY = 1
+OBJ_EDP = 2
+N_ORDERS = ORDERS.shape[0]
+# The counts a loop order changes are the DMA side's; every slot before the first of them is
+# fixed by the tile sizes, so that part of the energy is summed once per tile-size combo.
+FIRST_DMA_SLOT = min(C_BUF_RD, C_BUF_WR, C_DRAM_RD, C_DRAM_WR)
+assert max(C_OPS, C_RF, C_ARRAY, C_COMPUTE) < FIRST_DMA_SLOT
+
+
+@_pure
+def _energy_range(s, counts, e, i0, i1):
+    """s + Σ counts[i]·e[i] for i in [i0, i1), in slot order (the same float operations
+    whether a candidate's energy is summed at once or in two parts)."""
+    for i in range(i0, i1):
+        s += counts[i] * e[i]
+    return s
+
+
+@njit(cache=True, error_model="numpy")
+def _energy(counts, e):
+    return _energy_range(0.0, counts, e, np.int64(0), np.int64(C_LEN))
+
+
+@_pure
+def _key(obj, cycles, dram, energy, code, out):
+    """The objective's key (docs above) into out[0..4]; `cycles` may be a lower bound."""
+    cyc = float(cycles)
+    if obj == 0:
+        out[0] = cyc
+        out[1] = float(dram)
+        out[2] = energy
+        out[3] = 0.0
+    elif obj == 1:
+        out[0] = energy
+        out[1] = cyc
+        out[2] = float(dram)
+        out[3] = 0.0
+    else:
+        out[0] = energy * cyc
+        out[1] = cyc
+        out[2] = float(dram)
+        out[3] = energy
+    out[4] = float(code)
+
+
+@_pure
+def _less(a, b):
+    for i in range(5):
+        if a[i] < b[i]:
+            return True
+        if a[i] > b[i]:
+            return False
+    return False
+
+
+@_pure
+def _decode(code, df, gx, gy, gc, gk, m):
+    o = code % N_ORDERS
+    rest = code // N_ORDERS
+    d = rest % gk.size
+    rest //= gk.size
+    c = rest % gc.size
+    rest //= gc.size
+    b = rest % gy.size
+    a = rest // gy.size
+    m[M_DATAFLOW] = df
+    for p in range(4):
+        m[M_ORDER + p] = ORDERS[o, p]
+    m[M_TX] = gx[a]
+    m[M_TY] = gy[b]
+    m[M_TC] = gc[c]
+    m[M_TK] = gk[d]
+
+
+@_pure
+def _threshold(obj, dram, energy, code, best, kb):
+    """The most cycles with which a candidate still beats `best` (-1: none; _BIG: any). Its
+    key only grows with the cycles."""
+    _key(obj, np.int64(0), dram, energy, code, kb)
+    if not _less(kb, best):
+        return -1
+    if obj != OBJ_EDP:  # the cycles are one component of the key: compare around it
+        pos = 0 if obj == OBJ_CYCLES else 1
+        for i in range(pos):
+            if kb[i] != best[i]:  # decided before the cycles (kb[i] < best[i]: it beats)
+                return _BIG
+        if best[pos] >= 2.0**62:
+            return _BIG
+        edge = np.int64(best[pos])
+        for i in range(pos + 1, 5):  # with equal cycles, the rest decides
+            if kb[i] != best[i]:
+                return edge if kb[i] < best[i] else edge - 1
+        return edge - 1  # the same key: it does not beat
+    lo = 0  # beats best
+    hi = 2**53  # does not (cycles beyond this are not representable exactly anyway)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        _key(obj, mid, dram, energy, code, kb)
+        if _less(kb, best):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@_pure
+def _combo_mask(xs, ys, cs, ks, a, b, c, d):
+    return (xs[a, SP_N] > 1) * 1 + (ys[b, SP_N] > 1) * 2 + (cs[c, CS_N] > 1) * 4 + (ks[d, KS_N] > 1) * 8
+
+
+@_pure
+def _combo_bound(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, ops, scratch):
+    """A cheap lower bound of every loop order's cycle bound for a tile-size combo: the least
+    traffic with c inside the output loops (close stalls) or outside (partial-sum spills)."""
+    scratch[C_COMPUTE] = _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
+    scratch[C_OPS] = ops
+    _, chain, macs = _chain(k, xs, ys, cs, ks, a, b, c, d, scratch)
+    stalls = _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost)
+    in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
+        k, np.int64(0), xs, ys, cs, ks, a, b, c, d)
+    busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store)
+    bound = max(busy, chain + stalls, macs)
+    if cs[c, CS_N] > 1:
+        in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
+            k, np.int64(F_COUT), xs, ys, cs, ks, a, b, c, d)
+        busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store)
+        bound = min(bound, max(busy, chain, macs))
+    return bound
+
+
+@njit(cache=True, error_model="numpy")
+def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt, cls_ord):
+    """The tiler's search of one dataflow over a grid of tile sizes (nnaccel.tiler).
+
+    Returns (mapping, counts, found, smallest footprint of the grid, timelines walked).
+    Only candidates whose key's first component (the objective: cycles, energy or EDP) is at
+    most `cap` count (np.inf: all); found is False when none of them does and fits the buffer.
+    Bounds are taken three times: per tile-size combo from its compute alone, where that is
+    not already above a better combo's, with the least traffic any loop order could have
+    (flags 0), then per class of loop orders with equal flags, which share every count but
+    the cycles. Only orders whose bound key is below the best key are simulated, and
+    their walk stops once they cannot beat it; the result is the exhaustive optimum.
+    (On a cold cache `engines.warm` compiles its callees on two cores first.)
+    """
+    xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
+    wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
+    kon = _consts(layer, hw)
+    no_flags = np.int64(0)  # the least traffic any loop order can have
+    if df == DF_WS:  # ops: the same for every tile-size combo of the dataflow
+        ops = kon[K_K2] * kon[K_PIX] * kon[K_CGI] * kon[K_KO]
+    else:
+        ops = kon[K_PIX] * kon[K_KO] * kon[K_NZ]
+    nx_, ny_, nc_, nk_ = gx.size, gy.size, gc.size, gk.size
+    buf = hw[H_BUF]
+    g = 1 if layer[L_G] > 1 else 0  # the class tables are per (G > 1)
+    n_cls = cls_n[g]
+    flags_tab = cls_flags[g]
+    cnt_tab = cls_cnt[g]
+    ord_tab = cls_ord[g]
+    ws = df == DF_WS
+    pooled = layer[L_PKH] > 0
+
+    # Bound keys per tile-size combo.
+    n_combo = nx_ * ny_ * nc_ * nk_
+    c_lb = np.empty(n_combo, dtype=np.int64)
+    c_dram = np.empty(n_combo, dtype=np.int64)
+    c_en = np.empty(n_combo, dtype=np.float64)
+    c_id = np.empty(n_combo, dtype=np.int64)
+    base = np.empty(C_LEN, dtype=np.int64)
+    kb = np.empty(5, dtype=np.float64)
+    least = np.empty(5, dtype=np.float64)  # the least full bound key so far (or the cap)
+    _fill(least, np.inf)
+    least[0] = cap
+    macs = _cdiv(ops, kon[K_PRPC])
+    min_fp = _BIG
+    n = 0
+    for a in range(nx_):
+        for b in range(ny_):
+            for c in range(nc_):
+                for d in range(nk_):
+                    fp = _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d], ks[d, KS_NGMAX])
+                    # with a fused pooling, the least line buffer a loop order can need;
+                    # each order's own is checked before it is walked
+                    if pooled and fp <= buf:  # (tiles that do not fit need no more)
+                        fp += _line_buffer_least(layer, hw, gx[a], gy[b], gk[d], xs[a, SP_N],
+                                                 ys[b, SP_N], ks[d, KS_N])
+                    min_fp = min(min_fp, fp)
+                    if fp > buf:
+                        continue
+                    comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
+                    if obj == OBJ_CYCLES:  # dram and energy only break ties: bound them by 0
+                        c_dram[n] = 0
+                        c_en[n] = 0.0
+                    else:  # the least traffic any loop order can have (flags 0)
+                        _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
+                        _dma_flags(kon, no_flags, xs, ys, cs, ks, a, b, c, d, base)
+                        c_dram[n] = base[C_DRAM_RD] + base[C_DRAM_WR]
+                        c_en[n] = _energy(base, e)
+                    c_id[n] = ((a * ny_ + b) * nc_ + c) * nk_ + d
+                    # A cheap cycle bound first (the array computes `comp`, at most Pr·Pc ops a
+                    # cycle); the combo's full bound only where the cheap key is not above the
+                    # least full key so far: a combo above it is neither the first to expand
+                    # nor, most often, below the incumbent, and the queue refines it anyway.
+                    c_lb[n] = max(comp, macs)
+                    _key(obj, c_lb[n], c_dram[n], c_en[n], c_id[n] * N_ORDERS, kb)
+                    if not _less(least, kb):
+                        c_lb[n] = _combo_bound(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost,
+                                               ops, base)
+                        _key(obj, c_lb[n], c_dram[n], c_en[n], c_id[n] * N_ORDERS, kb)
+                        if _less(kb, least):
+                            _copy(least, kb)
+                    n += 1
+    mapping = np.zeros(M_LEN, dtype=np.int64)
+    counts = np.zeros(C_LEN, dtype=np.int64)
+    if n == 0:
+        return mapping, counts, False, min_fp, 0
+
+    # The queue of combos to expand: first the one with the least bound key (its best order
+    # is the first incumbent), then, by increasing bound, every other one below the incumbent.
+    kc = np.empty(5, dtype=np.float64)
+    best = np.empty(5, dtype=np.float64)
+    first = 0
+    _key(obj, c_lb[0], c_dram[0], c_en[0], c_id[0] * N_ORDERS, best)
+    for i in range(1, n):
+        _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
+        if _less(kb, best):
+            _copy(best, kb)
+            first = i
+    _fill(best, np.inf)
+    best[0] = cap  # a key beats this best iff its first component is at most cap
+    found = False
+    queue = np.empty(n, dtype=np.int64)
+    queue[0] = first
+    n_queue = 1
+    prim = np.empty(n, dtype=np.float64)
+    work = np.empty((N_ORDERS, C_LEN), dtype=np.int64)
+    tmp = np.empty(C_LEN, dtype=np.int64)
+    lbs = np.empty(N_ORDERS, dtype=np.int64)
+    reqs = np.empty(N_ORDERS, dtype=np.int64)
+    lasts = np.empty(N_ORDERS, dtype=np.int64)
+    drams = np.empty(N_ORDERS, dtype=np.int64)
+    ens = np.empty(N_ORDERS, dtype=np.float64)
+    cprim = np.empty(N_ORDERS, dtype=np.float64)
+    perm = np.empty(4, dtype=np.int64)
+    sims = 0
+    qi = 0
+    while True:
+        if qi == 1:  # after the first combo, the incumbent: queue the combos that may beat it
+            alive = np.empty(n, dtype=np.int64)
+            n_alive = np.int64(0)
+            for i2 in range(n):
+                _key(obj, c_lb[i2], c_dram[i2], c_en[i2], c_id[i2] * N_ORDERS, kb)
+                if i2 != first and _less(kb, best):
+                    alive[n_alive] = i2
+                    prim[n_alive] = kb[0]
+                    n_alive += 1
+            order = _argsort(prim, n_alive)
+            for r in range(n_alive):
+                queue[1 + r] = alive[order[r]]
+            n_queue = 1 + n_alive
+        if qi == n_queue:
+            break
+        i = queue[qi]
+        qi += 1
+        _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
+        if qi > 1 and kb[0] > best[0]:
+            break  # by increasing bound: no later combo can be below the best key
+        if not _less(kb, best):
+            continue
+        combo = c_id[i]
+        d = combo % nk_
+        c = combo // nk_ % nc_
+        b = combo // (nk_ * nc_) % ny_
+        a = combo // (nk_ * nc_ * ny_)
+        comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
+        _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
+        mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
+        ncls = n_cls[mask]
+        stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost)
+        _, chain, macs = _chain(kon, xs, ys, cs, ks, a, b, c, d, base)
+        exact = _orders_bound(kon, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain,
+                              stalls, macs)  # the least bound over its classes of orders
+        _key(obj, exact, c_dram[i], c_en[i], combo * N_ORDERS, kb)
+        if not _less(kb, best):
+            continue
+        e_static = _energy_range(0.0, base, e, np.int64(0), np.int64(FIRST_DMA_SLOT))
+        hopeful = False
+        for j in range(ncls):  # the classes of loop orders: exact counts, cycle bounds
+            for r in range(C_LEN):
+                tmp[r] = base[r]
+            lbs[j], reqs[j], lasts[j], chain = _dma_flags(kon, flags_tab[mask, j], xs, ys, cs,
+                                                          ks, a, b, c, d, tmp)
+            for r in range(C_LEN):
+                work[j, r] = tmp[r]
+            if (flags_tab[mask, j] & F_COUT) == 0:  # c inside the output loops: close stalls
+                lbs[j] = max(lbs[j], chain + stalls)
+            drams[j] = work[j, C_DRAM_RD] + work[j, C_DRAM_WR]
+            ens[j] = e_static
+            for r in range(FIRST_DMA_SLOT, C_LEN):  # as _energy sums, in slot order
+                ens[j] += work[j, r] * e[r]
+            _key(obj, lbs[j], drams[j], ens[j], combo * N_ORDERS + ord_tab[mask, j, 0], kb)
+            cprim[j] = kb[0]
+            hopeful = hopeful or _less(kb, best)
+        if hopeful:
+            ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
+            for j in _argsort(cprim, ncls):
+                for q in range(cnt_tab[mask, j]):
+                    o = ord_tab[mask, j, q]
+                    code = combo * N_ORDERS + o
+                    thr = _threshold(obj, drams[j], ens[j], code, best, kb)
+                    if thr < lbs[j]:
+                        continue
+                    for p in range(4):
+                        perm[p] = ORDERS[o, p]
+                    if pooled and (
+                        _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d], ks[d, KS_NGMAX])
+                        + _line_buffer_order(layer, hw, gx[a], gy[b], gk[d], perm, xs[a, SP_N],
+                                             ys[b, SP_N], ks[d, KS_N]) > buf):
+                        continue
+                    sims += 1
+                    cycles = _walk(layer, hw, ws, perm, ctx, thr, base[C_COMPUTE], reqs[j],
+                                   drams[j], lasts[j])
+                    if cycles < 0:
+                        continue
+                    _key(obj, cycles, drams[j], ens[j], code, kc)
+                    if _less(kc, best):
+                        _copy(best, kc)
+                        found = True
+                        _decode(code, df, gx, gy, gc, gk, mapping)
+                        for r in range(C_LEN):
+                            counts[r] = work[j, r]
+                        counts[C_CYCLES] = cycles
+                        counts[C_STALL] = cycles - counts[C_COMPUTE]
+    return mapping, counts, found, min_fp, sims

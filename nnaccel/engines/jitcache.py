@@ -1,0 +1,88 @@
+"""numba's on-disk cache for the engines, invalidated by a change to any of their sources.
+
+numba stamps a cached kernel with the content of its own source file only. A kernel that
+calls a kernel of another file (the `fast` package is split into one module per section of
+docs/model.md), or that folds in a slot number of `layout.py` as a constant, would otherwise
+load a stale compiled copy after that other file changed. `install` registers cache locators
+that stamp every kernel under ``nnaccel/engines`` with the content of all the engines' source
+files together; kernels elsewhere keep numba's own locators. An installed package never
+changes, so this costs nothing there; during development an edit recompiles the engines.
+
+It must run before the first ``njit(cache=True)`` of an engine module (the locator is chosen
+when a kernel is decorated), so those modules import it first. Where numba's internals differ
+(another numba version), nothing is registered and numba's per-file stamps apply.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _sources() -> list[Path]:
+    return sorted(ROOT.rglob("*.py"))
+
+
+@functools.lru_cache(maxsize=8)
+def _digest(key: tuple[tuple[str, int, int], ...]) -> bytes:
+    h = hashlib.sha256()
+    for path, _, _ in key:
+        h.update(path.encode())
+        h.update(Path(path).read_bytes())
+    return h.digest()
+
+
+def engines_stamp() -> bytes:
+    """A digest of every source file of the engines (re-read when a file's stat changes)."""
+    key = []
+    for p in _sources():
+        st = p.stat()
+        key.append((str(p), st.st_mtime_ns, st.st_size))
+    return _digest(tuple(key))
+
+
+def _inside(py_file: str) -> bool:
+    try:
+        return Path(py_file).resolve().is_relative_to(ROOT)
+    except (OSError, ValueError):
+        return False
+
+
+class _EnginesStamp:
+    """Mixed in before one of numba's file-backed locators."""
+
+    _nnaccel_engines = True
+
+    def get_source_stamp(self) -> Any:
+        return engines_stamp()
+
+    @classmethod
+    def from_function(cls, py_func: Any, py_file: str) -> Any:
+        if not _inside(py_file):
+            return None
+        return super().from_function(py_func, py_file)  # type: ignore[misc]
+
+
+def install() -> bool:
+    """Register the locators (once); False when numba's caching internals are not as expected."""
+    try:
+        from numba.core import caching
+
+        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+        bases = [
+            getattr(caching, name, None) or getattr(caching, "_" + name)
+            for name in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
+        ]
+        classes = impl._locator_classes
+    except (ImportError, AttributeError):
+        return False
+    if any(getattr(c, "_nnaccel_engines", False) for c in classes):
+        return True
+    for base in reversed(bases):  # numba's order: a user's cache dir, in-tree, user-wide
+        classes.insert(0, type(f"Engines{base.__name__}", (_EnginesStamp, base), {}))
+    return True
+

@@ -1,0 +1,400 @@
+"""The clock loop of the step engine: one iteration per cycle (see the package docstring)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from nnaccel.engines.layout import (
+    C_ALU,
+    C_ARRAY,
+    C_BUF_RD,
+    C_BUF_WR,
+    C_COMPUTE,
+    C_CYCLES,
+    C_DRAM_RD,
+    C_DRAM_WR,
+    C_OPS,
+    C_RF,
+    C_STALL,
+    C_TILES,
+    DF_WS,
+    H_ALU,
+    H_BW,
+    H_DDEN,
+    H_DNUM,
+    H_LAT,
+    H_OUT,
+    H_PC,
+    H_PORT,
+    H_PR,
+    H_PSUM,
+    H_RD,
+    H_WORD,
+    H_WR,
+    KIND_CONV,
+    L_CGI,
+    L_CGO,
+    L_G,
+    L_HO,
+    L_KH,
+    L_KIND,
+    L_KW,
+    L_WO,
+    LOOP_C,
+    LOOP_K,
+    LOOP_X,
+    LOOP_Y,
+    M_DATAFLOW,
+    M_TC,
+    M_TK,
+    M_TX,
+    M_TY,
+)
+
+from . import osw
+from .data import _cdiv, _filter_nnz, tile_data
+
+# Columns of the per-tile trace: compute start/end, end of the tile's load and of its store
+# (0 when the request was skipped because it moves no bytes, as in model.md §5).
+TRACE_FIELDS = ("compute_start", "compute_end", "load_end", "store_end")
+_TR_CS = 0
+_TR_CE = 1
+_TR_EL = 2
+_TR_ES = 3
+
+# What the array is doing in the current cycle.
+_WS_LOAD = 0  # WS: weights of a pass enter the PEs through the buffer port
+_WS_STREAM = 1  # WS: output pixels stream through the array
+_OS = 2  # OS: a fill, step or drain of the walk in `osw`
+
+
+@njit(cache=True)
+def run(layer, hw, mapping, counts, tr):
+    G = layer[L_G]
+    CGI = layer[L_CGI]
+    CGO = layer[L_CGO]
+    HO = layer[L_HO]
+    WO = layer[L_WO]
+    K2 = layer[L_KH] * layer[L_KW]
+    conv = layer[L_KIND] == KIND_CONV
+
+    PR = hw[H_PR]
+    PC = hw[H_PC]
+    PORT = hw[H_PORT]
+    RD = hw[H_RD]
+    WR = hw[H_WR]
+    PSW = _cdiv(hw[H_PSUM], hw[H_WORD])  # words of a partial sum through a port
+    WPORT = min(PORT, RD)  # WS weights pass the array's input bus and the read port
+    LAT = hw[H_LAT]
+    BW = hw[H_BW]
+    OUT = hw[H_OUT]
+    ALU = hw[H_ALU]
+
+    ws = mapping[M_DATAFLOW] == DF_WS
+    TX = mapping[M_TX]
+    TY = mapping[M_TY]
+    TC = mapping[M_TC]
+    TK = mapping[M_TK]
+    KT = G * CGO  # output channels over all groups
+    nnz_c = _filter_nnz(CGI, K2, hw[H_DNUM], hw[H_DDEN])  # a window op skips nothing
+
+    sizes, stride, lb, le, sb, se, alu = tile_data(layer, hw, mapping)
+    T = lb.size
+    nx, ny, nc, nk = sizes[LOOP_X], sizes[LOOP_Y], sizes[LOOP_C], sizes[LOOP_K]
+    sx, sy, sc, sk = stride[LOOP_X], stride[LOOP_Y], stride[LOOP_C], stride[LOOP_K]
+    trace = tr.shape[0] > 0
+
+    # ---- counters ---------------------------------------------------------------------
+    c_compute = 0
+    c_ops = 0
+    c_rf = 0
+    c_arr = 0
+    c_brd = 0
+    c_bwr = 0
+    c_drd = 0
+    c_dwr = 0
+    c_alu = 0
+
+    # ---- array state --------------------------------------------------------------------
+    a_busy = False
+    nt = 0  # next tile to start
+    tiles_done = 0  # tiles whose compute has ended
+    mode = _WS_LOAD
+    tp = np.zeros(osw.TP_LEN, np.int64)  # the current tile
+    t_g1 = 0
+    npix = 0
+    # WS pass position and per-cycle amounts
+    g = 0
+    kg = 0
+    cb = 0
+    ncb = 0
+    kb = 0
+    nkb = 0
+    p = 0
+    r = 0
+    q = 0
+    rq = 0
+    q_rd = 0  # partial sums a pixel reads: 0 on the first contribution
+    wrem = 0  # weight words still to come through the port
+    pix_left = 0  # pixels of the pass still to stream
+    prd = 0  # words the current pixel still reads through the read port
+    pwr = 0  # and writes through the write port
+    os_st = np.zeros(osw.ST_LEN, np.int64)
+
+    # ---- DMA state ----------------------------------------------------------------------
+    # FIFO of model.md §5: load(0), load(1), store(0), load(2), store(1), ...,
+    # load(T-1), store(T-2), store(T-1). dj is the position of its head.
+    # Up to OUT requests are in flight (issued, not complete), oldest at f_head of a ring:
+    # each counts its own latency down, and only the oldest moves bytes (the data come back
+    # in order over the one channel). OUT = 1 is one request at a time.
+    dj = 0
+    nreq = 2 * T
+    f_load = np.zeros(OUT, np.bool_)
+    f_tile = np.zeros(OUT, np.int64)
+    f_lat = np.zeros(OUT, np.int64)
+    f_rem = np.zeros(OUT, np.int64)
+    f_alu = np.zeros(OUT, np.int64)  # a store's output-path ALU operations still to do
+    f_head = 0
+    n_fl = 0
+    d_load = True
+    d_tile = 0
+    load_done = -1  # last tile whose (non-empty) load has arrived; requests end in order
+    store_done = -1  # last tile whose (non-empty) store has left
+
+    now = 0
+    event = True  # something changed: the hand-over conditions must be looked at again
+    while True:
+        if event:
+            event = False
+            # Apply everything that can happen at time `now`; several things may (a tile
+            # ends, its store and the next load start, the next tile starts), so repeat
+            # until nothing moves.
+            while True:
+                moved = False
+                if not a_busy and nt < T:
+                    t = nt
+                    if (lb[t] == 0 or load_done >= t) and (
+                        t < 2 or sb[t - 2] == 0 or store_done >= t - 2
+                    ):
+                        moved = True
+                        nt += 1
+                        a_busy = True
+                        if trace:
+                            tr[t, _TR_CS] = now
+                        ix = (t // sx) % nx
+                        iy = (t // sy) % ny
+                        ic = (t // sc) % nc
+                        ik = (t // sk) % nk
+                        tp[osw.T_IC] = ic
+                        tp[osw.T_TX] = min(TX, WO - ix * TX)
+                        tp[osw.T_TY] = min(TY, HO - iy * TY)
+                        tp[osw.T_TC] = min(TC, CGI - ic * TC)
+                        tp[osw.T_K0] = ik * TK
+                        tp[osw.T_K1] = min(ik * TK + TK, KT)
+                        if ws:
+                            # first pass: group g0, cb = kb = p = 0
+                            t_g1 = (tp[osw.T_K1] - 1) // CGO
+                            g = tp[osw.T_K0] // CGO
+                            kg = min(tp[osw.T_K1], (g + 1) * CGO) - max(tp[osw.T_K0], g * CGO)
+                            npix = tp[osw.T_TX] * tp[osw.T_TY]
+                            ncb = _cdiv(tp[osw.T_TC], PR)
+                            nkb = _cdiv(kg, PC)
+                            cb = 0
+                            kb = 0
+                            p = 0
+                            r = min(PR, tp[osw.T_TC])
+                            q = min(PC, kg)
+                            rq = r * q
+                            q_rd = 0 if ic == 0 else q
+                            wrem = rq
+                            mode = _WS_LOAD
+                        else:
+                            mode = _OS
+                            if not osw.os_start(os_st, tp, layer, hw, mapping, nnz_c):
+                                # Every channel of the tile was skipped: it ends as it starts.
+                                a_busy = False
+                                tiles_done += 1
+                                if trace:
+                                    tr[t, _TR_CE] = now
+                            c_brd += os_st[osw.ADD_RD]
+                            c_bwr += os_st[osw.ADD_WR]
+                            os_st[osw.ADD_RD] = 0
+                            os_st[osw.ADD_WR] = 0
+                if n_fl < OUT and dj < nreq:
+                    if dj == 0:
+                        d_load = True
+                        d_tile = 0
+                    elif dj == nreq - 1:
+                        d_load = False
+                        d_tile = T - 1
+                    elif dj % 2 == 1:
+                        d_load = True
+                        d_tile = (dj + 1) // 2
+                    else:
+                        d_load = False
+                        d_tile = dj // 2 - 1
+                    nbytes = lb[d_tile] if d_load else sb[d_tile]
+                    if nbytes == 0:
+                        # moves nothing: skipped, takes no time and constrains nothing; a
+                        # fused pooling that emits nothing here still read its tile
+                        if not d_load:
+                            c_brd += se[d_tile]
+                            c_alu += alu[d_tile]
+                        dj += 1
+                        moved = True
+                    elif (d_load and tiles_done >= d_tile - 1) or (
+                        not d_load and tiles_done >= d_tile + 1
+                    ):
+                        # A load refills the slot tile d_tile-2 used, so it waits for that
+                        # tile's compute to end; a store waits for its own tile's.
+                        dj += 1
+                        moved = True
+                        slot = (f_head + n_fl) % OUT
+                        n_fl += 1
+                        f_load[slot] = d_load
+                        f_tile[slot] = d_tile
+                        f_lat[slot] = LAT
+                        f_rem[slot] = nbytes
+                        f_alu[slot] = 0 if d_load else alu[d_tile]
+                if not moved:
+                    break
+            if tiles_done == T and dj == nreq and n_fl == 0:
+                break
+            if not a_busy and n_fl == 0:
+                raise RuntimeError("step engine: deadlock in the double-buffer hand-over")
+
+        # ---- one clock cycle ----------------------------------------------------------
+        if a_busy:
+            c_compute += 1
+            done = False  # the tile's last pass / walk ended with this cycle
+            if mode == _WS_STREAM:
+                # The read port brings the pixel's r inputs and the partial sums it updates,
+                # the write port takes the updated sums; the pixel's r*q MACs (weights from
+                # the RFs, column sums hopping down) happen once its words have all moved.
+                w = RD if prd > RD else prd
+                prd -= w
+                w = WR if pwr > WR else pwr
+                pwr -= w
+                if prd == 0 and pwr == 0:
+                    c_ops += rq
+                    c_rf += rq
+                    c_arr += rq
+                    c_brd += r + q_rd
+                    c_bwr += q
+                    pix_left -= 1
+                    prd = r + PSW * q_rd
+                    pwr = PSW * q
+                    if pix_left == 0:
+                        # next pass: kernel position, then output block, input block, group
+                        p += 1
+                        if p == K2:
+                            p = 0
+                            kb += 1
+                            if kb == nkb:
+                                kb = 0
+                                cb += 1
+                                if cb == ncb:
+                                    cb = 0
+                                    g += 1
+                                    if g <= t_g1:
+                                        kg = (min(tp[osw.T_K1], (g + 1) * CGO)
+                                              - max(tp[osw.T_K0], g * CGO))
+                                        nkb = _cdiv(kg, PC)
+                        if g <= t_g1:
+                            r = min(PR, tp[osw.T_TC] - cb * PR)
+                            q = min(PC, kg - kb * PC)
+                            rq = r * q
+                            # first contribution to these outputs: ic = 0, cb = 0, p = 0
+                            q_rd = 0 if (tp[osw.T_IC] == 0 and cb == 0 and p == 0) else q
+                            wrem = rq
+                            mode = _WS_LOAD
+                        else:
+                            done = True
+            elif mode == _WS_LOAD:
+                w = WPORT if wrem > WPORT else wrem
+                wrem -= w
+                c_brd += w
+                c_rf += w
+                if wrem == 0:
+                    mode = _WS_STREAM
+                    pix_left = npix
+                    prd = r + PSW * q_rd
+                    pwr = PSW * q
+            else:
+                # One weight broadcast (one window element) a cycle, to every PE of the
+                # block; window words arrive over the input bus in what the read port has
+                # left after the broadcast weight.
+                free = RD
+                if os_st[osw.BLEFT] > 0:
+                    os_st[osw.BLEFT] -= 1
+                    c_ops += os_st[osw.OPC]
+                    c_rf += os_st[osw.OPC]
+                    if conv:
+                        c_brd += 1  # the broadcast weight
+                        c_arr += 1
+                        free -= 1
+                w = min(PORT, os_st[osw.REM], free)
+                os_st[osw.REM] -= w
+                c_brd += w
+                c_arr += w
+                if os_st[osw.REM] == 0 and os_st[osw.BLEFT] == 0:
+                    done = not osw.os_next_step(os_st, os_st[osw.CI] + 1, tp, layer, hw,
+                                                mapping, nnz_c)
+                    c_brd += os_st[osw.ADD_RD]
+                    c_bwr += os_st[osw.ADD_WR]
+                    os_st[osw.ADD_RD] = 0
+                    os_st[osw.ADD_WR] = 0
+            if done:
+                a_busy = False
+                tiles_done += 1
+                event = True
+                if trace:
+                    tr[nt - 1, _TR_CE] = now + 1
+        if n_fl > 0:
+            head_lat = f_lat[f_head]  # the oldest moves bytes only once its latency is over
+            for i in range(n_fl):
+                slot = (f_head + i) % OUT
+                if f_lat[slot] > 0:
+                    f_lat[slot] -= 1
+            if head_lat == 0:
+                d_load = f_load[f_head]
+                d_tile = f_tile[f_head]
+                w = BW if f_rem[f_head] > BW else f_rem[f_head]
+                f_rem[f_head] -= w
+                # a store leaves as fast as the output path adds and pools it
+                f_alu[f_head] -= min(ALU, f_alu[f_head])
+                if d_load:
+                    c_drd += w
+                else:
+                    c_dwr += w
+                if f_rem[f_head] == 0 and f_alu[f_head] == 0:
+                    # the request's interval ends with this cycle
+                    f_head = (f_head + 1) % OUT
+                    n_fl -= 1
+                    event = True
+                    if d_load:
+                        load_done = d_tile
+                        c_bwr += le[d_tile]  # each element loaded is one buffer write
+                        if trace:
+                            tr[d_tile, _TR_EL] = now + 1
+                    else:
+                        store_done = d_tile
+                        c_brd += se[d_tile]  # the output path reads what it stores
+                        c_alu += alu[d_tile]
+                        if trace:
+                            tr[d_tile, _TR_ES] = now + 1
+        now += 1
+
+    counts[C_CYCLES] = now
+    counts[C_COMPUTE] = c_compute
+    counts[C_STALL] = now - c_compute
+    counts[C_OPS] = c_ops
+    counts[C_RF] = c_rf
+    counts[C_ARRAY] = c_arr
+    counts[C_BUF_RD] = c_brd
+    counts[C_BUF_WR] = c_bwr
+    counts[C_DRAM_RD] = c_drd
+    counts[C_DRAM_WR] = c_dwr
+    counts[C_TILES] = T
+    counts[C_ALU] = c_alu
