@@ -147,7 +147,8 @@ def _worker(config: Config, paths: Sequence[str], engine: str,
 def _rebuild(network: Network, config: Config, engine: str, layers: list[tuple]) -> Result:
     hw = config.hardware
     records = tuple(
-        LayerResult(layer, mapping, counts, MappingProxyType(energy), hw.pes, fused_into, stall_bw)
+        LayerResult(layer, mapping, counts, MappingProxyType(energy), hw.pes, fused_into, stall_bw,
+                    hw.batch)
         for layer, (mapping, counts, energy, fused_into, stall_bw) in zip(network.layers, layers,
                                                                           strict=True)
     )

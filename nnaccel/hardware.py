@@ -226,6 +226,11 @@ class Hardware:
         return d
 
 
+def check_int_field(name: str, v: Any) -> None:
+    """Raise HardwareError unless `v` is in the range limits.py gives the integer field `name`."""
+    _int_in(name, v, *limits.HW_INT_RANGES[name])
+
+
 def _int_in(name: str, v: Any, low: int, high: int) -> None:
     if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
         shown = repr(v) if len(repr(v)) <= 30 else repr(v)[:27] + "..."

@@ -67,6 +67,7 @@ class LayerResult:
     fused_into: str | None = None  # run in the output path of this conv (docs/model.md §3a)
     # The stall cycles the same mapping has with a DRAM latency of 0 (docs/model.md §10).
     stall_bandwidth_cycles: int = 0
+    batch: int = 1  # images: the counts are for all of them (docs/model.md §5, "Batch")
 
     def count(self, name: str) -> int:
         return self.counts[L.COUNT_NAMES.index(name)]
@@ -82,7 +83,8 @@ class LayerResult:
 
     @property
     def macs(self) -> int:
-        return self.layer.macs
+        """The network's MACs of the layer for every image of the batch, as the counts are."""
+        return self.layer.macs * self.batch
 
     @property
     def utilization(self) -> float:
@@ -238,7 +240,7 @@ def simulate(
                     cache.records[key] = hit
             mapping, counts, energy, stall_bw = hit
         records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into,
-                                   stall_bw))
+                                   stall_bw, hardware.batch))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
 
 

@@ -7,6 +7,11 @@ report, and any later one): which configurations to simulate on.
     --hw FILE       a hardware TOML file applied on top of each configuration.
     --array RxC, --buffer SIZE, --sparsity S
                     fields set on top of each configuration.
+    --batch N, --dma-outstanding N, --word-bytes N, --psum-bytes N,
+    --read-port-words N, --write-port-words N
+                    integer fields set on top of each configuration (FIELD_FLAGS); their
+                    ranges are limits.py's, and a word size that psum_bytes is not a
+                    multiple of is an error naming both flags, never a silent change.
     --dataflow, --objective
                     how the tiler maps layers, for every configuration.
 
@@ -20,20 +25,47 @@ list as its `configs` argument (`nnaccel.compare.Config`: label, hardware, dataf
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from nnaccel.hardware import PRESETS, Hardware, format_size, load_toml, parse_array, parse_size
+from nnaccel.errors import HardwareError
+from nnaccel.hardware import (
+    PRESETS,
+    Hardware,
+    check_int_field,
+    format_size,
+    load_toml,
+    parse_array,
+    parse_size,
+)
+from nnaccel.limits import HW_INT_RANGES
 from nnaccel.simulate import DATAFLOWS, OBJECTIVES
 
 if TYPE_CHECKING:
     from nnaccel.compare import Config
 
+#: Integer fields of `Hardware` with a flag of their own: field -> (flag, help). The ones a
+#: user commonly varies; any other field is set with --hw FILE.
+FIELD_FLAGS: dict[str, tuple[str, str]] = {
+    "batch": ("--batch", "Images run through each layer one after another; every figure is for"
+                         " the whole batch (`run` adds per-image totals; default 1)."),
+    "dma_outstanding": ("--dma-outstanding", "DMA requests in flight at once (default 1, the"
+                                             " paper's one latency per request)."),
+    "word_bytes": ("--word-bytes", "Bytes of an activation or weight (default 2: the paper's"
+                                   " 16-bit MACs; 1 for 8-bit). psum_bytes must be a multiple."),
+    "psum_bytes": ("--psum-bytes", "Bytes of a partial sum (default 4)."),
+    "buffer_read_port_words": ("--read-port-words", "Words a cycle the buffer's array-side read"
+                                                    " port moves (default 0: a word per PE row"
+                                                    " and a partial sum per column)."),
+    "buffer_write_port_words": ("--write-port-words", "Words a cycle its write port moves"
+                                                      " (default 0: a partial sum per PE column)."),
+}
+
 _OPTION_NAMES = ("config_specs", "presets", "hw_file", "array", "buffer", "sparsity", "dataflow",
-                 "objective")
+                 "objective", *FIELD_FLAGS)
 
 
 def hardware_options(defaults: Sequence[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -69,6 +101,10 @@ def hardware_options(defaults: Sequence[str] = ()) -> Callable[[Callable[..., An
                               " paper; default 32KB)."),
             click.option("--sparsity", type=float, metavar="S",
                          help="Fraction of zero weights, skipped in OS (default 0.4, paper §3)."),
+            *(click.option(flag, name, type=int, metavar="N",
+                           help=f"{text} From {HW_INT_RANGES[name][0]:,} to"
+                                f" {HW_INT_RANGES[name][1]:,}.")
+              for name, (flag, text) in FIELD_FLAGS.items()),
             click.option("--dataflow", type=click.Choice(DATAFLOWS), default="auto",
                          show_default=True,
                          help="auto: per layer the faster of WS and OS (paper §3)."),
@@ -83,11 +119,41 @@ def hardware_options(defaults: Sequence[str] = ()) -> Callable[[Callable[..., An
     return decorate
 
 
+def _field_values(values: Mapping[str, int | None]) -> dict[str, int]:
+    """The field flags given, each checked against its range in limits.py."""
+    unknown = sorted(set(values) - set(FIELD_FLAGS))
+    if unknown:
+        raise TypeError(f"build_configs() got unexpected keyword arguments {unknown}")
+    given = {name: v for name, v in values.items() if v is not None}
+    for name, v in given.items():
+        try:
+            check_int_field(name, v)
+        except HardwareError as e:
+            raise HardwareError(f"{FIELD_FLAGS[name][0]} {v}: {e}") from None
+    return given
+
+
+def _check_words(hw: Hardware, fields: Mapping[str, int]) -> None:
+    """A word size and a partial sum set apart (by flags, --hw or a configuration) must still
+    fit: name the flags involved and what would fit, rather than change psum_bytes silently."""
+    word = fields.get("word_bytes", hw.word_bytes)
+    psum = fields.get("psum_bytes", hw.psum_bytes)
+    if psum % word == 0:
+        return
+    flags = " ".join(f"{FIELD_FLAGS[f][0]} {fields[f]}" for f in ("word_bytes", "psum_bytes")
+                     if f in fields)
+    fix = "e.g." if "psum_bytes" in fields else "give --psum-bytes too, e.g."
+    raise HardwareError(f"{flags}: psum_bytes ({psum}) must be a multiple of word_bytes ({word});"
+                        f" {fix} --psum-bytes {2 * word}")
+
+
 def _override(hw: Hardware, hw_file: str | None, array: str | None, buffer: str | None,
-              sparsity: float | None) -> Hardware:
+              sparsity: float | None, fields: Mapping[str, int]) -> Hardware:
     if hw_file:
         hw = load_toml(hw_file, base=hw)
-    changes: dict[str, Any] = {}
+    if "word_bytes" in fields or "psum_bytes" in fields:
+        _check_words(hw, fields)
+    changes: dict[str, Any] = dict(fields)
     if array is not None:
         changes["Pr"], changes["Pc"] = parse_array(array)
     if buffer is not None:
@@ -101,9 +167,14 @@ def build_configs(config_specs: Sequence[str] = (), presets: Sequence[str] = (),
                   hw_file: str | None = None, array: str | None = None,
                   buffer: str | None = None, sparsity: float | None = None,
                   dataflow: str = "auto", objective: str = "cycles",
-                  defaults: Sequence[str] = ()) -> list[Config]:
-    """The configurations the options describe, in the order given, duplicates dropped."""
+                  defaults: Sequence[str] = (), **field_flags: int | None) -> list[Config]:
+    """The configurations the options describe, in the order given, duplicates dropped.
+
+    `field_flags`: values of FIELD_FLAGS by field name (e.g. batch=2); None is not given.
+    """
     from nnaccel.compare import Config, parse_config
+
+    fields = _field_values(field_flags)
 
     for name in presets:
         if name not in PRESETS:
@@ -119,16 +190,17 @@ def build_configs(config_specs: Sequence[str] = (), presets: Sequence[str] = (),
         bases = [Config("default", Hardware(name="default"))]
     out: dict[str, Config] = {}
     for base in bases:
-        hw = _override(base.hardware, hw_file, array, buffer, sparsity)
-        label = base.label if hw == base.hardware else _label(base, hw, hw_file, sparsity)
+        hw = _override(base.hardware, hw_file, array, buffer, sparsity, fields)
+        label = base.label if hw == base.hardware else _label(base, hw, hw_file, sparsity, fields)
         hw = hw.with_(name=label)
         out.setdefault(label, Config(label, hw, dataflow, objective))
     return list(out.values())
 
 
-def _label(base: Config, hw: Hardware, hw_file: str | None, sparsity: float | None) -> str:
+def _label(base: Config, hw: Hardware, hw_file: str | None, sparsity: float | None,
+           fields: Mapping[str, int]) -> str:
     """A name for a configuration changed by options: its array and buffer, and what else
-    was set (e.g. `16x16:256KB`, `paper-8x8+sparsity=0`, `16x16:128KB+fast.toml`)."""
+    was set (e.g. `16x16:256KB`, `paper-8x8+sparsity=0`, `16x16:128KB+fast.toml+batch=4`)."""
     b = base.hardware
     if (hw.Pr, hw.Pc, hw.buffer_bytes) != (b.Pr, b.Pc, b.buffer_bytes) or base.label == "default":
         head = f"{hw.array_label}:{format_size(hw.buffer_bytes)}"
@@ -139,4 +211,6 @@ def _label(base: Config, hw: Hardware, hw_file: str | None, sparsity: float | No
         extras.append(Path(hw_file).name)
     if sparsity is not None and sparsity != b.sparsity:
         extras.append(f"sparsity={sparsity:g}")
+    extras += [f"{FIELD_FLAGS[name][0][2:]}={v}" for name, v in fields.items()
+               if v != getattr(b, name)]
     return "+".join([head, *extras])

@@ -43,27 +43,39 @@ def layer_table(result: Result, label: str) -> TableData:
     unit = "MAC units" if energy_unit_suffix(hw) == "mac_units" else "pJ"
     columns = (*LAYER_COLUMNS, Column(f"energy ({unit})", f"energy_{energy_unit_suffix(hw)}",
                                       priority=5))
+    batch = f", batch of {hw.batch} (figures for the whole batch)" if hw.batch > 1 else ""
     return TableData(
         title=f"{result.network.name} on {label}: {hw.array_label} PEs, {hw.buffer_label} buffer"
-              f" ({result.engine} engine)",
+              f"{batch} ({result.engine} engine)",
         columns=columns, rows=tuple(tuple(r) for r in rows_for_terminal(result)), name=label)
 
 
 def print_totals(result: Result, console: Console) -> None:
-    """The totals in short items, wrapped between items only."""
+    """The totals in short items, wrapped between items only. With a batch, the figures are
+    for the whole batch (as the table's), and the cycles, time and energy per image follow."""
     from nnaccel.report import energy_unit_suffix, fmt_int, fmt_sci
 
     hw = result.hardware
     t = result.totals()
     unit = "MAC units" if energy_unit_suffix(hw) == "mac_units" else "pJ"
+    clock = f"{hw.clock_hz / 1e9:g} GHz"
+    if t["batch"] > 1:
+        head = [f"{result.network.name}, batch of {t['batch']}: {fmt_int(t['cycles'])} cycles"
+                f" ({t['time_s'] * 1e3:.3f} ms at {clock})",
+                f"per image {fmt_int(t['cycles_per_image'])} cycles"
+                f" ({t['time_s'] * 1e3 / t['batch']:.3f} ms)"]
+        per_image = f" ({fmt_sci(t['energy_total_per_image'])} per image)"
+    else:
+        head = [f"{result.network.name}: {fmt_int(t['cycles'])} cycles"
+                f" ({t['time_s'] * 1e3:.3f} ms at {clock})"]
+        per_image = ""
     print_items(console, [
-        f"{result.network.name}: {fmt_int(t['cycles'])} cycles"
-        f" ({t['time_s'] * 1e3:.3f} ms at {hw.clock_hz / 1e9:g} GHz)",
-        f"{fmt_int(t['stall_cycles'])} stalled", f"{fmt_int(t['macs'])} MACs",
+        *head, f"{fmt_int(t['stall_cycles'])} stalled", f"{fmt_int(t['macs'])} MACs",
         f"utilization {t['utilization']:.3f}",
         f"DRAM {fmt_int(t['dram_read_bytes'])} B read, {fmt_int(t['dram_write_bytes'])} B written"])
     levels = [f"{lvl} {fmt_sci(e)}" for lvl, e in result.energy.items()]
-    print_items(console, [f"energy ({unit}): total {fmt_sci(t['energy_total'])} = {levels[0]}",
+    print_items(console, [f"energy ({unit}): total {fmt_sci(t['energy_total'])}{per_image}"
+                          f" = {levels[0]}",
                           *levels[1:]], sep=", ")
 
 
