@@ -15,7 +15,12 @@ Measures, each in a child process so that one measurement cannot warm the next:
   says how many it evaluated; and how its search time grows with a layer's size (10**3
   against 10**9 channels, as a ratio in one run);
 * Ctrl-C at random moments of `compare --all` and `run --engine step` (benchmarks/sigint.py,
-  --sigint-trials per command): failures and the slowest stop.
+  --sigint-trials per command): failures and the slowest stop;
+* `nnaccel sweep` of the 25 bundled networks on 4 arrays x 6 buffers x 2 DRAM bandwidths
+  (1,200 points) with a warm numba cache and a new store: points per second for the whole
+  command and the speed-up over today's per-point cost (one network on a new hardware point,
+  `simulate` with a fresh search cache, as `nnaccel run` does), and the same sweep on a Dask
+  LocalCluster of two worker processes.
 
 Prints a table, writes benchmarks/results/<timestamp>.json and shows the change against the
 last recorded result file.
@@ -43,6 +48,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 NNACCEL = [sys.executable, "-c", "import sys; from nnaccel.cli import main; sys.exit(main())"]
 
 TARGETS = {  # docs/design.md §9
+    "sweep_points_per_s": 150.0,
     "compare_all_warm_s": 3.0,
     "compare_all_cold_s": 30.0,
     "compare_all_mem_mb": 500.0,
@@ -185,6 +191,76 @@ def bench_compare(repeat: int, cold_repeat: int) -> dict[str, Any]:
         "cold_tree_pss_mb": max(m["tree_pss_mb"] for m in colds),
         "errors": [m["stderr"] for m in [*warm, *one, *two, *colds] if m["exit"] != 0],
     }
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+
+SWEEP_AXES = ["--array", "4x4,8x8,16x16,32x32", "--buffer", "16KB..512KB",
+              "--bandwidth", "8GB/s,16GB/s"]
+
+
+def bench_sweep(repeat: int) -> dict[str, Any]:
+    """The 1,200-point sweep as a user runs it (the whole command, a new store each time,
+    numba's cache warm), beside today's per-point cost and a two-worker LocalCluster."""
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = []
+        for i in range(repeat + 1):  # the first run warms numba's cache; not counted
+            cmd = NNACCEL + ["sweep", "all", *SWEEP_AXES, "--store", str(Path(tmp) / f"s{i}.db"),
+                             "-q"]
+            runs.append(measure(cmd))
+        warm = runs[1:]
+        child = run_child("sweep", [], timeout=900)
+    points = 1200
+    wall = statistics.median(m["wall_s"] for m in warm)
+    out: dict[str, Any] = {
+        "command": "nnaccel sweep all " + " ".join(SWEEP_AXES),
+        "points": points,
+        "runs_s": [m["wall_s"] for m in warm],
+        "wall_s": wall,
+        "points_per_s": points / wall,
+        "tree_rss_mb": max(m["tree_rss_mb"] for m in warm),
+        "errors": [m["stderr"] for m in runs if m["exit"] != 0],
+        **child,
+    }
+    if "per_point_s" in child:
+        out["speedup_vs_per_point"] = child["per_point_s"] * points / wall
+    return out
+
+
+def child_sweep() -> dict[str, Any]:
+    """Runs in a child (--child sweep): today's per-point cost, and the sweep on Dask."""
+    from distributed import Client, LocalCluster
+
+    from nnaccel.hardware import KIB, Hardware
+    from nnaccel.network import bundled_networks, load_network
+    from nnaccel.simulate import simulate
+    from nnaccel.sweep import build_spec, plan, run_sweep
+
+    nets = [load_network(p) for p in bundled_networks()]
+    simulate(nets[0], Hardware())  # load the compiled engine once
+    # One network on a new hardware point, nothing shared: what a point costs without a sweep.
+    sample = [Hardware(Pr=r, Pc=c, buffer_bytes=b * KIB) for r, c, b in ((8, 8, 64), (16, 16, 256))]
+    t0 = time.perf_counter()
+    for hw in sample:
+        for net in nets:
+            simulate(net, hw)
+    per_point = (time.perf_counter() - t0) / (len(sample) * len(nets))
+    axes = dict(zip(("array", "buffer", "bandwidth"), SWEEP_AXES[1::2], strict=True))
+    pl = plan(build_spec(["all"], axes))
+    out: dict[str, Any] = {"per_point_s": per_point, "per_point_sample": len(sample) * len(nets)}
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            t1 = time.perf_counter()
+            result = run_sweep(pl, Path(tmp) / "dask.db", client=client)
+            t2 = time.perf_counter()
+        out["dask_points"] = result.computed
+        out["dask_start_s"] = t1 - t0
+        out["dask_sweep_s"] = t2 - t1
+        out["dask_points_per_s"] = result.computed / (t2 - t1)
+        out["dask_points_per_s_with_start"] = result.computed / (t2 - t0)
+    return out
 
 
 # -- in a child: per-network simulate() and the tiler ----------------------------------------
@@ -369,9 +445,18 @@ def headline(r: dict[str, Any]) -> dict[str, float | None]:
     """The numbers shown in the table and compared with the last run."""
     c, n, t = r.get("compare", {}), r.get("networks", {}), r.get("tiler", {})
     sc, si = r.get("scale", {}), r.get("sigint", {})
+    sw = r.get("sweep", {})
     fast = n.get("fast", {})
     step = n.get("step", {})
     h: dict[str, float | None] = {
+        "sweep 1,200 points, warm: points per s (whole command)": sw.get("points_per_s"),
+        "sweep: wall time (s, median)": sw.get("wall_s"),
+        "sweep: today's cost of one point (ms)": (sw["per_point_s"] * 1e3
+                                                  if sw.get("per_point_s") else None),
+        "sweep: speed-up over one point at a time (x)": sw.get("speedup_vs_per_point"),
+        "sweep on Dask LocalCluster, 2 workers: points per s": sw.get("dask_points_per_s"),
+        "sweep on Dask LocalCluster, incl. its start (points per s)":
+            sw.get("dask_points_per_s_with_start"),
         "compare --all, warm (s, median)": c.get("warm_s"),
         "compare --all, warm, --jobs 1 (s, median)": c.get("warm_jobs1_s"),
         "compare --all, warm, --jobs 2 (s, median)": c.get("warm_jobs2_s"),
@@ -406,6 +491,9 @@ def headline(r: dict[str, Any]) -> dict[str, float | None]:
 
 def status(key: str, value: float | None) -> str:
     target = None
+    if key.startswith("sweep 1,200 points"):
+        t = TARGETS["sweep_points_per_s"]
+        return (f"≥ {t:g}", "" if value is None else "ok" if value >= t else "MISSED")
     if key.startswith("compare --all, warm (s"):
         target = TARGETS["compare_all_warm_s"]
     elif key.startswith("compare --all, cold"):
@@ -453,7 +541,7 @@ def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | Non
     for label, v in result.get("sigint", {}).items():
         for problem in v.get("failures", []):
             console.print(f"[red]Ctrl-C during {label}: {problem}[/red]")
-    for what in ("compare", "networks", "tiler", "scale"):
+    for what in ("compare", "networks", "tiler", "scale", "sweep"):
         err = result.get(what, {}).get("error") or result.get(what, {}).get("errors")
         if err:
             console.print(f"[red]{what}: {err}[/red]")
@@ -467,17 +555,19 @@ def main() -> int:
     ap.add_argument("--step-budget", type=float, default=300,
                     help="seconds the step engine may take in total; networks past it are skipped")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=("compare", "networks", "tiler", "scale", "sigint"))
+                    choices=("compare", "networks", "tiler", "scale", "sigint", "sweep"))
     ap.add_argument("--sigint-trials", type=int, default=50,
                     help="Ctrl-C trials per command (benchmarks/sigint.py)")
+    ap.add_argument("--sweep-repeat", type=int, default=3, help="warm runs of the sweep (median)")
     ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.child:
-        data = (child_networks(list(STEP_NETWORKS), args.step_budget) if args.child == "networks"
-                else child_scale() if args.child == "scale" else child_tiler())
+        children = {"networks": lambda: child_networks(list(STEP_NETWORKS), args.step_budget),
+                    "scale": child_scale, "sweep": child_sweep, "tiler": child_tiler}
+        data = children[args.child]()
         Path(args.child_out).write_text(json.dumps(data))
         return 0
 
@@ -499,6 +589,8 @@ def main() -> int:
         result["scale"] = run_child("scale", [], timeout=600)
     if "sigint" not in args.skip:
         result["sigint"] = bench_sigint(args.sigint_trials)
+    if "sweep" not in args.skip:
+        result["sweep"] = bench_sweep(args.sweep_repeat)
     result["machine"]["loadavg_after"] = os.getloadavg()[0]
 
     prev = previous_result()

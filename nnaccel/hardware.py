@@ -59,6 +59,31 @@ class EnergyTable:
 
 
 @dataclass(frozen=True)
+class AreaTable:
+    """Silicon area of the parts, in one technology node (docs/model.md §12).
+
+    Defaults: TSMC 45 nm, from one source, EIE (Han et al., ISCA 2016, Table II: one PE's area
+    by module): `mac_um2` a 16-bit multiply-accumulate unit, `sram_um2_per_kb` the large SRAMs'
+    area per KB, `rf_um2_per_byte` the smallest memory's (2KB of register file) per byte.
+    `leakage_per_mm2_cycle` is static energy per mm² per clock cycle in the energy table's unit;
+    EIE gives no leakage figure, so it is 0 unless set.
+    """
+
+    mac_um2: float = 3110.0
+    mac_bits: int = 16  # the word width `mac_um2` is for; a multiplier grows with its square
+    rf_um2_per_byte: float = 18934.0 / 2048
+    sram_um2_per_kb: float = 594786.0 / 162
+    leakage_per_mm2_cycle: float = 0.0
+
+    def __post_init__(self) -> None:
+        for f in ("mac_um2", "rf_um2_per_byte", "sram_um2_per_kb", "leakage_per_mm2_cycle"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise HardwareError(f"area.{f} must be a non-negative number, got {v!r}")
+        _int_in("area.mac_bits", self.mac_bits, 1, 128)
+
+
+@dataclass(frozen=True)
 class Hardware:
     """One accelerator configuration (paper §3, Figure 5). Sizes in bytes, times in cycles."""
 
@@ -82,6 +107,7 @@ class Hardware:
     fuse_add: bool = True  # so does a residual add
     energy: EnergyTable = field(default_factory=EnergyTable)
     name: str = "custom"
+    area: AreaTable = field(default_factory=AreaTable)
 
     def __post_init__(self) -> None:
         for f, (low, high) in limits.HW_INT_RANGES.items():
@@ -116,6 +142,8 @@ class Hardware:
                 raise HardwareError(f"{f} must be true or false, got {getattr(self, f)!r}")
         if not isinstance(self.energy, EnergyTable):
             raise HardwareError("energy must be an EnergyTable")
+        if not isinstance(self.area, AreaTable):
+            raise HardwareError("area must be an AreaTable")
 
     # -- derived quantities -----------------------------------------------------------------
     @property
@@ -268,8 +296,25 @@ def format_size(n: int) -> str:
     return f"{n}B"
 
 
-_TOML_SCALARS = {f.name for f in fields(Hardware)} - {"energy"}
+_TABLES = {"energy": EnergyTable, "area": AreaTable}
+_TOML_SCALARS = {f.name for f in fields(Hardware)} - set(_TABLES)
 _TOML_ALIASES = {"array": None, "buffer": None, "preset": None}
+
+
+def read_toml(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """The table of a TOML file; `error` naming the file for a missing, unreadable, too large
+    or bad one."""
+    problem = file_problem(path, limits.MAX_FILE_BYTES)
+    if problem is not None:
+        raise error(f"{path}: {'no such ' + what if problem == 'no such file' else problem}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{path}: cannot read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{path}: not valid TOML: {e}") from None
 
 
 def load_toml(path: str | Path, base: Hardware | None = None) -> Hardware:
@@ -277,17 +322,7 @@ def load_toml(path: str | Path, base: Hardware | None = None) -> Hardware:
     `preset`, `array = "8x8"`, `buffer = "32KB"`, and an `[energy]` table; keys not given
     keep their value in `base` (default: the defaults of `Hardware`)."""
     path = Path(path)
-    problem = file_problem(path, limits.MAX_FILE_BYTES)
-    if problem is not None:
-        raise HardwareError(f"{path}: {'no such hardware file' if problem == 'no such file' else problem}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise HardwareError(f"{path}: no such hardware file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise HardwareError(f"{path}: cannot read: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise HardwareError(f"{path}: not valid TOML: {e}") from None
+    data = read_toml(path, "hardware file", HardwareError)
     try:
         return from_mapping(data, base)
     except HardwareError as e:
@@ -295,11 +330,11 @@ def load_toml(path: str | Path, base: Hardware | None = None) -> Hardware:
 
 
 def from_mapping(data: dict[str, Any], base: Hardware | None = None) -> Hardware:
-    unknown = sorted(set(data) - _TOML_SCALARS - set(_TOML_ALIASES) - {"energy"})
+    unknown = sorted(set(data) - _TOML_SCALARS - set(_TOML_ALIASES) - set(_TABLES))
     if unknown:
         raise HardwareError(
             f"unknown key {unknown[0]!r}; known keys: "
-            + ", ".join(sorted(_TOML_SCALARS | set(_TOML_ALIASES) | {"energy"}))
+            + ", ".join(sorted(_TOML_SCALARS | set(_TOML_ALIASES) | set(_TABLES)))
         )
     hw = base or Hardware()
     if "preset" in data:
@@ -324,15 +359,15 @@ def from_mapping(data: dict[str, Any], base: Hardware | None = None) -> Hardware
             changes[key] = value
         else:
             changes[key] = _typed(key, value, str)
-    if "energy" in data:
-        e = data["energy"]
+    for table in sorted(set(data) & set(_TABLES)):
+        e = data[table]
         if not isinstance(e, dict):
-            raise HardwareError("energy must be a table, e.g. [energy] with dram = 200")
-        known = {f.name for f in fields(EnergyTable)}
+            raise HardwareError(f"{table} must be a table, e.g. [energy] with dram = 200")
+        known = {f.name for f in fields(_TABLES[table])}
         bad = sorted(set(e) - known)
         if bad:
-            raise HardwareError(f"unknown key 'energy.{bad[0]}'; known: {', '.join(sorted(known))}")
-        changes["energy"] = replace(hw.energy, **e)
+            raise HardwareError(f"unknown key '{table}.{bad[0]}'; known: {', '.join(sorted(known))}")
+        changes[table] = replace(getattr(hw, table), **e)
     return replace(hw, **changes)
 
 

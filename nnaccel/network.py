@@ -164,6 +164,12 @@ class Network:
             frozen = {k: _frozen(v) for k, v in dict(self.paper).items()}
             object.__setattr__(self, "paper", MappingProxyType(frozen))
 
+    def __reduce__(self) -> tuple:
+        # MappingProxyType does not pickle; a plain dict does, and __post_init__ freezes it
+        # again. Sweeps send networks to worker processes and Dask workers.
+        return (Network, (self.name, self.input_shape, self.layers, self.source,
+                          dict(self.paper), self.path, self.notes))
+
     @property
     def params(self) -> int:
         return sum(layer.params for layer in self.layers)

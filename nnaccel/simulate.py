@@ -8,6 +8,7 @@ the cycle-stepped one. The tiler always searches with `fast`; `step` replays its
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -18,7 +19,7 @@ from .energy import LEVELS, energy_by_level, energy_per_count, level_matrix
 from .engines import layout as L
 from .errors import MappingError, NnaccelError
 from .hardware import Hardware, format_size
-from .lowering import lower_network
+from .lowering import Lowered, lower_network
 from .network import Layer, Network
 
 ENGINES = ("fast", "step")
@@ -195,8 +196,13 @@ def simulate(
     dataflow: str = "auto",
     objective: str = "cycles",
     cache: SearchCache | None = None,
+    lowered: Sequence[Lowered] | None = None,
 ) -> Result:
-    """Map every layer of `network` on `hardware` and count its cycles and energy."""
+    """Map every layer of `network` on `hardware` and count its cycles and energy.
+
+    `lowered`: `lower_network(network, hardware)` when the caller has it already (a sweep
+    lowers each network once for all its hardware points with the same fusion flags).
+    """
     if engine not in ENGINES:
         raise NnaccelError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if dataflow not in DATAFLOWS:
@@ -213,7 +219,7 @@ def simulate(
     no_latency = hw_vec.copy()  # what the transfers alone cost: the stall split (§10)
     no_latency[L.H_LAT] = 0
     records = []
-    for low in lower_network(network, hardware):
+    for low in lowered if lowered is not None else lower_network(network, hardware):
         layer, vec = low.layer, low.vector
         if vec is None:
             mapping, counts, energy, stall_bw = zero

@@ -41,6 +41,8 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
     ("nnaccel.cli.progress", "warm_up_cmd", True),
     ("nnaccel.cli.onnx_cmds", "import_cmd", True),  # issue 8
     ("nnaccel.cli.onnx_cmds", "export_cmd", True),
+    ("nnaccel.cli.sweep_cmd", "sweep", False),  # issue 9
+    ("nnaccel.cli.sweep_cmd", "pareto", False),  # issue 9
 )
 # ---------------------------------------------------------------------------------------
 

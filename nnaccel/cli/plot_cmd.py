@@ -116,3 +116,33 @@ def roofline(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | Non
     """Every conv/fc layer of NET on the roofline of each configuration: MACs per DRAM byte
     against MACs per cycle. Shows why depthwise and early layers are slow."""
     _draw("roofline", nets, configs, prefix, file, "roofline")
+
+
+@plot.command("pareto")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--metrics", "-m", default="area,energy", show_default=True, metavar="M,M[,M]",
+              help="x, y (and colour) of the figure: two or three of area, cycles, energy, edp.")
+@click.option("--network", "networks", multiple=True, metavar="NAME",
+              help="A panel for this network's front; repeatable (default: each network when"
+                   " there are at most four, else the set).")
+@click.option("--set", "network_set", is_flag=True,
+              help="A panel for the network set's front (geometric mean per configuration).")
+@click.option("--out", "prefix", metavar="PREFIX", help="Write PREFIX.png and PREFIX.svg.")
+@click.option("-o", "file", metavar="FILE", help="Write one file: FILE.png, FILE.svg or FILE.pdf.")
+def pareto(source: str, metrics: str, networks: tuple[str, ...], network_set: bool,
+           prefix: str | None, file: str | None) -> None:
+    """A sweep's configurations and their Pareto front, the front's configurations labelled.
+
+    SOURCE is a sweep's store (.db), CSV or Parquet file.
+    Example: nnaccel plot pareto sweep.db -m area,energy --set -o front.png
+    """
+    from nnaccel import plots
+    from nnaccel.sweep.export import read_rows
+    from nnaccel.sweep.pareto import parse_metrics
+    from nnaccel.sweep.plot import plot_pareto
+
+    chosen = parse_metrics(metrics)
+    paths = plots.output_paths(prefix, file, "pareto")
+    fig = plot_pareto(read_rows(source), chosen, networks, network_set)
+    for p in plots.save_figure(fig, paths):
+        click.echo(f"wrote {p}")

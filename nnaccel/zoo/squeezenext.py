@@ -34,9 +34,66 @@ class SqnxtSpec:
     ida: bool = False  # add iterative deep aggregation nodes between stages
     input_size: int = 227
 
+    def __post_init__(self) -> None:
+        if len(self.depth) != len(BASE_WIDTHS) or any(
+                isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in self.depth):
+            raise ValueError(f"depth must list {len(BASE_WIDTHS)} stages of at least one block,"
+                             f" got {list(self.depth)}")
+        if not self.width > 0 or min(self.widths) < 4:
+            raise ValueError(f"width multiplier {self.width} leaves a stage under 4 channels")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        if self.conv1_kernel < 1 or self.conv1_kernel >= self.input_size:
+            raise ValueError(f"conv1 kernel {self.conv1_kernel} does not fit a"
+                             f" {self.input_size}x{self.input_size} input")
+        if self.groups < 1 or any((w // 2) % self.groups or (w // 4) % self.groups
+                                  for w in self.widths):
+            raise ValueError(f"groups {self.groups} do not divide every stage's squeeze widths"
+                             f" {[w // 2 for w in self.widths]}")
+
     @property
     def widths(self) -> tuple[int, ...]:
         return tuple(int(round(self.width * w)) for w in BASE_WIDTHS)
+
+    @property
+    def label(self) -> str:
+        """A name that tells the spec apart, in the paper's style: 1.0-SqNxt[2,4,14,1]-v5-k5."""
+        depth = ",".join(map(str, self.depth))
+        name = f"{self.width:.1f}-SqNxt[{depth}]-{self.layout}-k{self.conv1_kernel}"
+        if self.groups > 1:
+            name += f"-g{self.groups}"
+        if self.ida:
+            name += "-IDA"
+        return name + (f"-{self.input_size}px" if self.input_size != 227 else "")
+
+
+#: Block layouts: v1 has a parallel projection shortcut in each stage's first block; v5 a
+#: shared transition conv instead (paper §5).
+LAYOUTS = ("v1", "v5")
+
+
+def depth_lists(blocks: int, minimum: int = 1) -> list[tuple[int, ...]]:
+    """Every depth list of len(BASE_WIDTHS) stages with `blocks` blocks in all and at least
+    `minimum` per stage, in lexicographic order: the paper's §5 search space (its v2-v5 are
+    four of the lists with 21 blocks)."""
+    stages = len(BASE_WIDTHS)
+
+    def rest(n: int, k: int) -> list[tuple[int, ...]]:
+        if k == 1:
+            return [(n,)] if n >= minimum else []
+        return [(d, *tail) for d in range(minimum, n - minimum * (k - 1) + 1)
+                for tail in rest(n - d, k - 1)]
+
+    return rest(blocks, stages)
+
+
+#: How a network built from a spec (not one of the paper's files) names its source.
+FAMILY_SOURCE = "built: nnaccel.zoo.squeezenext"
+
+
+def build_spec(spec: SqnxtSpec) -> Network:
+    """A SqueezeNext of any spec, named by its label (no paper figures: it is a new network)."""
+    return build_squeezenext(spec.label, spec, f"{FAMILY_SOURCE} {spec}", {})
 
 
 def _branch(b: NetBuilder, prefix: str, x: str, width: int, stride: int, groups: int,

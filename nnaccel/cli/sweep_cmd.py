@@ -1,0 +1,283 @@
+"""`nnaccel sweep` (a design-space sweep into a results store) and `nnaccel pareto`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+
+from nnaccel.cli.hwopts import build_configs
+from nnaccel.cli.tables import Column, TableData, emit, format_option
+
+_AXIS_FLAGS = (
+    ("array", "--array", "PE arrays RxC: 8x8,16x16,12x4 or 4x4..32x32 (dimensions double)."),
+    ("buffer", "--buffer", "Buffers: 32KB,128KB or 16KB..512KB (doubling; A..B+S steps by S)."),
+    ("bandwidth", "--bandwidth", "DRAM bandwidths: 8GB/s,16GB/s (GB/s = 1e9 bytes/s)."),
+    ("latency", "--latency", "DRAM latencies in cycles: 50,100,200."),
+    ("sparsity", "--sparsity", "Weight sparsities: 0,0.4 or 0..0.6+0.2."),
+    ("word_bits", "--word-bits", "Word widths in bits: 8,16 (partial sums twice as wide)."),
+    ("dataflow", "--dataflow", "Dataflow policies: auto,ws,os."),
+    ("objective", "--objective", "Tiler objectives: cycles,energy,edp."),
+)
+
+
+def _axis_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for name, flag, text in reversed(_AXIS_FLAGS):
+        f = click.option(flag, name, metavar="LIST", help=text)(f)
+    return f
+
+
+def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]:
+    """A progress bar with ETA on a terminal (none otherwise) and its update function."""
+    if not console.is_terminal:
+        return None, None
+    from nnaccel.cli.progress import warm_up
+
+    warm_up(console)  # a cold cache compiles here, under its spinner, before any fork
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    # No refresh thread: the local executor forks, and a thread holding the terminal's lock
+    # at the fork would leave it held in the workers.
+    bar = Progress(TextColumn("sweeping"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
+                   auto_refresh=False)
+    task = bar.add_task("sweep", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total, refresh=True)
+
+    return bar, update
+
+
+@click.command("sweep")
+@click.argument("nets", nargs=-1, metavar="[NET...]")
+@click.option("--file", "-f", "sweep_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="A TOML sweep file (networks, [axes] or [[points]]); flags override it.")
+@click.option("--preset", "preset_name", metavar="NAME",
+              help="Base hardware preset (paper-8x8, paper-16x16); axes override its fields.")
+@click.option("--hw", "hw_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Base hardware description in TOML; axes override its fields.")
+@_axis_options
+@click.option("--point", "points", multiple=True, metavar="'AXIS=V ...'",
+              help="An explicit point instead of crossed axes, e.g. 'array=8x8 buffer=32KB';"
+                   " repeatable.")
+@click.option("--store", default="nnaccel-sweep.db", show_default=True, metavar="FILE",
+              help="The results store (SQLite); a rerun computes only the points it lacks.")
+@click.option("--csv", "csv_path", metavar="FILE", help="Write this sweep's rows to FILE (CSV).")
+@click.option("--parquet", "parquet_path", metavar="FILE",
+              help="Write this sweep's rows to FILE (Parquet).")
+@click.option("--pareto", "pareto_metrics", metavar="M,M[,M]",
+              help="Mark each network's Pareto front over two or three of area, cycles, energy,"
+                   " edp (a 'pareto' column) and print the fronts.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes (default: every core).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786.")
+@click.option("--dask", "use_dask", is_flag=True,
+              help="Run on Dask: the --scheduler, else a local Dask cluster of this machine.")
+@click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              metavar="SECONDS", help="How long to try to reach the --scheduler.")
+@format_option
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
+def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None,
+          hw_file: str | None, points: tuple[str, ...], store: str, csv_path: str | None,
+          parquet_path: str | None, pareto_metrics: str | None, jobs: int | None,
+          scheduler: str | None, use_dask: bool, connect_timeout: float, fmt: str,
+          quiet: bool, **axes: str | None) -> None:
+    """Simulate every NET on every hardware point; rows into a resumable results store.
+
+    NET: a bundled name, a file, a glob, 'all', or a SqueezeNext family such as
+    'sqnxt:blocks=21,layout=v5,conv1=5' (every depth list of 21 blocks; docs/sweep.md).
+    Axes are crossed; each point runs exactly as `nnaccel run` would, and gets area, cycles,
+    time, energy (dynamic, static, total), EDP, DRAM bytes and utilization.
+
+    Example: nnaccel sweep all --array 8x8,16x16 --buffer 32KB..512KB --csv out.csv
+    """
+    from nnaccel.sweep.export import check_output, write_rows
+    from nnaccel.sweep.pareto import network_fronts, parse_metrics
+    from nnaccel.sweep.point import COLUMNS
+    from nnaccel.sweep.run import plan, run_sweep
+    from nnaccel.sweep.spec import build_spec
+    from nnaccel.sweep.store import Store
+    from nnaccel.zoo.squeezenext import FAMILY_SOURCE
+
+    # Everything is checked before any point runs: flags, files, networks, outputs, cluster.
+    metrics = parse_metrics(pareto_metrics) if pareto_metrics else None
+    for path in (csv_path, parquet_path, store):
+        check_output(path)
+    base = (build_configs(presets=(preset_name,) if preset_name else (), hw_file=hw_file)[0].hardware
+            if preset_name or hw_file else None)
+    spec = build_spec(nets, axes, points, sweep_file, base)
+    pl = plan(spec)
+    client = None
+    if scheduler or use_dask:
+        from nnaccel.sweep.cluster import connect
+
+        client = connect(scheduler, connect_timeout)
+    try:
+        Store(store).close()  # a file that is not a store fails here, not after the work
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
+    err = Console(stderr=True)
+    bar, update = _progress(err)
+    start = time.perf_counter()
+    try:
+        if bar is not None:
+            with bar:
+                result = run_sweep(pl, store, jobs, client, update)
+        else:
+            result = run_sweep(pl, store, jobs, client)
+    except KeyboardInterrupt:
+        with Store(store) as st:
+            have = len(st.present(pl.keys()))
+        err.print(f"interrupted: {have} of {pl.size} points are in {store}; run the same command"
+                  " again to compute the rest", highlight=False)
+        sys.exit(130)
+    finally:
+        if client is not None:
+            cluster = client.cluster  # the local one --dask started, else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    seconds = time.perf_counter() - start
+    rows = list(result.rows)
+    columns = list(COLUMNS)
+    if metrics:
+        rows = network_fronts(rows, metrics)
+        columns.append("pareto")
+    if csv_path:
+        write_rows(csv_path, rows, columns)
+    if parquet_path:
+        write_rows(parquet_path, rows, columns)
+    failed = sum(1 for r in rows if r["error"])
+    rate = result.computed / seconds if seconds > 0 else 0.0
+    summary = (f"{len(rows)} points ({len(pl.networks)} networks x {len(pl.points)} hardware"
+               f" points): {result.computed} computed in {seconds:.1f} s ({rate:.0f}/s),"
+               f" {result.reused} from the store {store}"
+               + (f"; {failed} do not fit their buffer (see the error column)" if failed else ""))
+    click.echo(summary, err=fmt != "table")  # --format csv/json: stdout is the table alone
+    if metrics and not quiet:
+        emit([_fronts_table(rows, metrics)], fmt)
+    elif not quiet and len(pl.points) > 1 and len(pl.networks) <= MAX_BEST_ROWS:
+        emit([_best_table(rows)], fmt)
+    if not quiet and fmt == "table" and any(n.source.startswith(FAMILY_SOURCE)
+                                            for n in pl.networks):
+        from nnaccel.sweep.ranks import paper_ranks
+
+        for rank in paper_ranks(rows):  # the paper's variants among a family (paper §5)
+            click.echo(rank.line())
+
+
+#: Above this many networks the table of best configurations is left to --csv and `pareto`.
+MAX_BEST_ROWS = 30
+
+
+def _best_table(rows: list[dict[str, Any]]) -> TableData:
+    """Per network, the configuration with the fewest cycles, the least energy, the least EDP."""
+    from nnaccel.sweep.pareto import config_label, varying_columns
+
+    varying = varying_columns(rows)
+    by_net: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if not r["error"]:
+            by_net.setdefault(r["network"], []).append(r)
+    cells = tuple(
+        (net, *(config_label(min(members, key=lambda r, m=m: r[m]), varying)
+                for m in ("cycles", "energy_total", "edp")))
+        for net, members in by_net.items())
+    columns = (Column("network", "network", numeric=False, priority=9),
+               *(Column(h, k, numeric=False) for h, k in (
+                   ("fewest cycles", "fewest_cycles"), ("least energy", "least_energy"),
+                   ("least EDP", "least_edp"))))
+    return TableData("Best configuration per network", columns, cells, name="best")
+
+
+def _fronts_table(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> TableData:
+    """Each network's front and, for several networks, the set's (geometric mean)."""
+    from nnaccel.sweep.axes import SweepError
+    from nnaccel.sweep.pareto import config_label, set_front, varying_columns
+
+    varying = varying_columns(rows)
+    front = [r for r in rows if r.get("pareto")]
+    names = list(dict.fromkeys(r["network"] for r in rows))
+    if len(names) > 1:
+        try:
+            front += [{**r, "network": f"set of {len(names)} (geometric mean)"}
+                      for r in set_front(rows, metrics) if r["pareto"]]
+        except SweepError:
+            pass  # no configuration ran every network: there is no set to compare
+    order = {n: i for i, n in enumerate(names)}
+    front.sort(key=lambda x: (order.get(x["network"], len(names)), x[metrics[0]]))
+    cells = tuple((r["network"], config_label(r, varying), *(f"{r[m]:.4g}" for m in metrics))
+                  for r in front)
+    ends = frozenset(i for i in range(len(front) - 1)
+                     if front[i]["network"] != front[i + 1]["network"])
+    columns = (Column("network", "network", numeric=False, priority=9),
+               Column("configuration", "configuration", numeric=False, priority=8),
+               *(Column(m, m) for m in metrics))
+    return TableData(f"Pareto fronts over {', '.join(metrics)}", columns, cells, keys=2,
+                     section_ends=ends, name="pareto")
+
+
+@click.command("pareto")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--metrics", "-m", default="area,energy", show_default=True, metavar="M,M[,M]",
+              help="Two or three of area, cycles, energy, edp (all minimised).")
+@click.option("--set", "network_set", is_flag=True,
+              help="The front of the whole network set (geometric mean per configuration).")
+@click.option("--network", "networks", multiple=True, metavar="NAME",
+              help="Only this network's front; repeatable.")
+@click.option("--csv", "csv_path", metavar="FILE", help="Write the front's rows to FILE.")
+@click.option("--all-rows", is_flag=True, help="With --csv: every row, with a 'pareto' column.")
+def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ...],
+           csv_path: str | None, all_rows: bool) -> None:
+    """The Pareto fronts of a sweep: SOURCE is its store (.db), CSV or Parquet file.
+
+    Per network, or with --set for the set of networks (geometric mean over them, on the
+    configurations every network ran on). Example: nnaccel pareto sweep.db -m area,edp --set
+    """
+    from nnaccel.sweep.export import check_output, read_rows, write_rows
+    from nnaccel.sweep.pareto import (
+        CONFIG_COLUMNS,
+        config_label,
+        network_fronts,
+        parse_metrics,
+        set_front,
+        varying_columns,
+    )
+
+    chosen = parse_metrics(metrics)
+    check_output(csv_path)
+    rows = read_rows(source)
+    if networks:
+        rows = [r for r in rows if r["network"] in networks]
+    if not rows:
+        from nnaccel.sweep.axes import SweepError
+
+        raise SweepError(f"{source}: no rows" + (" for those networks" if networks else ""))
+    varying = varying_columns(rows)
+    marked = set_front(rows, chosen) if network_set else network_fronts(rows, chosen)
+    out = marked if all_rows else [r for r in marked if r["pareto"]]
+    if csv_path:
+        cols = ([*CONFIG_COLUMNS, "networks", *chosen] if network_set
+                else [c for c in marked[0] if c not in ("key", "hardware", "model_version")])
+        write_rows(csv_path, out, [*(c for c in cols if c != "pareto"), "pareto"])
+    front = sorted((x for x in marked if x["pareto"]),
+                   key=lambda x: (x.get("network", ""), x[chosen[0]]))
+    for r in front:
+        who = "set" if network_set else r["network"]
+        click.echo(f"{who}\t{config_label(r, varying)}\t"
+                   + "\t".join(f"{m}={r[m]:.4g}" for m in chosen))

@@ -1,0 +1,90 @@
+"""Running a sweep's tasks on a Dask distributed cluster (docs/sweep.md, "On a cluster").
+
+The networks are scattered to the workers once; each task is a pure function call (a point
+needs nothing but its networks and its hardware), and its rows come back to this process,
+which alone writes the store, as each task finishes. Dask's scheduler reruns the tasks of a
+worker that dies, so its points are recomputed, never lost. A worker must run the same model
+(`point.model_version`), or its rows would be stored under the wrong key: it checks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from nnaccel.errors import NnaccelError
+from nnaccel.network import Network
+from nnaccel.sweep.axes import SweepError
+from nnaccel.sweep.local import OnDone
+from nnaccel.sweep.point import CacheMap, Task, model_version, run_task
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+
+def connect(address: str | None, timeout_s: float = 10.0) -> Client:
+    """A client of the scheduler at `address` (tcp://HOST:8786), or of a new local cluster of
+    this machine's cores when `address` is None. Fails with one line if it cannot connect."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as e:  # pragma: no cover - a dependency of nnaccel
+        raise SweepError(f"Dask distributed is not installed ({e})") from None
+    if address is None:
+        cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
+        return Client(cluster)
+    try:
+        return Client(address, timeout=timeout_s)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise SweepError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+
+
+def _worker_caches() -> CacheMap | None:
+    """The caches of this Dask worker, kept on it across tasks (the networks are scattered
+    once, so each keeps its lowering and the worker's recent points their searches)."""
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:  # not in a worker (a task run in the client for debugging)
+        return None
+    # one per thread: a worker started with --nthreads N runs N tasks at once
+    per_thread = getattr(worker, "_nnaccel_caches", None)
+    if per_thread is None:
+        per_thread = worker._nnaccel_caches = {}
+    return per_thread.setdefault(threading.get_ident(), CacheMap())
+
+
+def _remote(networks: list[Network], task: Task, version: str) -> list[tuple[str, dict[str, Any]]]:
+    mine = model_version()
+    if mine != version:
+        raise NnaccelError(f"a Dask worker runs nnaccel model {mine}, this sweep {version};"
+                           " install the same nnaccel on the workers")
+    local = Task(task.point, tuple(range(len(networks))), task.keys, task.hashes)
+    try:
+        return run_task(networks, local, _worker_caches())
+    except NnaccelError as e:
+        raise NnaccelError(str(e)) from None
+
+
+def run_dask(client: Client, networks: Sequence[Network], tasks: Sequence[Task], version: str,
+             on_done: OnDone) -> None:
+    """Every task on the cluster behind `client`; `on_done` here as each finishes."""
+    from distributed import as_completed
+
+    if not tasks:
+        return
+    scattered = client.scatter(list(networks), broadcast=True)
+    futures = {}
+    for task in tasks:
+        args = [scattered[i] for i in task.networks]
+        futures[client.submit(_remote, args, task, version, pure=False)] = task
+    try:
+        for future in as_completed(futures):
+            try:
+                rows = future.result()
+            except NnaccelError as e:
+                raise NnaccelError(str(e)) from None
+            on_done(futures[future], rows)
+    finally:
+        client.cancel(list(futures))

@@ -1,0 +1,89 @@
+"""The Pareto figure of a sweep: every configuration as a point, the front joined and labelled.
+
+One panel per network asked for, or one for the network set (geometric mean over the set).
+With three metrics the third colours the points; the front is the three-metric one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from nnaccel.sweep.pareto import config_label, network_fronts, set_front, varying_columns  # noqa: E402
+
+_NAMES = {"area_mm2": "area (mm²)", "cycles": "cycles", "energy_total": "energy",
+          "edp": "energy × delay (energy·s)"}
+#: At most this many front points get a text label (the rest are marked, not named).
+MAX_LABELS = 12
+
+
+def _axis_name(metric: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    name = _NAMES[metric]
+    if metric in ("energy_total", "edp") and rows:
+        unit = rows[0].get("energy_unit")
+        name += " (MAC units)" if unit == "mac" else " (pJ)" if unit == "pJ" else ""
+    return name
+
+
+def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], title: str,
+           varying: Sequence[str]) -> None:
+    x, y = metrics[0], metrics[1]
+    xs, ys = [r[x] for r in rows], [r[y] for r in rows]
+    if len(metrics) == 3:
+        sc = ax.scatter(xs, ys, c=[r[metrics[2]] for r in rows], s=14, cmap="viridis",
+                        alpha=0.7, linewidths=0)
+        ax.figure.colorbar(sc, ax=ax, label=_axis_name(metrics[2], rows))
+    else:
+        ax.scatter(xs, ys, c="0.6", s=14, alpha=0.7, linewidths=0, label="configurations")
+    front = sorted((r for r in rows if r["pareto"]), key=lambda r: (r[x], r[y]))
+    ax.scatter([r[x] for r in front], [r[y] for r in front], s=36, facecolors="none",
+               edgecolors="C3", linewidths=1.2, label="Pareto front")
+    if len(metrics) == 2:
+        ax.step([r[x] for r in front], [r[y] for r in front], where="post", color="C3", lw=1)
+    step = max(1, len(front) // MAX_LABELS + (len(front) % MAX_LABELS > 0))
+    for r in front[::step]:
+        ax.annotate(config_label(r, varying), (r[x], r[y]), fontsize=6, xytext=(4, 3),
+                    textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(_axis_name(x, rows))
+    ax.set_ylabel(_axis_name(y, rows))
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+
+
+def plot_pareto(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
+                networks: Sequence[str] = (), network_set: bool = False) -> Figure:
+    """Panels for `networks` (default: all of the rows' if there are at most four, else the
+    set) and, with `network_set`, one for the set."""
+    names = list(dict.fromkeys(r["network"] for r in rows))
+    unknown = [n for n in networks if n not in names]
+    if unknown:
+        from nnaccel.sweep.axes import SweepError
+
+        raise SweepError(f"network {unknown[0]!r} is not in the rows; they have {', '.join(names)}")
+    chosen = list(networks) or (names if len(names) <= 4 and not network_set else [])
+    varying = varying_columns(rows)
+    panels: list[tuple[str, list[dict[str, Any]]]] = []
+    marked = [r for r in network_fronts(rows, metrics) if not r.get("error")]
+    for n in chosen:
+        panels.append((n, [r for r in marked if r["network"] == n]))
+    if network_set or not chosen:
+        panels.append((f"geometric mean over {len(names)} networks", set_front(rows, metrics)))
+    cols = min(2, len(panels))
+    nrows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(6.4 * cols, 4.8 * nrows), squeeze=False)
+    for ax, (title, panel_rows) in zip(axes.flat, panels, strict=False):
+        for r in panel_rows:
+            r.setdefault("energy_unit", rows[0].get("energy_unit"))
+        _panel(ax, panel_rows, metrics, title, varying)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig

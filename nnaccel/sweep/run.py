@@ -1,0 +1,149 @@
+"""A sweep from spec to stored rows: plan every point, compute only those the store lacks.
+
+`plan` loads every network and builds every point first, so bad input fails before any work;
+`run_sweep` groups the missing points into tasks (networks on one hardware point, sharing one
+search cache), runs them locally or on Dask, stores each task's rows as it finishes and
+returns the sweep's rows, in order, from the store.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nnaccel.network import Network
+from nnaccel.sweep.axes import SweepError
+from nnaccel.sweep.local import default_jobs, run_local
+from nnaccel.sweep.netaxis import resolve_networks
+from nnaccel.sweep.point import COLUMNS, HwPoint, Task, model_version, network_hash, point_key
+from nnaccel.sweep.spec import MAX_POINTS, SweepSpec
+from nnaccel.sweep.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from distributed import Client
+
+#: Called after each finished task with (points done so far, points to do).
+Progress = Callable[[int, int], None]
+#: Tasks per worker a sweep aims for when it splits a point's networks (for balance).
+TASKS_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every point of a sweep: networks x hardware points, with their keys."""
+
+    networks: tuple[Network, ...]
+    hashes: tuple[str, ...]
+    points: tuple[HwPoint, ...]
+    identities: tuple[str, ...]
+    version: str
+
+    @property
+    def size(self) -> int:
+        return len(self.networks) * len(self.points)
+
+    def key(self, p: int, n: int) -> str:
+        return point_key(self.version, self.hashes[n], self.identities[p])
+
+    def keys(self) -> list[str]:
+        """Keys in sweep order: hardware points outermost, then networks."""
+        return [self.key(p, n) for p in range(len(self.points)) for n in range(len(self.networks))]
+
+
+def plan(spec: SweepSpec) -> Plan:
+    """Load and check everything the sweep needs (raises SweepError/NnaccelError)."""
+    points = spec.hw_points()
+    networks = resolve_networks(spec.networks)
+    if len(points) * len(networks) > MAX_POINTS:
+        raise SweepError(f"{len(networks)} networks x {len(points)} hardware points ="
+                         f" {len(points) * len(networks):,} points, more than {MAX_POINTS:,}")
+    return Plan(tuple(networks), tuple(network_hash(n) for n in networks), tuple(points),
+                tuple(p.identity() for p in points), model_version())
+
+
+def make_tasks(pl: Plan, missing: set[str], workers: int) -> list[Task]:
+    """The missing points as tasks: one per hardware point, split when there are too few
+    points to keep `workers` busy."""
+    per_point = []
+    assigned: set[str] = set()  # two networks of equal content are one point: computed once
+    for p in range(len(pl.points)):
+        todo = []
+        for n in range(len(pl.networks)):
+            key = pl.key(p, n)
+            if key in missing and key not in assigned:
+                assigned.add(key)
+                todo.append(n)
+        if todo:
+            per_point.append((p, todo))
+    want = workers * TASKS_PER_WORKER if workers > 1 else 1
+    splits = max(1, math.ceil(want / max(1, len(per_point))))
+    tasks = []
+    for p, todo in per_point:
+        size = max(1, math.ceil(len(todo) / splits))
+        for i in range(0, len(todo), size):
+            chunk = todo[i:i + size]
+            tasks.append(Task(pl.points[p], tuple(chunk), tuple(pl.key(p, n) for n in chunk),
+                              tuple(pl.hashes[n] for n in chunk)))
+    return tasks
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The rows of a sweep, in sweep order, with how many were computed in this run."""
+
+    rows: tuple[dict[str, Any], ...]
+    computed: int
+    reused: int
+    store: Path
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(list(self.rows), columns=list(COLUMNS))
+
+
+def run_sweep(spec: SweepSpec | Plan, store: str | Path, jobs: int | None = None,
+              client: Client | None = None, progress: Progress | None = None) -> SweepResult:
+    """Run a sweep into the store at `store`; only points it lacks are computed.
+
+    `jobs`: worker processes (default: every core; 1 = this process); `client`: a Dask client
+    to run on instead (see `cluster.connect`).
+    """
+    pl = spec if isinstance(spec, Plan) else plan(spec)
+    keys = pl.keys()
+    with Store(store) as st:
+        missing = set(keys) - st.present(keys)
+        workers = jobs or default_jobs()
+        if client is not None:
+            workers = max(1, len(client.scheduler_info().get("workers", {})))
+        tasks = make_tasks(pl, missing, workers)
+        todo = sum(len(t.networks) for t in tasks)
+        done = 0
+        if progress:
+            progress(0, todo)
+
+        def on_done(task: Task, rows: list[tuple[str, dict[str, Any]]]) -> None:
+            nonlocal done
+            st.put(pl.version, task.point.identity(), rows)
+            done += len(rows)
+            if progress:
+                progress(done, todo)
+
+        if client is not None:
+            from nnaccel.sweep.cluster import run_dask
+
+            run_dask(client, pl.networks, tasks, pl.version, on_done)
+        else:
+            run_local(pl.networks, tasks, workers, on_done)
+        stored = st.rows(keys)
+    rows = []
+    for p in range(len(pl.points)):
+        for n, net in enumerate(pl.networks):
+            row = {c: stored[pl.key(p, n)][c] for c in COLUMNS}
+            row["network"] = net.name  # the store keeps content; the name is this sweep's
+            rows.append(row)
+    return SweepResult(tuple(rows), done, len(rows) - done, Path(store))
