@@ -45,3 +45,18 @@ class RunFailure(Exception):
 
 class WriteError(RunFailure):
     """An output that failed while being written; no half-written file is left."""
+
+
+def interrupted_by(exc: BaseException | None) -> bool:
+    """Whether `exc` is, or was caused by, a KeyboardInterrupt (Ctrl-C).
+
+    numba's dispatcher reports a Ctrl-C that arrives while a kernel returns as a SystemError
+    caused by the KeyboardInterrupt; that is an interrupt too, not a failure.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

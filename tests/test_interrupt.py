@@ -64,3 +64,21 @@ def test_an_interrupt_in_the_library_is_a_keyboard_interrupt():
     out, _ = proc.communicate(timeout=30)
     assert out == "caught\n" and time.monotonic() - sent < 5
     assert run_in_child(sum, [1, 2, 3]) == 6
+
+
+def test_interrupted_by_follows_the_cause_chain():
+    from nnaccel.errors import interrupted_by
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise SystemError("returned a result with an exception set") from ki
+    except SystemError as exc:
+        assert interrupted_by(exc)
+    loop = ValueError("a")
+    loop.__context__ = ValueError("b")
+    loop.__context__.__context__ = loop  # a cycle ends the walk
+    assert not interrupted_by(loop)
+    assert not interrupted_by(None)
+    assert interrupted_by(KeyboardInterrupt())

@@ -64,7 +64,7 @@ def test_kill_then_rerun_gives_the_uninterrupted_store(tmp_path, reference, sig,
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "interrupted:" in err and "Traceback" not in err
+        assert proc.returncode == 130 and "interrupted:" in err and "Traceback" not in err, err
     # the workers do not outlive their parent, however it ended
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == []

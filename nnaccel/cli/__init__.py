@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 import click
 
 from nnaccel import __version__
-from nnaccel.errors import NnaccelError, RunFailure
+from nnaccel.errors import NnaccelError, RunFailure, interrupted_by
 
 # ---------------------------------------------------------------------------------------
 # COMMAND REGISTRY: (module, attribute, required). An optional entry is skipped while its
@@ -111,6 +111,12 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _Interrupted from None
+        except SystemError as exc:
+            # Ctrl-C while a numba kernel returns: the dispatcher reports the pending
+            # KeyboardInterrupt as a SystemError caused by it
+            if interrupted_by(exc):
+                raise _Interrupted from None
+            raise
         except OSError as exc:  # click would end a broken pipe silently with status 1
             raise _output_failure(exc) from None
         except SystemExit as exc:

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from nnaccel.cli.hwopts import build_configs
 from nnaccel.cli.tables import Column, TableData, emit, format_option
+from nnaccel.errors import interrupted_by
 
 _AXIS_FLAGS = (
     ("array", "--array", "PE arrays RxC: 8x8,16x16,12x4 or 4x4..32x32 (dimensions double)."),
@@ -140,7 +141,9 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
                 result = run_sweep(pl, store, jobs, client, update)
         else:
             result = run_sweep(pl, store, jobs, client)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemError) as exc:
+        if not interrupted_by(exc):  # a SystemError numba raised for a pending Ctrl-C only
+            raise
         with Store(store) as st:
             have = len(st.present(pl.keys()))
         err.print(f"interrupted: {have} of {pl.size} points are in {store}; run the same command"
