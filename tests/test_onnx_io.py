@@ -219,7 +219,7 @@ def test_info_shows_every_weighted_layers_sparsity_and_its_source(tmp_path):
     assert all("sparsity" not in lay for lay in data["layers"] if lay["type"] == "concat")
 
 
-def test_compare_takes_measured_sparsity_and_plot_says_it_does_not(tmp_path):
+def test_compare_plot_and_report_take_measured_sparsity(tmp_path):
     path = _pruned(tmp_path, 0.6)
     rows = {}
     for flag in ("measured", "0"):
@@ -228,8 +228,18 @@ def test_compare_takes_measured_sparsity_and_plot_says_it_does_not(tmp_path):
                       "--csv", out).exit_code == 0
         rows[flag] = int(out.read_text().splitlines()[1].split(",")[7])
     assert rows["measured"] < rows["0"]
-    assert_one_line_error(invoke("plot", "layers", path, "--sparsity", "measured",
-                                 "-o", tmp_path / "f.png"), "--sparsity measured")
+    fig = tmp_path / "f.png"
+    assert invoke("plot", "roofline", path, "--config", "paper-8x8", "--sparsity", "measured",
+                  "-o", fig).exit_code == 0
+    assert fig.read_bytes().startswith(b"\x89PNG")
+    pages = {}
+    for flag in ("measured", "0"):
+        page = tmp_path / f"{flag}.html"
+        assert invoke("report", path, "--config", "paper-8x8", "--sparsity", flag,
+                      "-o", page).exit_code == 0
+        pages[flag] = page.read_text()
+    # the page's totals come from the run: measured zeros change them
+    assert pages["measured"] != pages["0"]
 
 
 def test_import_and_export_never_overwrite_their_input(tmp_path):

@@ -107,8 +107,8 @@ def hardware_options(defaults: Sequence[str] = ()) -> Callable[[Callable[..., An
             if takes_measured:
                 kwargs["network_sparsity"] = measured
             elif measured:
-                raise NnaccelError(f"--sparsity {measured} is for run, compare, info and import;"
-                                   " give this command a number")
+                raise NnaccelError(f"--sparsity {measured}: this command takes a number;"
+                                   " measured sparsity is per network file")
             kwargs["configs"] = build_configs(defaults=defaults, **picked)
             return f(*args, **kwargs)
 

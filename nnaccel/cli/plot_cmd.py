@@ -29,12 +29,13 @@ def _figure_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _draw(kind: str, nets: tuple[str, ...], configs: Sequence[Config], prefix: str | None,
-          file: str | None, default_prefix: str, **options: Any) -> None:
+def _draw(kind: str, nets: tuple[str, ...], configs: Sequence[Config],
+          network_sparsity: str | None, prefix: str | None, file: str | None,
+          default_prefix: str, **options: Any) -> None:
     from nnaccel import plots  # matplotlib is loaded only when a figure is asked for
 
     paths = plots.output_paths(prefix, file, default_prefix)  # bad flags fail before any work
-    networks = load_networks(nets, False)
+    networks = load_networks(nets, False, network_sparsity)
     check_figure_paths(paths, "-o" if file else "--out", [n.path for n in networks])
     runs = simulate_with_progress(networks, configs, "fast", None)
     fig = {"layers": plots.plot_layers, "tradeoff": plots.plot_tradeoff,
@@ -51,15 +52,15 @@ def plot() -> None:
 @plot.command("layers")
 @click.argument("nets", nargs=-1, required=True, metavar="NET...")
 @_figure_options
-def layers(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | None,
-           file: str | None) -> None:
+def layers(nets: tuple[str, ...], configs: Sequence[Config], network_sparsity: str | None,
+           prefix: str | None, file: str | None) -> None:
     """Figure 6: cycles and energy per layer group (layers of the same configuration summed)
     for NET... side by side, efficiency (MACs per cycle) on the right axis; two panels per
     configuration.
 
     Example: nnaccel plot layers sqnxt23 sqnxt23v2 sqnxt23v5 -o fig6.pdf
     """
-    _draw("layers", nets, configs, prefix, file, "fig6-layers")
+    _draw("layers", nets, configs, network_sparsity, prefix, file, "fig6-layers")
 
 
 def _parse_accuracy(values: Sequence[str]) -> dict[str, float]:
@@ -84,8 +85,8 @@ def _parse_accuracy(values: Sequence[str]) -> dict[str, float]:
               help="Top-1 accuracy of a network (its name or file stem) not in the paper, or to"
                    " replace the paper's; repeatable. A network file may also give it as"
                    " paper.top1.")
-def tradeoff(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | None,
-             file: str | None, accuracies: tuple[str, ...]) -> None:
+def tradeoff(nets: tuple[str, ...], configs: Sequence[Config], network_sparsity: str | None,
+             prefix: str | None, file: str | None, accuracies: tuple[str, ...]) -> None:
     """Figure 7: top-1 accuracy against our energy and time, circle area proportional to
     sqrt(params); default: the networks of Table 3. A network without an accuracy is left
     out (with a warning) and does not count when times are normalized."""
@@ -97,7 +98,7 @@ def tradeoff(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | Non
     from nnaccel import plots
 
     paths = plots.output_paths(prefix, file, "fig7-tradeoff")
-    networks = load_networks(nets, False)
+    networks = load_networks(nets, False, network_sparsity)
     check_figure_paths(paths, "-o" if file else "--out", [n.path for n in networks])
     runs = simulate_with_progress(networks, configs, "fast", None)
     left_out = plots.tradeoff_left_out(runs, accuracy)
@@ -111,11 +112,11 @@ def tradeoff(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | Non
 @plot.command("roofline")
 @click.argument("nets", nargs=-1, required=True, metavar="NET...")
 @_figure_options
-def roofline(nets: tuple[str, ...], configs: Sequence[Config], prefix: str | None,
-             file: str | None) -> None:
+def roofline(nets: tuple[str, ...], configs: Sequence[Config], network_sparsity: str | None,
+             prefix: str | None, file: str | None) -> None:
     """Every conv/fc layer of NET on the roofline of each configuration: MACs per DRAM byte
     against MACs per cycle. Shows why depthwise and early layers are slow."""
-    _draw("roofline", nets, configs, prefix, file, "roofline")
+    _draw("roofline", nets, configs, network_sparsity, prefix, file, "roofline")
 
 
 @plot.command("pareto")

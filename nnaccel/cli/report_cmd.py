@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 @click.option("-o", "--output", "out", required=True, metavar="FILE.html",
               type=click.Path(dir_okay=False, writable=True),
               help="The page to write (one file: styles, script and figures inline).")
-def report(nets: tuple[str, ...], configs: Sequence[Config], engine: str, out: str) -> None:
+def report(nets: tuple[str, ...], configs: Sequence[Config], network_sparsity: str | None,
+           engine: str, out: str) -> None:
     """One self-contained HTML page of NET... to share.
 
     For each configuration: the hardware, the totals, a sortable per-layer table, the figures
@@ -38,7 +39,7 @@ def report(nets: tuple[str, ...], configs: Sequence[Config], engine: str, out: s
     from nnaccel.htmlreport import render_report
     from nnaccel.outputs import check_outputs, write_atomic
 
-    networks = load_networks(nets, False)
+    networks = load_networks(nets, False, network_sparsity)
     check_outputs([("-o", out)], [n.path for n in networks])
     runs = simulate_with_progress(networks, configs, engine, None)
     page = render_report(runs, engine)
