@@ -72,25 +72,33 @@ def _spread(st, tp, hw):
 
 
 @njit(cache=True)
+def _next_block(st, tp, hw):
+    """Move to the tile's next pixel block (x fastest) and size it; False past the last."""
+    pr = hw[H_PR]
+    pc = hw[H_PC]
+    st[BX] += 1
+    if st[BX] == st[NBX]:
+        st[BX] = 0
+        st[BY] += 1
+        if st[BY] == st[NBY]:
+            return False
+    st[A] = min(pr, tp[T_TY] - st[BY] * pr)
+    st[B] = min(pc, tp[T_TX] - st[BX] * pc)
+    return True
+
+
+@njit(cache=True)
 def _next_chunk(st, tp, layer, hw):
     """The next chunk of the group, the next group, the next pixel block; False when the
     tile has none left."""
-    pr = hw[H_PR]
-    pc = hw[H_PC]
     if layer[L_KIND] == KIND_WINDOW:  # the next channels of the block, or the next block
         st[G] += st[M]
         if st[G] < tp[T_K1]:
             _spread(st, tp, hw)
             return True
         st[G] = tp[T_K0]
-        st[BX] += 1
-        if st[BX] == st[NBX]:
-            st[BX] = 0
-            st[BY] += 1
-            if st[BY] == st[NBY]:
-                return False
-        st[A] = min(pr, tp[T_TY] - st[BY] * pr)
-        st[B] = min(pc, tp[T_TX] - st[BX] * pc)
+        if not _next_block(st, tp, hw):
+            return False
         _spread(st, tp, hw)
         return True
     st[CIG] += 1
@@ -99,14 +107,8 @@ def _next_chunk(st, tp, layer, hw):
         st[G] += 1
         if st[G] > (tp[T_K1] - 1) // layer[L_CGO]:
             st[G] = tp[T_K0] // layer[L_CGO]
-            st[BX] += 1
-            if st[BX] == st[NBX]:
-                st[BX] = 0
-                st[BY] += 1
-                if st[BY] == st[NBY]:
-                    return False
-            st[A] = min(pr, tp[T_TY] - st[BY] * pr)
-            st[B] = min(pc, tp[T_TX] - st[BX] * pc)
+            if not _next_block(st, tp, hw):
+                return False
         _chunk_size(st, tp, layer, hw)
     st[M] = min(hw[H_RF_PSUMS], st[KG] - st[CIG] * hw[H_RF_PSUMS])
     return True
