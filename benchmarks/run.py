@@ -232,7 +232,7 @@ def child_sweep() -> dict[str, Any]:
     from distributed import Client, LocalCluster
 
     from nnaccel.hardware import KIB, Hardware
-    from nnaccel.network import bundled_networks, load_network
+    from nnaccel.loader import bundled_networks, load_network
     from nnaccel.simulate import simulate
     from nnaccel.sweep import build_spec, plan, run_sweep
 
@@ -268,7 +268,7 @@ def child_sweep() -> dict[str, Any]:
 def child_networks(step_nets: list[str], step_timeout: float) -> dict[str, Any]:
     """Runs in a child process (--child networks): fast for every network, step for a few."""
     from nnaccel.hardware import preset
-    from nnaccel.network import bundled_networks, load_network
+    from nnaccel.loader import bundled_networks, load_network
     from nnaccel.simulate import SearchCache, simulate
 
     out: dict[str, Any] = {"fast": {}, "step": {}, "step_skipped": []}
@@ -317,8 +317,8 @@ def child_tiler() -> dict[str, Any]:
     from nnaccel.energy import energy_per_count
     from nnaccel.engines import layout as L
     from nnaccel.hardware import preset
+    from nnaccel.loader import bundled_networks, load_network
     from nnaccel.lowering import lower_network
-    from nnaccel.network import bundled_networks, load_network
 
     stats = getattr(tiler, "search_stats", None)
     grid = getattr(tiler, "candidate_grid", None)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import HardwareError, NnaccelError
 from .hardware import PRESETS, Hardware, format_size, load_toml, parse_array, parse_size
-from .network import Network, load_network
+from .loader import load_network
+from .network import Network
 from .report import plain_rows
 from .simulate import LayerResult, Result, SearchCache, simulate
 

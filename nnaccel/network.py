@@ -1,31 +1,22 @@
 """Networks as frozen values: layers with shapes, and how to count their parameters and MACs.
 
-A Network is what every other part of nnaccel reads. It comes from a JSON file (see
-``docs/network-format.md``) through ``load_network``, which validates the file completely, so
-code downstream may trust every shape it finds here.
+A Network is what every other part of nnaccel reads. This module holds the value types only:
+the file formats (JSON in ``netformat``, ONNX in ``onnxio``, npz weights in ``sparsity``) sit
+above it and build these values, and ``nnaccel.loader.load_network`` dispatches by file kind.
+The loader validates a file completely, so code downstream may trust every shape it finds here.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from nnaccel import limits
-from nnaccel.errors import NetworkError
-from nnaccel.netformat import parse_network_text, read_name
-from nnaccel.paths import file_problem
 from nnaccel.shapes import ELEMENTWISE_TYPES, Shape, pads
 
 #: The name by which a layer refers to the network's input.
 INPUT = "input"
-
-
-def networks_dir() -> Path:
-    """The repository's ``networks/`` folder, where the bundled network files live."""
-    return Path(__file__).resolve().parent.parent / "networks"
 
 
 @dataclass(frozen=True)
@@ -201,58 +192,3 @@ class Network:
             if layer.name == name:
                 return layer
         raise KeyError(f"network '{self.name}' has no layer '{name}'")
-
-
-def bundled_networks() -> list[Path]:
-    """Every network file shipped in ``networks/``, sorted by file name."""
-    return sorted(networks_dir().glob("*.json"))
-
-
-def resolve_network(path_or_name: str | Path) -> Path:
-    """A path as given if it exists, else a bundled network by file stem or paper name."""
-    path = Path(path_or_name)
-    problem = file_problem(path, limits.MAX_FILE_BYTES)
-    if problem is None:
-        return path
-    text = str(path_or_name)
-    if "/" not in text and len(text) < 256:
-        bundled = networks_dir() / f"{text.removesuffix('.json')}.json"
-        if bundled.is_file():
-            return bundled
-        for candidate in bundled_networks():
-            if read_name(candidate) == text:
-                return candidate
-    if problem != "no such file":
-        raise NetworkError(text, problem)
-    names = ", ".join(p.stem for p in bundled_networks())
-    raise NetworkError(text, f"no such file, and no bundled network of that name "
-                       f"(bundled: {names})")
-
-
-def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Network:
-    """Read and validate a network file; ``path_or_name`` may name a bundled network.
-
-    A ``.onnx`` file is imported (``nnaccel.onnxio``, which needs the ``onnx`` extra).
-    ``sparsity="measured"`` sets each conv/fc layer's sparsity to the zeros of its actual
-    weights: an ONNX file's initializers, or for a JSON file the ``.npz`` of the same stem
-    beside it; ``"measured=FILE.npz"`` names the weights file.
-    Raises NetworkError, naming the file, the layer and the field, for anything wrong.
-    """
-    path = resolve_network(path_or_name)
-    if path.suffix.lower() == ".onnx":
-        from nnaccel.onnxio import import_onnx  # the optional dependency, only when needed
-
-        return import_onnx(path, measured=sparsity is not None and sparsity != "")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NetworkError(str(path), f"cannot read the file: {exc}") from None
-    data = parse_network_text(text, str(path))
-    layers = tuple(Layer(**fields, sparsity_source="file" if fields.get("sparsity") is not None
-                         else "") for fields in data.pop("layers"))
-    network = Network(layers=layers, path=str(path), **data)
-    if sparsity:
-        from nnaccel.sparsity import measured_from_npz
-
-        network = measured_from_npz(network, sparsity)
-    return network

@@ -19,7 +19,8 @@ from typing import Any
 
 from .compare import Config, compare_rows, parse_config, run_configs
 from .compare import Progress as ProgressFn
-from .network import Network, load_network
+from .loader import load_network
+from .network import Network
 from .simulate import LayerResult, Result
 
 #: Table 3's rows, in the paper's order (the figures themselves come from each network file).

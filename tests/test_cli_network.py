@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from nnaccel import __version__
 from nnaccel.cli import main
-from nnaccel.network import load_network
+from nnaccel.loader import load_network
 
 ROOT = Path(__file__).resolve().parent.parent
 

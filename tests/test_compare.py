@@ -19,7 +19,7 @@ from nnaccel.energy import LEVELS
 from nnaccel.engines import layout as L
 from nnaccel.errors import HardwareError
 from nnaccel.hardware import preset
-from nnaccel.network import load_network
+from nnaccel.loader import load_network
 from nnaccel.simulate import ENGINES, LayerResult, Result
 
 

@@ -11,8 +11,8 @@ from strategies import hardware, layers, mappings
 from nnaccel.engines import fast, step
 from nnaccel.engines import layout as L
 from nnaccel.hardware import preset
+from nnaccel.loader import load_network
 from nnaccel.lowering import lower_network
-from nnaccel.network import load_network
 from nnaccel.simulate import simulate
 
 

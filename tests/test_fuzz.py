@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from nnaccel.cli import main
 from nnaccel.errors import NetworkError, NnaccelError
 from nnaccel.hardware import Hardware
+from nnaccel.loader import bundled_networks
 from nnaccel.netformat import parse_network_text
-from nnaccel.network import Layer, Network, bundled_networks
+from nnaccel.network import Layer, Network
 from nnaccel.shapes import conv_output_size
 from nnaccel.simulate import SearchCache, simulate
 

@@ -76,7 +76,7 @@ def test_run_on_two_configurations_and_compare_alias(tmp_path):
 
 
 def test_validate_the_readme_glob():
-    from nnaccel.network import networks_dir
+    from nnaccel.loader import networks_dir
 
     files = sorted(str(p) for p in networks_dir().glob("*.json"))
     r = CliRunner().invoke(main, ["validate", *files])
@@ -164,7 +164,7 @@ def test_a_field_flag_that_is_not_a_number_is_one_line(tmp_path):
 
 
 def test_run_batch_2_totals_are_the_batch_2_hardware_s(tmp_path):
-    from nnaccel.network import load_network
+    from nnaccel.loader import load_network
     from nnaccel.simulate import simulate
 
     out = tmp_path / "run.json"

@@ -16,9 +16,10 @@ from bad_networks import GOOD
 from nnaccel import limits
 from nnaccel.errors import HardwareError, MappingError, NetworkError
 from nnaccel.hardware import Hardware, load_toml, parse_array, parse_size
+from nnaccel.loader import load_network
 from nnaccel.netformat import parse_network_text
 from nnaccel.netschema import json_schema
-from nnaccel.network import Layer, Network, load_network
+from nnaccel.network import Layer, Network
 from nnaccel.simulate import simulate
 from nnaccel.tiler import MAX_TILES, _dim_grid
 

@@ -9,8 +9,8 @@ import numpy as np
 from nnaccel.engines import layout as L
 from nnaccel.engines import step
 from nnaccel.hardware import Hardware
+from nnaccel.loader import load_network
 from nnaccel.lowering import lower_network
-from nnaccel.network import load_network
 from nnaccel.simulate import simulate
 
 

@@ -9,7 +9,8 @@ import pytest
 from bad_networks import BAD, GOOD, mutate
 
 from nnaccel.errors import NetworkError
-from nnaccel.network import Layer, Network, bundled_networks, load_network, networks_dir
+from nnaccel.loader import bundled_networks, load_network, networks_dir
+from nnaccel.network import Layer, Network
 
 
 def write(tmp_path: Path, data) -> Path:

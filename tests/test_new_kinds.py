@@ -17,9 +17,10 @@ from nnaccel.engines import fast, step
 from nnaccel.engines import layout as L
 from nnaccel.errors import NetworkError
 from nnaccel.hardware import Hardware, preset
+from nnaccel.loader import load_network
 from nnaccel.lowering import lower_network
 from nnaccel.netformat import dumps_network, parse_network_text
-from nnaccel.network import Layer, Network, load_network
+from nnaccel.network import Layer, Network
 from nnaccel.reference import run_reference
 from nnaccel.shapes import output_shape
 from nnaccel.simulate import simulate

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from nnaccel.cli import main
 from nnaccel.errors import OutputError, WriteError
-from nnaccel.network import networks_dir
+from nnaccel.loader import networks_dir
 from nnaccel.outputs import check_output, check_outputs, write_atomic
 
 NNACCEL = [sys.executable, "-c", "from nnaccel.entry import main; main()"]

@@ -9,8 +9,8 @@ from nnaccel.energy import level_matrix
 from nnaccel.engines import fast
 from nnaccel.engines import layout as L
 from nnaccel.hardware import preset
+from nnaccel.loader import bundled_networks, load_network
 from nnaccel.lowering import lower_network
-from nnaccel.network import bundled_networks, load_network
 from nnaccel.simulate import SearchCache, simulate
 
 CONFIGS = ("paper-8x8", "paper-16x16")

@@ -14,7 +14,7 @@ from nnaccel import plots
 from nnaccel.cli import main
 from nnaccel.compare import parse_configs, run_configs
 from nnaccel.errors import NnaccelError
-from nnaccel.network import load_network
+from nnaccel.loader import load_network
 
 # Small networks of Table 3, and MobileNet for its depthwise layers on the roofline.
 NETS = ("sqnxt23v5", "squeezenet-v1.1", "mobilenet")
@@ -101,7 +101,7 @@ def test_tradeoff_normalizes_by_the_networks_drawn_and_takes_given_accuracies(ru
 
 
 def test_tradeoff_warns_about_a_network_without_accuracy(tmp_path):
-    from nnaccel.network import networks_dir
+    from nnaccel.loader import networks_dir
 
     data = json.loads((networks_dir() / "sqnxt23v5.json").read_text())
     data["name"] = "no-accuracy-net"

@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from nnaccel.network import Network, bundled_networks, load_network
+from nnaccel.loader import bundled_networks, load_network
+from nnaccel.network import Network
 from nnaccel.reference import conv, pool, run_reference
 
 

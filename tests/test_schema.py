@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 from bad_networks import BAD, GOOD, mutate
 
+from nnaccel.loader import bundled_networks
 from nnaccel.netschema import SCHEMA_PATH
-from nnaccel.network import bundled_networks
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)

@@ -156,7 +156,7 @@ def test_two_networks_of_equal_content_are_one_point(tmp_path):
 
 def test_every_row_equals_simulate(swept):
     from nnaccel.area import area
-    from nnaccel.network import load_network
+    from nnaccel.loader import load_network
     from nnaccel.simulate import simulate
 
     pl = plan(build_spec(NETS, AXES))

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nnaccel.hardware import KIB
-from nnaccel.network import load_network
+from nnaccel.loader import load_network
 from nnaccel.sweep.axes import SweepError, parse_axis
 from nnaccel.sweep.netaxis import resolve_networks, squeezenext_family
 from nnaccel.sweep.spec import build_spec, load_sweep_file

@@ -21,7 +21,7 @@ SCRIPT = """
 import json
 from nnaccel.engines import warm
 from nnaccel.hardware import preset
-from nnaccel.network import load_network
+from nnaccel.loader import load_network
 from nnaccel.simulate import simulate
 report = warm.compile_search()
 result = simulate(load_network("sqnxt23v5"), preset("paper-8x8"))
@@ -39,7 +39,7 @@ def _run(cache_dir: str) -> dict:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parallel compile forks")
 def test_cold_compile_splits_the_kernels_and_a_warm_process_loads_them(tmp_path):
     from nnaccel.hardware import preset
-    from nnaccel.network import load_network
+    from nnaccel.loader import load_network
     from nnaccel.simulate import simulate
 
     cold = _run(str(tmp_path))

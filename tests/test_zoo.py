@@ -6,8 +6,9 @@ import filecmp
 
 import pytest
 
+from nnaccel.loader import bundled_networks, load_network, networks_dir
 from nnaccel.netschema import SCHEMA_PATH
-from nnaccel.network import Network, bundled_networks, load_network, networks_dir
+from nnaccel.network import Network
 from nnaccel.zoo import BUILDERS, write_all, write_schema
 from nnaccel.zoo.fit import rank_depths
 from nnaccel.zoo.squeezenext import DEPTH_34, DEPTH_44

@@ -17,7 +17,8 @@ from nnaccel.cli.progress import warm_up
 from nnaccel.cli.tables import Column, TableData, emit, format_option
 from nnaccel.errors import NnaccelError
 from nnaccel.hardware import PRESETS
-from nnaccel.network import Network, bundled_networks, load_network
+from nnaccel.loader import bundled_networks, load_network
+from nnaccel.network import Network
 from nnaccel.outputs import check_outputs
 
 # The simulator (numba) and the report are imported inside the commands: every

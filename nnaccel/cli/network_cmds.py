@@ -12,7 +12,8 @@ from nnaccel.cli.hwopts import SPARSITY, measured_spec
 from nnaccel.cli.tables import Column, TableData, emit, format_option, stdout_console
 from nnaccel.errors import NetworkError, NnaccelError
 from nnaccel.hardware import Hardware
-from nnaccel.network import Layer, Network, bundled_networks, load_network
+from nnaccel.loader import bundled_networks, load_network
+from nnaccel.network import Layer, Network
 
 
 def _shape(shape: tuple[int, ...]) -> str:

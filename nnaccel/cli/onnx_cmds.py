@@ -34,8 +34,8 @@ def import_cmd(model: str, output: str | None, sparsity: float | str | None) -> 
 
     Example: nnaccel import resnet18.onnx -o resnet18.json
     """
+    from nnaccel.loader import load_network
     from nnaccel.netformat import dumps_network
-    from nnaccel.network import load_network
 
     if not model.lower().endswith(".onnx"):
         raise NnaccelError(f"{model}: expected an .onnx model")
@@ -66,7 +66,7 @@ def export_cmd(net: str, output: str, weights: str, seed: int) -> None:
 
     Example: nnaccel export sqnxt23v5 -o sqnxt23v5.onnx
     """
-    from nnaccel.network import load_network
+    from nnaccel.loader import load_network
     from nnaccel.onnxio import export_onnx
 
     network = load_network(net)

@@ -12,7 +12,7 @@ from nnaccel.cli.child import run_in_child
 from nnaccel.cli.hwopts import hardware_options
 from nnaccel.cli.progress import warm_up
 from nnaccel.cli.tables import Column, TableData, emit, format_option, print_items, stdout_console
-from nnaccel.network import load_network
+from nnaccel.loader import load_network
 from nnaccel.outputs import check_outputs
 from nnaccel.simulate import ENGINES
 

@@ -21,7 +21,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from nnaccel.network import Network, bundled_networks, load_network
+from nnaccel.loader import bundled_networks, load_network
+from nnaccel.network import Network
 from nnaccel.sweep.axes import SweepError
 
 PREFIX = "sqnxt:"

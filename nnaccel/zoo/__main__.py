@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from nnaccel.network import networks_dir
+from nnaccel.loader import networks_dir
 from nnaccel.zoo import write_all, write_schema
 
 
