@@ -188,11 +188,14 @@ def test_os_conv_sparse_one_tile() -> None:
     #   block B 4x1: words = (3*1 + 3) * (0*1 + 3) = 18 -> ceil(18/4) = 5 port cycles
     # Steps, m = 1: A: max(5,9) + max(6,9) + max(5,9) = 27 per chunk (window-bound)
     #               B: max(5,5) + max(6,5) + max(5,5) = 16 per chunk (c = 1 weight-bound)
-    #   compute = 2 chunks * (27 + 16) = 86. (The read port, RD = 4 + 2*4 = 12 words, carries
-    #   a window and its broadcast weights, e.g. 36 + 5: 4 cycles; it never binds here.)
+    #   2 chunks * (27 + 16) = 86 cycles of steps. (The read port, RD = 4 + 2*4 = 12 words,
+    #   carries a window and its broadcast weights, e.g. 36 + 5: 4 cycles; it never binds.)
+    # Drains (§4): a chunk's m*a*b sums, 2 words each, through WR = 8: A 32 words, 4 cycles;
+    #   B 8 words, 1 cycle. Each hides behind the next chunk's steps (27, 16, 16 cycles);
+    #   the last one ends the tile: compute = 86 + 1 = 87.
     # Data: input 3 ch * 4 rows * 5 cols = 60, weights 2*3*9 = 54 -> 114 elements, 228 B,
     #   xfer = 100 + 15 = 115. Output 2*4*5 = 40 values, final -> 80 B, xfer = 105.
-    # Timeline: cs0 = 115, ce0 = 201, store 201..306. cycles 306, stall 220.
+    # Timeline: cs0 = 115, ce0 = 202, store 202..307. cycles 307, stall 220.
     # Counts:
     #   ops = RF = sum m*nnz*a*b = 2 chunks * 16 nnz * (16 + 4) PEs = 640 (= 20 px * 2 * 16)
     #   array = sum (words + m*nnz): A: 2 * (3*36 + 16) = 248, B: 2 * (3*18 + 16) = 140 -> 388
@@ -204,8 +207,8 @@ def test_os_conv_sparse_one_tile() -> None:
         mapping(DF_OS, "xyck", 5, 4, 3, 2),
     )
     assert c == {
-        "cycles": 306,
-        "compute_cycles": 86,
+        "cycles": 307,
+        "compute_cycles": 87,
         "stall_cycles": 220,
         "pe_ops": 640,
         "rf_accesses": 640,
@@ -216,7 +219,34 @@ def test_os_conv_sparse_one_tile() -> None:
         "dram_write_bytes": 80,
         "tiles": 1,
     }
-    assert tr == [[115, 201, 115, 306]]
+    assert tr == [[115, 202, 115, 307]]
+
+
+@pytest.mark.parametrize("cgo, compute, cycles, trace", [
+    # 2 chunks: chunk 0 0-4, its drain 4-20 while chunk 1 computes 4-8; chunk 1's drain
+    # follows on the write port 20-36 and ends the tile (the array waits 8-36).
+    (8, 36, 255, [[103, 139, 103, 255]]),
+    # 3 chunks: chunk 2 needs chunk 0's register set, free at 20: it computes 20-24 and
+    # the array stalls 8-20 for the drain; drains 4-20, 20-36, 36-52: the tile takes 52.
+    (12, 52, 280, [[104, 156, 104, 280]]),
+])
+def test_os_drain_longer_than_the_next_chunk_stalls(cgo, compute, cycles, trace) -> None:
+    # conv 1x1, CGI = 1, CGO = 8 (12), 4x4 map, dense (density 5/5); array 4x4, PORT 4,
+    # RF_PSUMS 4; one tile, one 4x4 block, chunks of 4 output channels (model.md §11).
+    # A chunk's one step: 4 broadcasts, 16 window words / PORT 4 = 4 cycles, read port
+    #   (16 + 4) / 12 = 2: 4 cycles. Its 4*16 partial sums, 2 words each, drain through
+    #   WR = 8 words a cycle: 128 / 8 = 16 cycles, four times the next chunk's compute.
+    # Data: 16 inputs + CGO weights; outputs CGO*16 values: CGO = 8: load 48 B (103 cycles),
+    #   store 256 B (116): 103 + 36 + 116 = 255. CGO = 12: 56 B (104), 384 B (124): 280.
+    c, tr = run(
+        layer(KIND_CONV, 1, 1, cgo, 4, 4, 1, 1, 0),
+        hardware(4, 4, 4, 4, dnum=5),
+        mapping(DF_OS, "xyck", 4, 4, 1, cgo),
+    )
+    assert (c["compute_cycles"], c["cycles"], c["pe_ops"]) == (compute, cycles, 16 * cgo)
+    # each chunk's sums leave once: buffer writes = 16 * CGO drained + the loaded elements
+    assert c["buffer_writes"] == 16 * cgo + 16 + cgo
+    assert tr == trace
 
 
 def test_fc_transfer_bound() -> None:
@@ -408,17 +438,18 @@ def test_maxpool_3x3_s2() -> None:
     # One 2x2 pixel block, which leaves room for 16 / 4 = 4 channels side by side: both
     #   channels in one step (model.md §4), nnz = 9 (window elements), words 2 * 25 = 50
     #   (25 = ((2-1)*2 + 3)^2 each) -> ceil(50/4) = 13; step = max(9, 13) = 13.
-    # Output 2*2*2 = 8 values, 16 B, xfer 101. Timeline: 107 -> 120 -> store 120..221.
+    # The chunk's 2*4 sums drain in 2*8 words / WR 8 = 2 cycles, which end the tile: 15.
+    # Output 2*2*2 = 8 values, 16 B, xfer 101. Timeline: 107 -> 122 -> store 122..223.
     # Counts: ops = RF = 2 * 9*4 = 72; array = 2 * 25 = 50 (no weights to broadcast);
-    #   buf rd = 50 + 8 (store) = 58; buf wr = 2 chunks * m*a*b 4 = 8 + 50 (load) = 58.
+    #   buf rd = 50 + 8 (store) = 58; buf wr = one chunk, m*a*b = 2*4 = 8 + 50 (load) = 58.
     c, tr = run(
         layer(KIND_WINDOW, 2, 1, 1, 5, 5, 3, 2, 0),
         hardware(4, 4, 4, 4),
         mapping(DF_OS, "xyck", 2, 2, 1, 2),
     )
     assert c == {
-        "cycles": 221,
-        "compute_cycles": 13,
+        "cycles": 223,
+        "compute_cycles": 15,
         "stall_cycles": 208,
         "pe_ops": 72,
         "rf_accesses": 72,
@@ -429,7 +460,7 @@ def test_maxpool_3x3_s2() -> None:
         "dram_write_bytes": 16,
         "tiles": 1,
     }
-    assert tr == [[107, 120, 107, 221]]
+    assert tr == [[107, 122, 107, 223]]
 
 
 def test_add() -> None:
@@ -437,9 +468,11 @@ def test_add() -> None:
     # Array 4x4, PORT 4. OS, one tile TX = TY = 3, TC = 2, TK = 2.
     #
     # Input: 2 groups * 2 operands * 3 * 3 = 36 elements, 72 B, xfer = 100 + 5 = 105.
-    # One 3x3 block; per group one chunk (m = 1) and two channels (the operands), nnz = 1:
-    #   words = 3*3 = 9 -> 3 port cycles; step = max(1, 3) = 3; 4 steps = 12 cycles.
-    # Output 2*9 = 18 values, 36 B, xfer 103. Timeline: 105 -> 117 -> store 117..220.
+    # One 3x3 block, room for 16 // 9 = 1 channel: per group one chunk (m = 1) and two
+    #   channels (the operands), nnz = 1: words = 3*3 = 9 -> 3 port cycles; step = max(1, 3)
+    #   = 3; a chunk 6 cycles. Its 9 sums drain in 2*9 / WR 8 = 3 cycles: the first drain
+    #   hides behind the second chunk, the last ends the tile: 6 + 6 + 3 = 15 cycles.
+    # Output 2*9 = 18 values, 36 B, xfer 103. Timeline: 105 -> 120 -> store 120..223.
     # Counts: ops = RF = 4 steps * 1*1*9 = 36 (each operand value is accumulated once);
     #   array = 4 * 9 = 36; buf rd = 36 + 18 (store) = 54; buf wr = 2 * 9 + 36 (load) = 54.
     c, tr = run(
@@ -448,8 +481,8 @@ def test_add() -> None:
         mapping(DF_OS, "xyck", 3, 3, 2, 2),
     )
     assert c == {
-        "cycles": 220,
-        "compute_cycles": 12,
+        "cycles": 223,
+        "compute_cycles": 15,
         "stall_cycles": 208,
         "pe_ops": 36,
         "rf_accesses": 36,
@@ -460,13 +493,14 @@ def test_add() -> None:
         "dram_write_bytes": 36,
         "tiles": 1,
     }
-    assert tr == [[105, 117, 105, 220]]
+    assert tr == [[105, 120, 105, 223]]
 
 
 def test_os_tile_with_no_nonzero_weight() -> None:
     # 1x1 conv, 1 -> 1 channel, 1x1 map, density 1/5: N(1) = floor((2*1*1*1 + 5) / 10) = 0,
-    # so the only channel is skipped and the tile computes for 0 cycles: it starts and ends
-    # when its load arrives (4 B, xfer 101) and its 2 B store runs 101..202.
+    # so the only channel is skipped and the tile computes nothing; its one partial sum still
+    # drains (2 words through WR 8: 1 cycle): the tile runs 101..102 after its load (4 B, xfer
+    # 101) and its 2 B store 102..203.
     # Counts: no op, RF or array access; the (block, chunk)'s partial sums still leave the
     # PEs once (model.md §4, "per (block, chunk) of a tile, once"): buf wr 1 + 2 loaded,
     # buf rd 1 stored.
@@ -475,9 +509,9 @@ def test_os_tile_with_no_nonzero_weight() -> None:
         hardware(4, 4, 4, 4, dnum=1),
         mapping(DF_OS, "xyck", 1, 1, 1, 1),
     )
-    assert (c["cycles"], c["compute_cycles"], c["pe_ops"], c["rf_accesses"]) == (202, 0, 0, 0)
+    assert (c["cycles"], c["compute_cycles"], c["pe_ops"], c["rf_accesses"]) == (203, 1, 0, 0)
     assert (c["buffer_reads"], c["buffer_writes"]) == (1, 3)
-    assert tr == [[101, 101, 101, 202]]
+    assert tr == [[101, 102, 101, 203]]
 
 
 def test_rejects_window_in_ws() -> None:

@@ -57,6 +57,7 @@ SHARED: tuple[Job, ...] = (
     ("_emit", (_I,) * 7),
     ("_pooled_before", (_I,) * 6),
     ("_k_groups", (_I,) * 4),
+    ("_os_step", (_I, _I, _B, _A1)),
 )
 CHILD: tuple[Job, ...] = (
     ("_context", (_A1, _A1, _B, _I, _I, _I, _I)),

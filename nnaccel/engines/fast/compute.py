@@ -405,11 +405,12 @@ def _os_fc(m, a, b, nhi, nlo, hi, lo, first, layer, hw):
     m channels side by side)."""
     words = ((a - 1) * layer[L_SH] + layer[L_KH]) * ((b - 1) * layer[L_SW] + layer[L_KW])
     t = 0 if first else _cdiv(_cdiv(hw[H_PSUM], hw[H_WORD]) * m * a * b, hw[H_RD])
-    if layer[L_KIND] != KIND_CONV:
-        return t + nhi * _os_step(hi, m * words, False, hw)
-    t += nhi * _os_step(m * hi, words, True, hw)
+    conv = layer[L_KIND] == KIND_CONV
+    if not conv:
+        return t + nhi * _os_step(hi, m * words, conv, hw)
+    t += nhi * _os_step(m * hi, words, conv, hw)
     if lo > 0:  # channels with no nonzero weight are skipped
-        t += nlo * _os_step(m * lo, words, True, hw)
+        t += nlo * _os_step(m * lo, words, conv, hw)
     return t
 
 
