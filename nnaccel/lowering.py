@@ -197,6 +197,10 @@ def is_address_only(layer: Layer) -> bool:
     return layer.type in ADDRESS_TYPES
 
 
+#: Kinds that work on rows of the last axis whatever their rank.
+_LAST_AXIS = ("layernorm", "rmsnorm", "softmax", "activation", "embedding", "transpose")
+
+
 def token_view(shape: tuple[int, ...]) -> tuple[int, int, int]:
     """A tensor as the engines see it, (C, H, W): an image as it is; anything else with its
     last axis as the channels and every other axis as pixels (docs/model.md §1b)."""
@@ -211,6 +215,9 @@ def layer_vector(layer: Layer) -> np.ndarray | None:
         return None
     c, h, w = token_view(layer.input_shape)
     co, ho, wo = token_view(layer.output_shape)
+    if layer.type in _LAST_AXIS:  # heads [h, T, D] are rows of D too, not an image
+        o = layer.output_shape
+        co, ho, wo = o[-1], math.prod(o[:-1]), 1
     kh, kw = _span(layer.kernel[0], layer.dilation[0]), _span(layer.kernel[1], layer.dilation[1])
     sh, sw = layer.stride
     ph, pw = layer.pad_begin  # the far padding is implicit in the output size
