@@ -114,13 +114,14 @@ def _chunk_sum(v, words, conv, hw, cnt_p, sum_p, r):
 
 
 @_pure
-def _window_steps(tk, a, b, words, k2, hw):
+def _window_steps(tk, a, b, words, k2, conv, hw):
     """Σ of the steps of one input channel over one (a x b) block, for tk channels of a window
-    operation spread s at a time over the PEs the block leaves free (§4)."""
+    operation spread s at a time over the PEs the block leaves free (§4). (`conv` is False,
+    passed as a variable: one compiled `_os_step` for every caller.)"""
     s = max(1, (hw[H_PR] * hw[H_PC]) // (a * b))
-    total = (tk // s) * _os_step(k2, s * words, False, hw)
+    total = (tk // s) * _os_step(k2, s * words, conv, hw)
     if tk % s > 0:
-        total += _os_step(k2, (tk % s) * words, False, hw)
+        total += _os_step(k2, (tk % s) * words, conv, hw)
     return total
 
 
@@ -151,8 +152,8 @@ def _os_compute_total(layer, hw, ys, xs, ks_row, cnt_p, sum_p, out):
             words = ((av - 1) * layer[L_SH] + layer[L_KH]) * ((bv - 1) * layer[L_SW] + layer[L_KW])
             if not conv:  # channels spread over the PEs: full k-tiles, then the last one
                 a_tot += ac * bc * (
-                    (ks_row[KS_N] - 1) * _window_steps(ks_row[KS_T0], av, bv, words, hi, hw)
-                    + _window_steps(ks_row[KS_TL], av, bv, words, hi, hw))
+                    (ks_row[KS_N] - 1) * _window_steps(ks_row[KS_T0], av, bv, words, hi, conv, hw)
+                    + _window_steps(ks_row[KS_TL], av, bv, words, hi, conv, hw))
                 continue
             a_tot += ac * bc * _chunk_sum(hi, words, conv, hw, cnt_p, sum_p, r)
             if lo > 0:
