@@ -23,6 +23,7 @@ from . import limits
 from .engines import layout
 from .errors import HardwareError
 from .paths import file_problem
+from .sparsity import density
 
 KIB = 1024
 # The paper's "32KB" means 32·1024 bytes; KB, KiB and K are all binary here, and so are MB/MiB.
@@ -188,7 +189,7 @@ class Hardware:
     @property
     def density(self) -> Fraction:
         """1 - sparsity as an exact fraction, so both engines round nonzeros identically."""
-        return (1 - Fraction(repr(float(self.sparsity)))).limit_denominator(10**6)
+        return density(self.sparsity)
 
     @property
     def array_label(self) -> str:

@@ -285,16 +285,16 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     # pooled value its window once (each output tile closes final exactly once).
     out[C_ALU] = ko * ((k[K_RES] + k[K_VE]) * pix + k[K_POOL2] * ys[b, SP_SEMIT] * xs[a, SP_SEMIT])
     out[C_ALU] += k[K_VR] * ks[d, KS_N] * pix  # §1b: every pixel once per k-tile
+    psw = _cdiv(k[K_PS], k[K_WORD])  # counts are in words: a partial sum is psw of them
     if df == DF_WS:
         ops = k2 * pix * cgi * ko
         out[C_OPS] = ops
         out[C_RF] = k2 * nxy * cgi * ko + ops
-        out[C_ARRAY] = ops
+        out[C_ARRAY] = psw * ops  # the column sums hop down at partial-sum width
         # weights + inputs + partial sums, less the first contribution of every output value
-        out[C_BUF_RD] = (
-            k2 * (nxy * cgi * ko + pix * cgi * ks[d, KS_SWN] + pix * cs[c, CS_SNCB] * ko) - pix * ko
-        )
-        out[C_BUF_WR] = k2 * pix * cs[c, CS_SNCB] * ko
+        out[C_BUF_RD] = (k2 * (nxy * cgi * ko + pix * cgi * ks[d, KS_SWN])
+                         + psw * (k2 * pix * cs[c, CS_SNCB] * ko - pix * ko))
+        out[C_BUF_WR] = psw * k2 * pix * cs[c, CS_SNCB] * ko
         return
     windows = ks[d, KS_NCH] * ys[b, SP_SF] * xs[a, SP_SF]  # Σ words over one channel's steps
     ops = pix * ko * k[K_NZ]
@@ -302,10 +302,10 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     if k[K_CONV]:
         array += ys[b, SP_NBLK] * xs[a, SP_NBLK] * ko * k[K_NZ]  # weight broadcasts
     out[C_OPS] = ops
-    out[C_RF] = ops
+    out[C_RF] = psw * ops  # every op accumulates into a partial-sum register
     out[C_ARRAY] = array
-    out[C_BUF_RD] = array + (nc - 1) * pix * ko
-    out[C_BUF_WR] = nc * pix * ko
+    out[C_BUF_RD] = array + psw * (nc - 1) * pix * ko  # fills
+    out[C_BUF_WR] = psw * nc * pix * ko  # drains
 
 
 @_pure

@@ -272,11 +272,12 @@ def run(layer, hw, mapping, counts, tr):
                 w = WR if pwr > WR else pwr
                 pwr -= w
                 if prd == 0 and pwr == 0:
+                    # counts in words: a partial sum is PSW of them (energy by the bits moved)
                     c_ops += rq
                     c_rf += rq
-                    c_arr += rq
-                    c_brd += r + q_rd
-                    c_bwr += q
+                    c_arr += PSW * rq  # the column sums hop down at partial-sum width
+                    c_brd += r + PSW * q_rd
+                    c_bwr += PSW * q
                     pix_left -= 1
                     prd = r + PSW * q_rd
                     pwr = PSW * q
@@ -339,7 +340,7 @@ def run(layer, hw, mapping, counts, tr):
                     if os_st[osw.BLEFT] > 0:
                         os_st[osw.BLEFT] -= 1
                         c_ops += os_st[osw.OPC]
-                        c_rf += os_st[osw.OPC]
+                        c_rf += PSW * os_st[osw.OPC]  # each op accumulates a partial sum
                         if conv:
                             c_brd += 1  # the broadcast weight
                             c_arr += 1

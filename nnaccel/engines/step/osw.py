@@ -138,8 +138,8 @@ def _enter_chunk(st, tp, layer, hw, mapping, nnz_c):
     """The phase a new chunk begins with: its fill when it resumes partial sums from the
     buffer (ic > 0), else its first step; PH_WAIT-like settling when it has neither."""
     if tp[T_IC] > 0:  # the chunk's partial sums resume from the buffer
-        st[ADD_RD] += st[M] * st[A] * st[B]
         st[FL] = _psum_words(st, hw)
+        st[ADD_RD] += st[FL]
         st[PH] = PH_FILL
         return True
     if os_find_step(st, 0, tp, layer, hw, mapping, nnz_c):
@@ -186,7 +186,7 @@ def os_chunk_done(st, tp, layer, hw, mapping, nnz_c):
             st[PH] = PH_WAIT
             return
         st[DR] = _psum_words(st, hw)
-        st[ADD_WR] += st[M] * st[A] * st[B]
+        st[ADD_WR] += st[DR]
         if not _next_chunk(st, tp, layer, hw):
             st[PH] = PH_LAST
             return
