@@ -60,7 +60,7 @@ def check_with_onnxruntime(path: str | Path, network: Network, seed: int = 0) ->
 
     start = time.perf_counter()
     path = Path(path)
-    model = load(path)
+    model = load(path, weights=True)
     imported = walk(path, model)
     wanted = {t for t, _ in imported.tensors.values()}
     present = {o.name for o in model.graph.output}

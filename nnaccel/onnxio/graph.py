@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import helper
-from onnx.reference import ReferenceEvaluator
 
+from nnaccel import limits
 from nnaccel.netformat import INPUT
 from nnaccel.shapes import ShapeError, output_shape
+from nnaccel.sparsity import zero_fraction
 
 
 class OpError(Exception):
@@ -65,11 +66,15 @@ class Builder:
     """The layers found so far, the value of every tensor, and each weighted layer's zeros."""
 
     def __init__(self, opset: int):
+        from nnaccel.onnxio.fold import Folder  # fold imports OpError from here
+
         self.opset = opset
+        self.fold = Folder(opset)
         self.values: dict[str, Value] = {}
         self.layers: list[dict[str, Any]] = []
         self.by_name: dict[str, dict[str, Any]] = {}
-        self.zeros: dict[str, float] = {}
+        self.weights: dict[str, np.ndarray] = {}  # weighted layer -> its weight tensor
+        self.external: dict[int, Any] = {}  # id of a placeholder array -> weights.External
         self.uses: dict[str, int] = {}
         self.tensors: dict[str, tuple[str, tuple[int, ...]]] = {}  # layer -> first tensor, dims
 
@@ -85,9 +90,13 @@ class Builder:
         for name in node.input:
             if name and name not in self.values:
                 raise OpError(f"input '{name}' is not produced by an earlier node")
-            ins.append(self.values[name] if name else None)
+            value = self.values[name] if name else None
+            ext = self.external.get(id(value))
+            if ext is not None and ext.size <= limits.SMALL_FOLD:  # a shape, a scale: read it
+                value = self.values[name] = ext.read()
+            ins.append(value)
         if all(not isinstance(v, Act) for v in ins) and node.op_type != "Shape":
-            outs = self._fold(node, ins)
+            outs = self.fold(node, [self.read(v) for v in ins])
         elif handler is None:
             raise OpError("unsupported operator", list_supported=True)
         else:
@@ -105,15 +114,29 @@ class Builder:
                     value.layer not in self.tensors:
                 self.tensors[value.layer] = (name, value.onnx_dims())
 
-    def _fold(self, node: onnx.NodeProto, ins: list[Value]) -> list[Value]:
-        """A node of constants only (a shape computation): evaluated by onnx's reference ops."""
-        try:
-            evaluator = ReferenceEvaluator(node, opsets={"": self.opset})
-            feeds = {n: v for n, v in zip(node.input, ins, strict=True) if n}
-            return list(evaluator.run(None, feeds))
-        except Exception as exc:
-            raise OpError(f"cannot fold this node of constants: "
-                          f"{' '.join(str(exc).split())[:120]}") from None
+    def read(self, value: Value) -> Value:
+        """`value` with the data of an external tensor read in (for a fold, within its budget)."""
+        ext = self.external.get(id(value))
+        if ext is None:
+            return value
+        if ext.size > limits.MAX_FOLD_ELEMENTS:
+            raise OpError(f"folding reads a constant of {ext.size:,} elements, above the limit "
+                          f"of {limits.MAX_FOLD_ELEMENTS:,} (docs/network-format.md, 'Limits')")
+        return ext.read()
+
+    def weigh(self, layer: str, weight: np.ndarray) -> None:
+        """Keep `layer`'s weight tensor, whose zeros `--sparsity measured` may count."""
+        self.weights[layer] = weight
+
+    def zero_fractions(self) -> dict[str, float]:
+        """Each weighted layer's fraction of zero weights (external ones read in chunks); all
+        zeros counts as the format's largest sparsity, `limits.MAX_SPARSITY`."""
+        out = {}
+        for layer, w in self.weights.items():
+            ext = self.external.get(id(w))
+            zeros = ext.zero_fraction() if ext is not None else zero_fraction(w)
+            out[layer] = min(zeros, limits.MAX_SPARSITY)
+        return out
 
     def check_inferred(self, node: onnx.NodeProto, inferred: dict[str, tuple[int, ...]]) -> None:
         for name in node.output:

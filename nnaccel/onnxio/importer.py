@@ -18,16 +18,19 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import external_data_helper, helper, numpy_helper, shape_inference
+from onnx import external_data_helper, helper, shape_inference
 
 from nnaccel.errors import NetworkError
-from nnaccel.netformat import INPUT, parse_network_text
+from nnaccel.netformat import INPUT, loads_strict, parse_network_text
 from nnaccel.network import Layer, Network
 from nnaccel.onnxio.graph import Act, Builder, OpError
 from nnaccel.onnxio.ops import HANDLERS, SUPPORTED
+from nnaccel.onnxio.weights import External, WeightError, external, placeholder, to_array
 from nnaccel.sparsity import with_sparsity
 
 META = "nnaccel."  # metadata_props keys written by the exporter
+#: Protobuf's limit: a model larger than this keeps its weights in external data files.
+MAX_MODEL_BYTES = 2**31
 
 
 def light(model: onnx.ModelProto, limit: int = 4096) -> onnx.ModelProto:
@@ -35,9 +38,11 @@ def light(model: onnx.ModelProto, limit: int = 4096) -> onnx.ModelProto:
 
     What the checker and shape inference read of a weight is its type and shape; copying
     VGG's 550 MB of weights through them (each serializes the model) would take seconds.
-    Small initializers (shape vectors, scales) stay, for shape inference to propagate.
+    Small initializers (shape vectors, scales) stay, for shape inference to propagate; those
+    stored outside the model go too, whatever their size (nothing here reads another file).
     """
-    big = [t for t in model.graph.initializer if int(np.prod(t.dims)) > limit]
+    big = [t for t in model.graph.initializer
+           if int(np.prod(t.dims)) > limit or external_data_helper.uses_external_data(t)]
     if not big:
         return model
     names = {t.name for t in big}
@@ -63,8 +68,14 @@ def _fail(path: Path, message: str) -> NetworkError:
     return NetworkError(str(path), message)
 
 
-def load(path: Path) -> onnx.ModelProto:
+def load(path: Path, weights: bool = False) -> onnx.ModelProto:
+    """The model at `path`, its external data locations checked (`weights.external`) and,
+    with `weights`, read in (onnxruntime needs them; the import reads them lazily)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise _fail(path, f"the file has {size:,} bytes; an ONNX model holds at most 2 GiB "
+                        "(larger weights go in external data files beside it)")
         data = path.read_bytes()
     except OSError as exc:
         raise _fail(path, f"cannot read the file: {exc}") from None
@@ -73,13 +84,28 @@ def load(path: Path) -> onnx.ModelProto:
     except Exception as exc:  # protobuf raises several kinds for bytes that are not a model
         raise _fail(path, f"not an ONNX model ({type(exc).__name__}: "
                     f"{' '.join(str(exc).split())[:120]})") from None
-    if any(external_data_helper.uses_external_data(t) for t in model.graph.initializer):
+    del data
+    externals(path, model)
+    if weights and any(external_data_helper.uses_external_data(t)
+                       for t in model.graph.initializer):
         try:  # weights beside the model (files over 2 GB are saved so)
             external_data_helper.load_external_data_for_model(model, str(path.parent))
         except Exception as exc:
             raise _fail(path, f"cannot read the model's external weights: "
                         f"{' '.join(str(exc).split())[:120]}") from None
     return model
+
+
+def externals(path: Path, model: onnx.ModelProto) -> dict[str, External]:
+    """Every external initializer's checked location (`weights.external`), by name."""
+    out = {}
+    for t in model.graph.initializer:
+        if external_data_helper.uses_external_data(t):
+            try:
+                out[t.name] = external(t, path.parent)
+            except WeightError as exc:
+                raise _fail(path, str(exc)) from None
+    return out
 
 
 def checked(path: Path, model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
@@ -139,27 +165,70 @@ def _node_label(node: onnx.NodeProto, index: int) -> str:
     return node.name or (node.output[0] if node.output else f"#{index}")
 
 
+#: Graph names exporters give every model: the file's name says more.
+GENERIC_GRAPH_NAMES = frozenset({"main_graph", "torch_jit", "torch-jit-export", "graph", "model",
+                                 "tf2onnx", "onnx"})
+
+
 @dataclass(frozen=True)
 class Imported:
-    """What the walk finds: the network's file fields and each weighted layer's zero fraction."""
+    """What the walk finds: the network's file fields (metadata checked and in place) and the
+    builder, which holds each weighted layer's weights."""
 
     fields: dict[str, Any]
-    zeros: dict[str, float]
-    own_sparsity: dict[str, float]
+    builder: Builder
     tensors: dict[str, tuple[str, tuple[int, ...]]]  # layer -> ONNX tensor and its dims
     input_name: str
 
 
+def _metadata(path: Path, model: onnx.ModelProto, layers: list[dict[str, Any]],
+              fields: dict[str, Any]) -> None:
+    """The exporter's `nnaccel.*` metadata into `fields`, parsed as strictly as a network file
+    (its values are then validated with the file's own rules: a sparsity of 5, "x" or NaN is
+    refused naming the layer and the field)."""
+    meta = {p.key: p.value for p in model.metadata_props}
+    for key in ("name", "source", "notes"):
+        if meta.get(META + key):
+            fields[key] = meta[META + key]
+    if meta.get(META + "paper"):
+        fields["paper"] = loads_strict(meta[META + "paper"], str(path), f"metadata {META}paper")
+    if meta.get(META + "sparsity"):
+        where = f"metadata {META}sparsity"
+        own = loads_strict(meta[META + "sparsity"], str(path), where)
+        if not isinstance(own, dict):
+            raise NetworkError(str(path), "expected an object of layer name: sparsity",
+                               field=where)
+        by_name = {layer["name"]: layer for layer in layers}
+        for name, value in own.items():
+            if name not in by_name:
+                raise NetworkError(str(path), f"names layer '{name[:80]}', which the model "
+                                   "does not have", field=where)
+            by_name[name]["sparsity"] = value
+
+
+def network_name(path: Path, graph: onnx.GraphProto) -> str:
+    """The graph's name when it is a real one, else the file's (never 'main_graph')."""
+    name = graph.name.strip()
+    return path.stem if not name or name.lower() in GENERIC_GRAPH_NAMES else name
+
+
 def walk(path: Path, model: onnx.ModelProto) -> Imported:
     """Map every node of `model` to layers; raise NetworkError naming the failing node."""
-    inferred = checked(path, model)
     graph = model.graph
-    input_name, input_shape = _input_shape(path, graph)
-    meta = {p.key: p.value for p in model.metadata_props}
     b = Builder(opset=max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                           default=13))
-    for tensor in graph.initializer:
-        b.values[tensor.name] = numpy_helper.to_array(tensor)
+    outside = externals(path, model)
+    try:  # before the checker, which would say less about data that does not fit its shape
+        for tensor in graph.initializer:
+            if tensor.name in outside:
+                array = b.values[tensor.name] = placeholder(outside[tensor.name])
+                b.external[id(array)] = outside[tensor.name]
+            else:
+                b.values[tensor.name] = to_array(tensor)
+    except WeightError as exc:
+        raise _fail(path, str(exc)) from None
+    inferred = checked(path, model)
+    input_name, input_shape = _input_shape(path, graph)
     b.values[input_name] = Act(INPUT, input_shape)
     b.count_uses(graph)
     for index, node in enumerate(graph.node):
@@ -177,33 +246,32 @@ def walk(path: Path, model: onnx.ModelProto) -> Imported:
     if not b.layers:
         raise _fail(path, "the model has no layer nnaccel models (conv, gemm, pooling, ...)")
     fields: dict[str, Any] = {
-        "name": meta.get(META + "name") or graph.name or path.stem,
+        "name": network_name(path, graph),
         "input_shape": list(input_shape),
-        "source": meta.get(META + "source") or f"onnx: {path.name}",
+        "source": f"onnx: {path.name}",
     }
-    if meta.get(META + "notes"):
-        fields["notes"] = meta[META + "notes"]
-    if meta.get(META + "paper"):
-        fields["paper"] = json.loads(meta[META + "paper"])
+    _metadata(path, model, b.layers, fields)
     fields["layers"] = b.layers
-    return Imported(fields, b.zeros, json.loads(meta.get(META + "sparsity", "{}")), b.tensors,
-                    input_name)
+    return Imported(fields, b, b.tensors, input_name)
 
 
 def import_model(path: str | Path, measured: bool = False,
-                 model: onnx.ModelProto | None = None) -> Network:
+                 model: onnx.ModelProto | None = None, name: str | None = None) -> Network:
     """The Network of the ONNX model at `path` (or of `model`, already in memory, named so).
 
     With `measured`, each conv/fc layer's sparsity is the fraction of zeros in its weight
     initializer. A sparsity the exporter recorded (metadata) comes back as the file's own.
+    `name` replaces the network's name (else the metadata's, the graph's or the file's).
     """
     path = Path(path)
     imported = walk(path, model if model is not None else load(path))
+    if name is not None:
+        imported.fields["name"] = name
     data = parse_network_text(json.dumps(imported.fields), str(path))
-    layers = tuple(Layer(**f) for f in data.pop("layers"))
+    layers = tuple(Layer(**f, sparsity_source="file" if f.get("sparsity") is not None else "")
+                   for f in data.pop("layers"))
     network = Network(layers=layers, path=str(path), **data)
-    if imported.own_sparsity:
-        network = with_sparsity(network, imported.own_sparsity, "file")
     if measured:
-        network = with_sparsity(network, imported.zeros, f"measured: {path.name}")
+        network = with_sparsity(network, imported.builder.zero_fractions(),
+                                f"measured: {path.name}")
     return replace(network, path=str(path))

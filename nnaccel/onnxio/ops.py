@@ -25,7 +25,6 @@ from nnaccel.onnxio.views import (
     on_transpose,
     on_unsqueeze,
 )
-from nnaccel.sparsity import zero_fraction
 
 
 def _padding(t: int, left: int, b: int, r: int) -> list[int]:
@@ -69,7 +68,7 @@ def _conv(b: Builder, node, label, ins):
                     kernel=kernel, stride=strides, padding=_padding(*pads), groups=group,
                     bias=len(ins) > 2 and ins[2] is not None, batch_norm=False,
                     **({"dilation": dilations} if dilations != [1, 1] else {}))
-    b.zeros[y.layer] = zero_fraction(w)
+    b.weigh(y.layer, w)
     return [y]
 
 
@@ -117,7 +116,7 @@ def _fc(b: Builder, x: Act, label: str, w: np.ndarray, trans_b: bool, bias: bool
     if k != int(np.prod(x.shape)):
         raise OpError(f"weights {list(w.shape)} do not fit {int(np.prod(x.shape))} features")
     y = b.add_layer(label, "fc", [x], int(co), bias=bias, batch_norm=False)
-    b.zeros[y.layer] = zero_fraction(w)
+    b.weigh(y.layer, w)
     return replace(y, view="flat")
 
 
