@@ -10,6 +10,7 @@ and then a pooling (the pooling's input is the fused add, which feeds nothing el
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -54,6 +55,8 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
     fused: dict[str, str] = {}  # fused layer -> the conv whose output path runs it
     posts: dict[str, set[str]] = {}  # conv -> the post-operations in its output path
     for layer in network.layers:
+        if not layer.inputs:
+            continue  # a constant
         # The producer computed last: the other operands of an add already sit in DRAM then.
         src = max(layer.inputs, key=lambda n: order.get(n, -1))
         if consumers.get(src) != [layer.name]:
@@ -62,8 +65,10 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
         # there, after the add (the order the output path applies them, §3a).
         target = fused.get(src, src) if layer.type in _POOLS else src
         producer = by_name.get(target)
-        if producer is None or producer.type not in ("conv", "fc"):
+        if producer is None or producer.type not in ("conv", "fc", "linear"):
             continue
+        if layer.type == "add" and len(set(layer.input_shapes)) > 1:
+            continue  # a broadcast operand is not one value per output: not the output path's
         done = posts.setdefault(target, set())
         v = vectors[target]
         if layer.type in _POOLS and hw.fuse_pool and len(layer.inputs) == 1 and "pool" not in done:
@@ -92,6 +97,8 @@ def _fitted(v: np.ndarray | None, layer: Layer, hw: Hardware) -> np.ndarray | No
     docs/model.md §1a: the map's pixels become the group's input channels of a 1x1 window
     operation on a 1x1 map (the same values and operations), which the c loop can tile.
     """
+    if len(layer.input_shape) != 3:
+        return v
     c, h, w = layer.input_shape
     whole_map = layer.type == "global_avgpool" or (
         layer.type in ("maxpool", "avgpool") and layer.kernel == (h, w)
@@ -116,9 +123,9 @@ def layer_density(layer: Layer, hw: Hardware) -> Fraction | None:
     or affine layer are not pruned weights: dense. A dilated kernel runs as the dense kernel
     of its whole span with zeros between the taps, so its density shrinks by taps / span.
     """
-    if layer.type in ("mul", "affine"):
-        return Fraction(1)
-    if layer.type not in ("conv", "fc"):
+    if layer.type in ("mul", "affine", "matmul"):
+        return Fraction(1)  # factors and activations, not pruned weights (docs/model.md §1b)
+    if layer.type not in ("conv", "fc", "linear"):
         return None
     own = None if layer.sparsity is None else density(layer.sparsity)
     if layer.type == "conv" and layer.dilation != (1, 1):
@@ -129,15 +136,39 @@ def layer_density(layer: Layer, hw: Hardware) -> Fraction | None:
 
 #: Layer types that become an array operation; concat, slice and shuffle do not.
 ARRAY_TYPES = ("conv", "fc", "maxpool", "avgpool", "global_avgpool", "add", "mul", "affine",
-               "upsample")
+               "upsample", "linear", "matmul", "layernorm", "rmsnorm", "softmax", "activation",
+               "embedding")
 #: Layer types that are addressing only: the consumer reads its producer's data in place.
-ADDRESS_TYPES = ("concat", "slice", "shuffle")
+#: A constant lives in DRAM with the weights; its consumers read it there.
+ADDRESS_TYPES = ("concat", "slice", "shuffle", "reshape", "roll", "constant")
+
+
+def is_address_only(layer: Layer) -> bool:
+    """Whether `layer` moves no data: its consumer reads the producer's values where they are.
+
+    docs/model.md §1b: a reshape keeps the row-major order (the same bytes); a roll or a
+    transpose that keeps the last axis last moves whole rows, which the DMA's strided
+    transfers gather as they read. A transpose that moves the last axis is a timed move.
+    """
+    if layer.type == "transpose":
+        return layer.perm[-1] == len(layer.perm) - 1
+    return layer.type in ADDRESS_TYPES
+
+
+def token_view(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """A tensor as the engines see it, (C, H, W): an image as it is; anything else with its
+    last axis as the channels and every other axis as pixels (docs/model.md §1b)."""
+    if len(shape) == 3:
+        return shape  # type: ignore[return-value]
+    return (shape[-1], math.prod(shape[:-1]), 1)
 
 
 def layer_vector(layer: Layer) -> np.ndarray | None:
     """The layer vector of `layer` (layout.L_*), or None for a layer that moves no data."""
-    c, h, w = layer.input_shape
-    co, ho, wo = layer.output_shape
+    if is_address_only(layer):
+        return None
+    c, h, w = token_view(layer.input_shape)
+    co, ho, wo = token_view(layer.output_shape)
     kh, kw = _span(layer.kernel[0], layer.dilation[0]), _span(layer.kernel[1], layer.dilation[1])
     sh, sw = layer.stride
     ph, pw = layer.pad_begin  # the far padding is implicit in the output size
@@ -181,8 +212,27 @@ def layer_vector(layer: Layer) -> np.ndarray | None:
         h, w = ho, wo
         kh = kw = sh = sw = 1
         ph = pw = 0
-    elif t in ADDRESS_TYPES:
-        return None
+    elif t == "linear":
+        # §1b: a weight product over tokens is a 1x1 conv over T pixels
+        kind, g, cgi, cgo = L.KIND_CONV, 1, layer.input_shape[-1], layer.output_shape[-1]
+        h, w, ho, wo = layer.tokens, 1, layer.tokens, 1
+        kh = kw = sh = sw = 1
+        ph = pw = 0
+    elif t == "matmul":
+        # §1b: A [..., T, D] x B [..., D, E]: a grouped 1x1 conv, one group per head, whose
+        # "weights" are B, an activation fetched from DRAM like weights
+        a = layer.input_shape
+        kind, g, cgi, cgo = L.KIND_CONV, math.prod(a[:-2]), a[-1], layer.output_shape[-1]
+        h, w, ho, wo = a[-2], 1, a[-2], 1
+        kh = kw = sh = sw = 1
+        ph = pw = 0
+    elif t in ("layernorm", "rmsnorm", "softmax", "activation", "embedding", "transpose"):
+        # §1b: every value passes the array once on its way to the output path (a copy, as
+        # a nearest upsample); an embedding copies the T rows it gathers
+        kind, g, cgi, cgo = L.KIND_WINDOW, co, 1, 1
+        h, w = ho, wo
+        kh = kw = sh = sw = 1
+        ph = pw = 0
     else:  # the loader admits no other type; a new one must be lowered explicitly
         raise ValueError(f"layer {layer.name!r}: no lowering for type {t!r}")
     v = [0] * L.L_LEN  # a list first: numpy's per-call overhead dominates on ~25 slots
