@@ -23,12 +23,16 @@ from onnx import external_data_helper, helper, shape_inference
 from nnaccel.errors import NetworkError
 from nnaccel.netformat import INPUT, loads_strict, parse_network_text
 from nnaccel.network import Layer, Network
-from nnaccel.onnxio.graph import Act, Builder, OpError
+from nnaccel.onnxio.graph import Act, Builder, OpError, token_shape
+from nnaccel.onnxio.names import layer_label
 from nnaccel.onnxio.ops import HANDLERS, SUPPORTED
 from nnaccel.onnxio.weights import External, WeightError, external, placeholder, to_array
+from nnaccel.shapes import MAX_RANK
 from nnaccel.sparsity import with_sparsity
 
 META = "nnaccel."  # metadata_props keys written by the exporter
+FLOATS = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
+          onnx.TensorProto.BFLOAT16)
 #: Protobuf's limit: a model larger than this keeps its weights in external data files.
 MAX_MODEL_BYTES = 2**31
 
@@ -126,30 +130,53 @@ def checked(path: Path, model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     return _inferred(inferred.graph)
 
 
-def _input_shape(path: Path, graph: onnx.GraphProto) -> tuple[str, tuple[int, int, int]]:
+@dataclass(frozen=True)
+class Inputs:
+    """The graph's inputs: the first is the network's `input` (an image [1, C, H, W] or token
+    ids [1, T]); the others (a decode step's past keys and values) are named inputs."""
+
+    first: str
+    acts: dict[str, Act]
+    extra: dict[str, list[int]]
+
+
+def _inputs(path: Path, graph: onnx.GraphProto) -> Inputs:
     init = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in init]
-    if len(inputs) != 1:
-        names = ", ".join(f"'{i.name}'" for i in inputs) or "none"
-        raise _fail(path, f"the model has {len(inputs)} inputs ({names}); nnaccel simulates "
-                    "networks of one input, an image [1, C, H, W]")
-    inp = inputs[0]
-    dims = inp.type.tensor_type.shape.dim
-    shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
-    where = f"input '{inp.name}' of shape {shown}"
-    if len(dims) != 4:
-        raise _fail(path, f"{where}: not one image [1, C, H, W] (rank {len(dims)}); "
-                    "supported: a 4-D image input")
-    for axis, d in enumerate(dims):
-        if not d.HasField("dim_value") or d.dim_value < 1:
-            what = "batch" if axis == 0 else "dimension"
-            raise _fail(path, f"{where}: dynamic {what} {axis} ('{shown[axis]}') the file does "
-                        "not pin down; export with a fixed shape [1, C, H, W] (torch.onnx.export "
-                        "without dynamic_axes)")
-    if dims[0].dim_value != 1:
-        raise _fail(path, f"{where}: a batch of {dims[0].dim_value}; nnaccel simulates one "
-                    "image, export with batch size 1")
-    return inp.name, (dims[1].dim_value, dims[2].dim_value, dims[3].dim_value)
+    if not inputs:
+        raise _fail(path, "the model has no input")
+    acts: dict[str, Act] = {}
+    extra: dict[str, list[int]] = {}
+    for index, inp in enumerate(inputs):
+        dims = inp.type.tensor_type.shape.dim
+        shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+        where = f"input '{inp.name}' of shape {shown}"
+        if not inp.type.HasField("tensor_type") or not dims:
+            raise _fail(path, f"input '{inp.name}': not a tensor with a shape; supported: an "
+                        "image [1, C, H, W], token ids [1, T] and tensors of a fixed shape")
+        for axis, d in enumerate(dims):
+            if not d.HasField("dim_value") or d.dim_value < 1:
+                what = "batch" if axis == 0 else ("sequence length" if axis == 1 and
+                                                  len(dims) == 2 else "dimension")
+                raise _fail(path, f"{where}: dynamic {what} {axis} ('{shown[axis]}') the file "
+                            "does not pin down; export with fixed shapes, batch 1 "
+                            "(torch.onnx.export without dynamic_axes)")
+        if dims[0].dim_value != 1 and len(dims) == 4:
+            raise _fail(path, f"{where}: a batch of {dims[0].dim_value}; nnaccel simulates "
+                        "one image, export with batch size 1")
+        full = tuple(d.dim_value for d in dims)
+        shape = token_shape(full)
+        if len(shape) > MAX_RANK:
+            raise _fail(path, f"{where}: rank {len(full)}; supported: at most {MAX_RANK} axes "
+                        "besides the batch")
+        if index == 0 and len(full) == 4:
+            acts[inp.name] = Act(INPUT, shape)  # an image, as the CNN views expect it
+        else:
+            name = INPUT if index == 0 else inp.name
+            acts[inp.name] = Act(name, shape, view="tensor", dims=full)
+            if index:
+                extra[inp.name] = list(shape)
+    return Inputs(inputs[0].name, acts, extra)
 
 
 def _inferred(graph: onnx.GraphProto) -> dict[str, tuple[int, ...]]:
@@ -159,10 +186,6 @@ def _inferred(graph: onnx.GraphProto) -> dict[str, tuple[int, ...]]:
         if dims and all(d.HasField("dim_value") for d in dims):
             out[vi.name] = tuple(d.dim_value for d in dims)
     return out
-
-
-def _node_label(node: onnx.NodeProto, index: int) -> str:
-    return node.name or (node.output[0] if node.output else f"#{index}")
 
 
 #: Graph names exporters give every model: the file's name says more.
@@ -227,12 +250,15 @@ def walk(path: Path, model: onnx.ModelProto) -> Imported:
                 b.values[tensor.name] = to_array(tensor)
     except WeightError as exc:
         raise _fail(path, str(exc)) from None
+    b.learned.update(t.name for t in graph.initializer
+                     if t.data_type in FLOATS and int(np.prod(t.dims)) > 1)
     inferred = checked(path, model)
-    input_name, input_shape = _input_shape(path, graph)
-    b.values[input_name] = Act(INPUT, input_shape)
+    inputs = _inputs(path, graph)
+    b.values.update(inputs.acts)
+    b.reserved.update(inputs.extra)
     b.count_uses(graph)
     for index, node in enumerate(graph.node):
-        label = _node_label(node, index)
+        label = layer_label(node, index)
         try:
             b.run(node, label, HANDLERS.get(node.op_type))
             b.check_inferred(node, inferred)
@@ -241,18 +267,26 @@ def walk(path: Path, model: onnx.ModelProto) -> Imported:
             raise _fail(path, f"node '{label}' ({node.op_type}): {exc}{supported}") from None
     for out in graph.output:
         value = b.values.get(out.name)
-        if not isinstance(value, Act) or value.layer == INPUT:
+        if not isinstance(value, Act) or value.layer == INPUT or value.layer in inputs.extra:
             raise _fail(path, f"output '{out.name}' is not computed by any layer nnaccel models")
+        if value.fns or value.stat:  # a function the output ends with (BERT's pooler tanh)
+            b.node_label = value.origin or out.name
+            try:
+                b.tensor(value)
+            except OpError as exc:
+                raise _fail(path, f"output '{out.name}': {exc}") from None
     if not b.layers:
         raise _fail(path, "the model has no layer nnaccel models (conv, gemm, pooling, ...)")
     fields: dict[str, Any] = {
         "name": network_name(path, graph),
-        "input_shape": list(input_shape),
+        "input_shape": list(inputs.acts[inputs.first].shape),
         "source": f"onnx: {path.name}",
     }
+    if inputs.extra:
+        fields["inputs"] = inputs.extra
     _metadata(path, model, b.layers, fields)
     fields["layers"] = b.layers
-    return Imported(fields, b, b.tensors, input_name)
+    return Imported(fields, b, b.tensors, inputs.first)
 
 
 def import_model(path: str | Path, measured: bool = False,
