@@ -69,6 +69,13 @@ def layer_label(node: onnx.NodeProto, index: int) -> str:
     return name or (node.output[0] if node.output else f"#{index}")
 
 
+def module_label(label: str) -> str:
+    """The module of a layer label that names an operator of it (``...input_layernorm.mul``
+    is ``...input_layernorm``): a normalisation spelled out is its module's work."""
+    head, dot, last = label.rpartition(".")
+    return head if dot and re.fullmatch(r"[a-z]+(_\d+)?", last) else label
+
+
 def activation_label(origin: str, function: str) -> str:
     """The name of an activation layer begun by the node labelled `origin`: its module and
     the function (``encoder.layer.3.intermediate.intermediate_act_fn.gelu``)."""

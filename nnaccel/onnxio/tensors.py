@@ -25,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from nnaccel.onnxio.graph import Act, Builder, OpError, attrs, ints, token_shape
+from nnaccel.onnxio.names import module_label
 
 #: Operators that pass a tensor on unchanged.
 PASS = frozenset({"Identity", "Dropout", "Cast", "CastLike"})
@@ -167,7 +168,8 @@ def _two(b: Builder, node, label, op: str, x: Act, y: Act) -> Act:
                 kind = "rmsnorm" if s.stat == "meansq" else "layernorm"
                 base = b.tensor(replace(t, fns=()))
                 extra = {"bias": False} if kind == "layernorm" else {}
-                return b.as_tensor(b.add_layer(label, kind, [base], **extra), base.dims)
+                y = b.add_layer(module_label(label), kind, [base], **extra)
+                return b.as_tensor(y, base.dims)
     if x.stat or y.stat:
         raise OpError("a mean over the last axis meets another tensor; supported: the "
                       "LayerNorm and RMSNorm patterns")
