@@ -135,11 +135,12 @@ def binary(b: Builder, node, label, ins):
     kind = "add" if op in ("Add", "Sub") else "mul"
     tensor = node.input[0] if a is x else node.input[1]
     features = a.onnx_dims()[-1]
+    name = node.input[1] if isinstance(x, Act) else node.input[0]
     if not a.fns and k.size == features and k.shape[-1] == features:
         if _absorb(b, a, tensor, kind):
+            b.weight_names.add(name)
             return [a]
     a = b.tensor(a)
-    name = node.input[1] if isinstance(x, Act) else node.input[0]
     return [_merge(b, kind, label, [a, constant(b, name, k, len(a.onnx_dims()))])]
 
 
