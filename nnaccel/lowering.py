@@ -22,6 +22,38 @@ from .network import Layer, Network
 from .sparsity import density
 
 _POOLS = ("maxpool", "avgpool", "global_avgpool")
+#: Producers whose output path can run a post-operation: the array's products.
+_PRODUCTS = ("conv", "fc", "linear", "matmul")
+
+
+def output_path_work(layer: Layer, hw: Hardware) -> tuple[int, int]:
+    """(lane cycles per output value, lane cycles per row) of a layer's output-path work.
+
+    docs/model.md §1b: a lane does an add, a compare or a multiply in a cycle, an exp, a divide
+    or an rsqrt in the hardware's `exp_cycles`, `divide_cycles`, `rsqrt_cycles`. A softmax or a
+    norm reduces each row (the last axis) and then passes over it again; the reciprocal of a
+    softmax's sum and a norm's rsqrt are done once per row.
+    """
+    e, div, rsq = hw.exp_cycles, hw.divide_cycles, hw.rsqrt_cycles
+    t = layer.type
+    if t == "softmax":  # max; subtract, exp; sum; times the sum's reciprocal
+        return 1 + 1 + e + 1 + 1, div
+    if t == "layernorm":  # sum; centre, square, sum; times rstd, times scale (plus shift)
+        return 1 + 3 + 2 + (1 if layer.bias else 0), rsq + 2
+    if t == "rmsnorm":  # square, sum; times the rms's rsqrt, times scale
+        return 2 + 2, rsq + 1
+    if t == "activation":
+        sigmoid = e + div + 1  # exp(-x), 1 + it, its reciprocal
+        return {"relu": 1, "scale": 1, "sigmoid": sigmoid, "silu": sigmoid + 1,
+                # 2·sigmoid(2x) - 1
+                "tanh": sigmoid + 2,
+                # 0.5·x·(1 + tanh(0.7978846·(x + 0.044715·x³))): x³, the polynomial, the
+                # tanh, the final product
+                "gelu_tanh": sigmoid + 2 + 7,
+                # 0.5·x·(1 + erf(x/√2)), erf by Abramowitz-Stegun 7.1.26: t = 1/(1 + p·|x|),
+                # a degree-5 polynomial in t, exp(-x²), and their product
+                "gelu": e + div + 14}[layer.function], 0
+    return 0, 0
 
 
 @dataclass(frozen=True)
@@ -65,7 +97,9 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
         # there, after the add (the order the output path applies them, §3a).
         target = fused.get(src, src) if layer.type in _POOLS else src
         producer = by_name.get(target)
-        if producer is None or producer.type not in ("conv", "fc", "linear"):
+        if producer is None or producer.type not in _PRODUCTS:
+            continue
+        if producer.type in ("linear", "matmul") and layer.type in _POOLS:
             continue
         if layer.type == "add" and len(set(layer.input_shapes)) > 1:
             continue  # a broadcast operand is not one value per output: not the output path's
@@ -80,9 +114,17 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
         elif layer.type == "add" and hw.fuse_add and target == src and not done:
             v[L.L_RES] = len(layer.inputs) - 1
             done.add("add")
+        elif layer.type == "activation" and hw.fuse_activation and target == src and not done:
+            # §1b: a GELU, SiLU or scale after a product is done as its outputs are stored
+            v[L.L_VE] = output_path_work(layer, hw)[0]
+            done.add("activation")
         else:
             continue
         fused[layer.name] = target
+    for layer in network.layers:
+        v = vectors[layer.name]
+        if v is not None and layer.name not in fused and v[L.L_VE] == 0:
+            v[L.L_VE], v[L.L_VR] = output_path_work(layer, hw)
     return tuple(
         Lowered(layer, None if layer.name in fused else _fitted(vectors[layer.name], layer, hw),
                 fused.get(layer.name), layer_density(layer, hw))
@@ -155,6 +197,10 @@ def is_address_only(layer: Layer) -> bool:
     return layer.type in ADDRESS_TYPES
 
 
+#: Kinds that work on rows of the last axis whatever their rank.
+_LAST_AXIS = ("layernorm", "rmsnorm", "softmax", "activation", "embedding", "transpose")
+
+
 def token_view(shape: tuple[int, ...]) -> tuple[int, int, int]:
     """A tensor as the engines see it, (C, H, W): an image as it is; anything else with its
     last axis as the channels and every other axis as pixels (docs/model.md §1b)."""
@@ -169,6 +215,9 @@ def layer_vector(layer: Layer) -> np.ndarray | None:
         return None
     c, h, w = token_view(layer.input_shape)
     co, ho, wo = token_view(layer.output_shape)
+    if layer.type in _LAST_AXIS:  # heads [h, T, D] are rows of D too, not an image
+        o = layer.output_shape
+        co, ho, wo = o[-1], math.prod(o[:-1]), 1
     kh, kw = _span(layer.kernel[0], layer.dilation[0]), _span(layer.kernel[1], layer.dilation[1])
     sh, sw = layer.stride
     ph, pw = layer.pad_begin  # the far padding is implicit in the output size

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -158,10 +159,13 @@ PARAMS = {"vit-b16": 86_567_656, "bert-base-128": 109_482_240, "gpt2-prefill-128
 # BERT: T=128: 4·128·768² + 2·12·128²·64 + 2·128·768·3072 = 931,135,488; 12 blocks; pooler 768².
 # GPT-2 prefill: the same blocks as BERT's (c_attn is Q, K, V at once) + the head 128·768·50257.
 # GPT-2 decode: T=1 over 128 keys: 4·768² + 2·12·128·64 + 2·768·3072 = 7,274,496; head 768·50257.
+# Llama-style: T=128: q, o 2·128·512² + k, v 2·128·512·128 + MLP 3·128·512·1408
+#      + 2·8·128²·64 = 377,487,360 per layer; 8 layers; head 128·512·32000.
 MACS = {"vit-b16": 12 * 1_453_954_560 + 115_605_504 + 768_000,
         "bert-base-128": 12 * 931_135_488 + 589_824,
         "gpt2-prefill-128": 12 * 931_135_488 + 4_940_464_128,
-        "gpt2-decode-127": 12 * 7_274_496 + 38_597_376}
+        "gpt2-decode-127": 12 * 7_274_496 + 38_597_376,
+        "llama-small-128": 8 * 377_487_360 + 2_097_152_000}
 
 
 @pytest.mark.parametrize("stem", sorted(PARAMS))
@@ -185,3 +189,39 @@ def test_the_decode_step_reads_its_cache_as_inputs():
     assert all(shape == (12, 127, 64) for _, shape in net.inputs)
     present = net.layer("transformer.h.0.attn.present_key")
     assert present.output_shape == (12, 128, 64) and present.inputs[0] == "past_key.0"
+
+
+def test_the_reference_runs_every_transformer_kind(tmp_path):
+    from nnaccel.reference import run_reference
+
+    net = load_network(_write(tmp_path, TINY))
+    run = run_reference(net)
+    assert run.ok, run.problems
+    assert run.macs == net.macs == 256 + 224
+    # the softmax's rows sum to 1 (the GELU after it keeps them positive and below 1)
+    assert np.all((run.output > 0) & (run.output < 1))
+    data = copy.deepcopy(TINY)
+    data["layers"] = data["layers"][:10]  # up to the softmax
+    soft = run_reference(load_network(_write(tmp_path, data))).output
+    assert soft.shape == (2, 4, 7) and np.allclose(soft.sum(axis=-1), 1, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_reference_checks_a_bundled_transformer():
+    from nnaccel.reference import run_reference
+
+    run = run_reference(load_network("llama-small-128"))
+    assert run.ok, run.problems
+    assert run.macs == 5_117_050_880
+
+
+def test_the_transformer_files_pass_the_schema():
+    import jsonschema
+
+    from nnaccel.netschema import SCHEMA_PATH
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    for path in transformer_networks():
+        assert [e.message for e in validator.iter_errors(json.loads(path.read_text()))] == []
+    assert validator.is_valid(TINY)
+    assert not validator.is_valid(_bad(lambda d: d["layers"][10].update(function="swish")))
