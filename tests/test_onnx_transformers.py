@@ -131,3 +131,25 @@ def test_a_dynamic_sequence_length_is_one_line(name):
         import_model("m.onnx", model=model)
     assert "dynamic sequence length 1 ('sequence')" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_numpy_reference_and_onnxruntime_agree_with_the_import(tmp_path, name):
+    """`validate --reference`'s two engines: numpy runs every layer (shapes and MACs by doing
+    the work) and onnxruntime runs the model; every tensor the network models has the shape
+    onnxruntime computes, and the parameters are the tensors' elements."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from nnaccel.onnxio import check_with_onnxruntime
+    from nnaccel.reference import run_reference
+
+    model, params, _ = BUILDERS[name]()
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, str(path))
+    network = import_model(path)
+    run = run_reference(network)
+    assert run.ok, run.problems[:1]
+    check = check_with_onnxruntime(path, network)
+    assert check.ok, check.problems[:1]
+    assert check.params == params and check.tensors > len(network.layers) // 2
