@@ -20,7 +20,7 @@ from onnx import helper, numpy_helper, shape_inference
 from onnx.reference import ReferenceEvaluator
 
 from nnaccel import limits
-from nnaccel.onnxio.graph import OpError
+from nnaccel.onnxio.operror import OpError
 
 #: Operators whose time grows with the size of their inputs and outputs, not faster: folded up
 #: to the element budget. Others fold only when small (`limits.SMALL_FOLD`).

@@ -13,7 +13,9 @@ from onnx import helper
 
 from nnaccel import limits
 from nnaccel.netformat import INPUT
+from nnaccel.onnxio.fold import Folder
 from nnaccel.onnxio.names import activation_label
+from nnaccel.onnxio.operror import OpError
 from nnaccel.shapes import ShapeError, output_shape
 from nnaccel.sparsity import zero_fraction
 
@@ -21,14 +23,6 @@ from nnaccel.sparsity import zero_fraction
 #: (a class token, a position embedding) stays learned through them.
 MOVES = frozenset({"Identity", "Cast", "Expand", "Reshape", "Unsqueeze", "Squeeze", "Transpose",
                    "Slice", "Concat", "Flatten", "Tile"})
-
-
-class OpError(Exception):
-    """A node the importer cannot map; `list_supported` adds the supported operators."""
-
-    def __init__(self, message: str, list_supported: bool = False):
-        super().__init__(message)
-        self.list_supported = list_supported
 
 
 @dataclass(frozen=True)
@@ -92,8 +86,6 @@ class Builder:
     """The layers found so far, the value of every tensor, and each weighted layer's zeros."""
 
     def __init__(self, opset: int):
-        from nnaccel.onnxio.fold import Folder  # fold imports OpError from here
-
         self.opset = opset
         self.fold = Folder(opset)
         self.values: dict[str, Value] = {}
