@@ -19,6 +19,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
+import onnx_tokens  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -327,3 +328,50 @@ def test_a_hostile_graph_imports_or_fails_on_one_line(model):
         except NnaccelError as exc:
             assert "\n" not in str(exc)
     assert time.perf_counter() - start < 20
+
+
+# --- hypothesis: exporter-shaped transformer graphs, one thing changed ------------------------
+_SMALL = {"bert": lambda: onnx_tokens.bert(layers=1), "gpt2": lambda: onnx_tokens.gpt2(layers=1),
+          "decode": lambda: onnx_tokens.gpt2(layers=1, t=1, past=3),
+          "llama": lambda: onnx_tokens.llama(layers=1), "vit": lambda: onnx_tokens.vit(layers=1),
+          "convnext": lambda: onnx_tokens.convnext(blocks=1), "swin": onnx_tokens.swin}
+_MODELS = {name: build()[0] for name, build in _SMALL.items()}
+
+
+@st.composite
+def mutated_transformers(draw) -> onnx.ModelProto:
+    model = onnx.ModelProto()
+    model.CopyFrom(_MODELS[draw(st.sampled_from(sorted(_MODELS)))])
+    graph = model.graph
+    what = draw(st.sampled_from(["attribute", "constant", "op", "input"]))
+    ints = [t for t in graph.initializer if t.data_type == TensorProto.INT64]
+    if what == "constant" and ints:
+        t = draw(st.sampled_from(ints))
+        values = numpy_helper.to_array(t).copy().reshape(-1)
+        if values.size:
+            values[draw(st.integers(0, values.size - 1))] = draw(_DIMS)
+        t.CopyFrom(numpy_helper.from_array(values.reshape(numpy_helper.to_array(t).shape),
+                                           t.name))
+        return model
+    node = draw(st.sampled_from(list(graph.node)))
+    if what == "attribute" and node.attribute:
+        a = draw(st.sampled_from(list(node.attribute)))
+        if a.type == onnx.AttributeProto.INT:
+            a.i = draw(st.integers(-5, 5))
+        elif a.type == onnx.AttributeProto.INTS and a.ints:
+            a.ints[draw(st.integers(0, len(a.ints) - 1))] = draw(st.integers(-1, 6))
+    elif what == "op":
+        node.op_type = draw(st.sampled_from(_OPS))
+    elif node.input:
+        node.input[draw(st.integers(0, len(node.input) - 1))] = draw(
+            st.sampled_from([i.name for i in graph.input] + [""]))
+    return model
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_transformers())
+def test_a_changed_transformer_graph_imports_or_fails_on_one_line(model):
+    try:
+        import_model("t.onnx", model=model)
+    except NnaccelError as exc:
+        assert "\n" not in str(exc)
