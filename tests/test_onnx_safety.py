@@ -189,6 +189,19 @@ def test_external_data_outside_the_folder_is_refused(tmp_path, case, words):
         assert word in message, message
 
 
+def test_a_constant_node_pointing_at_a_file_is_refused(tmp_path):
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(64))
+    value = numpy_helper.from_array(np.zeros(16, np.float32), "v")
+    value.ClearField("raw_data")
+    value.data_location = TensorProto.EXTERNAL
+    value.external_data.add(key="location", value=str(secret))
+    node = helper.make_node("Constant", [], ["c"], name="leak", value=value)
+    with pytest.raises(NnaccelError) as err:
+        import_model(tmp_path / "m.onnx", model=_model([node]))
+    assert "\n" not in str(err.value)
+
+
 def test_a_1_gib_external_weight_is_read_lazily(tmp_path):
     """A [16384, 16384] fc weight of 1 GiB (a sparse file): the import reads it in chunks,
     and only for --sparsity measured."""

@@ -69,6 +69,13 @@ class Folder:
                 for a in node.attribute):
             raise OpError("control flow of constants; nnaccel folds no Loop, Scan or If (their "
                           "cost is not known before they run): export with static shapes")
+        for a in node.attribute:  # a Constant's value may name a file: never read it
+            tensors = [a.t] if a.type == onnx.AttributeProto.TENSOR else list(a.tensors)
+            if any(t.data_location == onnx.TensorProto.EXTERNAL for t in tensors) or \
+                    a.type in (onnx.AttributeProto.SPARSE_TENSOR,
+                               onnx.AttributeProto.SPARSE_TENSORS):
+                raise OpError("a constant attribute stored outside the model (or sparse); "
+                              "nnaccel reads external data only for initializers")
         sizes = [0 if v is None else int(np.size(v)) for v in ins]
         out = self._bound(node, ins, sizes)
         if node.op_type not in LINEAR and node.op_type not in PRODUCTS and \
