@@ -133,6 +133,10 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     if problem is not None:
         raise SweepError(f"--store {store}: {problem}")
     metrics = parse_metrics(pareto_metrics) if pareto_metrics else None
+    if scheduler:
+        from nnaccel.sweep.cluster import security_for
+
+        security_for(scheduler)  # an unsupported protocol or TLS not set up: before any work
     base = (build_configs(presets=(preset_name,) if preset_name else (), hw_file=hw_file)[0].hardware
             if preset_name or hw_file else None)
     spec = build_spec(nets, axes, points, sweep_file, base)

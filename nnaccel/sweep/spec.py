@@ -127,10 +127,15 @@ def _from_mapping(data: Mapping[str, Any], folder: Path) -> dict[str, Any]:
         raise SweepError("networks must be a list of names, files, globs or sqnxt:... families")
     out["networks"] = [n if "/" not in n or Path(n).is_absolute() or n.startswith("sqnxt:")
                        else str(folder / n) for n in nets]
+    examples = {"preset": '"paper-16x16"', "hardware": '"base.toml"'}
+    for key, example in examples.items():
+        if key in data and not isinstance(data[key], str):
+            raise SweepError(f"{key} must be a string (e.g. {key} = {example}),"
+                             f" got {str(data[key])[:40]}")
     try:
         base = preset(data["preset"]) if "preset" in data else Hardware(name="default")
         if "hardware" in data:
-            base = load_toml(folder / str(data["hardware"]), base)
+            base = load_toml(folder / data["hardware"], base)
     except HardwareError as e:
         raise SweepError(str(e)) from None
     out["base"] = base
