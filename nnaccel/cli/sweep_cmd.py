@@ -309,9 +309,6 @@ def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ..
         rows = [r for r in rows if r["network"] in networks]
     if not rows:
         raise SweepError(f"{source}: no rows" + (" for those networks" if networks else ""))
-    if not any(not r.get("error") and all(r.get(m) is not None for m in chosen) for r in rows):
-        raise SweepError(f"{source}: no row has figures for {', '.join(chosen)} (every point"
-                         " failed: see the error column)")
     varying = varying_columns(rows)
     marked = set_front(rows, chosen) if network_set else network_fronts(rows, chosen)
     out = marked if all_rows else [r for r in marked if r["pareto"]]

@@ -163,4 +163,9 @@ def rows_for_fronts(source: str | Path, metrics: Sequence[str]
     from nnaccel.sweep.pareto import CONFIG_COLUMNS
 
     rows = checked_rows(read_rows(source), source, ["network", *CONFIG_COLUMNS, *metrics])
+    if not rows:
+        raise SweepError(f"{source}: no rows (of this model version)")
+    if not any(not r.get("error") and all(r.get(m) is not None for m in metrics) for r in rows):
+        raise SweepError(f"{source}: no row has figures for {', '.join(metrics)} (every point"
+                         " failed: see the error column)")
     return unique_names(rows)

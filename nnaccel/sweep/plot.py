@@ -51,8 +51,9 @@ def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], t
     for r in front[::step]:
         ax.annotate(plain(config_label(r, varying)), (r[x], r[y]), fontsize=6, xytext=(4, 3),
                     textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    # log axes where every value can be on one (an energy table of zeros gives zero energies)
+    ax.set_xscale("log" if min(xs, default=1) > 0 else "linear")
+    ax.set_yscale("log" if min(ys, default=1) > 0 else "linear")
     ax.set_xlabel(_axis_name(x, rows))
     ax.set_ylabel(_axis_name(y, rows))
     ax.set_title(plain(title), fontsize=9)
