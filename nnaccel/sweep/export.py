@@ -81,10 +81,10 @@ _NUMBERS = ("dram_bandwidth_bytes_per_s", "sparsity", "area_mm2", "pe_array_area
 
 
 def checked_rows(rows: Sequence[Mapping[str, Any]], source: str | Path,
-                 needed: Sequence[str]) -> list[dict[str, Any]]:
+                 needed: Sequence[str], filled: Sequence[str] = ()) -> list[dict[str, Any]]:
     """`rows` read back from `source` with every known column of its type (NaN read as
     empty), or SweepError naming the row and the column. `needed`: the columns the caller
-    uses, each of which must be there."""
+    uses, each of which must be there; `filled`: those no row may leave empty."""
     present = set(rows[0]) if rows else set()
     missing = [c for c in needed if c not in present]
     if rows and missing:
@@ -95,6 +95,11 @@ def checked_rows(rows: Sequence[Mapping[str, Any]], source: str | Path,
         fixed = {col: _cell(source, i, row, col, value) for col, value in row.items()}
         if not fixed.get("network"):
             raise SweepError(f"{source}: row {i}: the network column is empty")
+        empty = [c for c in filled if fixed.get(c) is None]
+        if empty:
+            raise SweepError(f"{source}: row {i} (network {fixed['network']!r}): column"
+                             f" {empty[0]!r} is empty; was the file edited? Rerun the sweep"
+                             " into a new file")
         out.append(fixed)
     return out
 
@@ -162,7 +167,8 @@ def rows_for_fronts(source: str | Path, metrics: Sequence[str]
     (the network, the configuration's columns, `metrics`), names made unique; and notes."""
     from nnaccel.sweep.pareto import CONFIG_COLUMNS
 
-    rows = checked_rows(read_rows(source), source, ["network", *CONFIG_COLUMNS, *metrics])
+    rows = checked_rows(read_rows(source), source, ["network", *CONFIG_COLUMNS, *metrics],
+                        CONFIG_COLUMNS)
     if not rows:
         raise SweepError(f"{source}: no rows (of this model version)")
     if not any(not r.get("error") and all(r.get(m) is not None for m in metrics) for r in rows):
