@@ -62,6 +62,37 @@ _TR_CS = 0
 _TR_CE = 1
 _TR_EL = 2
 _TR_ES = 3
+# The timeline (`nnaccel trace`) records more per tile, in the same array (one row per tile
+# and one more, row T, for what follows the last tile's compute): when each request was
+# issued, when its first byte moved and which in-flight slot it held; the stall cycles before
+# the tile starts, by what the DMA's oldest request did in them; the words the array moved
+# through the buffer's read and write ports in the tile; the cycles of its first phase (WS:
+# weights through the port; OS: weight broadcasts) and its passes (WS) or steps (OS); the
+# partial sums an OS tile drained and filled between chunks.
+TIMELINE_FIELDS = (*TRACE_FIELDS, "load_issue", "load_data", "load_slot", "store_issue",
+                   "store_data", "store_slot", "stall_latency", "stall_transfer",
+                   "stall_output_path", "port_read_words", "port_write_words", "phase_cycles",
+                   "passes", "psum_drain", "psum_fill", "load_bytes", "store_bytes",
+                   "store_alu", "output_path_end")
+_TR_LI = 4
+_TR_LD = 5
+_TR_LS = 6
+_TR_SI = 7
+_TR_SD = 8
+_TR_SS = 9
+_TR_STL = 10
+_TR_STB = 11
+_TR_STA = 12
+_TR_RD = 13
+_TR_WR = 14
+_TR_PH = 15
+_TR_NP = 16
+_TR_DR = 17
+_TR_FI = 18
+_TR_LB = 19
+_TR_SB = 20
+_TR_AL = 21
+_TR_OE = 22
 
 # What the array is doing in the current cycle.
 _WS_LOAD = 0  # WS: weights of a pass enter the PEs through the buffer port
@@ -104,6 +135,8 @@ def run(layer, hw, mapping, counts, tr):
     nx, ny, nc, nk = sizes[LOOP_X], sizes[LOOP_Y], sizes[LOOP_C], sizes[LOOP_K]
     sx, sy, sc, sk = stride[LOOP_X], stride[LOOP_Y], stride[LOOP_C], stride[LOOP_K]
     trace = tr.shape[0] > 0
+    dma_brd = 0  # buffer reads and writes on the DMA side (trace only: the ports' share)
+    dma_bwr = 0
 
     # ---- counters ---------------------------------------------------------------------
     c_compute = 0
@@ -182,6 +215,8 @@ def run(layer, hw, mapping, counts, tr):
                         a_busy = True
                         if trace:
                             tr[t, _TR_CS] = now
+                            tr[t, _TR_RD] = c_brd - dma_brd  # the ports' words so far
+                            tr[t, _TR_WR] = c_bwr - dma_bwr
                         ix = (t // sx) % nx
                         iy = (t // sy) % ny
                         ic = (t // sc) % nc
@@ -217,6 +252,15 @@ def run(layer, hw, mapping, counts, tr):
                                 tiles_done += 1
                                 if trace:
                                     tr[t, _TR_CE] = now
+                            if trace:
+                                tr[t, _TR_DR] += os_st[osw.ADD_WR]
+                                tr[t, _TR_FI] += os_st[osw.ADD_RD]
+                                tr[t, _TR_NP] += 1 if a_busy else 0
+                                if not a_busy:
+                                    tr[t, _TR_RD] = c_brd + os_st[osw.ADD_RD] - dma_brd \
+                                        - tr[t, _TR_RD]
+                                    tr[t, _TR_WR] = c_bwr + os_st[osw.ADD_WR] - dma_bwr \
+                                        - tr[t, _TR_WR]
                             c_brd += os_st[osw.ADD_RD]
                             c_bwr += os_st[osw.ADD_WR]
                             os_st[osw.ADD_RD] = 0
@@ -241,6 +285,9 @@ def run(layer, hw, mapping, counts, tr):
                         if not d_load:
                             c_brd += se[d_tile]
                             c_alu += alu[d_tile]
+                            if trace:
+                                dma_brd += se[d_tile]
+                                tr[d_tile, _TR_AL] = alu[d_tile]
                         dj += 1
                         moved = True
                     elif (d_load and tiles_done >= d_tile - 1) or (
@@ -257,6 +304,12 @@ def run(layer, hw, mapping, counts, tr):
                         f_lat[slot] = LAT
                         f_rem[slot] = nbytes
                         f_alu[slot] = 0 if d_load else alu[d_tile]
+                        if trace:
+                            tr[d_tile, _TR_LI if d_load else _TR_SI] = now
+                            tr[d_tile, _TR_LS if d_load else _TR_SS] = slot
+                            tr[d_tile, _TR_LB if d_load else _TR_SB] = nbytes
+                            if not d_load:
+                                tr[d_tile, _TR_AL] = alu[d_tile]
                 if not moved:
                     break
             if tiles_done == T and dj == nreq and n_fl == 0:
@@ -265,6 +318,7 @@ def run(layer, hw, mapping, counts, tr):
                 raise RuntimeError("step engine: deadlock in the double-buffer hand-over")
 
         # ---- one clock cycle ----------------------------------------------------------
+        idle = not a_busy  # a stall cycle
         if a_busy:
             c_compute += 1
             done = False  # the tile's last pass / walk ended with this cycle
@@ -286,6 +340,8 @@ def run(layer, hw, mapping, counts, tr):
                     prd = r + PSW * q_rd
                     pwr = PSW * q
                     if pix_left == 0:
+                        if trace:
+                            tr[nt - 1, _TR_NP] += 1
                         # next pass: kernel position, then output block, input block, group
                         p += 1
                         if p == K2:
@@ -316,6 +372,8 @@ def run(layer, hw, mapping, counts, tr):
                 wrem -= w
                 c_brd += w
                 c_rf += w
+                if trace:
+                    tr[nt - 1, _TR_PH] += 1
                 if wrem == 0:
                     mode = _WS_STREAM
                     pix_left = npix
@@ -329,6 +387,8 @@ def run(layer, hw, mapping, counts, tr):
                 if os_st[osw.BLEFT] > 0:
                     os_st[osw.BLEFT] -= 1
                     c_ops += os_st[osw.OPC]
+                    if trace:
+                        tr[nt - 1, _TR_PH] += 1
                     c_rf += os_st[osw.OPC]
                     if conv:
                         c_brd += 1  # the broadcast weight
@@ -341,6 +401,10 @@ def run(layer, hw, mapping, counts, tr):
                 if os_st[osw.REM] == 0 and os_st[osw.BLEFT] == 0:
                     done = not osw.os_next_step(os_st, os_st[osw.CI] + 1, tp, layer, hw,
                                                 mapping, nnz_c)
+                    if trace:
+                        tr[nt - 1, _TR_DR] += os_st[osw.ADD_WR]
+                        tr[nt - 1, _TR_FI] += os_st[osw.ADD_RD]
+                        tr[nt - 1, _TR_NP] += 0 if done else 1
                     c_brd += os_st[osw.ADD_RD]
                     c_bwr += os_st[osw.ADD_WR]
                     os_st[osw.ADD_RD] = 0
@@ -351,23 +415,35 @@ def run(layer, hw, mapping, counts, tr):
                 event = True
                 if trace:
                     tr[nt - 1, _TR_CE] = now + 1
+                    tr[nt - 1, _TR_RD] = c_brd - dma_brd - tr[nt - 1, _TR_RD]
+                    tr[nt - 1, _TR_WR] = c_bwr - dma_bwr - tr[nt - 1, _TR_WR]
         if n_fl > 0:
             head_lat = f_lat[f_head]  # the oldest moves bytes only once its latency is over
             for i in range(n_fl):
                 slot = (f_head + i) % OUT
                 if f_lat[slot] > 0:
                     f_lat[slot] -= 1
+            if trace and idle and head_lat > 0:
+                tr[nt, _TR_STL] += 1
             if head_lat == 0:
                 d_load = f_load[f_head]
                 d_tile = f_tile[f_head]
                 w = BW if f_rem[f_head] > BW else f_rem[f_head]
+                if trace and f_rem[f_head] == (lb[d_tile] if d_load else sb[d_tile]) and (
+                        d_load or f_alu[f_head] == alu[d_tile]):
+                    tr[d_tile, _TR_LD if d_load else _TR_SD] = now  # its first data cycle
                 f_rem[f_head] -= w
                 # a store leaves as fast as the output path adds and pools it
+                if trace and f_alu[f_head] > 0 and f_alu[f_head] <= ALU:
+                    tr[d_tile, _TR_OE] = now + 1  # the output path's last cycle for it
                 f_alu[f_head] -= min(ALU, f_alu[f_head])
                 if d_load:
                     c_drd += w
                 else:
                     c_dwr += w
+                if trace and idle:
+                    # a stall cycle, by what the oldest request did in it
+                    tr[nt, _TR_STB if w > 0 else _TR_STA] += 1
                 if f_rem[f_head] == 0 and f_alu[f_head] == 0:
                     # the request's interval ends with this cycle
                     f_head = (f_head + 1) % OUT
@@ -377,11 +453,15 @@ def run(layer, hw, mapping, counts, tr):
                         load_done = d_tile
                         c_bwr += le[d_tile]  # each element loaded is one buffer write
                         if trace:
+                            dma_bwr += le[d_tile]
+                        if trace:
                             tr[d_tile, _TR_EL] = now + 1
                     else:
                         store_done = d_tile
                         c_brd += se[d_tile]  # the output path reads what it stores
                         c_alu += alu[d_tile]
+                        if trace:
+                            dma_brd += se[d_tile]
                         if trace:
                             tr[d_tile, _TR_ES] = now + 1
         now += 1
