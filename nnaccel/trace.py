@@ -261,7 +261,8 @@ def _image_spans(tl: np.ndarray, counts: np.ndarray, layer: np.ndarray, hw: np.n
             if nbytes == 0:
                 continue
             issue = int(row[f[f"{kind}_issue"]])
-            data = int(row[f[f"{kind}_data"]])
+            # it moves bytes from when it is the oldest in flight and its latency is over
+            data = max(issue + lat, int(row[f[f"{kind}_head"]]))
             rend = int(row[f[f"{kind}_end"]])
             track = dma_track(int(row[f[f"{kind}_slot"]]))
             what = kind
@@ -278,8 +279,10 @@ def _image_spans(tl: np.ndarray, counts: np.ndarray, layer: np.ndarray, hw: np.n
                               {**extra, "bytes": nbytes, "issued": offset + issue}))
             alu = int(row[f["store_alu"]]) if kind == "store" else 0
             if alu > 0:
+                # ALU operations a cycle from the store's first byte (docs/model.md §3a)
+                alu_cycles = -(-alu // int(hw[L.H_ALU]))
                 spans.append(Span(OUTPUT_PATH, f"{tag}output path {t}", OUTPUT, offset + data,
-                                  offset + int(row[f["output_path_end"]]),
+                                  offset + data + alu_cycles,
                                   {**extra, "tile": t, "alu_ops": alu}))
 
 

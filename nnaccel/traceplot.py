@@ -4,6 +4,7 @@ cycles, the buffer ports' use as a step line in words per cycle. Text is at leas
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -59,6 +60,7 @@ def plot_timeline(tl: Timeline) -> Figure:
     """The Gantt figure of `tl`: spans per track, the ports' use below."""
     bars = [t for t in tl.tracks if t not in (READ_PORT, WRITE_PORT)]
     fig = Figure(figsize=(11, 1.2 + 0.55 * len(bars) + 1.6), layout="constrained")
+    FigureCanvasAgg(fig)  # files only, never a window
     gantt, ports = fig.subplots(2, 1, sharex=True, height_ratios=[len(bars), 2.2])
     row = {name: len(bars) - 1 - i for i, name in enumerate(bars)}
     # Spans of one colour that touch are drawn as one bar: a layer of 30,000 tiles is a

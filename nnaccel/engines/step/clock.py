@@ -64,21 +64,23 @@ _TR_EL = 2
 _TR_ES = 3
 # The timeline (`nnaccel trace`) records more per tile, in the same array (one row per tile
 # and one more, row T, for what follows the last tile's compute): when each request was
-# issued, when its first byte moved and which in-flight slot it held; the stall cycles before
-# the tile starts, by what the DMA's oldest request did in them; the words the array moved
-# through the buffer's read and write ports in the tile; the cycles of its first phase (WS:
-# weights through the port; OS: weight broadcasts) and its passes (WS) or steps (OS); the
-# partial sums an OS tile drained and filled between chunks.
-TIMELINE_FIELDS = (*TRACE_FIELDS, "load_issue", "load_data", "load_slot", "store_issue",
-                   "store_data", "store_slot", "stall_latency", "stall_transfer",
+# issued, when it became the oldest in flight (it moves bytes from then on, once its latency
+# is over) and which in-flight slot it held; the stall cycles before the tile starts, by what
+# the DMA's oldest request does in them; the words the array moved through the buffer's read
+# and write ports in the tile; the cycles of its first phase (WS: weights through the port;
+# OS: weight broadcasts) and its passes (WS) or steps (OS); the partial sums an OS tile
+# drained and filled between chunks. Recording happens at events (a tile, a pass, a step, a
+# request) and in stall cycles, never in a cycle the array computes: the hot loop is as fast.
+TIMELINE_FIELDS = (*TRACE_FIELDS, "load_issue", "load_head", "load_slot", "store_issue",
+                   "store_head", "store_slot", "stall_latency", "stall_transfer",
                    "stall_output_path", "port_read_words", "port_write_words", "phase_cycles",
                    "passes", "psum_drain", "psum_fill", "load_bytes", "store_bytes",
-                   "store_alu", "output_path_end")
+                   "store_alu")
 _TR_LI = 4
-_TR_LD = 5
+_TR_LH = 5
 _TR_LS = 6
 _TR_SI = 7
-_TR_SD = 8
+_TR_SH = 8
 _TR_SS = 9
 _TR_STL = 10
 _TR_STB = 11
@@ -92,7 +94,6 @@ _TR_FI = 18
 _TR_LB = 19
 _TR_SB = 20
 _TR_AL = 21
-_TR_OE = 22
 
 # What the array is doing in the current cycle.
 _WS_LOAD = 0  # WS: weights of a pass enter the PEs through the buffer port
@@ -137,6 +138,7 @@ def run(layer, hw, mapping, counts, tr):
     trace = tr.shape[0] > 0
     dma_brd = 0  # buffer reads and writes on the DMA side (trace only: the ports' share)
     dma_bwr = 0
+    w_since = 0  # trace: the cycle the current WS pass's weights began to move
 
     # ---- counters ---------------------------------------------------------------------
     c_compute = 0
@@ -244,6 +246,7 @@ def run(layer, hw, mapping, counts, tr):
                             q_rd = 0 if ic == 0 else q
                             wrem = rq
                             mode = _WS_LOAD
+                            w_since = now
                         else:
                             mode = _OS
                             if not osw.os_start(os_st, tp, layer, hw, mapping, nnz_c):
@@ -255,7 +258,9 @@ def run(layer, hw, mapping, counts, tr):
                             if trace:
                                 tr[t, _TR_DR] += os_st[osw.ADD_WR]
                                 tr[t, _TR_FI] += os_st[osw.ADD_RD]
-                                tr[t, _TR_NP] += 1 if a_busy else 0
+                                if a_busy:  # its first step, and the broadcasts of it
+                                    tr[t, _TR_NP] += 1
+                                    tr[t, _TR_PH] += os_st[osw.BLEFT]
                                 if not a_busy:
                                     tr[t, _TR_RD] = c_brd + os_st[osw.ADD_RD] - dma_brd \
                                         - tr[t, _TR_RD]
@@ -305,6 +310,8 @@ def run(layer, hw, mapping, counts, tr):
                         f_rem[slot] = nbytes
                         f_alu[slot] = 0 if d_load else alu[d_tile]
                         if trace:
+                            if n_fl == 1:  # the only one in flight: the oldest
+                                tr[d_tile, _TR_LH if d_load else _TR_SH] = now
                             tr[d_tile, _TR_LI if d_load else _TR_SI] = now
                             tr[d_tile, _TR_LS if d_load else _TR_SS] = slot
                             tr[d_tile, _TR_LB if d_load else _TR_SB] = nbytes
@@ -318,7 +325,6 @@ def run(layer, hw, mapping, counts, tr):
                 raise RuntimeError("step engine: deadlock in the double-buffer hand-over")
 
         # ---- one clock cycle ----------------------------------------------------------
-        idle = not a_busy  # a stall cycle
         if a_busy:
             c_compute += 1
             done = False  # the tile's last pass / walk ended with this cycle
@@ -365,6 +371,7 @@ def run(layer, hw, mapping, counts, tr):
                             q_rd = 0 if (tp[osw.T_IC] == 0 and cb == 0 and p == 0) else q
                             wrem = rq
                             mode = _WS_LOAD
+                            w_since = now + 1
                         else:
                             done = True
             elif mode == _WS_LOAD:
@@ -372,9 +379,9 @@ def run(layer, hw, mapping, counts, tr):
                 wrem -= w
                 c_brd += w
                 c_rf += w
-                if trace:
-                    tr[nt - 1, _TR_PH] += 1
                 if wrem == 0:
+                    if trace:
+                        tr[nt - 1, _TR_PH] += now + 1 - w_since
                     mode = _WS_STREAM
                     pix_left = npix
                     prd = r + PSW * q_rd
@@ -387,8 +394,6 @@ def run(layer, hw, mapping, counts, tr):
                 if os_st[osw.BLEFT] > 0:
                     os_st[osw.BLEFT] -= 1
                     c_ops += os_st[osw.OPC]
-                    if trace:
-                        tr[nt - 1, _TR_PH] += 1
                     c_rf += os_st[osw.OPC]
                     if conv:
                         c_brd += 1  # the broadcast weight
@@ -404,7 +409,9 @@ def run(layer, hw, mapping, counts, tr):
                     if trace:
                         tr[nt - 1, _TR_DR] += os_st[osw.ADD_WR]
                         tr[nt - 1, _TR_FI] += os_st[osw.ADD_RD]
-                        tr[nt - 1, _TR_NP] += 0 if done else 1
+                        if not done:  # a new step, and its broadcasts
+                            tr[nt - 1, _TR_NP] += 1
+                            tr[nt - 1, _TR_PH] += os_st[osw.BLEFT]
                     c_brd += os_st[osw.ADD_RD]
                     c_bwr += os_st[osw.ADD_WR]
                     os_st[osw.ADD_RD] = 0
@@ -417,38 +424,38 @@ def run(layer, hw, mapping, counts, tr):
                     tr[nt - 1, _TR_CE] = now + 1
                     tr[nt - 1, _TR_RD] = c_brd - dma_brd - tr[nt - 1, _TR_RD]
                     tr[nt - 1, _TR_WR] = c_bwr - dma_bwr - tr[nt - 1, _TR_WR]
+        elif trace and n_fl > 0:
+            # a stall cycle, by what the DMA's oldest request does in it
+            if f_lat[f_head] > 0:
+                tr[nt, _TR_STL] += 1
+            elif f_rem[f_head] > 0:
+                tr[nt, _TR_STB] += 1
+            else:
+                tr[nt, _TR_STA] += 1
         if n_fl > 0:
             head_lat = f_lat[f_head]  # the oldest moves bytes only once its latency is over
             for i in range(n_fl):
                 slot = (f_head + i) % OUT
                 if f_lat[slot] > 0:
                     f_lat[slot] -= 1
-            if trace and idle and head_lat > 0:
-                tr[nt, _TR_STL] += 1
             if head_lat == 0:
                 d_load = f_load[f_head]
                 d_tile = f_tile[f_head]
                 w = BW if f_rem[f_head] > BW else f_rem[f_head]
-                if trace and f_rem[f_head] == (lb[d_tile] if d_load else sb[d_tile]) and (
-                        d_load or f_alu[f_head] == alu[d_tile]):
-                    tr[d_tile, _TR_LD if d_load else _TR_SD] = now  # its first data cycle
                 f_rem[f_head] -= w
                 # a store leaves as fast as the output path adds and pools it
-                if trace and f_alu[f_head] > 0 and f_alu[f_head] <= ALU:
-                    tr[d_tile, _TR_OE] = now + 1  # the output path's last cycle for it
                 f_alu[f_head] -= min(ALU, f_alu[f_head])
                 if d_load:
                     c_drd += w
                 else:
                     c_dwr += w
-                if trace and idle:
-                    # a stall cycle, by what the oldest request did in it
-                    tr[nt, _TR_STB if w > 0 else _TR_STA] += 1
                 if f_rem[f_head] == 0 and f_alu[f_head] == 0:
                     # the request's interval ends with this cycle
                     f_head = (f_head + 1) % OUT
                     n_fl -= 1
                     event = True
+                    if trace and n_fl > 0:  # the next in flight is now the oldest
+                        tr[f_tile[f_head], _TR_LH if f_load[f_head] else _TR_SH] = now + 1
                     if d_load:
                         load_done = d_tile
                         c_bwr += le[d_tile]  # each element loaded is one buffer write
