@@ -13,6 +13,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from fractions import Fraction
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +100,17 @@ class Hardware:
     buffer_port_words: int = 0  # the array's input bus; 0: one word per PE column (Pc)
     buffer_read_port_words: int = 0  # array-side read port; 0: what WS streaming needs (Pr + Pc psums)
     buffer_write_port_words: int = 0  # array-side write port; 0: Pc partial sums a cycle
-    output_alu_ops_per_cycle: int = 0  # fused add/pooling in the output path; 0: Pc (one per bank)
+    output_alu_ops_per_cycle: int = 0  # the output path's lanes (add, compare, multiply); 0: Pc
+    # Lane cycles of the output path's costly operations (docs/model.md §1b, "Constants")
+    exp_cycles: int = 4
+    divide_cycles: int = 5
+    rsqrt_cycles: int = 7
     rf_psums: int = 16
     dma_outstanding: int = 1  # DMA requests in flight at once (1: the paper's model), see docs/model.md
     batch: int = 1  # images run through each layer one after another (docs/model.md §5, "Batch")
     fuse_pool: bool = True  # pooling after a conv runs in its output path (docs/model.md §3a)
     fuse_add: bool = True  # so does a residual add
+    fuse_activation: bool = True  # and an activation after a product (docs/model.md §1b)
     energy: EnergyTable = field(default_factory=EnergyTable)
     name: str = "custom"
     area: AreaTable = field(default_factory=AreaTable)
@@ -137,7 +143,7 @@ class Hardware:
                 or not 0 <= s <= limits.MAX_SPARSITY):
             raise HardwareError(f"sparsity must be a number from 0 to {limits.MAX_SPARSITY!r}"
                                 f" (a density of at least 1e-6, docs/model.md), got {s!r}")
-        for f in ("fuse_pool", "fuse_add"):
+        for f in ("fuse_pool", "fuse_add", "fuse_activation"):
             if not isinstance(getattr(self, f), bool):
                 raise HardwareError(f"{f} must be true or false, got {getattr(self, f)!r}")
         if not isinstance(self.energy, EnergyTable):
@@ -193,25 +199,10 @@ class Hardware:
         return format_size(self.buffer_bytes)
 
     def vector(self) -> np.ndarray:
-        """The int64 hardware vector the engines take (layout.H_*)."""
-        v = np.zeros(layout.H_LEN, dtype=np.int64)
-        v[layout.H_PR] = self.Pr
-        v[layout.H_PC] = self.Pc
-        v[layout.H_PORT] = self.port_words
-        v[layout.H_RF_PSUMS] = self.rf_psums
-        v[layout.H_WORD] = self.word_bytes
-        v[layout.H_PSUM] = self.psum_bytes
-        v[layout.H_LAT] = self.dram_latency_cycles
-        v[layout.H_BW] = self.dram_bytes_per_cycle
-        d = self.density
-        v[layout.H_DNUM] = d.numerator
-        v[layout.H_DDEN] = d.denominator
-        v[layout.H_BUF] = self.buffer_bytes
-        v[layout.H_OUT] = self.dma_outstanding
-        v[layout.H_RD] = self.read_port_words
-        v[layout.H_WR] = self.write_port_words
-        v[layout.H_ALU] = self.output_alu_ops
-        return v
+        """The int64 hardware vector the engines take: each slot of ``layout.HARDWARE_SLOTS``
+        read from the attribute it names."""
+        return np.array([attrgetter(slot.name)(self) for slot in layout.HARDWARE_SLOTS],
+                        dtype=np.int64)
 
     def with_(self, **changes: Any) -> Hardware:
         return replace(self, **changes)

@@ -15,12 +15,32 @@ def _out(n: int, k: int, s: int, p: int) -> int:
 @st.composite
 def layers(draw, max_side: int = 9, max_ch: int = 6) -> np.ndarray:
     """A small conv (plain, grouped, depthwise, strided, padded), FC, pooling or add."""
-    kind = draw(st.sampled_from(["conv", "grouped", "depthwise", "fc", "pool", "add"]))
+    kind = draw(st.sampled_from(["conv", "grouped", "depthwise", "fc", "pool", "add", "tokens",
+                                 "heads", "vector"]))
     v = np.zeros(L.L_LEN, dtype=np.int64)
     if kind == "fc":
         v[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO]] = (L.KIND_CONV, 1, draw(st.integers(1, 48)),
                                                   draw(st.integers(1, 24)))
         v[[L.L_H, L.L_W, L.L_KH, L.L_KW, L.L_SH, L.L_SW, L.L_HO, L.L_WO]] = 1
+        _vector_work(draw, v)
+        return v
+    if kind in ("tokens", "heads", "vector"):
+        # §1b: T tokens as a column of pixels; a weight product (1x1 conv), a product of two
+        # activations (one group per head) or a vector kind's copy (one channel a group)
+        t = draw(st.integers(1, 3 * max_side))
+        if kind == "tokens":
+            g, cgi, cgo, k = 1, draw(st.integers(1, 24)), draw(st.integers(1, 24)), L.KIND_CONV
+        elif kind == "heads":
+            g, cgi, cgo, k = (draw(st.integers(1, 4)), draw(st.integers(1, 8)),
+                              draw(st.integers(1, 3 * max_side)), L.KIND_CONV)
+        else:
+            g, cgi, cgo, k = draw(st.integers(1, 24)), 1, 1, L.KIND_WINDOW
+        v[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO]] = (k, g, cgi, cgo)
+        v[[L.L_H, L.L_W, L.L_KH, L.L_KW, L.L_SH, L.L_SW, L.L_HO, L.L_WO]] = (t, 1, 1, 1, 1, 1,
+                                                                              t, 1)
+        if k == L.KIND_CONV:
+            v[L.L_RES] = draw(st.sampled_from([0, 0, 1]))
+        _vector_work(draw, v)
         return v
     h = draw(st.integers(1, max_side))
     w = draw(st.integers(1, max_side))
@@ -52,7 +72,16 @@ def layers(draw, max_side: int = 9, max_ch: int = 6) -> np.ndarray:
     if k == L.KIND_CONV:
         _post_ops(draw, v)
         v[L.L_WRES] = draw(st.sampled_from([0, 0, 1]))  # a later image of a batch
+    _vector_work(draw, v)
     return v
+
+
+def _vector_work(draw, v: np.ndarray) -> None:
+    """The output path's work of a transformer kind (docs/model.md §1b): lane cycles per value
+    (an activation fused into a product, a softmax or norm pass) and per pixel (a row's
+    reciprocal or rsqrt), on any operation."""
+    v[L.L_VE] = draw(st.sampled_from([0, 0, 1, 4, 13]))
+    v[L.L_VR] = draw(st.sampled_from([0, 0, 5, 7]))
 
 
 def _post_ops(draw, v: np.ndarray) -> None:
@@ -71,21 +100,26 @@ def _post_ops(draw, v: np.ndarray) -> None:
         pkh, pkw, psh, psw, pph, ppw, pho, pwo)
 
 
+def _drawn(values: range | tuple[int, ...]) -> st.SearchStrategy[int]:
+    if isinstance(values, range):
+        return st.integers(values.start, values.stop - 1)
+    return st.sampled_from(values)
+
+
 @st.composite
 def hardware(draw, max_side: int = 16) -> np.ndarray:
+    """A hardware vector: every slot that layout.py gives test values drawn from them (the
+    array's sides capped at ``max_side``), the rest derived here."""
     v = np.zeros(L.H_LEN, dtype=np.int64)
-    v[L.H_PR] = draw(st.integers(1, max_side))
-    v[L.H_PC] = draw(st.integers(1, max_side))
-    v[L.H_PORT] = draw(st.integers(1, 16))
-    v[L.H_RF_PSUMS] = draw(st.integers(1, 8))
-    v[L.H_WORD] = draw(st.sampled_from([2, 2, 1]))  # 16-bit mostly, 8-bit too
-    v[L.H_PSUM] = draw(st.sampled_from([2, 4]))
-    v[L.H_LAT] = draw(st.integers(0, 120))
-    v[L.H_BW] = draw(st.integers(1, 32))
+    for slot in L.HARDWARE_SLOTS:
+        if slot.test is not None:
+            values = slot.test
+            if slot.index in (L.H_PR, L.H_PC):
+                values = range(values.start, min(values.stop, max_side + 1))
+            v[slot.index] = draw(_drawn(values))
     num, den = draw(st.sampled_from([(1, 1), (3, 5), (1, 2), (7, 10), (1, 3)]))
     v[L.H_DNUM], v[L.H_DDEN] = num, den
     v[L.H_BUF] = 1 << 30
-    v[L.H_OUT] = draw(st.sampled_from([1, 1, 2, 3, 8]))
     # the buffer's ports: often the default (one pixel a cycle in WS), often narrower
     pw = -(-int(v[L.H_PSUM]) // int(v[L.H_WORD]))
     v[L.H_RD] = draw(st.one_of(st.just(int(v[L.H_PR] + pw * v[L.H_PC])), st.integers(1, 12)))
