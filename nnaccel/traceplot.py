@@ -32,7 +32,7 @@ STYLE = {
     QUEUED: ("#cccccc", "queued behind a request"),
     READ: ("#41ab5d", "DMA reads (load)"),
     WRITE: ("#807dba", "DMA writes (store)"),
-    OUTPUT: ("#e7298a", "output path (add, pool)"),
+    OUTPUT: ("#e7298a", "output path works (add, pool, softmax, ...)"),
 }
 _FONT = 9
 _FEW_TILES = 120  # up to this many tiles in view, each is drawn with its own edge

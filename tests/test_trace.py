@@ -50,7 +50,7 @@ BATCH = Hardware(name="batch", batch=3, dram_latency_cycles=300)
 
 # (network, layer, hardware, dataflow): a 7x7 stride-2 conv with a fused pooling, 1x1 and
 # 3x1/1x3 convs, a fused residual add, a depthwise conv, a classifier (fc), an unfused
-# pooling and add (window operations), a global pooling, a batch.
+# pooling and add (window operations), a global pooling, a batch; a transformer's kinds.
 CASES = [
     ("sqnxt23v5", "conv1", SLOW, "auto"),
     ("sqnxt23v5", "s4b1_sq1", DEFAULT, "ws"),
@@ -67,6 +67,10 @@ CASES = [
     ("tiny-darknet", "pool4", UNFUSED, "auto"),
     ("tiny-darknet", "conv11", BATCH, "auto"),
     ("tiny-darknet", "conv12", BATCH, "os"),
+    # a transformer's layer norm and softmax (output-path work), a product of two activations
+    ("gpt2-decode-127", "transformer.h.0.ln_1", SLOW, "auto"),
+    ("gpt2-decode-127", "transformer.h.0.attn.scores", SLOW, "auto"),
+    ("gpt2-decode-127", "transformer.h.0.attn.softmax", DEFAULT, "auto"),
 ]
 
 
