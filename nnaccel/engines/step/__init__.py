@@ -24,6 +24,10 @@ mistake in the model's text cannot hide in both engines.
 
 Only the slot names of ``layout.py`` are shared with the ``fast`` engine.
 
+``simulate_timeline`` also hands the kernel an array to record the layer's timeline in
+(``nnaccel trace``, docs/model.md §13): it is written at events and in stall cycles only, so a
+run that records nothing (``simulate``) takes the same path through every computing cycle.
+
 Where model.md leaves room, the most literal reading is taken:
 
 * OS, "per (block, chunk) of a tile, once": the chunk's ``m*a*b`` partial-sum drain (and
