@@ -242,14 +242,13 @@ def _image_spans(tl: np.ndarray, counts: np.ndarray, layer: np.ndarray, hw: np.n
         end = int(row[f["compute_end"]])
         idx = _tile_indices(layer, m_vec, t)
         busy = end - start
-        args = {**extra, "xyck": [idx[k] for k in "xyck"],
-                "passes" if ws else "steps": int(row[f["passes"]]),
-                "weight_load_cycles" if ws else "broadcast_cycles": int(row[f["phase_cycles"]]),
-                "read_port_words": int(row[f["port_read_words"]]),
-                "write_port_words": int(row[f["port_write_words"]])}
-        if not ws:
-            args["psum_drained"] = int(row[f["psum_drain"]])
-            args["psum_filled"] = int(row[f["psum_fill"]])
+        args = {**extra, "xyck": [idx[k] for k in "xyck"]}
+        if ws:
+            args["passes"] = int(row[f["ws_passes"]])
+            args["weight_load_cycles"] = int(row[f["ws_weight_cycles"]])
+        if busy > 0:  # (a tile that takes no cycle has no port use to show)
+            args["read_port_words"] = int(row[f["port_read_words"]])
+            args["write_port_words"] = int(row[f["port_write_words"]])
         spans.append(Span(ARRAY, f"{tag}tile {t}", COMPUTE, offset + start, offset + end, args))
         if busy > 0:
             for track, col in ((READ_PORT, "port_read_words"), (WRITE_PORT, "port_write_words")):

@@ -65,17 +65,15 @@ _TR_ES = 3
 # The timeline (`nnaccel trace`) records more per tile, in the same array (one row per tile
 # and one more, row T, for what follows the last tile's compute): when each request was
 # issued, when it became the oldest in flight (it moves bytes from then on, once its latency
-# is over) and which in-flight slot it held; the stall cycles before the tile starts, by what
-# the DMA's oldest request does in them; the words the array moved through the buffer's read
-# and write ports in the tile; the cycles of its first phase (WS: weights through the port;
-# OS: weight broadcasts) and its passes (WS) or steps (OS); the partial sums an OS tile
-# drained and filled between chunks. Recording happens at events (a tile, a pass, a step, a
-# request) and in stall cycles, never in a cycle the array computes: the hot loop is as fast.
+# is over), which in-flight slot it held, its bytes and output-path work; the stall cycles
+# before the tile starts, by what the DMA's oldest request does in them; the words the array
+# moved through the buffer's read and write ports in the tile; a WS tile's passes and the
+# cycles their weights took through the port. Recording happens at events (a tile, a pass, a
+# request) and in stall cycles, never in a cycle the array computes: the loop runs as fast.
 TIMELINE_FIELDS = (*TRACE_FIELDS, "load_issue", "load_head", "load_slot", "store_issue",
                    "store_head", "store_slot", "stall_latency", "stall_transfer",
-                   "stall_output_path", "port_read_words", "port_write_words", "phase_cycles",
-                   "passes", "psum_drain", "psum_fill", "load_bytes", "store_bytes",
-                   "store_alu")
+                   "stall_output_path", "port_read_words", "port_write_words",
+                   "ws_weight_cycles", "ws_passes", "load_bytes", "store_bytes", "store_alu")
 _TR_LI = 4
 _TR_LH = 5
 _TR_LS = 6
@@ -89,11 +87,9 @@ _TR_RD = 13
 _TR_WR = 14
 _TR_PH = 15
 _TR_NP = 16
-_TR_DR = 17
-_TR_FI = 18
-_TR_LB = 19
-_TR_SB = 20
-_TR_AL = 21
+_TR_LB = 17
+_TR_SB = 18
+_TR_AL = 19
 
 # What the array is doing in the current cycle.
 _WS_LOAD = 0  # WS: weights of a pass enter the PEs through the buffer port
@@ -255,17 +251,6 @@ def run(layer, hw, mapping, counts, tr):
                                 tiles_done += 1
                                 if trace:
                                     tr[t, _TR_CE] = now
-                            if trace:
-                                tr[t, _TR_DR] += os_st[osw.ADD_WR]
-                                tr[t, _TR_FI] += os_st[osw.ADD_RD]
-                                if a_busy:  # its first step, and the broadcasts of it
-                                    tr[t, _TR_NP] += 1
-                                    tr[t, _TR_PH] += os_st[osw.BLEFT]
-                                if not a_busy:
-                                    tr[t, _TR_RD] = c_brd + os_st[osw.ADD_RD] - dma_brd \
-                                        - tr[t, _TR_RD]
-                                    tr[t, _TR_WR] = c_bwr + os_st[osw.ADD_WR] - dma_bwr \
-                                        - tr[t, _TR_WR]
                             c_brd += os_st[osw.ADD_RD]
                             c_bwr += os_st[osw.ADD_WR]
                             os_st[osw.ADD_RD] = 0
@@ -406,12 +391,6 @@ def run(layer, hw, mapping, counts, tr):
                 if os_st[osw.REM] == 0 and os_st[osw.BLEFT] == 0:
                     done = not osw.os_next_step(os_st, os_st[osw.CI] + 1, tp, layer, hw,
                                                 mapping, nnz_c)
-                    if trace:
-                        tr[nt - 1, _TR_DR] += os_st[osw.ADD_WR]
-                        tr[nt - 1, _TR_FI] += os_st[osw.ADD_RD]
-                        if not done:  # a new step, and its broadcasts
-                            tr[nt - 1, _TR_NP] += 1
-                            tr[nt - 1, _TR_PH] += os_st[osw.BLEFT]
                     c_brd += os_st[osw.ADD_RD]
                     c_bwr += os_st[osw.ADD_WR]
                     os_st[osw.ADD_RD] = 0
