@@ -136,8 +136,8 @@ def layer_timeline(network: Network, hardware: Hardware, layer: str, dataflow: s
     else:
         traced = layer
     if low.vector is None:
-        raise NnaccelError(f"--layer {layer!r}: a {low.layer.type} layer moves no data of its own"
-                           " (its producers write into its slices): nothing to trace")
+        raise NnaccelError(f"--layer {layer!r}: a {low.layer.type} layer runs nothing of its own"
+                           " on the accelerator (docs/model.md §1): nothing to trace")
     # The tiler's choice for this layer, as `run` makes it (the fast engine searches).
     result = simulate(network, hardware, dataflow=dataflow, objective=objective, lowered=[low])
     record = result.layers[0]
