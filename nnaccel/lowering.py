@@ -85,6 +85,26 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
     )
 
 
+def _whole_map(layer: Layer) -> bool:
+    c, h, w = layer.input_shape
+    return layer.type == "global_avgpool" or (
+        layer.type in ("maxpool", "avgpool") and layer.kernel == (h, w)
+        and layer.output_shape == (c, 1, 1) and layer.padding in ((0, 0), (0, 0, 0, 0)))
+
+
+def _map_bytes(layer: Layer, hw: Hardware) -> int:
+    """The double buffer a whole-map pool needs to run as a window operation (`_fitted`)."""
+    _, h, w = layer.input_shape
+    return 2 * (h * w * hw.word_bytes + hw.psum_bytes)
+
+
+def lowering_key(network: Network, hw: Hardware) -> tuple:
+    """What `lower_network(network, hw)` depends on of `hw`: equal keys, equal lowerings (a
+    sweep lowers a network once per key, not once per hardware point)."""
+    fits = tuple(_map_bytes(x, hw) <= hw.buffer_bytes for x in network.layers if _whole_map(x))
+    return (hw.fuse_pool, hw.fuse_add, hw.density, fits)
+
+
 def _fitted(v: np.ndarray | None, layer: Layer, hw: Hardware) -> np.ndarray | None:
     """A global pool (a pool over the whole map) whose one-channel map cannot sit in the double
     buffer runs as a reduction.
@@ -92,13 +112,9 @@ def _fitted(v: np.ndarray | None, layer: Layer, hw: Hardware) -> np.ndarray | No
     docs/model.md §1a: the map's pixels become the group's input channels of a 1x1 window
     operation on a 1x1 map (the same values and operations), which the c loop can tile.
     """
-    c, h, w = layer.input_shape
-    whole_map = layer.type == "global_avgpool" or (
-        layer.type in ("maxpool", "avgpool") and layer.kernel == (h, w)
-        and layer.output_shape == (c, 1, 1) and layer.padding in ((0, 0), (0, 0, 0, 0)))
-    if v is None or not whole_map:
+    if v is None or not _whole_map(layer):
         return v
-    if 2 * (v[L.L_H] * v[L.L_W] * hw.word_bytes + hw.psum_bytes) <= hw.buffer_bytes:
+    if _map_bytes(layer, hw) <= hw.buffer_bytes:
         return v
     v[L.L_CGI] = v[L.L_H] * v[L.L_W]
     v[[L.L_H, L.L_W, L.L_KH, L.L_KW]] = 1
