@@ -10,6 +10,7 @@ and then a pooling (the pooling's input is the fused add, which feeds nothing el
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -98,10 +99,17 @@ def _map_bytes(layer: Layer, hw: Hardware) -> int:
     return 2 * (h * w * hw.word_bytes + hw.psum_bytes)
 
 
-def lowering_key(network: Network, hw: Hardware) -> tuple:
+def whole_maps(network: Network) -> tuple[Layer, ...]:
+    """The network's pools over a whole map (their lowering depends on the buffer: `_fitted`)."""
+    return tuple(x for x in network.layers if _whole_map(x))
+
+
+def lowering_key(network: Network, hw: Hardware, pools: Sequence[Layer] | None = None) -> tuple:
     """What `lower_network(network, hw)` depends on of `hw`: equal keys, equal lowerings (a
-    sweep lowers a network once per key, not once per hardware point)."""
-    fits = tuple(_map_bytes(x, hw) <= hw.buffer_bytes for x in network.layers if _whole_map(x))
+    sweep lowers a network once per key, not once per hardware point). `pools`:
+    `whole_maps(network)`, when the caller keeps it."""
+    pools = whole_maps(network) if pools is None else pools
+    fits = tuple(_map_bytes(x, hw) <= hw.buffer_bytes for x in pools)
     return (hw.fuse_pool, hw.fuse_add, hw.density, fits)
 
 

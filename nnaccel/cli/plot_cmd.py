@@ -142,7 +142,7 @@ def pareto(source: str, metrics: str, networks: tuple[str, ...], network_set: bo
     from nnaccel.sweep.pareto import parse_metrics
     from nnaccel.sweep.plot import plot_pareto
 
-    chosen = parse_metrics(metrics)
+    chosen = parse_metrics(metrics, most=3)
     paths = plots.output_paths(prefix, file, "pareto")
     fig = plot_pareto(read_rows(source), chosen, networks, network_set)
     for p in plots.save_figure(fig, paths):

@@ -78,8 +78,8 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
 @click.option("--csv", "csv_path", metavar="FILE", help="Write this sweep's rows to FILE (CSV).")
 @click.option("--parquet", "parquet_path", metavar="FILE",
               help="Write this sweep's rows to FILE (Parquet).")
-@click.option("--pareto", "pareto_metrics", metavar="M,M[,M]",
-              help="Mark each network's Pareto front over two or three of area, cycles, energy,"
+@click.option("--pareto", "pareto_metrics", metavar="M,M[,M[,M]]",
+              help="Mark each network's Pareto front over two to four of area, cycles, energy,"
                    " edp (a 'pareto' column) and print the fronts.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
               help="Worker processes (default: every core).")
@@ -237,8 +237,8 @@ def _fronts_table(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table
 
 @click.command("pareto")
 @click.argument("source", type=click.Path(dir_okay=False))
-@click.option("--metrics", "-m", default="area,energy", show_default=True, metavar="M,M[,M]",
-              help="Two or three of area, cycles, energy, edp (all minimised).")
+@click.option("--metrics", "-m", default="area,energy", show_default=True, metavar="M,M[,M[,M]]",
+              help="Two to four of area, cycles, energy, edp (all minimised).")
 @click.option("--set", "network_set", is_flag=True,
               help="The front of the whole network set (geometric mean per configuration).")
 @click.option("--network", "networks", multiple=True, metavar="NAME",

@@ -25,7 +25,7 @@ from nnaccel.energy import LEVELS
 from nnaccel.engines import layout as L
 from nnaccel.errors import MappingError
 from nnaccel.hardware import Hardware
-from nnaccel.lowering import Lowered, lower_network, lowering_key
+from nnaccel.lowering import Lowered, lower_network, lowering_key, whole_maps
 from nnaccel.netformat import layer_to_dict
 from nnaccel.network import Network
 from nnaccel.simulate import Mapper, SearchCache, simulate
@@ -171,6 +171,7 @@ class CacheMap:
         self.grids: dict = {}
         self.lowered: dict[tuple, tuple[Network, tuple[Lowered, ...], np.ndarray]] = {}
         self.sizes: dict[int, tuple[Network, tuple[int, int]]] = {}
+        self.pools: dict[int, tuple[Network, tuple]] = {}
         # distinct (layer vector, own density) -> shape number; 0 is "no vector"
         self.shape_ids: dict[tuple, int] = {}
         self.shapes: list[Lowered | None] = [None]
@@ -180,7 +181,10 @@ class CacheMap:
 
     def lower_shapes(self, net: Network, hw: Hardware) -> tuple[tuple[Lowered, ...], np.ndarray]:
         """The network lowered for `hw`, and each lowered layer's shape number."""
-        key = (id(net), lowering_key(net, hw))
+        pools = self.pools.get(id(net))
+        if pools is None or pools[0] is not net:
+            pools = self.pools[id(net)] = (net, whole_maps(net))
+        key = (id(net), lowering_key(net, hw, pools[1]))
         hit = self.lowered.get(key)
         if hit is None or hit[0] is not net:  # the network is kept, so its id stays its own
             lowered = lower_network(net, hw)
