@@ -356,8 +356,11 @@ def _search(
         objective, dfs = key[3], key[4]
         family = cache.ladder.get(rungs[1], ()) if rungs is not None else ()
         try:
-            m_vec, counts, proof = tiler.search_proof(vec, hw_vec, weights, objective, dfs,
-                                                      cache.grids, family)
+            if rungs is None:  # one search: no proof to keep (its kernel is not loaded)
+                m_vec, counts = tiler.search(vec, hw_vec, weights, objective, dfs)
+            else:
+                m_vec, counts, proof = tiler.search_proof(vec, hw_vec, weights, objective, dfs,
+                                                          cache.grids, family)
         except MappingError as e:
             need = getattr(e, "min_buffer_bytes", None)
             hint = f"; the smallest tile needs a buffer of {format_size(need)} ({need} bytes)" if need else ""

@@ -217,8 +217,10 @@ def energy(counts: np.ndarray, energy_per_count: np.ndarray) -> float:
     return float(fast._energy(c, energy_weights(energy_per_count)))
 
 
-def _search(layer, hw, energy_per_count, objective, dataflows, grids=None, incumbents=()):
-    """(mapping, counts, timelines walked, footprints of the dataflows' winners)."""
+def _search(layer, hw, energy_per_count, objective, dataflows, grids=None, incumbents=(),
+            proof=False):
+    """(mapping, counts, timelines walked, footprints of the dataflows' winners: with `proof`
+    only, else ())."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     layer, hw = fast.check_vectors(layer, hw)
@@ -245,13 +247,14 @@ def _search(layer, hw, energy_per_count, objective, dataflows, grids=None, incum
                                                          *_classes())
         sims += n
         min_fp = int(fp) if min_fp is None else min(min_fp, int(fp))
-        if found:
+        if found and proof:  # (the footprint kernel is compiled only where a proof is asked)
             footprints.append(int(fast.footprint_checked(layer, hw, mapping[None])[0]))
+        if found:
             key = _cross_key(objective, int(counts[C_CYCLES]), fast._energy(counts, e), df)
             if best is None or key < best[0]:
                 best = (key, mapping, counts)
     if best is None and bound != math.inf:  # (not expected: an incumbent is a candidate)
-        return _search(layer, hw, energy_per_count, objective, dataflows, grids)
+        return _search(layer, hw, energy_per_count, objective, dataflows, grids, (), proof)
     if best is None:
         kb = math.ceil(min_fp / 102.4) / 10
         raise BufferTooSmallError(
@@ -335,7 +338,7 @@ def search_proof(
     fit cap the search (the branch and bound starts with their key), which then walks fewer
     candidates and returns the same winner."""
     mapping, counts, _, footprints = _search(layer, hw, energy_per_count, objective, dataflows,
-                                             grids, incumbents)
+                                             grids, incumbents, proof=True)
     return mapping, counts, footprints
 
 
