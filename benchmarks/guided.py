@@ -69,6 +69,7 @@ def main() -> int:
     ap.add_argument("--budget", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=None, help="write the JSON here (else stdout)")
     ap.add_argument("--store-dir", type=Path, default=None,
                     help="keep the two stores here (default: a temporary folder)")
     args = ap.parse_args()
@@ -78,8 +79,11 @@ def main() -> int:
     else:
         with tempfile.TemporaryDirectory() as d:
             out = run(args.budget, args.seed, Path(d), args.jobs)
-    json.dump(out, sys.stdout, indent=1)
-    print()
+    text = json.dumps(out, indent=1) + "\n"
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

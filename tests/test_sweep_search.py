@@ -10,10 +10,9 @@ from click.testing import CliRunner
 from nnaccel import tiler
 from nnaccel.cli import main
 from nnaccel.energy import energy_per_count
-from nnaccel.engines import layout as L
 from nnaccel.hardware import Hardware
-from nnaccel.lowering import lower_network
 from nnaccel.loader import load_network
+from nnaccel.lowering import lower_network
 from nnaccel.sweep import build_spec, run_sweep
 from nnaccel.sweep.axes import SweepError
 from nnaccel.sweep.pareto import parse_metrics, set_front
