@@ -19,8 +19,16 @@ Measures, each in a child process so that one measurement cannot warm the next:
 * `nnaccel sweep` of the 25 bundled networks on 4 arrays x 6 buffers x 2 DRAM bandwidths
   (1,200 points) with a warm numba cache and a new store: points per second for the whole
   command and the speed-up over today's per-point cost (one network on a new hardware point,
-  `simulate` with a fresh search cache, as `nnaccel run` does), and the same sweep on a Dask
-  LocalCluster of two worker processes.
+  `simulate` with a fresh search cache, as `nnaccel run` does), the same sweep with the code
+  before issue 16 (BASELINE_COMMIT, alternating: a ratio in one run), and the local pool
+  against a Dask LocalCluster of two worker processes;
+* Pareto fronts of 10**6 random rows over 2, 3 and 4 metrics;
+* the guided search (benchmarks/guided.py): NSGA-II's front against its 3,360-point grid's;
+* `nnaccel run sqnxt23v5` on an empty numba cache, this code and the baseline's, alternating.
+
+Each section prints a progress line to stderr as it starts. The defaults keep the whole run
+to several minutes on two cores (one cold `compare --all`, 25 Ctrl-C trials per command, two
+minutes of the step engine); raise them with the options for a closer look.
 
 Prints a table, writes benchmarks/results/<timestamp>.json and shows the change against the
 last recorded result file.
@@ -681,16 +689,16 @@ def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | Non
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3, help="warm runs of compare --all (median)")
-    ap.add_argument("--cold-repeat", type=int, default=3,
+    ap.add_argument("--cold-repeat", type=int, default=1,
                     help="cold-cache runs of compare --all, each in a fresh cache (median)")
-    ap.add_argument("--step-budget", type=float, default=300,
+    ap.add_argument("--step-budget", type=float, default=120,
                     help="seconds the step engine may take in total; networks past it are skipped")
     ap.add_argument("--skip", action="append", default=[],
                     choices=("compare", "networks", "tiler", "scale", "sigint", "sweep", "pareto",
                              "guided", "cold"))
     ap.add_argument("--cold-run-repeat", type=int, default=2,
                     help="cold-cache runs of `run sqnxt23v5` (median), each against the baseline")
-    ap.add_argument("--sigint-trials", type=int, default=50,
+    ap.add_argument("--sigint-trials", type=int, default=25,
                     help="Ctrl-C trials per command (benchmarks/sigint.py)")
     ap.add_argument("--sweep-repeat", type=int, default=3, help="warm runs of the sweep (median)")
     ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
