@@ -292,16 +292,23 @@ def _batch_counts(vec: np.ndarray, m_vec: np.ndarray, hw_vec: np.ndarray, no_lat
     first, first0 = run(vec, hw_vec), run(vec, no_latency)
     if batch == 1:
         return first, first0
-    later = vec.copy()
-    nc = -(-int(vec[L.L_CGI]) // int(m_vec[L.M_TC]))
-    nk = -(-int(vec[L.L_G] * vec[L.L_CGO]) // int(m_vec[L.M_TK]))
-    if vec[L.L_KIND] == L.KIND_CONV and nc * nk == 1:
-        later[L.L_WRES] = 1
+    later = later_image(vec, m_vec)
     # Python integers: a batch multiplies counts that the engines keep within int64
     more = batch - 1
     total = [int(a) + more * int(b) for a, b in zip(first, run(later, hw_vec), strict=True)]
     total0 = [int(a) + more * int(b) for a, b in zip(first0, run(later, no_latency), strict=True)]
     return total, total0
+
+
+def later_image(vec: np.ndarray, m_vec: np.ndarray) -> np.ndarray:
+    """The layer vector of an image after the first of a batch: it finds the first tile's
+    weights still in the buffer when the mapping has one weight tile (docs/model.md §5)."""
+    later = vec.copy()
+    nc = -(-int(vec[L.L_CGI]) // int(m_vec[L.M_TC]))
+    nk = -(-int(vec[L.L_G] * vec[L.L_CGO]) // int(m_vec[L.M_TK]))
+    if vec[L.L_KIND] == L.KIND_CONV and nc * nk == 1:
+        later[L.L_WRES] = 1
+    return later
 
 
 def _check_density(layer: Layer, vec: np.ndarray, hw_vec: np.ndarray, hardware: Hardware) -> None:

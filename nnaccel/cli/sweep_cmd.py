@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +15,7 @@ from rich.console import Console
 from nnaccel.cli.hwopts import build_configs
 from nnaccel.cli.tables import Column, TableData, emit, format_option
 from nnaccel.errors import interrupted_by
+from nnaccel.sweep.spec import DEFAULT_MAX_POINTS, MAX_POINTS
 
 _AXIS_FLAGS = (
     ("array", "--array", "PE arrays RxC: 8x8,16x16,12x4 or 4x4..32x32 (dimensions double)."),
@@ -83,6 +86,10 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
                    " edp (a 'pareto' column) and print the fronts.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
               help="Worker processes (default: every core).")
+@click.option("--max-points", type=click.IntRange(min=1), default=DEFAULT_MAX_POINTS,
+              show_default=True, metavar="N",
+              help="Refuse a sweep of more points than N, before any work (a typo's guard:"
+                   f" raise it to confirm a larger one; at most {MAX_POINTS:,}).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786.")
 @click.option("--dask", "use_dask", is_flag=True,
@@ -104,8 +111,8 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
 def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None,
           hw_file: str | None, points: tuple[str, ...], store: str, csv_path: str | None,
           parquet_path: str | None, pareto_metrics: str | None, jobs: int | None,
-          scheduler: str | None, use_dask: bool, connect_timeout: float, search: str,
-          budget: int, seed: int, population: int | None, fmt: str,
+          max_points: int, scheduler: str | None, use_dask: bool, connect_timeout: float,
+          search: str, budget: int, seed: int, population: int | None, fmt: str,
           quiet: bool, **axes: str | None) -> None:
     """Simulate every NET on every hardware point; rows into a resumable results store.
 
@@ -119,26 +126,43 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     A grid too large to run: nnaccel sweep sqnxt23v5 --array 4x4..64x64 --buffer 8KB..2MB
     --bandwidth 2GB/s..64GB/s --search nsga2 --budget 300 --pareto area,cycles,energy
     """
-    from nnaccel.sweep.export import check_output, write_rows
+    from nnaccel.outputs import check_outputs
+    from nnaccel.sweep.axes import SweepError
+    from nnaccel.sweep.export import write_rows
     from nnaccel.sweep.pareto import network_fronts, parse_metrics
     from nnaccel.sweep.point import COLUMNS
     from nnaccel.sweep.run import plan, run_sweep
     from nnaccel.sweep.spec import build_spec
     from nnaccel.sweep.store import Store
+    from nnaccel.sweep.storefile import store_problem
     from nnaccel.zoo.squeezenext import FAMILY_SOURCE
 
-    # Everything is checked before any point runs: flags, files, networks, outputs, cluster.
+    # Everything is checked before any point runs: flags, outputs, the store, files,
+    # networks, the cluster. The outputs first, against the inputs named on the command line
+    # (the networks' own files once more when they are loaded).
+    outputs = [("--store", store), ("--csv", csv_path), ("--parquet", parquet_path)]
+    named = [p for p in (sweep_file, hw_file, *_named_files(nets)) if p]
+    check_outputs(outputs, named)
+    problem = store_problem(Path(store), must_exist=False)
+    if problem is not None:
+        raise SweepError(f"--store {store}: {problem}")
     metrics = parse_metrics(pareto_metrics) if pareto_metrics else None
-    for path in (csv_path, parquet_path, store):
-        check_output(path)
+    if scheduler:
+        from nnaccel.sweep.cluster import security_for
+
+        security_for(scheduler)  # an unsupported protocol or TLS not set up: before any work
     base = (build_configs(presets=(preset_name,) if preset_name else (), hw_file=hw_file)[0].hardware
             if preset_name or hw_file else None)
     spec = build_spec(nets, axes, points, sweep_file, base)
     if search == "nsga2":
         _guided(spec, store, metrics or parse_metrics("area,cycles"), budget, seed, population,
-                jobs, scheduler, use_dask, connect_timeout, csv_path, parquet_path, fmt, quiet)
+                jobs, scheduler, use_dask, connect_timeout, csv_path, parquet_path, fmt, quiet,
+                max_points)
         return
-    pl = plan(spec)
+    pl = plan(spec, max_points)
+    check_outputs(outputs, [*named, *(n.path for n in pl.networks if n.path)])
+    for note in pl.notes:
+        click.echo(note, err=True)
     client = None
     if scheduler or use_dask:
         from nnaccel.sweep.cluster import connect
@@ -162,7 +186,7 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     except (KeyboardInterrupt, SystemError) as exc:
         if not interrupted_by(exc):  # a SystemError numba raised for a pending Ctrl-C only
             raise
-        with Store(store) as st:
+        with Store(store, readonly=True) as st:
             have = len(st.present(pl.keys()))
         err.print(f"interrupted: {have} of {pl.size} points are in {store}; run the same command"
                   " again to compute the rest", highlight=False)
@@ -205,7 +229,7 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
 def _guided(spec: Any, store: str, metrics: tuple[str, ...], budget: int, seed: int,
             population: int | None, jobs: int | None, scheduler: str | None, use_dask: bool,
             connect_timeout: float, csv_path: str | None, parquet_path: str | None, fmt: str,
-            quiet: bool) -> None:
+            quiet: bool, max_points: int) -> None:
     """`sweep --search nsga2`: the guided search, its rows stored, its fronts printed."""
     from nnaccel.sweep.export import write_rows
     from nnaccel.sweep.pareto import network_fronts
@@ -229,7 +253,8 @@ def _guided(spec: Any, store: str, metrics: tuple[str, ...], budget: int, seed: 
                 err.print(f"nsga2: {done} of at most {total} hardware points evaluated"
                           f" ({time.perf_counter() - start:.0f} s)", highlight=False)
 
-        result = nsga2(spec, store, metrics, budget, seed, population, jobs, client, update)
+        result = nsga2(spec, store, metrics, budget, seed, population, jobs, client, update,
+                       max_points)
     except (KeyboardInterrupt, SystemError) as exc:
         if not interrupted_by(exc):
             raise
@@ -254,6 +279,19 @@ def _guided(spec: Any, store: str, metrics: tuple[str, ...], budget: int, seed: 
                f" {store}", err=fmt != "table")
     if not quiet:
         emit([_fronts_table(rows, metrics)], fmt)
+
+
+def _named_files(nets: tuple[str, ...]) -> list[str]:
+    """The files the NET arguments name (existing paths and glob matches), found without
+    reading any: inputs that no output may replace."""
+    import glob
+
+    out = []
+    for item in nets:
+        if item.startswith("sqnxt:"):
+            continue
+        out += glob.glob(item) if set("*?[") & set(item) else [item]
+    return [p for p in out if os.path.lexists(p)]
 
 
 #: Above this many networks the table of best configurations is left to --csv and `pareto`.
@@ -324,7 +362,9 @@ def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ..
     Per network, or with --set for the set of networks (geometric mean over them, on the
     configurations every network ran on). Example: nnaccel pareto sweep.db -m area,edp --set
     """
-    from nnaccel.sweep.export import check_output, read_rows, write_rows
+    from nnaccel.outputs import check_outputs
+    from nnaccel.sweep.axes import SweepError
+    from nnaccel.sweep.export import rows_for_fronts, write_rows
     from nnaccel.sweep.pareto import (
         CONFIG_COLUMNS,
         config_label,
@@ -335,13 +375,13 @@ def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ..
     )
 
     chosen = parse_metrics(metrics)
-    check_output(csv_path)
-    rows = read_rows(source)
+    check_outputs([("--csv", csv_path)], [source])
+    rows, notes = rows_for_fronts(source, chosen)
+    for note in notes:
+        click.echo(note, err=True)
     if networks:
         rows = [r for r in rows if r["network"] in networks]
     if not rows:
-        from nnaccel.sweep.axes import SweepError
-
         raise SweepError(f"{source}: no rows" + (" for those networks" if networks else ""))
     varying = varying_columns(rows)
     marked = set_front(rows, chosen) if network_set else network_fronts(rows, chosen)

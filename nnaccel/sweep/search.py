@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from nnaccel.sweep.axes import AXES, SweepError
 from nnaccel.sweep.netaxis import resolve_networks
 from nnaccel.sweep.point import HwPoint, model_version, network_hash
-from nnaccel.sweep.run import Plan, run_sweep
-from nnaccel.sweep.spec import SweepSpec, _point
+from nnaccel.sweep.run import Plan, _unique_names, check_size, run_sweep
+from nnaccel.sweep.spec import DEFAULT_MAX_POINTS, SweepSpec, _point
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -70,9 +70,11 @@ def default_population(budget: int) -> int:
 
 def nsga2(spec: SweepSpec, store: str | Path, metrics: Sequence[str], budget: int, seed: int = 0,
           population: int | None = None, jobs: int | None = None, client: Client | None = None,
-          progress: SearchProgress | None = None) -> SearchResult:
+          progress: SearchProgress | None = None, max_points: int = DEFAULT_MAX_POINTS
+          ) -> SearchResult:
     """Search the grid of `spec`'s axes for the front of `metrics` with at most `budget`
-    hardware points (each on every network of the spec)."""
+    hardware points (each on every network of the spec); refused, like a sweep, when that
+    is more than `max_points` points."""
     import optuna
     from optuna.distributions import CategoricalDistribution
 
@@ -82,7 +84,9 @@ def nsga2(spec: SweepSpec, store: str | Path, metrics: Sequence[str], budget: in
     fixed = {a: spec.axes[a][0] for a in AXES if a in spec.axes and a not in names}
     space = math.prod(len(v) for v in values)
     networks = resolve_networks(spec.networks)
+    check_size(len(networks), min(budget, space), max_points)
     hashes = tuple(network_hash(n) for n in networks)
+    networks, _ = _unique_names(networks, hashes)
     version = model_version()
     pop = population or default_population(budget)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
