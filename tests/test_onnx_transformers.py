@@ -132,6 +132,8 @@ def test_swin_window_attention():
     table = [la for la in network.layers if la.type == "embedding"]
     assert [(la.vocab, la.output_shape) for la in table] == [(49, (256, 2))]
     assert any(la.type == "transpose" and len(la.perm) == 5 for la in network.layers)
+    rolls = [(la.shifts, la.axes) for la in network.layers if la.type == "roll"]
+    assert rolls == [((2,), (0,)), ((2,), (1,)), ((6,), (0,)), ((6,), (1,))]  # shift, back
 
 
 @pytest.mark.parametrize("name", ["bert", "gpt2-decode", "llama"])

@@ -367,8 +367,34 @@ def concat(b: Builder, node, label, ins):
     if layer_axis is None or any(axis_of(x, axis) != layer_axis for x in xs):
         raise OpError(f"Concat along axis {axis} of {[list(x.onnx_dims()) for x in xs]}; "
                       "supported: along an axis other than the batch's")
+    rolled = _roll(b, label, xs, layer_axis, node.input)
+    if rolled is not None:
+        return [seen_as(b, b.as_tensor(rolled, (1, *rolled.shape)), tuple(out))]
     y = b.add_layer(label, "concat", xs, axis=layer_axis)
     return [seen_as(b, b.as_tensor(y, (1, *y.shape)), tuple(out))]
+
+
+def _roll(b: Builder, label: str, xs: list[Act], axis: int, names) -> Act | None:
+    """A Concat of a tensor's tail and head along one axis is a ``roll`` (torch.roll exports
+    so: Swin's shifted windows); the two slices, read by nothing else, give way to it."""
+    if len(xs) != 2 or len(names) != 2:
+        return None
+    tail, head = (b.by_name.get(x.layer) for x in xs)
+    if tail is None or head is None or tail["type"] != "slice" or head["type"] != "slice" or \
+            tail["inputs"] != head["inputs"] or tail.get("axis", 0) != axis or \
+            head.get("axis", 0) != axis or tail["input_shapes"] != head["input_shapes"]:
+        return None
+    n = tail["input_shapes"][0][axis]
+    (s, e), (s2, e2) = tail["channels"], head["channels"]
+    if (e, s2, e2) != (n, 0, s) or any(b.uses.get(t) != 1 for t in names) or \
+            xs[0].layer == xs[1].layer:
+        return None
+    for layer in (tail, head):
+        b.layers.remove(layer)
+        del b.by_name[layer["name"]]
+        b.tensors.pop(layer["name"], None)
+    source = Act(tail["inputs"][0], tuple(tail["input_shapes"][0]))
+    return b.add_layer(label, "roll", [source], shifts=[n - s], axes=[axis])
 
 
 def slice_axis(b: Builder, label: str, x: Act, axis: int, start: int, end: int,
