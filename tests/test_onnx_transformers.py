@@ -55,6 +55,8 @@ def test_bert_layers_and_names():
     gelu = [la for la in network.layers if la.type == "activation" and la.function == "gelu"]
     assert [la.name for la in gelu] == [f"encoder.layer.{i}.intermediate.intermediate_act_fn"
                                         ".gelu" for i in range(2)]
+    scores = [la for la in network.layers if la.type == "matmul" and la.transpose_b]
+    assert [la.input_shapes for la in scores] == [((4, 8, 8), (4, 8, 8))] * 2  # K as stored
     assert network.layer("encoder.layer.1.attention.self.query").type == "linear"
     assert network.layer("encoder.layer.1.attention.self.query").bias
     assert network.name == "bert"  # 'main_graph' says nothing: the file's name

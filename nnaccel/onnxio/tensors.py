@@ -269,7 +269,7 @@ def _tied(b: Builder, w: np.ndarray) -> bool:
     return False
 
 
-def matmul_acts(b: Builder, label: str, x: Act, y: Act) -> Act:
+def matmul_acts(b: Builder, label: str, x: Act, y: Act, y_name: str = "") -> Act:
     """A product of two activations, batched over the leading (head) axes."""
     x, y = b.tensor(x), b.tensor(y)
     xd, yd = x.dims, y.dims
@@ -279,8 +279,34 @@ def matmul_acts(b: Builder, label: str, x: Act, y: Act) -> Act:
     rank = max(len(x.shape), len(y.shape), 2)
     x = seen_as(b, x, (1,) * (rank + 1 - len(xd)) + xd) if len(x.shape) < rank else x
     y = seen_as(b, y, (1,) * (rank + 1 - len(yd)) + yd) if len(y.shape) < rank else y
-    z = b.add_layer(label, "matmul", [x, y])
+    stored = _stored_transposed(b, y, y_name)
+    if stored is not None:  # attention's K as it is stored: B [..., E, D]
+        z = b.add_layer(label, "matmul", [x, stored], transpose_b=True)
+    else:
+        z = b.add_layer(label, "matmul", [x, y])
     return seen_as(b, b.as_tensor(z, (1, *z.shape)), out)
+
+
+def _stored_transposed(b: Builder, y: Act, name: str) -> Act | None:
+    """When B is a transpose layer read by nothing else that moves the last axis of its input
+    to the second-to-last place (K transposed for Q·Kᵀ), the product reads B as the rest of
+    the reordering leaves it, its last axis in place (often no transpose at all), with
+    ``transpose_b``."""
+    layer = b.by_name.get(y.layer)
+    if layer is None or layer["type"] != "transpose" or b.uses.get(name) != 1 or \
+            y.shape != tuple(layer["output_shape"]):
+        return None
+    perm = list(layer["perm"])
+    rest = perm[:-2] + [perm[-1], perm[-2]]
+    if rest[-1] != len(rest) - 1:  # the rest would move the last axis: no better than before
+        return None
+    source = Act(layer["inputs"][0], tuple(layer["input_shapes"][0]))
+    b.layers.remove(layer)
+    del b.by_name[layer["name"]]
+    b.tensors.pop(layer["name"], None)
+    if rest == sorted(rest):
+        return source
+    return b.add_layer(layer["name"], "transpose", [source], perm=rest)
 
 
 def embedding(b: Builder, node, label, ins):
