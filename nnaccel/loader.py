@@ -54,20 +54,22 @@ def resolve_network(path_or_name: str | Path) -> Path:
                        f"(bundled: {names})")
 
 
-def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Network:
+def load_network(path_or_name: str | Path, sparsity: str | None = None,
+                 name: str | None = None) -> Network:
     """Read and validate a network file; ``path_or_name`` may name a bundled network.
 
     A ``.onnx`` file is imported (``nnaccel.onnxio``, which needs the ``onnx`` extra).
     ``sparsity="measured"`` sets each conv/fc layer's sparsity to the zeros of its actual
     weights: an ONNX file's initializers, or for a JSON file the ``.npz`` of the same stem
     beside it; ``"measured=FILE.npz"`` names the weights file.
+    `name` renames an ONNX model's network (its graph's or file's name otherwise).
     Raises NetworkError, naming the file, the layer and the field, for anything wrong.
     """
     path = resolve_network(path_or_name)
     if path.suffix.lower() == ".onnx":
         from nnaccel.onnxio import import_onnx  # the optional dependency, only when needed
 
-        return import_onnx(path, measured=sparsity is not None and sparsity != "")
+        return import_onnx(path, measured=sparsity is not None and sparsity != "", name=name)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

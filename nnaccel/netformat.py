@@ -345,6 +345,26 @@ def _parse_constant(text: str) -> Any:
     raise _BadLiteral(f"{text} is not a JSON number")
 
 
+def loads_strict(text: str, path: str, field: str | None = None) -> Any:
+    """`text` parsed as the network format parses JSON: no NaN or Infinity, no key twice, no
+    float that overflows, nesting bounded; else NetworkError naming `path` (and `field`)."""
+    what = "invalid JSON" if field else "invalid file"
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates,
+                          parse_float=_parse_float, parse_constant=_parse_constant)
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    except _DuplicateKey as exc:
+        message = f"{what}: the key '{exc.key}' appears twice in one object"
+    except _BadLiteral as exc:
+        message = f"{what}: {exc.message}"
+    except ValueError:  # an integer literal of thousands of digits (Python's guard)
+        message = f"{what}: an integer literal of more than 4,300 digits"
+    except (RecursionError, MemoryError):
+        message = "invalid JSON: nested too deeply"
+    raise NetworkError(path, message, field=field)
+
+
 def parse_network_text(text: str, path: str) -> dict[str, Any]:
     """Parse and validate a network file's text.
 
@@ -352,19 +372,7 @@ def parse_network_text(text: str, path: str) -> dict[str, Any]:
     of keyword-argument dicts for ``Layer``. Raises NetworkError on the first problem.
     """
     check = _Checker(path)
-    try:
-        raw = json.loads(text, object_pairs_hook=_reject_duplicates,
-                         parse_float=_parse_float, parse_constant=_parse_constant)
-    except json.JSONDecodeError as exc:
-        check.fail(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
-    except _DuplicateKey as exc:
-        check.fail(f"invalid file: the key '{exc.key}' appears twice in one object")
-    except _BadLiteral as exc:
-        check.fail(f"invalid file: {exc.message}")
-    except ValueError:  # an integer literal of thousands of digits (Python's guard)
-        check.fail("invalid file: an integer literal of more than 4,300 digits")
-    except (RecursionError, MemoryError):
-        check.fail("invalid JSON: nested too deeply")
+    raw = loads_strict(text, path)
     if not isinstance(raw, dict):
         check.fail("expected a JSON object at the top level")
 
@@ -637,3 +645,32 @@ def dumps_network(network: Network) -> str:
     lines.append(",\n".join(body))
     lines += ["  ]", "}"]
     return "\n".join(lines) + "\n"
+
+
+def check_sizes(network: Network, where: str, seen: set | None = None) -> None:
+    """The size limits of a network file (`limits`) applied to a network built in code (a
+    generated family): layers, every shape's entries and elements, every layer's work.
+    NetworkError naming `where`, the layer and the field. `seen`: layer shapes already
+    checked, skipped (a family repeats a few shapes many times)."""
+    if len(network.layers) > limits.MAX_LAYERS:
+        raise NetworkError(where, f"{len(network.layers):,} layers, above the limit of"
+                           f" {limits.MAX_LAYERS:,} (docs/network-format.md, 'Limits')")
+    seen = set() if seen is None else seen
+    for layer in network.layers:
+        fields = {"type": layer.type, "input_shapes": layer.input_shapes,
+                  "output_shape": layer.output_shape, "padding": layer.padding,
+                  "kernel": layer.kernel, "dilation": layer.dilation, "groups": layer.groups}
+        key = tuple(fields.values())
+        if key in seen:
+            continue
+        for shape in (*layer.input_shapes, layer.output_shape):
+            if max(shape) > limits.MAX_DIM or math.prod(shape) > limits.MAX_WORK:
+                raise NetworkError(where, f"a shape {list(shape)} beyond the limits of a network"
+                                   f" file (entries at most 2**30, elements at most 2**40;"
+                                   " docs/network-format.md, 'Limits')", layer.name,
+                                   "output_shape")
+        work = _work(fields)
+        if work > limits.MAX_WORK:
+            raise NetworkError(where, f"the layer's work is {work:.3g}, above the limit of 2**40"
+                               " (docs/network-format.md, 'Limits')", layer.name, "output_shape")
+        seen.add(key)

@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 from .compare import Config  # noqa: E402
 from .errors import NnaccelError  # noqa: E402
-from .figlayout import Point, freeze_layout, place_labels, readable_log_axis  # noqa: E402
+from .figlayout import Point, freeze_layout, place_labels, plain, readable_log_axis  # noqa: E402
 from .network import Layer  # noqa: E402
 from .outputs import write_atomic  # noqa: E402
 from .simulate import Result  # noqa: E402
@@ -138,13 +138,13 @@ def plot_layers(runs: Runs) -> Figure:
             cyc = [by_key[k].cycles if k in by_key else 0 for k in order]
             eff = [by_key[k].efficiency if k in by_key else math.nan for k in order]
             energy = [by_key[k].energy if k in by_key else 0 for k in order]
-            ax.bar(xs, [c / 1e6 for c in cyc], width, color=colors[i], label=res.network.name)
+            ax.bar(xs, [c / 1e6 for c in cyc], width, color=colors[i], label=plain(res.network.name))
             ax2.plot(xs, eff, ":", marker="o", markersize=3, lw=0.7, color=colors[i],
                      markeredgecolor="black", markeredgewidth=0.3)
             ax_e.bar(xs, [e / 1e6 for e in energy], width, color=colors[i])
         hw = config.hardware
         unit = "MAC units" if hw.energy.unit == "mac" else "pJ"
-        ax.set_title(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer",
+        ax.set_title(plain(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer"),
                      fontsize=11)
         ax.set_ylabel("cycles (millions)")
         ax_e.set_ylabel(f"energy (millions of {unit})")
@@ -155,13 +155,13 @@ def plot_layers(runs: Runs) -> Figure:
         ax.sharex(ax_e)  # one set of layer names, under the energy panel
         ax.tick_params(axis="x", labelbottom=False)
         ax_e.set_xticks(range(len(order)))
-        ax_e.set_xticklabels([_axis_label(k, groups) for k in order], rotation=90, fontsize=8)
+        ax_e.set_xticklabels([plain(_axis_label(k, groups)) for k in order], rotation=90, fontsize=8)
         ax_e.set_xlim(-0.6, len(order) - 0.4)
         for a in (ax, ax_e):
             a.yaxis.set_major_locator(plt.MaxNLocator(nbins=5, min_n_ticks=3))
         ax2.yaxis.set_major_locator(plt.MaxNLocator(nbins=5, min_n_ticks=3))
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors]
-    names = [r.network.name for r in runs[0][1]]
+    names = [plain(r.network.name) for r in runs[0][1]]
     handles.append(Line2D([], [], color="grey", ls=":", marker="o", markersize=3))
     names.append("efficiency (right axis)")
     fig.legend(handles, names, loc="outside upper center", ncols=min(len(names), 6), fontsize=9,
@@ -226,7 +226,7 @@ def plot_tradeoff(runs: Runs, accuracy: Mapping[str, float] | None = None) -> Fi
                 ours = r.energy_total if what == "energy" else r.cycles / fastest
                 ax.scatter([ours], [acc], s=size, color=colors[i], alpha=0.7,
                            edgecolors="black", linewidths=0.5, zorder=3)
-                points.append(Point(ours, acc, r.network.name, radius))
+                points.append(Point(ours, acc, plain(r.network.name), radius))
                 xs.append(ours)
                 theirs = p.get(f"{what}_{key}") if key else None
                 if theirs is not None:
@@ -245,7 +245,7 @@ def plot_tradeoff(runs: Runs, accuracy: Mapping[str, float] | None = None) -> Fi
             ax.set_ylabel("top-1 accuracy (%)")
             ax.set_xlabel(f"energy per inference (MAC units{scale})" if what == "energy"
                           else f"time (× the fastest network drawn{scale})")
-            ax.set_title(f"{config.label}: accuracy vs {what}", fontsize=11)
+            ax.set_title(plain(f"{config.label}: accuracy vs {what}"), fontsize=11)
             ax.grid(True, which="major", alpha=0.3)
             placements.append((ax, points, hollow))
     handles = [
@@ -325,22 +325,22 @@ def plot_roofline(runs: Runs) -> Figure:
         bw = hw.dram_bytes_per_cycle
         sparse_peak = hw.pes / float(hw.density)
         roof = ax.plot(grid, [min(hw.pes, x * bw) for x in grid], "k-", lw=1.5,
-                       label=f"{config.label} roof: min({hw.pes} PEs, intensity × {bw} B/cycle)")
+                       label=plain(f"{config.label} roof: min({hw.pes} PEs, intensity × {bw} B/cycle)"))
         sparse = ax.plot(grid, [min(sparse_peak, x * bw) for x in grid], "k--", lw=1,
-                         label=f"{config.label}, OS skipping {hw.sparsity:.0%} zero weights:"
-                               f" {sparse_peak:.0f} MACs/cycle")
+                         label=plain(f"{config.label}, OS skipping {hw.sparsity:.0%} zero weights:"
+                                     f" {sparse_peak:.0f} MACs/cycle"))
         readable_log_axis(ax, "x", lo, hi)
         ys = [p[3] for p in pts_all]
         readable_log_axis(ax, "y", min(ys), max(sparse_peak, max(ys)))
         ax.set_xlabel("arithmetic intensity (MACs per DRAM byte)")
         ax.set_ylabel("performance (MACs per cycle)")
-        ax.set_title(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer", fontsize=11)
+        ax.set_title(plain(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer"), fontsize=11)
         ax.grid(True, which="major", alpha=0.3)
         handles += roof + sparse
     for kind, marker in markers.items():
         handles.append(Line2D([], [], marker=marker, ls="", color="grey", label=kind))
     for i, r in enumerate(runs[0][1]):
-        handles.append(Line2D([], [], marker="s", ls="", color=colors[i], label=r.network.name))
+        handles.append(Line2D([], [], marker="s", ls="", color=colors[i], label=plain(r.network.name)))
     fig.legend(handles=handles, loc="outside lower center", ncols=2 if len(runs) < 2 else 3,
                fontsize=9)
     fig.suptitle("Roofline: every conv/fc layer", fontsize=13)

@@ -26,7 +26,11 @@ def _write_text(path: str, text: str) -> None:
 @click.option("--sparsity", type=SPARSITY, metavar="measured",
               help="'measured': record each conv/fc layer's zeros in its weights as its own "
                    "sparsity.")
-def import_cmd(model: str, output: str | None, sparsity: float | str | None) -> None:
+@click.option("--name", metavar="TEXT",
+              help="The network's name (default: the graph's, when it has a real one, else "
+                   "the file's stem).")
+def import_cmd(model: str, output: str | None, sparsity: float | str | None,
+               name: str | None) -> None:
     """Read an ONNX MODEL into a network file (deterministic: same model, same bytes).
 
     Every command that takes NET also reads an .onnx file directly; import writes the network
@@ -41,8 +45,8 @@ def import_cmd(model: str, output: str | None, sparsity: float | str | None) -> 
         raise NnaccelError(f"{model}: expected an .onnx model")
     if sparsity is not None and not isinstance(sparsity, str):
         raise NnaccelError("--sparsity for import takes only 'measured'")
-    network = load_network(model, measured_spec(sparsity))
-    check_outputs([("-o", output)], [model])
+    check_outputs([("-o", output)], [model])  # before the model is read: it may be large
+    network = load_network(model, measured_spec(sparsity), name=name)
     text = dumps_network(network)
     if output:
         _write_text(output, text)
@@ -66,10 +70,10 @@ def export_cmd(net: str, output: str, weights: str, seed: int) -> None:
 
     Example: nnaccel export sqnxt23v5 -o sqnxt23v5.onnx
     """
-    from nnaccel.loader import load_network
+    from nnaccel.loader import load_network, resolve_network
     from nnaccel.onnxio import export_onnx
 
+    check_outputs([("-o", output)], [resolve_network(net)])
     network = load_network(net)
-    check_outputs([("-o", output)], [network.path])
     export_onnx(network, output, weights=weights, seed=seed)
     click.echo(f"wrote {output}: {network.name}, {len(network.layers)} layers", err=True)

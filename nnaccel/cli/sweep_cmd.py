@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +15,7 @@ from rich.console import Console
 from nnaccel.cli.hwopts import build_configs
 from nnaccel.cli.tables import Column, TableData, emit, format_option
 from nnaccel.errors import interrupted_by
+from nnaccel.sweep.spec import DEFAULT_MAX_POINTS, MAX_POINTS
 
 _AXIS_FLAGS = (
     ("array", "--array", "PE arrays RxC: 8x8,16x16,12x4 or 4x4..32x32 (dimensions double)."),
@@ -78,23 +81,38 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
 @click.option("--csv", "csv_path", metavar="FILE", help="Write this sweep's rows to FILE (CSV).")
 @click.option("--parquet", "parquet_path", metavar="FILE",
               help="Write this sweep's rows to FILE (Parquet).")
-@click.option("--pareto", "pareto_metrics", metavar="M,M[,M]",
-              help="Mark each network's Pareto front over two or three of area, cycles, energy,"
+@click.option("--pareto", "pareto_metrics", metavar="M,M[,M[,M]]",
+              help="Mark each network's Pareto front over two to four of area, cycles, energy,"
                    " edp (a 'pareto' column) and print the fronts.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
               help="Worker processes (default: every core).")
+@click.option("--max-points", type=click.IntRange(min=1), default=DEFAULT_MAX_POINTS,
+              show_default=True, metavar="N",
+              help="Refuse a sweep of more points than N, before any work (a typo's guard:"
+                   f" raise it to confirm a larger one; at most {MAX_POINTS:,}).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786.")
 @click.option("--dask", "use_dask", is_flag=True,
               help="Run on Dask: the --scheduler, else a local Dask cluster of this machine.")
 @click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               metavar="SECONDS", help="How long to try to reach the --scheduler.")
+@click.option("--search", type=click.Choice(["grid", "nsga2"]), default="grid", show_default=True,
+              help="grid: every point of the axes' cross product; nsga2: a guided search"
+                   " (Optuna's NSGA-II) of that grid for the front of the --pareto metrics"
+                   " (default area,cycles), within --budget points.")
+@click.option("--budget", type=click.IntRange(min=1), default=300, show_default=True,
+              metavar="N", help="With --search nsga2: hardware points to evaluate, at most.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="With --search nsga2: the sampler's seed (the same seed resumes a search).")
+@click.option("--population", type=click.IntRange(min=2), metavar="N",
+              help="With --search nsga2: points per generation (default: budget/8, 8 to 50).")
 @format_option
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
 def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None,
           hw_file: str | None, points: tuple[str, ...], store: str, csv_path: str | None,
           parquet_path: str | None, pareto_metrics: str | None, jobs: int | None,
-          scheduler: str | None, use_dask: bool, connect_timeout: float, fmt: str,
+          max_points: int, scheduler: str | None, use_dask: bool, connect_timeout: float,
+          search: str, budget: int, seed: int, population: int | None, fmt: str,
           quiet: bool, **axes: str | None) -> None:
     """Simulate every NET on every hardware point; rows into a resumable results store.
 
@@ -104,23 +122,47 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     time, energy (dynamic, static, total), EDP, DRAM bytes and utilization.
 
     Example: nnaccel sweep all --array 8x8,16x16 --buffer 32KB..512KB --csv out.csv
+
+    A grid too large to run: nnaccel sweep sqnxt23v5 --array 4x4..64x64 --buffer 8KB..2MB
+    --bandwidth 2GB/s..64GB/s --search nsga2 --budget 300 --pareto area,cycles,energy
     """
-    from nnaccel.sweep.export import check_output, write_rows
+    from nnaccel.outputs import check_outputs
+    from nnaccel.sweep.axes import SweepError
+    from nnaccel.sweep.export import write_rows
     from nnaccel.sweep.pareto import network_fronts, parse_metrics
     from nnaccel.sweep.point import COLUMNS
     from nnaccel.sweep.run import plan, run_sweep
     from nnaccel.sweep.spec import build_spec
     from nnaccel.sweep.store import Store
+    from nnaccel.sweep.storefile import store_problem
     from nnaccel.zoo.squeezenext import FAMILY_SOURCE
 
-    # Everything is checked before any point runs: flags, files, networks, outputs, cluster.
+    # Everything is checked before any point runs: flags, outputs, the store, files,
+    # networks, the cluster. The outputs first, against the inputs named on the command line
+    # (the networks' own files once more when they are loaded).
+    outputs = [("--store", store), ("--csv", csv_path), ("--parquet", parquet_path)]
+    named = [p for p in (sweep_file, hw_file, *_named_files(nets)) if p]
+    check_outputs(outputs, named)
+    problem = store_problem(Path(store), must_exist=False)
+    if problem is not None:
+        raise SweepError(f"--store {store}: {problem}")
     metrics = parse_metrics(pareto_metrics) if pareto_metrics else None
-    for path in (csv_path, parquet_path, store):
-        check_output(path)
+    if scheduler:
+        from nnaccel.sweep.cluster import security_for
+
+        security_for(scheduler)  # an unsupported protocol or TLS not set up: before any work
     base = (build_configs(presets=(preset_name,) if preset_name else (), hw_file=hw_file)[0].hardware
             if preset_name or hw_file else None)
     spec = build_spec(nets, axes, points, sweep_file, base)
-    pl = plan(spec)
+    if search == "nsga2":
+        _guided(spec, store, metrics or parse_metrics("area,cycles"), budget, seed, population,
+                jobs, scheduler, use_dask, connect_timeout, csv_path, parquet_path, fmt, quiet,
+                max_points)
+        return
+    pl = plan(spec, max_points)
+    check_outputs(outputs, [*named, *(n.path for n in pl.networks if n.path)])
+    for note in pl.notes:
+        click.echo(note, err=True)
     client = None
     if scheduler or use_dask:
         from nnaccel.sweep.cluster import connect
@@ -144,7 +186,7 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     except (KeyboardInterrupt, SystemError) as exc:
         if not interrupted_by(exc):  # a SystemError numba raised for a pending Ctrl-C only
             raise
-        with Store(store) as st:
+        with Store(store, readonly=True) as st:
             have = len(st.present(pl.keys()))
         err.print(f"interrupted: {have} of {pl.size} points are in {store}; run the same command"
                   " again to compute the rest", highlight=False)
@@ -182,6 +224,74 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
 
         for rank in paper_ranks(rows):  # the paper's variants among a family (paper §5)
             click.echo(rank.line())
+
+
+def _guided(spec: Any, store: str, metrics: tuple[str, ...], budget: int, seed: int,
+            population: int | None, jobs: int | None, scheduler: str | None, use_dask: bool,
+            connect_timeout: float, csv_path: str | None, parquet_path: str | None, fmt: str,
+            quiet: bool, max_points: int) -> None:
+    """`sweep --search nsga2`: the guided search, its rows stored, its fronts printed."""
+    from nnaccel.sweep.export import write_rows
+    from nnaccel.sweep.pareto import network_fronts
+    from nnaccel.sweep.point import COLUMNS
+    from nnaccel.sweep.search import nsga2, space_of
+    from nnaccel.sweep.store import Store
+
+    space_of(spec)  # a spec without axes to search fails before anything starts
+    client = None
+    if scheduler or use_dask:
+        from nnaccel.sweep.cluster import connect
+
+        client = connect(scheduler, connect_timeout)
+    err = Console(stderr=True)
+    start = time.perf_counter()
+    try:
+        Store(store).close()  # a file that is not a store fails here, not after the work
+
+        def update(done: int, total: int) -> None:
+            if not quiet:
+                err.print(f"nsga2: {done} of at most {total} hardware points evaluated"
+                          f" ({time.perf_counter() - start:.0f} s)", highlight=False)
+
+        result = nsga2(spec, store, metrics, budget, seed, population, jobs, client, update,
+                       max_points)
+    except (KeyboardInterrupt, SystemError) as exc:
+        if not interrupted_by(exc):
+            raise
+        err.print(f"interrupted: every point evaluated so far is in {store}; run the same"
+                  " command (same --seed) again to resume", highlight=False)
+        sys.exit(130)
+    finally:
+        if client is not None:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    seconds = time.perf_counter() - start
+    rows = network_fronts(list(result.rows), metrics)
+    for path in (csv_path, parquet_path):
+        if path:
+            write_rows(path, rows, [*COLUMNS, "pareto"])
+    share = result.evaluated / result.space if result.space else 0.0
+    click.echo(f"nsga2: {result.evaluated} of the grid's {result.space:,} hardware points"
+               f" ({share:.1%}) x {len({r['network'] for r in rows})} networks in"
+               f" {seconds:.1f} s; {result.computed} computed, {result.reused} from the store"
+               f" {store}", err=fmt != "table")
+    if not quiet:
+        emit([_fronts_table(rows, metrics)], fmt)
+
+
+def _named_files(nets: tuple[str, ...]) -> list[str]:
+    """The files the NET arguments name (existing paths and glob matches), found without
+    reading any: inputs that no output may replace."""
+    import glob
+
+    out = []
+    for item in nets:
+        if item.startswith("sqnxt:"):
+            continue
+        out += glob.glob(item) if set("*?[") & set(item) else [item]
+    return [p for p in out if os.path.lexists(p)]
 
 
 #: Above this many networks the table of best configurations is left to --csv and `pareto`.
@@ -237,8 +347,8 @@ def _fronts_table(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table
 
 @click.command("pareto")
 @click.argument("source", type=click.Path(dir_okay=False))
-@click.option("--metrics", "-m", default="area,energy", show_default=True, metavar="M,M[,M]",
-              help="Two or three of area, cycles, energy, edp (all minimised).")
+@click.option("--metrics", "-m", default="area,energy", show_default=True, metavar="M,M[,M[,M]]",
+              help="Two to four of area, cycles, energy, edp (all minimised).")
 @click.option("--set", "network_set", is_flag=True,
               help="The front of the whole network set (geometric mean per configuration).")
 @click.option("--network", "networks", multiple=True, metavar="NAME",
@@ -252,7 +362,9 @@ def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ..
     Per network, or with --set for the set of networks (geometric mean over them, on the
     configurations every network ran on). Example: nnaccel pareto sweep.db -m area,edp --set
     """
-    from nnaccel.sweep.export import check_output, read_rows, write_rows
+    from nnaccel.outputs import check_outputs
+    from nnaccel.sweep.axes import SweepError
+    from nnaccel.sweep.export import rows_for_fronts, write_rows
     from nnaccel.sweep.pareto import (
         CONFIG_COLUMNS,
         config_label,
@@ -263,13 +375,13 @@ def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ..
     )
 
     chosen = parse_metrics(metrics)
-    check_output(csv_path)
-    rows = read_rows(source)
+    check_outputs([("--csv", csv_path)], [source])
+    rows, notes = rows_for_fronts(source, chosen)
+    for note in notes:
+        click.echo(note, err=True)
     if networks:
         rows = [r for r in rows if r["network"] in networks]
     if not rows:
-        from nnaccel.sweep.axes import SweepError
-
         raise SweepError(f"{source}: no rows" + (" for those networks" if networks else ""))
     varying = varying_columns(rows)
     marked = set_front(rows, chosen) if network_set else network_fronts(rows, chosen)

@@ -16,16 +16,22 @@ from typing import TYPE_CHECKING, Any
 from nnaccel.errors import NnaccelError
 from nnaccel.network import Network
 from nnaccel.sweep.axes import SweepError
-from nnaccel.sweep.local import OnDone
+from nnaccel.sweep.local import Batch, OnDone
 from nnaccel.sweep.point import CacheMap, Task, model_version, run_task
 
 if TYPE_CHECKING:
     from distributed import Client
 
 
+#: Protocols of a scheduler address nnaccel connects to; the TLS ones need Dask's TLS settings.
+PROTOCOLS = ("tcp", "tls", "ws", "wss")
+_TLS = ("tls", "wss")
+
+
 def connect(address: str | None, timeout_s: float = 10.0) -> Client:
     """A client of the scheduler at `address` (tcp://HOST:8786), or of a new local cluster of
-    this machine's cores when `address` is None. Fails with one line if it cannot connect."""
+    this machine's cores when `address` is None. Fails with one line if it cannot connect:
+    an unsupported protocol, TLS without its settings, a scheduler that does not answer."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as e:  # pragma: no cover - a dependency of nnaccel
@@ -33,10 +39,34 @@ def connect(address: str | None, timeout_s: float = 10.0) -> Client:
     if address is None:
         cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
         return Client(cluster)
+    security = security_for(address)
     try:
-        return Client(address, timeout=timeout_s)
-    except (OSError, TimeoutError, ValueError) as e:
+        return Client(address, timeout=timeout_s, security=security)
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
         raise SweepError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+
+
+def security_for(address: str) -> Any:
+    """Dask's TLS settings for a tls:// or wss:// address (None for the others), or
+    SweepError for a protocol nnaccel does not use or TLS that is not set up."""
+    from distributed.security import Security
+
+    scheme, sep, rest = address.partition("://")
+    scheme = scheme.lower() if sep else "tcp"
+    if sep and not rest.strip():
+        raise SweepError(f"--scheduler {address}: no host after {scheme}://")
+    if scheme not in PROTOCOLS:
+        raise SweepError(f"--scheduler {address}: protocol {scheme}:// is not supported; use"
+                         " tcp://HOST:8786 (or tls://, ws://, wss:// with Dask's settings)")
+    if scheme not in _TLS:
+        return None
+    security = Security()
+    if security.get_connection_args("client").get("ssl_context") is None:
+        raise SweepError(f"--scheduler {address}: {scheme}:// needs Dask's TLS settings, which"
+                         " are not set: distributed.comm.tls.ca-file, .client.cert and"
+                         " .client.key (e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE=ca.pem;"
+                         " docs/sweep.md, 'On a cluster')")
+    return security
 
 
 def _worker_caches() -> CacheMap | None:
@@ -55,36 +85,40 @@ def _worker_caches() -> CacheMap | None:
     return per_thread.setdefault(threading.get_ident(), CacheMap())
 
 
-def _remote(networks: list[Network], task: Task, version: str) -> list[tuple[str, dict[str, Any]]]:
+def _remote(networks: list[Network], batch: Batch, version: str
+            ) -> list[list[tuple[str, dict[str, Any]]]]:
     mine = model_version()
     if mine != version:
         raise NnaccelError(f"a Dask worker runs nnaccel model {mine}, this sweep {version};"
                            " install the same nnaccel on the workers")
-    local = Task(task.point, tuple(range(len(networks))), task.keys, task.hashes)
+    caches = _worker_caches()
     try:
-        return run_task(networks, local, _worker_caches())
+        # `networks` are the batch's own (its tasks share them): numbered from 0 here
+        return [run_task(networks, Task(t.point, tuple(range(len(networks))), t.keys, t.hashes),
+                         caches) for t in batch]
     except NnaccelError as e:
         raise NnaccelError(str(e)) from None
 
 
-def run_dask(client: Client, networks: Sequence[Network], tasks: Sequence[Task], version: str,
+def run_dask(client: Client, networks: Sequence[Network], batches: Sequence[Batch], version: str,
              on_done: OnDone) -> None:
-    """Every task on the cluster behind `client`; `on_done` here as each finishes."""
+    """Every batch of tasks on the cluster behind `client`; `on_done` here as each finishes."""
     from distributed import as_completed
 
-    if not tasks:
+    if not batches:
         return
     scattered = client.scatter(list(networks), broadcast=True)
     futures = {}
-    for task in tasks:
-        args = [scattered[i] for i in task.networks]
-        futures[client.submit(_remote, args, task, version, pure=False)] = task
+    for batch in batches:
+        args = [scattered[i] for i in batch[0].networks]
+        futures[client.submit(_remote, args, batch, version, pure=False)] = batch
     try:
         for future in as_completed(futures):
             try:
-                rows = future.result()
+                results = future.result()
             except NnaccelError as e:
                 raise NnaccelError(str(e)) from None
-            on_done(futures[future], rows)
+            for task, rows in zip(futures[future], results, strict=True):
+                on_done(task, rows)
     finally:
         client.cancel(list(futures))

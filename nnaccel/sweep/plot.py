@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from nnaccel.figlayout import plain  # noqa: E402
 from nnaccel.sweep.pareto import config_label, network_fronts, set_front, varying_columns  # noqa: E402
 
 _NAMES = {"area_mm2": "area (mm²)", "cycles": "cycles", "energy_total": "energy",
@@ -48,13 +49,14 @@ def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], t
         ax.step([r[x] for r in front], [r[y] for r in front], where="post", color="C3", lw=1)
     step = max(1, len(front) // MAX_LABELS + (len(front) % MAX_LABELS > 0))
     for r in front[::step]:
-        ax.annotate(config_label(r, varying), (r[x], r[y]), fontsize=6, xytext=(4, 3),
+        ax.annotate(plain(config_label(r, varying)), (r[x], r[y]), fontsize=6, xytext=(4, 3),
                     textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    # log axes where every value can be on one (an energy table of zeros gives zero energies)
+    ax.set_xscale("log" if min(xs, default=1) > 0 else "linear")
+    ax.set_yscale("log" if min(ys, default=1) > 0 else "linear")
     ax.set_xlabel(_axis_name(x, rows))
     ax.set_ylabel(_axis_name(y, rows))
-    ax.set_title(title, fontsize=9)
+    ax.set_title(plain(title), fontsize=9)
     ax.legend(fontsize=7, loc="upper right")
 
 
