@@ -68,7 +68,8 @@ def trace(net: str, layer: str, configs: Sequence[Config], network_sparsity: str
 
     find_layer(network, layer)  # a misspelt layer fails before any work
     check_outputs([("-o", f) for f in files], [network.path])
-    warm_up(Console(stderr=True))
+    err = Console(stderr=True)
+    warm_up(err)
     config = configs[0]
 
     def work():
@@ -77,7 +78,9 @@ def trace(net: str, layer: str, configs: Sequence[Config], network_sparsity: str
         return layer_timeline(network, config.hardware, layer, config.dataflow,
                               config.objective, span)
 
-    tl = run_in_child(work)
+    # the step engine runs a long layer for seconds (VGG-19's conv4_2: about 5): say so
+    with err.status(f"running {layer} cycle by cycle (step engine)"):
+        tl = run_in_child(work)
     for f in files:
         if _suffix(f).startswith(".json"):
             from nnaccel.trace import write_chrome
