@@ -22,6 +22,7 @@ BUILDERS = {
     "bert": onnx_tokens.bert,
     "gpt2-prefill": onnx_tokens.gpt2,
     "gpt2-decode": lambda: onnx_tokens.gpt2(t=1, past=7),
+    "gpt2-dynamo": lambda: onnx_tokens.gpt2(vocab=2100, dynamo=True),
     "llama": onnx_tokens.llama,
     "vit": onnx_tokens.vit,
     "convnext": onnx_tokens.convnext,
@@ -75,6 +76,16 @@ def test_gpt2_decode_step_reads_its_cache_as_inputs():
     head = network.layer("lm_head")
     assert head.tied and head.params == 0  # the table is counted once, at the embedding
     assert {la.function for la in network.layers if la.type == "activation"} >= {"gelu_tanh"}
+
+
+def test_gpt2_as_the_dynamo_exporter_writes_it():
+    """The LM head reads the table through a Transpose node (a view, never folded: a real
+    table is 38.6 M elements, above the folding limit) and is tied by that; layers are named
+    from the name scopes in the nodes' metadata."""
+    network, _, _ = imported("gpt2-dynamo")
+    assert network.layer("lm_head").tied
+    assert network.layer("transformer.h.1.attn.c_attn").type == "linear"
+    assert network.layer("transformer.h.1.ln_2").type == "layernorm"
 
 
 def test_gpt2_prefill_mask_is_a_fixed_constant():

@@ -248,6 +248,7 @@ def walk(path: Path, model: onnx.ModelProto) -> Imported:
                 b.external[id(array)] = outside[tensor.name]
             else:
                 b.values[tensor.name] = to_array(tensor)
+            b.sources[id(b.values[tensor.name])] = tensor.name
     except WeightError as exc:
         raise _fail(path, str(exc)) from None
     b.learned.update(t.name for t in graph.initializer

@@ -259,7 +259,10 @@ def linear(b: Builder, label: str, x: Act, w: np.ndarray, weight: str, bias: boo
 def _tied(b: Builder, w: np.ndarray) -> bool:
     """Whether `w` is an embedding's table, transposed (GPT-2's LM head): exporters write the
     tied weight a second time, so it is recognised by its values."""
+    source = b.sources.get(id(w))
     for table in b.tables:
+        if source is not None and b.sources.get(id(table)) == source:
+            return True  # the table itself, seen transposed (the dynamo exporter)
         if table.shape == w.shape[::-1] and id(table) not in b.external and \
                 id(w) not in b.external and np.array_equal(table.T, w):
             return True
