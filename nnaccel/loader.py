@@ -15,6 +15,9 @@ from nnaccel.netformat import parse_network_text, read_name
 from nnaccel.network import Layer, Network
 from nnaccel.paths import file_problem
 
+#: load_network's `sparsity` for "measure real weights where the file has them".
+AUTO = "auto"
+
 
 def networks_dir() -> Path:
     """The repository's ``networks/`` folder, where the bundled network files live."""
@@ -53,14 +56,18 @@ def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Netwo
     A ``.onnx`` file is imported (``nnaccel.onnxio``, which needs the ``onnx`` extra).
     ``sparsity="measured"`` sets each conv/fc layer's sparsity to the zeros of its actual
     weights: an ONNX file's initializers, or for a JSON file the ``.npz`` of the same stem
-    beside it; ``"measured=FILE.npz"`` names the weights file.
+    beside it; ``"measured=FILE.npz"`` names the weights file. ``sparsity="auto"`` (what
+    the commands use when no ``--sparsity`` is given) measures wherever the file carries real
+    weights (an ONNX model's, an ``.npz`` beside a JSON file) and otherwise leaves each layer
+    to the hardware's figure, the paper's 40% by default (``nnaccel.assumptions``).
     Raises NetworkError, naming the file, the layer and the field, for anything wrong.
     """
     path = resolve_network(path_or_name)
     if path.suffix.lower() == ".onnx":
         from nnaccel.onnxio import import_onnx  # the optional dependency, only when needed
 
-        return import_onnx(path, measured=sparsity is not None and sparsity != "")
+        return import_onnx(path, measured="auto" if sparsity == AUTO
+                           else sparsity is not None and sparsity != "")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -69,6 +76,8 @@ def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Netwo
     layers = tuple(Layer(**fields, sparsity_source="file" if fields.get("sparsity") is not None
                          else "") for fields in data.pop("layers"))
     network = Network(layers=layers, path=str(path), **data)
+    if sparsity == AUTO:
+        sparsity = "measured" if path.with_suffix(".npz").is_file() else None
     if sparsity:
         from nnaccel.sparsity import measured_from_npz
 

@@ -106,10 +106,25 @@ def compare_table(rows: Sequence[dict]) -> TableData:
         _pct(r["energy_error_pct"]), f"{r['energy_per_mac']:.2f}",
         f"{r['utilization']:.3f}", f"{r['dram_bytes'] / 1e6:.2f}") for r in rows)
     ends = frozenset(i for i in range(len(rows) - 1) if rows[i]["config"] != rows[i + 1]["config"])
-    return TableData(
-        title="Networks by configuration (time normalized to the fastest of each"
-              " configuration; Δ = ours vs the paper's Table 3)",
-        columns=COMPARE_COLUMNS, rows=cells, keys=1, section_ends=ends)
+    title = ("Networks by configuration (time normalized to the fastest of each"
+             " configuration; Δ = ours vs the paper's Table 3)")
+    columns = COMPARE_COLUMNS
+    used = sparsity_phrases(rows)
+    if len(used) == 1:
+        title += f"; weight sparsity: {used[0]}"
+    else:  # per row: a column, and the title says so
+        title += "; weight sparsity differs by row (the sparsity column)"
+        columns = (*COMPARE_COLUMNS, Column("sparsity", "sparsity", numeric=False, priority=6))
+        cells = tuple((*c, sparsity_phrases([r])[0]) for c, r in zip(cells, rows, strict=True))
+    return TableData(title=title, columns=columns, rows=cells, keys=1, section_ends=ends)
+
+
+def sparsity_phrases(rows: Sequence[dict]) -> list[str]:
+    """The distinct weight sparsities of compare rows, each as '40% (the default, paper §3)'."""
+    from nnaccel.assumptions import percent
+
+    return list(dict.fromkeys(f"{percent(r['sparsity'])} ({r['sparsity_source']})"
+                              for r in rows))
 
 
 @click.command("compare")

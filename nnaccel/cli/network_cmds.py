@@ -12,7 +12,7 @@ from nnaccel.cli.hwopts import SPARSITY, measured_spec
 from nnaccel.cli.tables import Column, TableData, emit, format_option, stdout_console
 from nnaccel.errors import NetworkError, NnaccelError
 from nnaccel.hardware import Hardware
-from nnaccel.loader import bundled_networks, load_network
+from nnaccel.loader import AUTO, bundled_networks, load_network
 from nnaccel.network import Layer, Network
 
 
@@ -192,12 +192,13 @@ def _echo_json(data: dict[str, Any]) -> None:
               help="Print the network as one JSON object (every field of every layer).")
 @click.option("--sparsity", type=SPARSITY, metavar="S|measured",
               help="The hardware's sparsity shown for layers without their own (default 0.4);"
-                   " 'measured': each conv/fc layer's zeros in its actual weights.")
+                   " 'measured': each conv/fc layer's zeros in its actual weights (the default"
+                   " where NET carries its weights: an ONNX model, an .npz beside a JSON file).")
 @format_option
 def info(net: str, as_json: bool, sparsity: float | str | None, fmt: str) -> None:
     """Layer by layer: shapes, kernel, stride, groups, params, MACs and weight sparsity of NET
     (a network file, a bundled name or an .onnx model)."""
-    network = load_network(net, measured_spec(sparsity))
+    network = load_network(net, AUTO if sparsity is None else measured_spec(sparsity))
     default = Hardware.sparsity if sparsity is None or isinstance(sparsity, str) else sparsity
     if as_json:
         _echo_json(network_dict(network, default))

@@ -190,15 +190,22 @@ def walk(path: Path, model: onnx.ModelProto) -> Imported:
                     input_name)
 
 
-def import_model(path: str | Path, measured: bool = False,
+def import_model(path: str | Path, measured: bool | str = False,
                  model: onnx.ModelProto | None = None) -> Network:
     """The Network of the ONNX model at `path` (or of `model`, already in memory, named so).
 
     With `measured`, each conv/fc layer's sparsity is the fraction of zeros in its weight
     initializer. A sparsity the exporter recorded (metadata) comes back as the file's own.
+    `measured="auto"` measures only real weights: not those `nnaccel export` made up (zeros
+    or seeded noise, producer 'nnaccel'), nor a model whose weights of some layer are all
+    zero (placeholders, which no trained layer has).
     """
     path = Path(path)
-    imported = walk(path, model if model is not None else load(path))
+    model = model if model is not None else load(path)
+    imported = walk(path, model)
+    if measured == "auto":
+        measured = (model.producer_name != "nnaccel" and bool(imported.zeros)
+                    and all(z < 1.0 for z in imported.zeros.values()))
     data = parse_network_text(json.dumps(imported.fields), str(path))
     layers = tuple(Layer(**f) for f in data.pop("layers"))
     network = Network(layers=layers, path=str(path), **data)
