@@ -197,11 +197,25 @@ def plot_layers(runs: Runs) -> Figure:
 
 
 def _colors(n: int) -> list:
-    """n distinct colors: the default cycle for a few, tab20 beyond ten."""
+    """n distinct colors, never one twice: the default cycle for a few; beyond ten, tab20's
+    strong hues, then its light ones, then tab20b's and tab20c's (60 in all); beyond that,
+    hues spaced evenly round the colour wheel."""
     if n <= 10:
         return plt.rcParams["axes.prop_cycle"].by_key()["color"][:n]
-    cmap = plt.get_cmap("tab20")
-    return [cmap(i % 20) for i in range(n)]
+    from matplotlib.colors import hsv_to_rgb, to_hex
+
+    palette: list[str] = []
+    for name in ("tab20", "tab20b", "tab20c"):
+        cmap = plt.get_cmap(name)
+        order = range(0, 20, 2) if name == "tab20" else range(20)
+        palette += [to_hex(cmap(i)) for i in order]
+        if name == "tab20":
+            palette += [to_hex(cmap(i)) for i in range(1, 20, 2)]
+    palette = list(dict.fromkeys(palette))
+    if n <= len(palette):
+        return palette[:n]
+    return [to_hex(hsv_to_rgb((i / n, 0.75 if i % 2 else 0.55, 0.85 if i % 2 else 0.6)))
+            for i in range(n)]
 
 
 # -- Figure 7: accuracy against energy and time -------------------------------------------

@@ -15,12 +15,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from nnaccel.figlayout import Point, freeze_layout, place_labels, readable_log_axis  # noqa: E402
 from nnaccel.sweep.pareto import config_label, network_fronts, set_front, varying_columns  # noqa: E402
 
 _NAMES = {"area_mm2": "area (mm²)", "cycles": "cycles", "energy_total": "energy",
           "edp": "energy × delay (energy·s)"}
 #: At most this many front points get a text label (the rest are marked, not named).
-MAX_LABELS = 12
+MAX_LABELS = 8
 
 
 def _axis_name(metric: str, rows: Sequence[Mapping[str, Any]]) -> str:
@@ -32,7 +33,8 @@ def _axis_name(metric: str, rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], title: str,
-           varying: Sequence[str]) -> None:
+           varying: Sequence[str]) -> list[Point]:
+    """Draw one panel; return the front points to label once the layout is fixed."""
     x, y = metrics[0], metrics[1]
     xs, ys = [r[x] for r in rows], [r[y] for r in rows]
     if len(metrics) == 3:
@@ -46,16 +48,14 @@ def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], t
                edgecolors="C3", linewidths=1.2, label="Pareto front")
     if len(metrics) == 2:
         ax.step([r[x] for r in front], [r[y] for r in front], where="post", color="C3", lw=1)
-    step = max(1, len(front) // MAX_LABELS + (len(front) % MAX_LABELS > 0))
-    for r in front[::step]:
-        ax.annotate(config_label(r, varying), (r[x], r[y]), fontsize=6, xytext=(4, 3),
-                    textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    # log axes with at least three labelled ticks, none crowding the next
+    readable_log_axis(ax, "x", min(xs), max(xs), 0.08)
+    readable_log_axis(ax, "y", min(ys), max(ys), 0.08)
     ax.set_xlabel(_axis_name(x, rows))
     ax.set_ylabel(_axis_name(y, rows))
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(title, fontsize=10, wrap=True)
+    step = max(1, -(-len(front) // MAX_LABELS))  # every step-th front point is named
+    return [Point(r[x], r[y], config_label(r, varying), 3.4) for r in front[::step]]
 
 
 def plot_pareto(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
@@ -75,15 +75,25 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
     for n in chosen:
         panels.append((n, [r for r in marked if r["network"] == n]))
     if network_set or not chosen:
-        panels.append((f"geometric mean over {len(names)} networks", set_front(rows, metrics)))
+        set_rows = set_front(rows, metrics)
+        panels.append((f"geometric mean over {len(names)} networks,"
+                       f" {len(set_rows)} configurations all of them ran", set_rows))
     cols = min(2, len(panels))
     nrows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(6.4 * cols, 4.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(6.4 * cols, 4.8 * nrows), squeeze=False,
+                             layout="constrained")
+    labels = []
     for ax, (title, panel_rows) in zip(axes.flat, panels, strict=False):
         for r in panel_rows:
             r.setdefault("energy_unit", rows[0].get("energy_unit"))
-        _panel(ax, panel_rows, metrics, title, varying)
+        labels.append((ax, _panel(ax, panel_rows, metrics, title, varying),
+                       [Point(r[metrics[0]], r[metrics[1]], "", 2.0) for r in panel_rows
+                        if not r["pareto"]]))
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    fig.tight_layout()
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=len(names), fontsize=9)
+    freeze_layout(fig)
+    for ax, points, others in labels:  # where each name overlaps no marker and no other name
+        place_labels(ax, points, others, fontsize=8)
     return fig
