@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .assumptions import SparsityUse, hardware_source, sparsity_use
-from .errors import HardwareError, NnaccelError
+from .errors import HardwareError, NnaccelError, did_you_mean
 from .hardware import PRESETS, Hardware, format_size, load_toml, parse_array, parse_size
 from .network import Network
 from .report import plain_rows
@@ -94,7 +94,7 @@ def parse_config(text: str) -> Config:
     if not m:
         raise HardwareError(
             f"config {text!r} is neither a preset ({', '.join(PRESETS)}) nor ROWSxCOLS:SIZE"
-            " (e.g. 16x16:256KB)"
+            f" (e.g. 16x16:256KB){did_you_mean(text, list(PRESETS))}"
         )
     try:
         pr, pc = parse_array(m.group(1))

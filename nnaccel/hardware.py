@@ -21,7 +21,7 @@ import numpy as np
 from . import limits
 from .assumptions import DEFAULT_SPARSITY
 from .engines import layout
-from .errors import HardwareError
+from .errors import HardwareError, did_you_mean
 from .paths import file_problem
 
 KIB = 1024
@@ -251,6 +251,7 @@ def preset(name: str) -> Hardware:
     except KeyError:
         raise HardwareError(
             f"unknown hardware preset {name!r}; known: {', '.join(PRESETS)}"
+            f"{did_you_mean(name, list(PRESETS))}"
         ) from None
 
 

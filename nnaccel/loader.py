@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnaccel import limits
-from nnaccel.errors import NetworkError
+from nnaccel.errors import NetworkError, did_you_mean
 from nnaccel.netformat import parse_network_text, read_name
 from nnaccel.network import Layer, Network
 from nnaccel.paths import file_problem
@@ -45,9 +45,16 @@ def resolve_network(path_or_name: str | Path) -> Path:
                 return candidate
     if problem != "no such file":
         raise NetworkError(text, problem)
-    names = ", ".join(p.stem for p in bundled_networks())
-    raise NetworkError(text, f"no such file, and no bundled network of that name "
-                       f"(bundled: {names})")
+    stems = [p.stem for p in bundled_networks()]
+    guess = did_you_mean(text.removesuffix(".json"), [*stems, *paper_names()])
+    raise NetworkError(text, f"no such file, and no bundled network of that name{guess}"
+                       f" (bundled: {', '.join(stems)})")
+
+
+def paper_names() -> list[str]:
+    """The bundled networks' own names (the paper's: 1.0-SqNxt-23v5, ...)."""
+    return [n for n in (read_name(p) for p in bundled_networks()) if n]
+
 
 
 def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Network:

@@ -240,6 +240,7 @@ def info(net: str, as_json: bool, sparsity: float | str | None, fmt: str) -> Non
 def validate(nets: tuple[str, ...], reference: bool) -> None:
     """Check network files; one line per file, exit status 2 if any is bad."""
     failures = 0
+    console = stdout_console()
     for net in nets:
         try:
             line = _validate_one(net, reference)
@@ -247,7 +248,8 @@ def validate(nets: tuple[str, ...], reference: bool) -> None:
             failures += 1
             click.echo(f"error: {' '.join(str(exc).split())}", err=True)
             continue
-        click.echo(line)
+        # on a terminal, wrapped between words: never inside a number such as 277,999,808
+        console.print(line, highlight=False, markup=False, soft_wrap=not console.is_terminal)
     if failures:
         raise SystemExit(2)
 

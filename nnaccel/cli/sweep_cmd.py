@@ -7,6 +7,7 @@ import re
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,7 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
 
     Example: nnaccel sweep all --array 8x8,16x16 --buffer 32KB..512KB --csv out.csv
     """
+    from nnaccel.sweep.axes import RangeNote
     from nnaccel.sweep.export import check_output, write_rows
     from nnaccel.sweep.pareto import network_fronts, parse_metrics
     from nnaccel.sweep.point import COLUMNS
@@ -126,7 +128,14 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
         check_output(path)
     base = (build_configs(presets=(preset_name,) if preset_name else (), hw_file=hw_file)[0].hardware
             if preset_name or hw_file else None)
-    spec = build_spec(nets, axes, points, sweep_file, base)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RangeNote)
+        spec = build_spec(nets, axes, points, sweep_file, base)
+    for w in caught:  # a range that stops short of its end says so, before any work
+        if issubclass(w.category, RangeNote):
+            click.echo(f"note: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     pl = plan(spec)
     client = None
     if scheduler or use_dask:
