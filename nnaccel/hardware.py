@@ -13,6 +13,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from fractions import Fraction
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -194,25 +195,10 @@ class Hardware:
         return format_size(self.buffer_bytes)
 
     def vector(self) -> np.ndarray:
-        """The int64 hardware vector the engines take (layout.H_*)."""
-        v = np.zeros(layout.H_LEN, dtype=np.int64)
-        v[layout.H_PR] = self.Pr
-        v[layout.H_PC] = self.Pc
-        v[layout.H_PORT] = self.port_words
-        v[layout.H_RF_PSUMS] = self.rf_psums
-        v[layout.H_WORD] = self.word_bytes
-        v[layout.H_PSUM] = self.psum_bytes
-        v[layout.H_LAT] = self.dram_latency_cycles
-        v[layout.H_BW] = self.dram_bytes_per_cycle
-        d = self.density
-        v[layout.H_DNUM] = d.numerator
-        v[layout.H_DDEN] = d.denominator
-        v[layout.H_BUF] = self.buffer_bytes
-        v[layout.H_OUT] = self.dma_outstanding
-        v[layout.H_RD] = self.read_port_words
-        v[layout.H_WR] = self.write_port_words
-        v[layout.H_ALU] = self.output_alu_ops
-        return v
+        """The int64 hardware vector the engines take: each slot of ``layout.HARDWARE_SLOTS``
+        read from the attribute it names."""
+        return np.array([attrgetter(slot.name)(self) for slot in layout.HARDWARE_SLOTS],
+                        dtype=np.int64)
 
     def with_(self, **changes: Any) -> Hardware:
         return replace(self, **changes)

@@ -71,21 +71,26 @@ def _post_ops(draw, v: np.ndarray) -> None:
         pkh, pkw, psh, psw, pph, ppw, pho, pwo)
 
 
+def _drawn(values: range | tuple[int, ...]) -> st.SearchStrategy[int]:
+    if isinstance(values, range):
+        return st.integers(values.start, values.stop - 1)
+    return st.sampled_from(values)
+
+
 @st.composite
 def hardware(draw, max_side: int = 16) -> np.ndarray:
+    """A hardware vector: every slot that layout.py gives test values drawn from them (the
+    array's sides capped at ``max_side``), the rest derived here."""
     v = np.zeros(L.H_LEN, dtype=np.int64)
-    v[L.H_PR] = draw(st.integers(1, max_side))
-    v[L.H_PC] = draw(st.integers(1, max_side))
-    v[L.H_PORT] = draw(st.integers(1, 16))
-    v[L.H_RF_PSUMS] = draw(st.integers(1, 8))
-    v[L.H_WORD] = draw(st.sampled_from([2, 2, 1]))  # 16-bit mostly, 8-bit too
-    v[L.H_PSUM] = draw(st.sampled_from([2, 4]))
-    v[L.H_LAT] = draw(st.integers(0, 120))
-    v[L.H_BW] = draw(st.integers(1, 32))
+    for slot in L.HARDWARE_SLOTS:
+        if slot.test is not None:
+            values = slot.test
+            if slot.index in (L.H_PR, L.H_PC):
+                values = range(values.start, min(values.stop, max_side + 1))
+            v[slot.index] = draw(_drawn(values))
     num, den = draw(st.sampled_from([(1, 1), (3, 5), (1, 2), (7, 10), (1, 3)]))
     v[L.H_DNUM], v[L.H_DDEN] = num, den
     v[L.H_BUF] = 1 << 30
-    v[L.H_OUT] = draw(st.sampled_from([1, 1, 2, 3, 8]))
     # the buffer's ports: often the default (one pixel a cycle in WS), often narrower
     pw = -(-int(v[L.H_PSUM]) // int(v[L.H_WORD]))
     v[L.H_RD] = draw(st.one_of(st.just(int(v[L.H_PR] + pw * v[L.H_PC])), st.integers(1, 12)))

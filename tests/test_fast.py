@@ -47,8 +47,9 @@ def fc(ci, co):
 
 def hw(pr, pc, port=None, rf=16, lat=100, bw=16, buf=1 << 30, word=2, psum=4, dnum=3, dden=5,
        out=1, rd=None, wr=None, alu=None):
-    """A hardware vector; the buffer's ports default as in `Hardware` (docs/model.md §9)."""
-    v = np.zeros(L.H_LEN, dtype=np.int64)
+    """A hardware vector; the buffer's ports default as in `Hardware` (docs/model.md §9), and a
+    slot not named here takes the first of its test values in layout.py (its plain value)."""
+    v = np.array([0 if s.test is None else s.test[0] for s in L.HARDWARE_SLOTS], dtype=np.int64)
     pw = -(-psum // word)
     slots = (L.H_PR, L.H_PC, L.H_PORT, L.H_RF_PSUMS, L.H_WORD, L.H_PSUM, L.H_LAT, L.H_BW,
              L.H_DNUM, L.H_DDEN, L.H_BUF, L.H_OUT, L.H_RD, L.H_WR, L.H_ALU)
