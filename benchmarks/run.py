@@ -62,6 +62,65 @@ STEP_NETWORKS = ("sqnxt23", "sqnxt23v2", "sqnxt23v3", "sqnxt23v4", "sqnxt23v5",
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+# -- what is being measured, on stderr ----------------------------------------------------------
+
+STAGE_NAMES = {
+    "compare": "compare --all, warm and cold",
+    "networks": "every network, fast and step engines",
+    "tiler": "the tiler's search speed",
+    "scale": "the tiler on huge layers",
+    "sigint": "Ctrl-C at random moments",
+    "sweep": "a sweep of 1,200 points",
+}
+
+
+class Stage:
+    """A line on stderr for one measurement that keeps moving while it runs: a spinner, the
+    time spent, and the time left by the same stage's duration in the last result file
+    (measured on this machine), or 'no estimate yet' the first time."""
+
+    def __init__(self, title: str, last: float | None):
+        from rich.console import Console
+
+        self.title, self.last = title, last
+        self.console = Console(stderr=True)
+        self.seconds = 0.0
+
+    def _text(self) -> str:
+        spent = time.perf_counter() - self.start
+        if self.last is None:
+            left = "no estimate yet (first run here)"
+        elif spent < self.last:
+            left = f"about {self.last - spent:.0f} s left (took {self.last:.0f} s last time)"
+        else:
+            left = f"longer than last time's {self.last:.0f} s"
+        return f"{self.title}: {spent:.0f} s, {left}"
+
+    def __enter__(self) -> Stage:
+        self.start = time.perf_counter()
+        if self.console.is_terminal:  # the measured commands run as subprocesses: no fork
+            self.status = self.console.status(self._text())
+            self.status.start()
+            self.done = threading.Event()
+            self.ticker = threading.Thread(target=self._tick, daemon=True)
+            self.ticker.start()
+        else:
+            print(self._text(), file=sys.stderr, flush=True)
+        return self
+
+    def _tick(self) -> None:
+        while not self.done.wait(0.5):
+            self.status.update(self._text())
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+        if self.console.is_terminal:
+            self.done.set()
+            self.ticker.join()
+            self.status.stop()
+        print(f"{self.title}: done in {self.seconds:.0f} s", file=sys.stderr, flush=True)
+
+
 # -- a child process, timed and measured -------------------------------------------------------
 
 def _children_of(pid: int) -> list[int]:
@@ -578,22 +637,25 @@ def main() -> int:
                     "platform": platform.platform(), "loadavg_before": os.getloadavg()[0]},
         "targets": TARGETS,
     }
-    if "compare" not in args.skip:
-        result["compare"] = bench_compare(args.repeat, args.cold_repeat)
-    if "networks" not in args.skip:
-        result["networks"] = run_child("networks", ["--step-budget", str(args.step_budget)],
-                                       timeout=args.step_budget + 600)
-    if "tiler" not in args.skip:
-        result["tiler"] = run_child("tiler", [], timeout=600)
-    if "scale" not in args.skip:
-        result["scale"] = run_child("scale", [], timeout=600)
-    if "sigint" not in args.skip:
-        result["sigint"] = bench_sigint(args.sigint_trials)
-    if "sweep" not in args.skip:
-        result["sweep"] = bench_sweep(args.sweep_repeat)
+    prev = previous_result()
+    stages = {
+        "compare": lambda: bench_compare(args.repeat, args.cold_repeat),
+        "networks": lambda: run_child("networks", ["--step-budget", str(args.step_budget)],
+                                      timeout=args.step_budget + 600),
+        "tiler": lambda: run_child("tiler", [], timeout=600),
+        "scale": lambda: run_child("scale", [], timeout=600),
+        "sigint": lambda: bench_sigint(args.sigint_trials),
+        "sweep": lambda: bench_sweep(args.sweep_repeat),
+    }
+    todo = [name for name in stages if name not in args.skip]
+    took = (prev[1].get("stage_seconds", {}) if prev else {})
+    result["stage_seconds"] = {}
+    for n, name in enumerate(todo, 1):
+        with Stage(f"[{n}/{len(todo)}] {STAGE_NAMES[name]}", took.get(name)) as stage:
+            result[name] = stages[name]()
+        result["stage_seconds"][name] = round(stage.seconds, 1)
     result["machine"]["loadavg_after"] = os.getloadavg()[0]
 
-    prev = previous_result()
     if not args.no_save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         stamp = result["timestamp"].replace(":", "").replace("-", "")

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from nnaccel.cli.child import run_in_child
 from nnaccel.cli.hwopts import hardware_options
@@ -48,10 +56,15 @@ def progress_bar() -> Iterator[Progress | None]:
         yield None
         return
     warm_up(console)  # before the bar, and before any worker is forked
-    # No refresh thread (auto_refresh=False; callers refresh on each update): compare may fork
-    # workers, and a thread holding the terminal's lock at the fork would leave it held in them.
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True, auto_refresh=False) as bar:
+    # No refresh thread of rich's (auto_refresh=False): compare forks, and a thread holding
+    # the terminal's lock at the fork would leave it held in the child. Callers refresh on
+    # each update and pass `bar.refresh` as run_in_child's `tick`, a thread it starts after
+    # the fork: the spinner and the clocks move between updates. The time left is rich's
+    # estimate from the pace measured so far on this machine.
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"),
+                  TimeRemainingColumn(), console=console, transient=True,
+                  auto_refresh=False) as bar:
         yield bar
 
 
@@ -63,12 +76,13 @@ def simulate_with_progress(networks: Sequence[Network], configs: Sequence[Config
     with progress_bar() as bar:
         if bar is None:
             return run_in_child(run_configs, networks, configs, engine, jobs)
-        task = bar.add_task("simulating", total=total)
+        task = bar.add_task("loading the simulator", total=total)
 
         def advance(label: str, name: str) -> None:
             bar.update(task, advance=1, description=f"{label}: {name}", refresh=True)
 
-        return run_in_child(run_configs, networks, configs, engine, jobs, progress=advance)
+        return run_in_child(run_configs, networks, configs, engine, jobs, progress=advance,
+                            tick=bar.refresh)
 
 
 def _pct(x: float | None) -> str:

@@ -77,12 +77,13 @@ def paper(doc_path: str | None, figures_dir: str | None, json_path: str | None,
     with progress_bar() as bar:
         advance = None
         if bar is not None:
-            task = bar.add_task("simulating", total=len(TABLE3_MODELS) * len(CONFIGS))
+            task = bar.add_task("loading the simulator", total=len(TABLE3_MODELS) * len(CONFIGS))
 
             def advance(label: str, name: str) -> None:
                 bar.update(task, advance=1, description=f"{label}: {name}", refresh=True)
 
-        rep = run_in_child(reproduce, jobs=jobs, progress=advance)
+        rep = run_in_child(reproduce, jobs=jobs, progress=advance,
+                           tick=bar.refresh if bar is not None else None)
     emit(report_tables(rep), fmt, group="config")
     if fmt == "table":
         console = stdout_console()
