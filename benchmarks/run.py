@@ -16,6 +16,8 @@ Measures, each in a child process so that one measurement cannot warm the next:
   against 10**9 channels, as a ratio in one run);
 * Ctrl-C at random moments of `compare --all` and `run --engine step` (benchmarks/sigint.py,
   --sigint-trials per command): failures and the slowest stop;
+* transformers: `simulate()` of ViT-B/16, BERT-base (128 tokens) and GPT-2's decode step on
+  new hardware points, the time per MAC against VGG-19's (the largest bundled CNN);
 * `nnaccel sweep` of the 25 bundled networks on 4 arrays x 6 buffers x 2 DRAM bandwidths
   (1,200 points) with a warm numba cache and a new store: points per second for the whole
   command and the speed-up over today's per-point cost (one network on a new hardware point,
@@ -54,6 +56,7 @@ TARGETS = {  # docs/design.md §9
     "compare_all_mem_mb": 500.0,
     "tiler_scale_ratio": 10.0,  # issue 12: 10**9 channels in the same order of time as 10**3
     "sigint_stop_s": 2.0,  # issue 12: Ctrl-C honoured within about a second
+    "transformer_per_mac_vs_cnn": 1.0,  # issue 15: no slower per MAC than the largest CNN
 }
 # The step engine on these only: the 1.0 SqueezeNext family of Table 3, SqueezeNet v1.1 and
 # MobileNet (its depthwise layers have the most tiles per MAC).
@@ -69,6 +72,7 @@ STAGE_NAMES = {
     "networks": "every network, fast and step engines",
     "tiler": "the tiler's search speed",
     "scale": "the tiler on huge layers",
+    "transformers": "the bundled transformers",
     "sigint": "Ctrl-C at random moments",
     "sweep": "a sweep of 1,200 points",
 }
@@ -363,6 +367,33 @@ def child_networks(step_nets: list[str], step_timeout: float) -> dict[str, Any]:
     return out
 
 
+def child_transformers() -> dict[str, Any]:
+    """Runs in a child (--child transformers): ViT-B/16, BERT-base and GPT-2's decode step on
+    new hardware points (nothing cached: as `nnaccel run` on a point no one has run), against
+    the largest bundled CNN (VGG-19), per MAC (docs/design.md §7: transformers no slower per
+    MAC than CNNs)."""
+    from nnaccel.hardware import KIB, Hardware
+    from nnaccel.loader import load_network
+    from nnaccel.simulate import simulate
+
+    nets = {stem: load_network(stem) for stem in ("vit-b16", "bert-base-128", "gpt2-decode-127",
+                                                   "vgg19")}
+    simulate(load_network("sqnxt23v5"), Hardware())  # load the compiled engine once
+    points = [Hardware(Pr=r, Pc=c, buffer_bytes=b * KIB) for r, c, b in
+              ((12, 12, 96), (16, 8, 48), (24, 24, 512))]
+    out: dict[str, Any] = {}
+    for stem, net in nets.items():
+        t0 = time.perf_counter()
+        for hw in points:
+            simulate(net, hw)
+        s = (time.perf_counter() - t0) / len(points)
+        out[stem] = {"s": s, "macs": net.macs, "ns_per_mac": s / net.macs * 1e9}
+    cnn = out["vgg19"]["ns_per_mac"]
+    for stem in ("vit-b16", "bert-base-128", "gpt2-decode-127"):
+        out[stem]["per_mac_vs_vgg19"] = out[stem]["ns_per_mac"] / cnn
+    return out
+
+
 def child_tiler() -> dict[str, Any]:
     """Runs in a child (--child tiler): every distinct mapping search of all bundled networks.
 
@@ -533,6 +564,14 @@ def headline(r: dict[str, Any]) -> dict[str, float | None]:
         "run, step: slowest replay alone (s)": max((v.get("replay_s", 0) for v in step.values()),
                                                    default=None),
     }
+    tr = r.get("transformers", {})
+    for stem, label in (("vit-b16", "ViT-B/16"), ("bert-base-128", "BERT-base 128"),
+                        ("gpt2-decode-127", "GPT-2 decode step")):
+        v = tr.get(stem) or {}
+        h[f"run {label} on a new point (s)"] = v.get("s")
+        if stem != "gpt2-decode-127":  # 1 token: a few MACs a byte, no per-MAC comparison
+            h[f"run {label}: time per MAC / VGG-19's"] = v.get("per_mac_vs_vgg19")
+    h["run VGG-19 on a new point (s)"] = (tr.get("vgg19") or {}).get("s")
     h["tiler: conv, 10**9 / 10**3 output channels (time ratio)"] = sc.get("conv_ratio")
     h["tiler: fc, 10**9 / 10**3 input channels (time ratio)"] = sc.get("fc_ratio")
     h["tiler: conv with 10**9 output channels (s)"] = sc.get("conv_cout_1e+09_s")
@@ -561,6 +600,8 @@ def status(key: str, value: float | None) -> str:
         target = TARGETS["compare_all_mem_mb"]
     elif key.startswith("tiler: ") and "ratio" in key:
         target = TARGETS["tiler_scale_ratio"]
+    elif key.endswith("time per MAC / VGG-19's"):
+        target = TARGETS["transformer_per_mac_vs_cnn"]
     elif key.startswith("Ctrl-C") and "failed" in key:
         target = 0
     elif key.startswith("Ctrl-C") and "slowest" in key:
@@ -600,7 +641,7 @@ def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | Non
     for label, v in result.get("sigint", {}).items():
         for problem in v.get("failures", []):
             console.print(f"[red]Ctrl-C during {label}: {problem}[/red]")
-    for what in ("compare", "networks", "tiler", "scale", "sweep"):
+    for what in ("compare", "networks", "tiler", "scale", "sweep", "transformers"):
         err = result.get(what, {}).get("error") or result.get(what, {}).get("errors")
         if err:
             console.print(f"[red]{what}: {err}[/red]")
@@ -614,7 +655,8 @@ def main() -> int:
     ap.add_argument("--step-budget", type=float, default=300,
                     help="seconds the step engine may take in total; networks past it are skipped")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=("compare", "networks", "tiler", "scale", "sigint", "sweep"))
+                    choices=("compare", "networks", "tiler", "scale", "sigint", "sweep",
+                             "transformers"))
     ap.add_argument("--sigint-trials", type=int, default=50,
                     help="Ctrl-C trials per command (benchmarks/sigint.py)")
     ap.add_argument("--sweep-repeat", type=int, default=3, help="warm runs of the sweep (median)")
@@ -625,7 +667,8 @@ def main() -> int:
 
     if args.child:
         children = {"networks": lambda: child_networks(list(STEP_NETWORKS), args.step_budget),
-                    "scale": child_scale, "sweep": child_sweep, "tiler": child_tiler}
+                    "scale": child_scale, "sweep": child_sweep, "tiler": child_tiler,
+                    "transformers": child_transformers}
         data = children[args.child]()
         Path(args.child_out).write_text(json.dumps(data))
         return 0
@@ -644,6 +687,7 @@ def main() -> int:
                                       timeout=args.step_budget + 600),
         "tiler": lambda: run_child("tiler", [], timeout=600),
         "scale": lambda: run_child("scale", [], timeout=600),
+        "transformers": lambda: run_child("transformers", [], timeout=600),
         "sigint": lambda: bench_sigint(args.sigint_trials),
         "sweep": lambda: bench_sweep(args.sweep_repeat),
     }

@@ -101,12 +101,17 @@ class Hardware:
     buffer_port_words: int = 0  # the array's input bus; 0: one word per PE column (Pc)
     buffer_read_port_words: int = 0  # array-side read port; 0: what WS streaming needs (Pr + Pc psums)
     buffer_write_port_words: int = 0  # array-side write port; 0: Pc partial sums a cycle
-    output_alu_ops_per_cycle: int = 0  # fused add/pooling in the output path; 0: Pc (one per bank)
+    output_alu_ops_per_cycle: int = 0  # the output path's lanes (add, compare, multiply); 0: Pc
+    # Lane cycles of the output path's costly operations (docs/model.md §1b, "Constants")
+    exp_cycles: int = 4
+    divide_cycles: int = 5
+    rsqrt_cycles: int = 7
     rf_psums: int = 16
     dma_outstanding: int = 1  # DMA requests in flight at once (1: the paper's model), see docs/model.md
     batch: int = 1  # images run through each layer one after another (docs/model.md §5, "Batch")
     fuse_pool: bool = True  # pooling after a conv runs in its output path (docs/model.md §3a)
     fuse_add: bool = True  # so does a residual add
+    fuse_activation: bool = True  # and an activation after a product (docs/model.md §1b)
     energy: EnergyTable = field(default_factory=EnergyTable)
     name: str = "custom"
     area: AreaTable = field(default_factory=AreaTable)
@@ -139,7 +144,7 @@ class Hardware:
                 or not 0 <= s <= limits.MAX_SPARSITY):
             raise HardwareError(f"sparsity must be a number from 0 to {limits.MAX_SPARSITY!r}"
                                 f" (a density of at least 1e-6, docs/model.md), got {s!r}")
-        for f in ("fuse_pool", "fuse_add"):
+        for f in ("fuse_pool", "fuse_add", "fuse_activation"):
             if not isinstance(getattr(self, f), bool):
                 raise HardwareError(f"{f} must be true or false, got {getattr(self, f)!r}")
         if not isinstance(self.energy, EnergyTable):

@@ -50,6 +50,11 @@ HW_INT_RANGES: dict[str, tuple[int, int]] = {
     "buffer_read_port_words": (0, 2**16),  # the buffer's array-side ports, words a cycle
     "buffer_write_port_words": (0, 2**16),
     "output_alu_ops_per_cycle": (0, 2**16),  # the output path's ALUs (fused add, pooling)
+    # lane cycles of one exp, divide, rsqrt: a softmax's element costs exp + 4, at most
+    # 2**10 + 4 lane cycles, so the output path's work stays a small multiple of the layer's
+    "exp_cycles": (1, 2**10),
+    "divide_cycles": (1, 2**10),
+    "rsqrt_cycles": (1, 2**10),
     "rf_psums": (1, 2**16),
     # DMA requests in flight: the engines keep one entry per request (and per checkpoint)
     "dma_outstanding": (1, 2**10),

@@ -25,8 +25,14 @@ def networks_dir() -> Path:
 
 
 def bundled_networks() -> list[Path]:
-    """Every network file shipped in ``networks/``, sorted by file name."""
+    """Every network file shipped in ``networks/``, sorted by file name: the paper's CNNs
+    (``compare --all`` runs these; the transformers are in ``transformer_networks``)."""
     return sorted(networks_dir().glob("*.json"))
+
+
+def transformer_networks() -> list[Path]:
+    """The transformers shipped in ``networks/transformers/``, sorted by file name."""
+    return sorted((networks_dir() / "transformers").glob("*.json"))
 
 
 def resolve_network(path_or_name: str | Path) -> Path:
@@ -37,15 +43,16 @@ def resolve_network(path_or_name: str | Path) -> Path:
         return path
     text = str(path_or_name)
     if "/" not in text and len(text) < 256:
-        bundled = networks_dir() / f"{text.removesuffix('.json')}.json"
-        if bundled.is_file():
-            return bundled
-        for candidate in bundled_networks():
+        for folder in (networks_dir(), networks_dir() / "transformers"):
+            bundled = folder / f"{text.removesuffix('.json')}.json"
+            if bundled.is_file():
+                return bundled
+        for candidate in bundled_networks() + transformer_networks():
             if read_name(candidate) == text:
                 return candidate
     if problem != "no such file":
         raise NetworkError(text, problem)
-    stems = [p.stem for p in bundled_networks()]
+    stems = [p.stem for p in bundled_networks() + transformer_networks()]
     guess = did_you_mean(text.removesuffix(".json"), [*stems, *paper_names()])
     raise NetworkError(text, f"no such file, and no bundled network of that name{guess}"
                        f" (bundled: {', '.join(stems)})")
@@ -53,8 +60,7 @@ def resolve_network(path_or_name: str | Path) -> Path:
 
 def paper_names() -> list[str]:
     """The bundled networks' own names (the paper's: 1.0-SqNxt-23v5, ...)."""
-    return [n for n in (read_name(p) for p in bundled_networks()) if n]
-
+    return [n for n in (read_name(p) for p in bundled_networks() + transformer_networks()) if n]
 
 
 def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Network:

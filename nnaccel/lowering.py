@@ -10,6 +10,7 @@ and then a pooling (the pooling's input is the fused add, which feeds nothing el
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -21,6 +22,38 @@ from .network import Layer, Network
 from .sparsity import density
 
 _POOLS = ("maxpool", "avgpool", "global_avgpool")
+#: Producers whose output path can run a post-operation: the array's products.
+_PRODUCTS = ("conv", "fc", "linear", "matmul")
+
+
+def output_path_work(layer: Layer, hw: Hardware) -> tuple[int, int]:
+    """(lane cycles per output value, lane cycles per row) of a layer's output-path work.
+
+    docs/model.md §1b: a lane does an add, a compare or a multiply in a cycle, an exp, a divide
+    or an rsqrt in the hardware's `exp_cycles`, `divide_cycles`, `rsqrt_cycles`. A softmax or a
+    norm reduces each row (the last axis) and then passes over it again; the reciprocal of a
+    softmax's sum and a norm's rsqrt are done once per row.
+    """
+    e, div, rsq = hw.exp_cycles, hw.divide_cycles, hw.rsqrt_cycles
+    t = layer.type
+    if t == "softmax":  # max; subtract, exp; sum; times the sum's reciprocal
+        return 1 + 1 + e + 1 + 1, div
+    if t == "layernorm":  # sum; centre, square, sum; times rstd, times scale (plus shift)
+        return 1 + 3 + 2 + (1 if layer.bias else 0), rsq + 2
+    if t == "rmsnorm":  # square, sum; times the rms's rsqrt, times scale
+        return 2 + 2, rsq + 1
+    if t == "activation":
+        sigmoid = e + div + 1  # exp(-x), 1 + it, its reciprocal
+        return {"relu": 1, "scale": 1, "sigmoid": sigmoid, "silu": sigmoid + 1,
+                # 2·sigmoid(2x) - 1
+                "tanh": sigmoid + 2,
+                # 0.5·x·(1 + tanh(0.7978846·(x + 0.044715·x³))): x³, the polynomial, the
+                # tanh, the final product
+                "gelu_tanh": sigmoid + 2 + 7,
+                # 0.5·x·(1 + erf(x/√2)), erf by Abramowitz-Stegun 7.1.26: t = 1/(1 + p·|x|),
+                # a degree-5 polynomial in t, exp(-x²), and their product
+                "gelu": e + div + 14}[layer.function], 0
+    return 0, 0
 
 
 @dataclass(frozen=True)
@@ -54,6 +87,8 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
     fused: dict[str, str] = {}  # fused layer -> the conv whose output path runs it
     posts: dict[str, set[str]] = {}  # conv -> the post-operations in its output path
     for layer in network.layers:
+        if not layer.inputs:
+            continue  # a constant
         # The producer computed last: the other operands of an add already sit in DRAM then.
         src = max(layer.inputs, key=lambda n: order.get(n, -1))
         if consumers.get(src) != [layer.name]:
@@ -62,8 +97,12 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
         # there, after the add (the order the output path applies them, §3a).
         target = fused.get(src, src) if layer.type in _POOLS else src
         producer = by_name.get(target)
-        if producer is None or producer.type not in ("conv", "fc"):
+        if producer is None or producer.type not in _PRODUCTS:
             continue
+        if producer.type in ("linear", "matmul") and layer.type in _POOLS:
+            continue
+        if layer.type == "add" and len(set(layer.input_shapes)) > 1:
+            continue  # a broadcast operand is not one value per output: not the output path's
         done = posts.setdefault(target, set())
         v = vectors[target]
         if layer.type in _POOLS and hw.fuse_pool and len(layer.inputs) == 1 and "pool" not in done:
@@ -75,9 +114,17 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
         elif layer.type == "add" and hw.fuse_add and target == src and not done:
             v[L.L_RES] = len(layer.inputs) - 1
             done.add("add")
+        elif layer.type == "activation" and hw.fuse_activation and target == src and not done:
+            # §1b: a GELU, SiLU or scale after a product is done as its outputs are stored
+            v[L.L_VE] = output_path_work(layer, hw)[0]
+            done.add("activation")
         else:
             continue
         fused[layer.name] = target
+    for layer in network.layers:
+        v = vectors[layer.name]
+        if v is not None and layer.name not in fused and v[L.L_VE] == 0:
+            v[L.L_VE], v[L.L_VR] = output_path_work(layer, hw)
     return tuple(
         Lowered(layer, None if layer.name in fused else _fitted(vectors[layer.name], layer, hw),
                 fused.get(layer.name), layer_density(layer, hw))
@@ -92,6 +139,8 @@ def _fitted(v: np.ndarray | None, layer: Layer, hw: Hardware) -> np.ndarray | No
     docs/model.md §1a: the map's pixels become the group's input channels of a 1x1 window
     operation on a 1x1 map (the same values and operations), which the c loop can tile.
     """
+    if len(layer.input_shape) != 3:
+        return v
     c, h, w = layer.input_shape
     whole_map = layer.type == "global_avgpool" or (
         layer.type in ("maxpool", "avgpool") and layer.kernel == (h, w)
@@ -116,9 +165,9 @@ def layer_density(layer: Layer, hw: Hardware) -> Fraction | None:
     or affine layer are not pruned weights: dense. A dilated kernel runs as the dense kernel
     of its whole span with zeros between the taps, so its density shrinks by taps / span.
     """
-    if layer.type in ("mul", "affine"):
-        return Fraction(1)
-    if layer.type not in ("conv", "fc"):
+    if layer.type in ("mul", "affine", "matmul"):
+        return Fraction(1)  # factors and activations, not pruned weights (docs/model.md §1b)
+    if layer.type not in ("conv", "fc", "linear"):
         return None
     own = None if layer.sparsity is None else density(layer.sparsity)
     if layer.type == "conv" and layer.dilation != (1, 1):
@@ -129,15 +178,46 @@ def layer_density(layer: Layer, hw: Hardware) -> Fraction | None:
 
 #: Layer types that become an array operation; concat, slice and shuffle do not.
 ARRAY_TYPES = ("conv", "fc", "maxpool", "avgpool", "global_avgpool", "add", "mul", "affine",
-               "upsample")
+               "upsample", "linear", "matmul", "layernorm", "rmsnorm", "softmax", "activation",
+               "embedding")
 #: Layer types that are addressing only: the consumer reads its producer's data in place.
-ADDRESS_TYPES = ("concat", "slice", "shuffle")
+#: A constant lives in DRAM with the weights; its consumers read it there.
+ADDRESS_TYPES = ("concat", "slice", "shuffle", "reshape", "roll", "constant")
+
+
+def is_address_only(layer: Layer) -> bool:
+    """Whether `layer` moves no data: its consumer reads the producer's values where they are.
+
+    docs/model.md §1b: a reshape keeps the row-major order (the same bytes); a roll or a
+    transpose that keeps the last axis last moves whole rows, which the DMA's strided
+    transfers gather as they read. A transpose that moves the last axis is a timed move.
+    """
+    if layer.type == "transpose":
+        return layer.perm[-1] == len(layer.perm) - 1
+    return layer.type in ADDRESS_TYPES
+
+
+#: Kinds that work on rows of the last axis whatever their rank.
+_LAST_AXIS = ("layernorm", "rmsnorm", "softmax", "activation", "embedding", "transpose")
+
+
+def token_view(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """A tensor as the engines see it, (C, H, W): an image as it is; anything else with its
+    last axis as the channels and every other axis as pixels (docs/model.md §1b)."""
+    if len(shape) == 3:
+        return shape  # type: ignore[return-value]
+    return (shape[-1], math.prod(shape[:-1]), 1)
 
 
 def layer_vector(layer: Layer) -> np.ndarray | None:
     """The layer vector of `layer` (layout.L_*), or None for a layer that moves no data."""
-    c, h, w = layer.input_shape
-    co, ho, wo = layer.output_shape
+    if is_address_only(layer):
+        return None
+    c, h, w = token_view(layer.input_shape)
+    co, ho, wo = token_view(layer.output_shape)
+    if layer.type in _LAST_AXIS:  # heads [h, T, D] are rows of D too, not an image
+        o = layer.output_shape
+        co, ho, wo = o[-1], math.prod(o[:-1]), 1
     kh, kw = _span(layer.kernel[0], layer.dilation[0]), _span(layer.kernel[1], layer.dilation[1])
     sh, sw = layer.stride
     ph, pw = layer.pad_begin  # the far padding is implicit in the output size
@@ -181,8 +261,27 @@ def layer_vector(layer: Layer) -> np.ndarray | None:
         h, w = ho, wo
         kh = kw = sh = sw = 1
         ph = pw = 0
-    elif t in ADDRESS_TYPES:
-        return None
+    elif t == "linear":
+        # §1b: a weight product over tokens is a 1x1 conv over T pixels
+        kind, g, cgi, cgo = L.KIND_CONV, 1, layer.input_shape[-1], layer.output_shape[-1]
+        h, w, ho, wo = layer.tokens, 1, layer.tokens, 1
+        kh = kw = sh = sw = 1
+        ph = pw = 0
+    elif t == "matmul":
+        # §1b: A [..., T, D] x B [..., D, E]: a grouped 1x1 conv, one group per head, whose
+        # "weights" are B, an activation fetched from DRAM like weights
+        a = layer.input_shape
+        kind, g, cgi, cgo = L.KIND_CONV, math.prod(a[:-2]), a[-1], layer.output_shape[-1]
+        h, w, ho, wo = a[-2], 1, a[-2], 1
+        kh = kw = sh = sw = 1
+        ph = pw = 0
+    elif t in ("layernorm", "rmsnorm", "softmax", "activation", "embedding", "transpose"):
+        # §1b: every value passes the array once on its way to the output path (a copy, as
+        # a nearest upsample); an embedding copies the T rows it gathers
+        kind, g, cgi, cgo = L.KIND_WINDOW, co, 1, 1
+        h, w = ho, wo
+        kh = kw = sh = sw = 1
+        ph = pw = 0
     else:  # the loader admits no other type; a new one must be lowered explicitly
         raise ValueError(f"layer {layer.name!r}: no lowering for type {t!r}")
     v = [0] * L.L_LEN  # a list first: numpy's per-call overhead dominates on ~25 slots

@@ -18,9 +18,12 @@ from typing import TYPE_CHECKING, Any
 from nnaccel import limits
 from nnaccel.errors import NetworkError
 from nnaccel.shapes import (
+    ACTIVATIONS,
     LAYER_TYPES,
+    MAX_RANK,
     MULTI_INPUT_TYPES,
     POOL_TYPES,
+    TWO_INPUT_TYPES,
     UPSAMPLE_MODES,
     Shape,
     ShapeError,
@@ -37,6 +40,7 @@ INPUT = "input"
 _STR, _SHAPE, _SHAPES, _NAMES, _KERNEL, _PAD, _POSINT, _BOOL = (
     "string", "shape", "shapes", "names", "pair", "padding", "positive integer", "boolean")
 _FRACTION, _RANGE, _MODE = "fraction", "range", "mode"
+_AXIS, _AXES, _SHIFTS, _FUNCTION, _INPUTS = "axis", "axes", "shifts", "function", "inputs"
 
 #: The default of a field that may be left out and then means "not given" (None): a layer's
 #: own ``sparsity``, which falls back to the hardware's.
@@ -48,6 +52,7 @@ TOP_FIELDS: dict[str, tuple[str, bool]] = {
     "input_shape": (_SHAPE, True),
     "source": (_STR, True),
     "notes": (_STR, False),
+    "inputs": (_INPUTS, False),
     "paper": ("object", False),
     "layers": ("array", True),
 }
@@ -83,17 +88,30 @@ TYPE_FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
     },
     "global_avgpool": {},
     "add": {},
-    "concat": {},
+    "concat": {"axis": (_AXIS, 0)},
     "mul": {},
     "affine": {"bias": (_BOOL, True)},
-    "slice": {"channels": (_RANGE, None)},
+    "slice": {"channels": (_RANGE, None), "axis": (_AXIS, 0)},
     "shuffle": {"groups": (_POSINT, None)},
     "upsample": {"scale": (_KERNEL, None), "mode": (_MODE, "nearest")},
+    # transformers (docs/network-format.md, "Tokens and transformers")
+    "linear": {"bias": (_BOOL, False), "tied": (_BOOL, False),
+               "sparsity": (_FRACTION, OPTIONAL)},
+    "matmul": {"transpose_b": (_BOOL, False)},
+    "layernorm": {"bias": (_BOOL, True)},
+    "rmsnorm": {},
+    "softmax": {},
+    "activation": {"function": (_FUNCTION, None)},
+    "reshape": {},
+    "transpose": {"perm": (_AXES, None)},
+    "roll": {"shifts": (_SHIFTS, None), "axes": (_AXES, None)},
+    "embedding": {"vocab": (_POSINT, None)},
+    "constant": {"learned": (_BOOL, True)},
 }
 TYPE_FIELDS["avgpool"] = TYPE_FIELDS["maxpool"]
 #: Fields added after the first files were written: left out at their default, so that
 #: writing an older network gives back the same bytes.
-WRITTEN_IF_SET = ("dilation",)
+WRITTEN_IF_SET = ("dilation", "axis")
 assert set(TYPE_FIELDS) == set(LAYER_TYPES)
 
 #: The paper's figures a file may carry: kind of each.
@@ -194,11 +212,51 @@ class _Checker:
         return (tuple(v),)
 
     def _shape(self, v: Any) -> Any:
-        checked = self._ints(v, 3, 1, "a shape [C, H, W]")
-        if not isinstance(checked, str) and v[0] * v[1] * v[2] > limits.MAX_WORK:
+        what = "a shape ([C, H, W] for an image, [T, D] for tokens)"
+        n = len(v) if isinstance(v, list) and 1 <= len(v) <= MAX_RANK else 3
+        checked = self._ints(v, n, 1, what)
+        if isinstance(checked, str) and isinstance(v, list) and not 1 <= len(v) <= MAX_RANK:
+            return f"expected {what}: a list of 1 to {MAX_RANK} integers"
+        if not isinstance(checked, str) and math.prod(v) > limits.MAX_WORK:
             return (f"expected a shape of at most {limits.MAX_WORK:,} elements (2**40, "
                     "docs/network-format.md)")
         return checked
+
+    def _axis(self, v: Any) -> Any:
+        ok = _is_int(v) and 0 <= v < MAX_RANK
+        return (v,) if ok else f"expected an axis: an integer from 0 to {MAX_RANK - 1}"
+
+    def _axes(self, v: Any) -> Any:
+        if (not isinstance(v, list) or not 1 <= len(v) <= MAX_RANK
+                or not all(_is_int(x) and 0 <= x < MAX_RANK for x in v)):
+            return (f"expected a list of 1 to {MAX_RANK} axes, each an integer from 0 to "
+                    f"{MAX_RANK - 1}")
+        return (tuple(v),)
+
+    def _shifts(self, v: Any) -> Any:
+        if (not isinstance(v, list) or not 1 <= len(v) <= MAX_RANK
+                or not all(_is_int(x) and abs(x) <= limits.MAX_DIM for x in v)):
+            return (f"expected a list of 1 to {MAX_RANK} integer shifts, each at most "
+                    f"{limits.MAX_DIM:,} either way")
+        return (tuple(v),)
+
+    def _function(self, v: Any) -> Any:
+        ok = isinstance(v, str) and v in ACTIVATIONS
+        return (v,) if ok else f"expected one of {', '.join(ACTIVATIONS)}"
+
+    def _inputs(self, v: Any) -> Any:
+        if not isinstance(v, dict) or not v:
+            return "expected an object of input names and their shapes"
+        out = []
+        for key, shape in v.items():
+            if not key or key == INPUT or len(key) > limits.MAX_TEXT:
+                return (f"expected input names other than '{INPUT}' (which is input_shape's), "
+                        f"non-empty, at most {limits.MAX_TEXT:,} characters")
+            checked = self._shape(shape)
+            if isinstance(checked, str):
+                return f"input '{key[:40]}': {checked}"
+            out.append((key, checked[0]))
+        return (tuple(out),)
 
     def _pair(self, v: Any) -> Any:
         return self._ints(v, 2, 1, "a pair [h, w]")
@@ -224,12 +282,13 @@ class _Checker:
         return (v,) if ok else f"expected one of {', '.join(UPSAMPLE_MODES)}"
 
     def _names(self, v: Any) -> Any:
-        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+        # empty only for a constant, which reads nothing (checked with the type)
+        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
             return "expected a non-empty list of layer names"
         return (tuple(v),)
 
     def _shapes(self, v: Any) -> Any:
-        if not isinstance(v, list) or not v:
+        if not isinstance(v, list):
             return "expected a non-empty list of shapes [C, H, W]"
         out = []
         for item in v:
@@ -316,8 +375,9 @@ def parse_network_text(text: str, path: str) -> dict[str, Any]:
         "source": top["source"],
         "notes": top.get("notes", ""),
         "paper": _check_paper(check, top.get("paper", {})),
+        "inputs": top.get("inputs", ()),
     }
-    produced: dict[str, Shape] = {INPUT: top["input_shape"]}
+    produced: dict[str, Shape] = {INPUT: top["input_shape"], **dict(out["inputs"])}
     names_in_file = [
         layer.get("name") for layer in top["layers"] if isinstance(layer, dict)
     ]
@@ -402,9 +462,18 @@ def _check_layer(check: _Checker, raw: Any, index: int, produced: dict[str, Shap
 def _check_inputs(check: _Checker, fields: dict[str, Any], produced: dict[str, Shape],
                   names_in_file: list[Any], index: int) -> None:
     name, ltype, inputs = fields["name"], fields["type"], fields["inputs"]
+    if ltype == "constant" and inputs:
+        check.fail("a constant reads nothing: its inputs are []", name, "inputs")
+    if ltype != "constant" and not inputs:
+        check.fail("expected a non-empty list of layer names, got []", name, "inputs")
+    if ltype != "constant" and not fields["input_shapes"]:
+        check.fail("expected a non-empty list of shapes, got []", name, "input_shapes")
     if ltype in _MULTI_INPUT and len(inputs) < 2:
         check.fail(f"a {ltype} layer needs at least two inputs", name, "inputs")
-    if ltype not in _MULTI_INPUT and len(inputs) != 1:
+    if ltype in TWO_INPUT_TYPES and len(inputs) != 2:
+        check.fail(f"a {ltype} layer takes exactly two inputs, got {len(inputs)}",
+                   name, "inputs")
+    if (ltype not in (*_MULTI_INPUT, *TWO_INPUT_TYPES, "constant")) and len(inputs) != 1:
         check.fail(f"a {ltype} layer takes exactly one input, got {len(inputs)}",
                    name, "inputs")
     for producer in inputs:
@@ -415,8 +484,8 @@ def _check_inputs(check: _Checker, fields: dict[str, Any], produced: dict[str, S
         if producer in names_in_file[index:]:
             check.fail(f"input '{producer}' comes later in the file (layers must be in "
                        "topological order)", name, "inputs")
-        check.fail(f"input '{producer}' is not a layer of this network (nor '{INPUT}')",
-                   name, "inputs")
+        check.fail(f"input '{producer}' is not a layer of this network (nor '{INPUT}' or "
+                   "one of the top-level 'inputs')", name, "inputs")
     shapes = fields["input_shapes"]
     if len(shapes) != len(inputs):
         check.fail(f"has {len(shapes)} shapes for {len(inputs)} inputs", name, "input_shapes")
@@ -440,13 +509,20 @@ def _check_output(check: _Checker, fields: dict[str, Any]) -> None:
         if cout % groups:
             check.fail(f"{cout} output channels do not divide into {groups} groups",
                        name, "groups")
+    if ltype == "embedding" and len(given) < 2:
+        check.fail("an embedding's output is [..., D]: the ids' shape and the vector width",
+                   name, "output_shape")
+    width = given[-1] if ltype in ("linear", "embedding") else given[0]
     try:
         expected = output_shape(
-            ltype, fields["input_shapes"], given[0],
+            ltype, fields["input_shapes"], width,
             kernel=fields.get("kernel", (1, 1)), stride=fields.get("stride", (1, 1)),
             padding=fields.get("padding", (0, 0)), ceil_mode=fields.get("ceil_mode", False),
             dilation=fields.get("dilation", (1, 1)), channels=fields.get("channels", (0, 0)),
-            scale=fields.get("scale", (1, 1)))
+            scale=fields.get("scale", (1, 1)), axis=fields.get("axis", 0),
+            perm=fields.get("perm", ()), shifts=fields.get("shifts", ()),
+            axes=fields.get("axes", ()), transpose_b=fields.get("transpose_b", False),
+            target=given)
     except ShapeError as exc:
         check.fail(str(exc), name, exc.field)
     if expected != given:
@@ -460,7 +536,20 @@ def _check_output(check: _Checker, fields: dict[str, Any]) -> None:
                    "affine": "an affine layer (it keeps its input's shape)",
                    "slice": "the channel range",
                    "shuffle": "a shuffle (it keeps its input's shape)",
-                   "upsample": "the scale"}
+                   "upsample": "the scale",
+                   "linear": "a linear layer (it keeps all but the last axis)",
+                   "matmul": "the operands ([..., T, D] x [..., D, E] is [..., T, E])",
+                   "layernorm": "a norm (it keeps its input's shape)",
+                   "rmsnorm": "a norm (it keeps its input's shape)",
+                   "softmax": "a softmax (it keeps its input's shape)",
+                   "activation": "an activation (it keeps its input's shape)",
+                   "reshape": "the input",
+                   "transpose": "the permutation",
+                   "roll": "a roll (it keeps its input's shape)",
+                   "embedding": "the ids (one vector per id)",
+                   "constant": "its shape"}
+        if fields.get("axis", 0) and ltype in ("concat", "slice"):
+            because[ltype] = f"the inputs along axis {fields['axis']}"
         because["avgpool"] = because["maxpool"]
         check.fail(f"is {list(given)} but {because[ltype]} give {list(expected)}",
                    name, "output_shape")
@@ -475,6 +564,14 @@ def _check_output(check: _Checker, fields: dict[str, Any]) -> None:
 def _work(fields: dict[str, Any]) -> int:
     """The layer's work (`limits`): what bounds every count the engines make of it."""
     ltype, shapes, out = fields["type"], fields["input_shapes"], fields["output_shape"]
+    if not shapes:
+        return math.prod(out)
+    if ltype == "linear":
+        return math.prod(out) * shapes[0][-1]
+    if ltype == "matmul":
+        return math.prod(out) * shapes[0][-1] + limits.elements(shapes)
+    if len(shapes[0]) != 3:
+        return limits.elements(shapes) + limits.elements([out])
     c, h, w = shapes[0]
     (t, left), (b, r) = pads(fields.get("padding", (0, 0)))
     padding = (max(t, b), max(left, r))  # an upper bound of asymmetric padding
@@ -527,6 +624,8 @@ def dumps_network(network: Network) -> str:
     ]
     if network.notes:
         head.append(("notes", network.notes))
+    if network.inputs:
+        head.append(("inputs", {k: list(v) for k, v in network.inputs}))
     if network.paper:
         paper = {k: network.paper[k] for k in PAPER_FIELDS if k in network.paper}
         head.append(("paper", {k: list(v) if isinstance(v, tuple) else v

@@ -22,14 +22,23 @@ from nnaccel.netformat import (
     TOP_FIELDS,
     TYPE_FIELDS,
 )
-from nnaccel.shapes import LAYER_TYPES, MULTI_INPUT_TYPES, UPSAMPLE_MODES
+from nnaccel.shapes import (
+    ACTIVATIONS,
+    LAYER_TYPES,
+    MAX_RANK,
+    MULTI_INPUT_TYPES,
+    TWO_INPUT_TYPES,
+    UPSAMPLE_MODES,
+)
 
 #: The published schema, inside the package (networks/ holds networks only).
 SCHEMA_PATH = Path(__file__).resolve().parent / "network.schema.json"
 
 DESCRIPTIONS = {
     "name": "The network's name as the paper writes it (e.g. 1.0-SqNxt-23v5).",
-    "input_shape": "The network input [C, H, W].",
+    "input_shape": "The network input: an image [C, H, W], or token ids [T].",
+    "inputs": "The network's other inputs (a decode step's past keys and values): name -> "
+              "shape. They live in DRAM.",
     "source": "Where the definition comes from (repository: path), or 'inferred: <rule>'.",
     "notes": "Free text: quirks of the definition, how close an inferred network comes.",
     "paper": "The paper's figures for this network (Tables 1-3).",
@@ -37,8 +46,18 @@ DESCRIPTIONS = {
     "layer.name": "Unique layer name; 'input' is reserved for the network input.",
     "layer.type": "The layer type.",
     "layer.inputs": "Names of the producer layers, or 'input'; add/concat take two or more.",
-    "layer.input_shapes": "[C, H, W] of each input, in the order of 'inputs'.",
-    "layer.output_shape": "[C, H, W] of the output; an fc layer's is [Co, 1, 1].",
+    "layer.input_shapes": "The shape of each input ([C, H, W], [T, D], ...), in the order of "
+                          "'inputs'.",
+    "layer.output_shape": "The shape of the output; an fc layer's is [Co, 1, 1].",
+    "layer.axis": "concat, slice: the axis they join or cut (0: channels of an image).",
+    "layer.perm": "transpose: output axis i is input axis perm[i].",
+    "layer.shifts": "roll: the shift along each of 'axes'.",
+    "layer.axes": "roll: the axes rolled.",
+    "layer.transpose_b": "matmul: the second operand is stored [..., E, D] (attention's keys).",
+    "layer.function": "activation: the element-wise function.",
+    "layer.vocab": "embedding: the rows of the table.",
+    "layer.learned": "constant: a learned tensor (counted as parameters), not a fixed table.",
+    "layer.tied": "linear: its weights are an embedding's table, counted there (GPT-2's head).",
     "layer.kernel": "[kh, kw].",
     "layer.stride": "[sh, sw].",
     "layer.padding": "[ph, pw], added on both sides, or [top, left, bottom, right].",
@@ -46,10 +65,10 @@ DESCRIPTIONS = {
                     "shuffle: the groups whose channels it interleaves.",
     "layer.dilation": "[dh, dw]: spacing of the kernel taps.",
     "layer.sparsity": "Fraction of zero weights of this layer; the hardware's when absent.",
-    "layer.channels": "[start, end): the input channels the slice keeps.",
+    "layer.channels": "[start, end): the range the slice keeps along its axis.",
     "layer.scale": "[sh, sw]: integer upsampling factors.",
     "layer.mode": "Upsampling interpolation: nearest or linear.",
-    "layer.bias": "The layer has a bias per output channel.",
+    "layer.bias": "The layer has a bias per output channel (a layernorm: its shift).",
     "layer.batch_norm": "A batch norm (learned scale and shift per channel) follows, folded.",
     "layer.ceil_mode": "Pooling rounds the output size up, as Caffe does.",
     "paper.params_m": "Parameters, millions.",
@@ -72,11 +91,26 @@ def _ints(n: int, low: int) -> dict[str, Any]:
     return {"type": "array", "items": _int(low), "minItems": n, "maxItems": n}
 
 
+def _shape() -> dict[str, Any]:
+    return {"type": "array", "items": _int(1), "minItems": 1, "maxItems": MAX_RANK}
+
+
 def _kind(kind: str) -> dict[str, Any]:
     text = {"type": "string", "minLength": 1, "maxLength": limits.MAX_TEXT}
+    axis = {"type": "integer", "minimum": 0, "maximum": MAX_RANK - 1}
     return {
         "string": text,
-        "shape": _ints(3, 1),
+        "shape": _shape(),
+        "axis": axis,
+        "axes": {"type": "array", "items": axis, "minItems": 1, "maxItems": MAX_RANK},
+        "shifts": {"type": "array", "items": {"type": "integer", "minimum": -limits.MAX_DIM,
+                                              "maximum": limits.MAX_DIM},
+                   "minItems": 1, "maxItems": MAX_RANK},
+        "function": {"enum": list(ACTIVATIONS)},
+        "inputs": {"type": "object", "minProperties": 1,
+                   "propertyNames": {"minLength": 1, "maxLength": limits.MAX_TEXT,
+                                     "not": {"const": "input"}},
+                   "additionalProperties": _shape()},
         "pair": _ints(2, 1),
         "padding": {"anyOf": [_ints(2, 0), _ints(4, 0)]},
         "range": _ints(2, 0),
@@ -86,7 +120,7 @@ def _kind(kind: str) -> dict[str, Any]:
         "boolean": {"type": "boolean"},
         "number": {"type": "number", "minimum": 0, "maximum": limits.MAX_PAPER_NUMBER},
         "names": {"type": "array", "items": text, "minItems": 1},
-        "shapes": {"type": "array", "items": _ints(3, 1), "minItems": 1},
+        "shapes": {"type": "array", "items": _shape(), "minItems": 1},
         "depth": {"type": "array", "items": _int(1), "minItems": 1},
     }[kind]
 
@@ -110,8 +144,16 @@ def _layer_schema(ltype: str) -> dict[str, Any]:
         props[key] = schema
     if ltype in MULTI_INPUT_TYPES:
         props["inputs"] = {**props["inputs"], "minItems": 2}
+    elif ltype == "constant":
+        for key in ("inputs", "input_shapes"):
+            props[key] = {k: v for k, v in props[key].items() if k != "minItems"}
+            props[key]["maxItems"] = 0
+    elif ltype in TWO_INPUT_TYPES:
+        props["inputs"] = {**props["inputs"], "minItems": 2, "maxItems": 2}
     else:
         props["inputs"] = {**props["inputs"], "maxItems": 1}
+    if ltype != "constant":
+        props["input_shapes"] = {**props["input_shapes"], "minItems": 1}
     return {"title": f"{ltype} layer", "type": "object", "properties": props,
             "required": required, "additionalProperties": False}
 

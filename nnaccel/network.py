@@ -9,11 +9,17 @@ The loader validates a file completely, so code downstream may trust every shape
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from nnaccel.shapes import ELEMENTWISE_TYPES, Shape, pads
+
+#: Element-wise operations per output element of the output path's layers
+#: (docs/network-format.md, "Counting"): softmax max, exp, sum, divide; layernorm mean, centre,
+#: square and sum, normalise, scale, shift; rmsnorm square and sum, normalise, scale.
+_VECTOR_OPS = {"softmax": 4, "layernorm": 6, "rmsnorm": 3, "activation": 1}
 
 #: The name by which a layer refers to the network's input.
 INPUT = "input"
@@ -21,7 +27,11 @@ INPUT = "input"
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer. Activations and batch norm are folded into the conv/fc before them."""
+    """One layer. ReLU and batch norm are folded into the conv/fc before them.
+
+    Shapes are tuples of 1 to 6 sizes: ``(C, H, W)`` for an image, ``(T, D)`` for tokens,
+    ``(heads, T, Dh)`` for attention's operands (docs/network-format.md).
+    """
 
     name: str
     type: str  # one of shapes.LAYER_TYPES
@@ -41,6 +51,15 @@ class Layer:
     mode: str = "nearest"  # upsample: 'nearest' or 'linear'
     sparsity: float | None = None  # conv/fc: fraction of zero weights; None: the hardware's
     sparsity_source: str = ""  # where `sparsity` comes from: 'file', 'measured: <file>'
+    axis: int = 0  # concat, slice: the axis they join or cut
+    perm: tuple[int, ...] = ()  # transpose: output axis i is input axis perm[i]
+    shifts: tuple[int, ...] = ()  # roll: the shift along each of `axes`
+    axes: tuple[int, ...] = ()  # roll
+    transpose_b: bool = False  # matmul: B is stored [..., E, D] (attention's K)
+    function: str = ""  # activation: one of shapes.ACTIVATIONS
+    vocab: int = 0  # embedding: rows of the table
+    learned: bool = True  # constant: learned (parameters) or a fixed table (rotary, mask)
+    tied: bool = False  # linear: its weights are an embedding's table, counted there
 
     @property
     def pad_begin(self) -> tuple[int, int]:
@@ -54,8 +73,9 @@ class Layer:
 
     @property
     def input_shape(self) -> Shape:
-        """The first input's shape (the only one, except for add and concat)."""
-        return self.input_shapes[0]
+        """The first input's shape (the only one, except for add, concat, mul and matmul; a
+        constant, which reads nothing, has its own)."""
+        return self.input_shapes[0] if self.input_shapes else self.output_shape
 
     @property
     def in_channels(self) -> int:
@@ -74,7 +94,14 @@ class Layer:
         if self.type == "fc":
             c, h, w = self.input_shape
             return self.out_channels * c * h * w
+        if self.type == "linear":
+            return self.input_shape[-1] * self.output_shape[-1]
         return 0
+
+    @property
+    def tokens(self) -> int:
+        """Vectors a linear layer multiplies by its weights: all but the last axis."""
+        return math.prod(self.output_shape[:-1])
 
     @property
     def params(self) -> int:
@@ -85,6 +112,17 @@ class Layer:
         """
         if self.type == "affine":
             return self.out_channels * (2 if self.bias else 1)
+        if self.type == "layernorm":
+            return self.output_shape[-1] * (2 if self.bias else 1)
+        if self.type == "rmsnorm":
+            return self.output_shape[-1]
+        if self.type == "embedding":
+            return self.vocab * self.output_shape[-1]
+        if self.type == "linear":
+            return (0 if self.tied else self.weights) + (self.output_shape[-1] if self.bias
+                                                           else 0)
+        if self.type == "constant":
+            return math.prod(self.output_shape) if self.learned else 0
         if self.type not in ("conv", "fc"):
             return 0
         extra = (1 if self.bias else 0) + (2 if self.batch_norm else 0)
@@ -92,9 +130,18 @@ class Layer:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates of the conv/fc; every weight meets every output pixel once."""
-        _, ho, wo = self.output_shape
-        return self.weights * ho * wo
+        """Multiply-accumulates of the conv/fc/linear (every weight meets every output pixel
+        or token once) and of a matmul, a product of two activations (every output element
+        reduces the shared axis)."""
+        if self.type == "linear":
+            return self.weights * self.tokens
+        if self.type == "matmul":
+            a = self.input_shapes[0]
+            return math.prod(self.output_shape) * a[-1]
+        if self.type in ("conv", "fc"):
+            _, ho, wo = self.output_shape
+            return self.weights * ho * wo
+        return 0
 
     @property
     def elementwise_ops(self) -> int:
@@ -103,12 +150,15 @@ class Layer:
         Per output element: an n-way add n - 1, a mul 1, an affine 1 (+1 with its shift), a
         linear upsample 4 (the weighted sum of four neighbours); nearest upsampling only copies.
         """
+        if self.type in _VECTOR_OPS:
+            per = _VECTOR_OPS[self.type] - (1 if self.type == "layernorm" and not self.bias
+                                            else 0)
+            return per * math.prod(self.output_shape)
         if self.type not in ELEMENTWISE_TYPES:
             return 0
         per = {"add": len(self.inputs) - 1, "mul": 1, "affine": 2 if self.bias else 1,
                "upsample": 4 if self.mode == "linear" else 0}[self.type]
-        c, h, w = self.output_shape
-        return per * c * h * w
+        return per * math.prod(self.output_shape)
 
     @property
     def macs_paper_rule(self) -> int:
@@ -117,10 +167,9 @@ class Layer:
         The paper counts (K*K*Cin/g + 1) per output, as if every layer had a bias or a
         batch-norm shift; with that rule its MAC column is matched within 0.1%.
         """
-        if self.type not in ("conv", "fc"):
-            return 0
-        c, h, w = self.output_shape
-        return self.macs + c * h * w
+        if self.type not in ("conv", "fc", "linear"):
+            return self.macs  # a matmul's products; 0 for the weightless kinds
+        return self.macs + math.prod(self.output_shape)
 
 
 def _frozen(value: Any) -> Any:
@@ -149,6 +198,9 @@ class Network:
     )
     path: str = ""
     notes: str = ""
+    #: The network's inputs beyond ``input`` (a decode step's past keys and values, ...):
+    #: (name, shape) pairs, in the file's order. They live in DRAM.
+    inputs: tuple[tuple[str, Shape], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.paper, MappingProxyType):
@@ -159,7 +211,7 @@ class Network:
         # MappingProxyType does not pickle; a plain dict does, and __post_init__ freezes it
         # again. Sweeps send networks to worker processes and Dask workers.
         return (Network, (self.name, self.input_shape, self.layers, self.source,
-                          dict(self.paper), self.path, self.notes))
+                          dict(self.paper), self.path, self.notes, self.inputs))
 
     @property
     def params(self) -> int:

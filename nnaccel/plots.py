@@ -310,8 +310,8 @@ def plot_tradeoff(runs: Runs, accuracy: Mapping[str, float] | None = None) -> Fi
 # -- roofline ------------------------------------------------------------------------------
 
 def _kind(layer: Layer, index: int) -> str:
-    if layer.type == "fc":
-        return "fc"
+    if layer.type in ("fc", "linear", "matmul"):
+        return layer.type
     if index == 0:
         return "first conv"
     if layer.groups > 1 and layer.groups == layer.in_channels:
@@ -322,9 +322,10 @@ def _kind(layer: Layer, index: int) -> str:
 
 
 def roofline_points(result: Result) -> list[tuple[str, str, float, float]]:
-    """(layer, kind, MACs per DRAM byte, MACs per cycle) of every conv/fc layer."""
+    """(layer, kind, MACs per DRAM byte, MACs per cycle) of every layer with MACs: conv, fc,
+    and a transformer's products (linear, matmul)."""
     out = []
-    convs = [r for r in result.layers if r.layer.type in ("conv", "fc")]
+    convs = [r for r in result.layers if r.layer.type in ("conv", "fc", "linear", "matmul")]
     for i, r in enumerate(convs):
         dram = r.count("dram_read_bytes") + r.count("dram_write_bytes")
         if r.cycles and dram:
@@ -339,7 +340,8 @@ def plot_roofline(runs: Runs) -> Figure:
     weight density). DRAM latency is not in the roof, so layers of many small tiles sit below it."""
     fig, axes = plt.subplots(1, len(runs), figsize=(1.5 + 6.2 * len(runs), 6.4), squeeze=False,
                              layout="constrained")
-    markers = {"first conv": "*", "KxK conv": "s", "1x1 conv": "o", "depthwise": "v", "fc": "D"}
+    markers = {"first conv": "*", "KxK conv": "s", "1x1 conv": "o", "depthwise": "v", "fc": "D",
+               "linear": "P", "matmul": "X"}
     colors = _colors(max(len(results) for _, results in runs))
     handles: list = []
     for ax, (config, results) in zip(axes[0], runs, strict=True):
@@ -355,7 +357,8 @@ def plot_roofline(runs: Runs) -> Figure:
                                s=40 if kind != "first conv" else 160, alpha=0.75,
                                edgecolors="black", linewidths=0.4)
         if not pts_all:
-            raise NnaccelError("plot roofline: no conv or fc layer to plot")
+            raise NnaccelError("plot roofline: no layer with MACs (conv, fc, linear, matmul) "
+                               "to plot")
         xs = [p[2] for p in pts_all]
         lo, hi = min(xs) / 2, max(xs) * 2
         grid = [lo * (hi / lo) ** (k / 200) for k in range(201)]

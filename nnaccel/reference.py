@@ -11,6 +11,7 @@ and shift); activations are float32. Nothing here touches the simulator.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -28,11 +29,13 @@ MAX_ELEMENTS = 2**28
 def layer_elements(layer: Layer) -> int:
     """About how many float32 values the reference holds while it runs `layer`: its weights,
     inputs and output, and for a conv the unfolded windows (Ho·Wo·Ci·kh·kw)."""
-    c_out, ho, wo = layer.output_shape
-    inputs = sum(c * h * w for c, h, w in layer.input_shapes)
-    windows = ho * wo * layer.in_channels * layer.kernel[0] * layer.kernel[1] \
-        if layer.type == "conv" else 0
-    return layer.weights + inputs + c_out * ho * wo + windows
+    inputs = sum(math.prod(s) for s in layer.input_shapes)
+    windows = 0
+    if layer.type == "conv":
+        _, ho, wo = layer.output_shape
+        windows = ho * wo * layer.in_channels * layer.kernel[0] * layer.kernel[1]
+    table = layer.vocab * layer.output_shape[-1] if layer.type == "embedding" else 0
+    return layer.weights + inputs + math.prod(layer.output_shape) + windows + table
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class LayerCheck:
     """What the reference found for one layer, next to what the file says."""
 
     name: str
-    file_shape: tuple[int, int, int]
+    file_shape: tuple[int, ...]
     computed_shape: tuple[int, ...]
     file_macs: int
     performed_macs: int
@@ -186,10 +189,101 @@ class _Weights:
         return weight, bias.astype(np.float32, copy=False)
 
 
+def _image_op(inputs: list[np.ndarray]) -> bool:
+    """An add or mul of images (a residual sum, a squeeze-and-excitation gate), not of tokens:
+    its ReLU or gate belongs to it (docs/network-format.md)."""
+    first = inputs[0].shape
+    return len(first) == 3 and all(x.shape in (first, (first[0], 1, 1)) for x in inputs)
+
+
+def _normalised(x: np.ndarray, centre: bool) -> np.ndarray:
+    if centre:
+        x = x - x.mean(axis=-1, keepdims=True)
+    return x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + np.float32(1e-5))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf by Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7): numpy has none of its own."""
+    t = 1 / (1 + 0.3275911 * np.abs(x))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (
+        -1.453152027 + t * 1.061405429))))
+    return np.sign(x) * (1 - poly * np.exp(-x * x))
+
+
+def _activation(x: np.ndarray, function: str) -> np.ndarray:
+    sigmoid = 1 / (1 + np.exp(-np.clip(x, -30, 30)))
+    return {
+        "relu": lambda: np.maximum(x, 0),
+        "gelu": lambda: 0.5 * x * (1 + _erf(x / np.sqrt(2))),
+        "gelu_tanh": lambda: 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x ** 3))),
+        "silu": lambda: x * sigmoid,
+        "sigmoid": lambda: sigmoid,
+        "tanh": lambda: np.tanh(x),
+        "scale": lambda: x * np.float32(1 / np.sqrt(x.shape[-1])),
+    }[function]()
+
+
+def _tensor_layer(layer: Layer, inputs: list[np.ndarray], weights: _Weights
+                  ) -> tuple[np.ndarray, int] | None:
+    """The transformer's kinds (docs/network-format.md, "Tokens and transformers")."""
+    t = layer.type
+    if t == "constant":
+        return 0.1 * weights.rng.standard_normal(layer.output_shape, dtype=np.float32), 0
+    x = inputs[0]
+    if t == "linear":
+        d, e = x.shape[-1], layer.output_shape[-1]
+        w, b = weights.make(layer, (e, d))
+        flat = x.reshape(-1, d)
+        return (flat @ w.T + b).reshape(*x.shape[:-1], e), flat.shape[0] * d * e
+    if t == "matmul":
+        b = inputs[1].swapaxes(-1, -2) if layer.transpose_b else inputs[1]
+        for axis, (na, nb) in enumerate(zip(x.shape[:-2], b.shape[:-2], strict=True)):
+            b = np.repeat(b, na // nb, axis=axis)  # grouped-query: each key head serves several
+        y = np.matmul(x, b)
+        return y, y.size * x.shape[-1]
+    if t in ("layernorm", "rmsnorm"):
+        d = x.shape[-1]
+        y = _normalised(x, t == "layernorm") * (1 + 0.1 * weights.rng.standard_normal(
+            d, dtype=np.float32))
+        if t == "layernorm" and layer.bias:
+            y = y + 0.1 * weights.rng.standard_normal(d, dtype=np.float32)
+        return y, 0
+    if t == "softmax":
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True), 0
+    if t == "activation":
+        return _activation(x, layer.function), 0
+    if t == "reshape":
+        return x.reshape(layer.output_shape), 0
+    if t == "transpose":
+        return x.transpose(layer.perm), 0
+    if t == "roll":
+        return np.roll(x, layer.shifts, axis=layer.axes), 0
+    if t == "embedding":
+        d = layer.output_shape[-1]
+        ids = (np.abs(x) * 1000).astype(np.int64) % layer.vocab
+        table = weights.rng.standard_normal((layer.vocab, d), dtype=np.float32)
+        return table[ids], 0
+    if t == "concat":
+        return np.concatenate(inputs, axis=layer.axis), 0
+    if t == "slice":
+        start, end = layer.channels
+        return np.take(x, np.arange(start, end), axis=layer.axis), 0
+    if t in ("add", "mul") and not _image_op(inputs):
+        y = inputs[0]
+        for other in inputs[1:]:
+            y = y + other if t == "add" else y * other
+        return y, 0
+    return None
+
+
 def run_layer(layer: Layer, inputs: list[np.ndarray], weights: _Weights
               ) -> tuple[np.ndarray, int]:
     """One layer on real arrays; returns (output, MACs performed)."""
-    x = inputs[0]
+    x = inputs[0] if inputs else None
+    done = _tensor_layer(layer, inputs, weights)
+    if done is not None:
+        return done
     if layer.type == "conv":
         shape = (layer.out_channels, x.shape[0] // layer.groups, *layer.kernel)
         w, b = weights.make(layer, shape)
@@ -236,6 +330,8 @@ def run_reference(network: Network, seed: int = 0) -> ReferenceRun:
     start = time.perf_counter()
     weights = _Weights(seed)
     values = {INPUT: weights.rng.standard_normal(network.input_shape, dtype=np.float32)}
+    for name, shape in network.inputs:  # a decode step's cache
+        values[name] = weights.rng.standard_normal(shape, dtype=np.float32)
     checks = []
     for layer in network.layers:
         y, macs = run_layer(layer, [values[name] for name in layer.inputs], weights)

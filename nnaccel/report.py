@@ -31,12 +31,28 @@ def energy_unit_suffix(hw: Hardware) -> str:
     return "mac_units" if hw.energy.unit == "mac" else "pj"
 
 
+def dram_time_cycles(r: Any, hw: Hardware) -> int:
+    """Cycles the DRAM takes to move a layer's bytes at its bandwidth, latencies aside."""
+    return -(-(r.count("dram_read_bytes") + r.count("dram_write_bytes"))
+             // hw.dram_bytes_per_cycle)
+
+
+def bound(r: Any, hw: Hardware) -> str:
+    """What a layer waits on (docs/model.md §10): 'dram' when moving its bytes takes at least
+    as long as its array computes (the double buffer then keeps the array waiting on, or just
+    keeping pace with, the DRAM), 'array' otherwise, '' for a layer that moves nothing."""
+    if r.cycles == 0:
+        return ""
+    return "dram" if dram_time_cycles(r, hw) >= r.count("compute_cycles") else "array"
+
+
 def layer_rows(result: Result, sparsity_source: str = "") -> list[dict[str, Any]]:
     """One row per layer: shapes, mapping, cycles, counts and energy by level, and a conv/fc
     layer's weight sparsity with where it comes from (the hardware's figure, set by
     `sparsity_source`, or the layer's own: the file's, measured)."""
     suffix = energy_unit_suffix(result.hardware)
     hw_source = hardware_source(result.hardware.sparsity, sparsity_source)
+    hw = result.hardware
     rows = []
     for r in result.layers:
         m = r.mapping
@@ -71,6 +87,8 @@ def layer_rows(result: Result, sparsity_source: str = "") -> list[dict[str, Any]
             "array_transfers": r.count("array_transfers"),
             "tiles": r.count("tiles"),
             "alu_ops": r.count("alu_ops"),
+            "dram_time_cycles": dram_time_cycles(r, hw),
+            "bound": bound(r, hw),
         }
         for lvl in LEVELS:
             row[f"energy_{lvl}_{suffix}"] = r.energy[lvl]
@@ -119,7 +137,22 @@ def totals_dict(result: Result) -> dict[str, Any]:
     out["batch"] = t["batch"]
     out["cycles_per_image"] = t["cycles_per_image"]
     out[f"energy_total_per_image_{suffix}"] = t["energy_total_per_image"]
+    out["dram_time_cycles"] = -(-(t["dram_read_bytes"] + t["dram_write_bytes"])
+                                // result.hardware.dram_bytes_per_cycle)
+    rate = tokens_per_second(result)
+    if rate is not None:
+        out["tokens_per_s"] = rate
     return out
+
+
+def tokens_per_second(result: Result) -> float | None:
+    """New tokens a second at the configured clock, for a network that reads token ids (its
+    input `[T]`: T new tokens a pass, one for a decode step); None for an image network."""
+    shape = result.network.input_shape
+    t = result.totals()
+    if len(shape) != 1 or not t["cycles"]:
+        return None
+    return shape[0] * t["batch"] * result.hardware.clock_hz / t["cycles"]
 
 
 def result_json(result: Result, sparsity_source: str = "") -> dict[str, Any]:
@@ -194,6 +227,7 @@ def rows_for_terminal(result: Result) -> Iterable[list[str]]:
             fmt_int(r.count("stall_cycles")),
             f"{r.utilization:.2f}",
             fmt_int(r.count("dram_read_bytes") + r.count("dram_write_bytes")),
+            bound(r, result.hardware) or "-",
             fmt_sci(r.energy_total),
         ]
 

@@ -73,6 +73,7 @@ from nnaccel.engines.layout import (
     L_G,
     L_HO,
     L_KIND,
+    L_VR,
     L_WO,
 )
 from nnaccel.errors import MappingError
@@ -174,18 +175,21 @@ def candidate_grid(layer: np.ndarray, hw: np.ndarray, dataflow: int) -> tuple[np
     g, cgo = int(layer[L_G]), int(layer[L_CGO])
     ko = g * cgo
     group_align = (cgo,) if g > 1 else ()
+    # a row reduction (softmax, a norm: per-pixel output-path work, docs/model.md §1b) needs
+    # its whole row, the channels, in one tile
+    whole = np.array([ko], dtype=np.int64) if layer[L_VR] > 0 else None
     if dataflow == DF_WS:
         return (
             _dim_grid(int(layer[L_WO]), ()),
             _dim_grid(int(layer[L_HO]), ()),
             _dim_grid(int(layer[L_CGI]), (int(hw[H_PR]),)),
-            _dim_grid(ko, (int(hw[H_PC]), *group_align)),
+            _dim_grid(ko, (int(hw[H_PC]), *group_align)) if whole is None else whole,
         )
     return (
         _dim_grid(int(layer[L_WO]), (int(hw[H_PC]),)),
         _dim_grid(int(layer[L_HO]), (int(hw[H_PR]),)),
         _dim_grid(int(layer[L_CGI]), ()),
-        _dim_grid(ko, (int(hw[H_RF_PSUMS]), *group_align)),
+        _dim_grid(ko, (int(hw[H_RF_PSUMS]), *group_align)) if whole is None else whole,
     )
 
 

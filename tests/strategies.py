@@ -15,12 +15,32 @@ def _out(n: int, k: int, s: int, p: int) -> int:
 @st.composite
 def layers(draw, max_side: int = 9, max_ch: int = 6) -> np.ndarray:
     """A small conv (plain, grouped, depthwise, strided, padded), FC, pooling or add."""
-    kind = draw(st.sampled_from(["conv", "grouped", "depthwise", "fc", "pool", "add"]))
+    kind = draw(st.sampled_from(["conv", "grouped", "depthwise", "fc", "pool", "add", "tokens",
+                                 "heads", "vector"]))
     v = np.zeros(L.L_LEN, dtype=np.int64)
     if kind == "fc":
         v[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO]] = (L.KIND_CONV, 1, draw(st.integers(1, 48)),
                                                   draw(st.integers(1, 24)))
         v[[L.L_H, L.L_W, L.L_KH, L.L_KW, L.L_SH, L.L_SW, L.L_HO, L.L_WO]] = 1
+        _vector_work(draw, v)
+        return v
+    if kind in ("tokens", "heads", "vector"):
+        # §1b: T tokens as a column of pixels; a weight product (1x1 conv), a product of two
+        # activations (one group per head) or a vector kind's copy (one channel a group)
+        t = draw(st.integers(1, 3 * max_side))
+        if kind == "tokens":
+            g, cgi, cgo, k = 1, draw(st.integers(1, 24)), draw(st.integers(1, 24)), L.KIND_CONV
+        elif kind == "heads":
+            g, cgi, cgo, k = (draw(st.integers(1, 4)), draw(st.integers(1, 8)),
+                              draw(st.integers(1, 3 * max_side)), L.KIND_CONV)
+        else:
+            g, cgi, cgo, k = draw(st.integers(1, 24)), 1, 1, L.KIND_WINDOW
+        v[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO]] = (k, g, cgi, cgo)
+        v[[L.L_H, L.L_W, L.L_KH, L.L_KW, L.L_SH, L.L_SW, L.L_HO, L.L_WO]] = (t, 1, 1, 1, 1, 1,
+                                                                              t, 1)
+        if k == L.KIND_CONV:
+            v[L.L_RES] = draw(st.sampled_from([0, 0, 1]))
+        _vector_work(draw, v)
         return v
     h = draw(st.integers(1, max_side))
     w = draw(st.integers(1, max_side))
@@ -52,7 +72,16 @@ def layers(draw, max_side: int = 9, max_ch: int = 6) -> np.ndarray:
     if k == L.KIND_CONV:
         _post_ops(draw, v)
         v[L.L_WRES] = draw(st.sampled_from([0, 0, 1]))  # a later image of a batch
+    _vector_work(draw, v)
     return v
+
+
+def _vector_work(draw, v: np.ndarray) -> None:
+    """The output path's work of a transformer kind (docs/model.md §1b): lane cycles per value
+    (an activation fused into a product, a softmax or norm pass) and per pixel (a row's
+    reciprocal or rsqrt), on any operation."""
+    v[L.L_VE] = draw(st.sampled_from([0, 0, 1, 4, 13]))
+    v[L.L_VR] = draw(st.sampled_from([0, 0, 5, 7]))
 
 
 def _post_ops(draw, v: np.ndarray) -> None:

@@ -40,6 +40,7 @@ def network_summary(path_stem: str, network: Network) -> dict[str, Any]:
         "file": path_stem,
         "name": network.name,
         "input": list(network.input_shape),
+        **({"inputs": {k: list(v) for k, v in network.inputs}} if network.inputs else {}),
         "inferred": network.inferred,
         "params": network.params,
         "macs": network.macs,
@@ -118,9 +119,16 @@ def layer_dict(layer: Layer, default_sparsity: float = Hardware.sparsity) -> dic
         "macs_paper_rule": layer.macs_paper_rule,
         "elementwise_ops": layer.elementwise_ops,
         **({"sparsity": default_sparsity if layer.sparsity is None else layer.sparsity,
-            "sparsity_source": _sparsity_source(layer)} if layer.type in ("conv", "fc") else {}),
+            "sparsity_source": _sparsity_source(layer)} if layer.type in ("conv", "fc", "linear")
+           else {}),
         **{k: list(getattr(layer, k)) for k in ("dilation", "channels", "scale")
            if getattr(layer, k) != Layer.__dataclass_fields__[k].default},
+        # the transformer kinds' fields, where set (docs/network-format.md)
+        **{k: list(v) if isinstance(v, tuple) else v
+           for k in ("axis", "perm", "shifts", "axes", "transpose_b", "function", "vocab",
+                     "tied")
+           if (v := getattr(layer, k)) != Layer.__dataclass_fields__[k].default},
+        **({"learned": layer.learned} if layer.type == "constant" else {}),
         **({"mode": layer.mode} if layer.type == "upsample" else {}),
     }
 
@@ -137,6 +145,7 @@ def network_dict(network: Network, default_sparsity: float = Hardware.sparsity) 
         "source": network.source,
         "notes": network.notes,
         "input": list(network.input_shape),
+        **({"inputs": {k: list(v) for k, v in network.inputs}} if network.inputs else {}),
         "output": list(network.output_shape),
         "params": network.params,
         "macs": network.macs,
@@ -148,7 +157,7 @@ def network_dict(network: Network, default_sparsity: float = Hardware.sparsity) 
 
 
 def _sparsity_cell(layer: Layer, default: float) -> tuple[str, str]:
-    if layer.type not in ("conv", "fc"):
+    if layer.type not in ("conv", "fc", "linear"):
         return "", ""
     value = default if layer.sparsity is None else layer.sparsity
     return f"{value:.1%}", _sparsity_source(layer)

@@ -32,6 +32,7 @@ LAYER_COLUMNS = (
     Column("stall cycles", "stall_cycles", priority=6),
     Column("util.", "utilization", priority=7),
     Column("DRAM B", "dram_bytes", priority=3),
+    Column("bound", "bound", numeric=False, priority=2),
 )
 
 
@@ -56,7 +57,7 @@ def layer_table(result: Result, label: str, sparsity_source: str = "") -> TableD
 def print_totals(result: Result, console: Console, sparsity_source: str = "") -> None:
     """The totals in short items, wrapped between items only. With a batch, the figures are
     for the whole batch (as the table's), and the cycles, time and energy per image follow."""
-    from nnaccel.report import energy_unit_suffix, fmt_int, fmt_sci
+    from nnaccel.report import energy_unit_suffix, fmt_int, fmt_sci, tokens_per_second
 
     hw = result.hardware
     t = result.totals()
@@ -80,10 +81,25 @@ def print_totals(result: Result, console: Console, sparsity_source: str = "") ->
         f"utilization {t['utilization']:.3f}",
         f"DRAM {fmt_int(t['dram_read_bytes'])} B read, {fmt_int(t['dram_write_bytes'])} B written",
         f"weight sparsity {use.text}"])
+    rate = tokens_per_second(result)
+    if rate is not None:  # a network of token ids (docs/model.md §1b)
+        moving = -(-(t["dram_read_bytes"] + t["dram_write_bytes"]) // hw.dram_bytes_per_cycle)
+        print_items(console, [
+            f"{rate:,.1f} tokens/s at {clock}",
+            f"DRAM busy {moving / t['cycles']:.0%} of the time ({fmt_int(moving)} cycles of"
+            f" bytes at {hw.dram_bytes_per_cycle} B/cycle)",
+            f"{sum(1 for r in result.layers if r.cycles and _waits(r, hw))} of "
+            f"{sum(1 for r in result.layers if r.cycles)} layers bound by DRAM"])
     levels = [f"{lvl} {fmt_sci(e)}" for lvl, e in result.energy.items()]
     print_items(console, [f"energy ({unit}): total {fmt_sci(t['energy_total'])}{per_image}"
                           f" = {levels[0]}",
                           *levels[1:]], sep=", ")
+
+
+def _waits(r: object, hw: object) -> bool:
+    from nnaccel.report import bound
+
+    return bound(r, hw) == "dram"
 
 
 @click.command("run")

@@ -80,6 +80,11 @@ L_PWO = _layer.add("pwo", "pooled output width")
 # Run state (docs/model.md §5, "Batch"): the first tile's weights are already in the buffer,
 # left there by the previous image of a batch (0: they are fetched).
 L_WRES = _layer.add("wres", "1: the first tile's weights are already in the buffer")
+# The output path's work of the transformer's kinds (docs/model.md §1b, §3a): lane cycles of
+# exp, divide, rsqrt and the adds and compares around them, done as a final tile is stored.
+L_VE = _layer.add("ve", "output-path lane cycles per output element (0: none)")
+L_VR = _layer.add("vr", "output-path lane cycles per output pixel of a final tile: a row's "
+                        "reciprocal or rsqrt (0: none)")
 LAYER_SLOTS = _layer.slots
 L_LEN = len(LAYER_SLOTS)
 

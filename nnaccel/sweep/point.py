@@ -138,11 +138,12 @@ class CacheMap:
     def __init__(self, size: int = 8):
         self.size = size
         self.caches: OrderedDict[str, SearchCache] = OrderedDict()
-        self.lowered: dict[tuple[int, bool, bool], tuple[Network, tuple[Lowered, ...]]] = {}
+        self.lowered: dict[tuple, tuple[Network, tuple[Lowered, ...]]] = {}
         self.sizes: dict[int, tuple[Network, tuple[int, int]]] = {}
 
     def lower(self, net: Network, hw: Hardware) -> tuple[Lowered, ...]:
-        key = (id(net), hw.fuse_pool, hw.fuse_add)
+        key = (id(net), hw.fuse_pool, hw.fuse_add, hw.fuse_activation, hw.exp_cycles,
+               hw.divide_cycles, hw.rsqrt_cycles)  # the output path's work (model.md §1b)
         hit = self.lowered.get(key)
         if hit is None or hit[0] is not net:  # the network is kept, so its id stays its own
             hit = self.lowered[key] = (net, lower_network(net, hw))

@@ -22,6 +22,7 @@ from nnaccel.zoo.darknet import tiny_darknet
 from nnaccel.zoo.mobilenet import mobilenet
 from nnaccel.zoo.squeezenet import squeezenet_v10, squeezenet_v11
 from nnaccel.zoo.squeezenext import VARIANTS, build_variant
+from nnaccel.zoo.transformers import bert_base, gpt2, llama_small, vit_b16
 from nnaccel.zoo.vgg import vgg19
 
 #: File stem -> builder, in the order of the paper's tables.
@@ -33,6 +34,16 @@ BUILDERS: tuple[tuple[str, Callable[[], Network]], ...] = (
     ("mobilenet", mobilenet),
     ("vgg19", vgg19),
     *((stem, partial(build_variant, stem)) for stem, *_ in VARIANTS),
+)
+
+
+#: File stem -> builder of the transformers, written to ``networks/transformers/``.
+TRANSFORMERS: tuple[tuple[str, Callable[[], Network]], ...] = (
+    ("vit-b16", vit_b16),
+    ("bert-base-128", bert_base),
+    ("gpt2-prefill-128", gpt2),
+    ("gpt2-decode-127", partial(gpt2, 1, 127)),
+    ("llama-small-128", llama_small),
 )
 
 
@@ -56,5 +67,10 @@ def write_all(folder: str | Path) -> list[Path]:
     for stem, network in build_all().items():
         path = folder / f"{stem}.json"
         path.write_text(dumps_network(network), encoding="utf-8")
+        written.append(path)
+    (folder / "transformers").mkdir(exist_ok=True)
+    for stem, build in TRANSFORMERS:
+        path = folder / "transformers" / f"{stem}.json"
+        path.write_text(dumps_network(build()), encoding="utf-8")
         written.append(path)
     return written

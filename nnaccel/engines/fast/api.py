@@ -55,6 +55,8 @@ from nnaccel.engines.layout import (
     L_RES,
     L_SH,
     L_SW,
+    L_VE,
+    L_VR,
     L_W,
     L_WO,
     L_WRES,
@@ -183,7 +185,7 @@ def check_vectors(layer: np.ndarray, hw: np.ndarray) -> tuple[np.ndarray, np.nda
     positive = (L_G, L_CGI, L_CGO, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_HO, L_WO)
     if layer[L_KIND] not in (KIND_CONV, KIND_WINDOW) or (layer[list(positive)] < 1).any():
         raise ValueError(f"bad layer vector {layer.tolist()}")
-    if (layer[[L_PH, L_PW, L_RES, L_WRES]] < 0).any():
+    if (layer[[L_PH, L_PW, L_RES, L_WRES, L_VE, L_VR]] < 0).any():
         raise ValueError(f"bad layer vector {layer.tolist()}")
     if layer[L_PKH] > 0 and (layer[[L_PKW, L_PSH, L_PSW, L_PHO, L_PWO]] < 1).any():
         raise ValueError(f"bad fused pooling in layer vector {layer.tolist()}")

@@ -48,6 +48,8 @@ from nnaccel.engines.layout import (
     L_RES,
     L_SH,
     L_SW,
+    L_VE,
+    L_VR,
     L_WO,
     L_WRES,
 )
@@ -228,7 +230,9 @@ K_PR = 18
 K_OUT = 19  # DMA requests in flight at once (§5)
 K_WRES = 20  # the first tile's weights are in the buffer already (§5, "Batch")
 K_ALU = 21  # the output path's ALU operations per cycle (§3a)
-K_LEN = 22
+K_VE = 22  # §1b: the output path's lane cycles per output element of a vector kind
+K_VR = 23  # §1b: and per output pixel of a final tile (a row's reciprocal or rsqrt)
+K_LEN = 24
 
 
 @_kernel
@@ -259,6 +263,8 @@ def _consts(layer, hw):
     k[K_OUT] = hw[H_OUT]
     k[K_WRES] = 1 if layer[L_WRES] > 0 and layer[L_KIND] == KIND_CONV else 0
     k[K_ALU] = hw[H_ALU]
+    k[K_VE] = layer[L_VE]
+    k[K_VR] = layer[L_VR]
     return k
 
 
@@ -276,7 +282,8 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     out[C_TILES] = nxy * nc * ks[d, KS_N]
     # The output path (§3a): every output value meets its residual operands once, every
     # pooled value its window once (each output tile closes final exactly once).
-    out[C_ALU] = ko * (k[K_RES] * pix + k[K_POOL2] * ys[b, SP_SEMIT] * xs[a, SP_SEMIT])
+    out[C_ALU] = ko * ((k[K_RES] + k[K_VE]) * pix + k[K_POOL2] * ys[b, SP_SEMIT] * xs[a, SP_SEMIT])
+    out[C_ALU] += k[K_VR] * ks[d, KS_N] * pix  # §1b: every pixel once per k-tile
     if df == DF_WS:
         ops = k2 * pix * cgi * ko
         out[C_OPS] = ops

@@ -52,6 +52,7 @@ from .compute import (
     K_NZ,
     K_PIX,
     K_PRPC,
+    K_VR,
     _combo_compute,
     _compute_tables,
     _consts,
@@ -202,12 +203,13 @@ def _combo_bound(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, ops, scratch):
     stalls = _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost)
     in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
         k, np.int64(0), xs, ys, cs, ks, a, b, c, d)
-    busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store)
+    row_alu = k[K_VR] * ks[d, KS_N] * k[K_PIX]  # §1b
+    busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store, row_alu)
     bound = max(busy, chain + stalls, macs)
     if cs[c, CS_N] > 1:
         in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
             k, np.int64(F_COUT), xs, ys, cs, ks, a, b, c, d)
-        busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store)
+        busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store, row_alu)
         bound = min(bound, max(busy, chain, macs))
     return bound
 

@@ -50,6 +50,8 @@ from .compute import (
     K_PRPC,
     K_PS,
     K_RES,
+    K_VE,
+    K_VR,
     K_WORD,
     K_WRES,
 )
@@ -186,18 +188,19 @@ def _traffic(k, flags, xs, ys, cs, ks, a, b, c, d):
 
 
 @_pure
-def _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store):
+def _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store, row_alu):
     """The DMA channel's busy time, at least. One request at a time: every request's latency
     and the bytes at the bandwidth. With OUT in flight the transfers still follow one another
     after a first latency, and every OUT-th request waits for the one OUT before it to end.
     A store with fused post-operations moves no faster than its ALU work (§3a): the data of
     all requests take at least the bytes at the bandwidth and, apart, the ALU operations of
-    the stores that emit (every pooling operation; every add when there is no pooling)."""
+    the stores that emit (every pooling operation; every add and vector operation when there
+    is no pooling: `row_alu` is a vector kind's per-pixel work, §1b)."""
     word = k[K_WORD]
     ps = k[K_PS]
     moved = word * (in_el + w_el + res_el + final_el) + 2 * ps * psum_el
     data = _cdiv(moved, k[K_BW])
-    timed_alu = final_el * (k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES])
+    timed_alu = final_el * (k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES] + k[K_VE]) + row_alu
     if timed_alu > 0:
         data = max(data, _cdiv(timed_alu, k[K_ALU]))
     n = n_load + n_store
@@ -224,7 +227,8 @@ def _dma_flags(k, flags, xs, ys, cs, ks, a, b, c, d, out):
     out[C_DRAM_WR] = word * final_el + ps * psum_el
     out[C_BUF_WR] += in_el + w_el + psum_el + res_el
     out[C_BUF_RD] += out_el + psum_el + res_el  # each close reads its tile once (§3a)
-    busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store)
+    busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store,
+                 k[K_VR] * ks[d, KS_N] * k[K_PIX])
     store_last, chain, macs = _chain(k, xs, ys, cs, ks, a, b, c, d, out)
     return max(busy, chain, macs), n_load + n_store, store_last, chain
 
@@ -236,8 +240,9 @@ def _last_store(k, xs, ys, ks, a, b, d):
     lat = k[K_LAT]
     emitted = ks[d, KS_TL] * ys[b, SP_EMITL] * xs[a, SP_EMITL]
     t = _xfer(emitted * k[K_WORD], lat, k[K_BW])
-    if t > 0 and (k[K_RES] > 0 or k[K_POOL2] > 0):
-        alu = ks[d, KS_TL] * k[K_RES] * ys[b, SP_TL] * xs[a, SP_TL] + k[K_POOL2] * emitted
+    if t > 0 and (k[K_RES] > 0 or k[K_POOL2] > 0 or k[K_VE] > 0 or k[K_VR] > 0):
+        pix = ys[b, SP_TL] * xs[a, SP_TL]
+        alu = (ks[d, KS_TL] * (k[K_RES] + k[K_VE]) + k[K_VR]) * pix + k[K_POOL2] * emitted
         t = max(t, lat + _cdiv(alu, k[K_ALU]))
     return t
 
@@ -266,8 +271,8 @@ def _orders_bound(k, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain, s
         f = flags_tab[mask, j]
         in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
             k, f, xs, ys, cs, ks, a, b, c, d)
-        bound = max(_busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store), chain,
-                    macs)
+        bound = max(_busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store,
+                          k[K_VR] * ks[d, KS_N] * k[K_PIX]), chain, macs)
         if (f & F_COUT) == 0:
             bound = max(bound, chain + stalls)
         least = min(least, bound)
@@ -308,7 +313,7 @@ def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost):
     # them together at least the bytes, or apart the pooling (else the add) operations
     data = _cdiv(stored, bw)
     timed_alu = ko * ys[b, SP_SEMIT] * xs[a, SP_SEMIT] * (
-        k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES])
+        k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES] + k[K_VE]) + k[K_VR] * nk * k[K_PIX]
     if timed_alu > 0:
         data = max(data, _cdiv(timed_alu, k[K_ALU]))
     stores = lat * n_stored + data - last

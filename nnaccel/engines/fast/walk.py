@@ -43,6 +43,8 @@ from nnaccel.engines.layout import (
     L_RES,
     L_SH,
     L_SW,
+    L_VE,
+    L_VR,
     L_W,
     L_WO,
     L_WRES,
@@ -231,6 +233,8 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     """
     (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wtab, otab, runs, periods) = ctx
     res = layer[L_RES]
+    ve = layer[L_VE]
+    vr = layer[L_VR]
     word = hw[H_WORD]
     ps = hw[H_PSUM]
     lat = hw[H_LAT]
@@ -402,6 +406,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
             if ic == nc - 1:  # final: what the output path emits (§3a) and its ALU work
                 store = tk_[ik] * ey_[iy] * ex_[ix] * word
                 alu = tk_[ik] * (res * ty_[iy] * tx_[ix] + pool2 * ey_[iy] * ex_[ix])
+                alu += (ve * tk_[ik] + vr) * ty_[iy] * tx_[ix]  # a vector kind's (§1b)
             else:  # a partial-sum spill
                 store = tk_[ik] * ty_[iy] * tx_[ix] * ps
             if store > 0:

@@ -87,6 +87,8 @@ from nnaccel.engines.layout import (  # noqa: E402
     L_PW,
     L_SH,
     L_SW,
+    L_VE,
+    L_VR,
     L_W,
     L_WO,
     LOOP_C,
@@ -124,6 +126,8 @@ def _check(layer: np.ndarray, hw: np.ndarray, mapping: np.ndarray) -> None:
             raise ValueError(f"step engine: layer slot {slot} must be >= 1, got {layer[slot]}")
     if layer[L_PH] < 0 or layer[L_PW] < 0:
         raise ValueError("step engine: negative padding")
+    if layer[L_VE] < 0 or layer[L_VR] < 0:
+        raise ValueError("step engine: negative output-path work")
     for slot in (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN, H_OUT, H_RD,
                  H_WR, H_ALU):
         if hw[slot] < 1:

@@ -35,6 +35,8 @@ from nnaccel.engines.layout import (
     L_RES,
     L_SH,
     L_SW,
+    L_VE,
+    L_VR,
     L_W,
     L_WO,
     L_WRES,
@@ -204,6 +206,9 @@ def tile_data(layer, hw, mapping):
                 n_st = tk * rows * cols
                 alu[t] += n_st * PKH * layer[L_PKW]
             alu[t] += RES * n_o
+            # a vector kind's work (model.md §1b): per value, and per pixel (a row's
+            # reciprocal or rsqrt) of the tile
+            alu[t] += layer[L_VE] * n_o + layer[L_VR] * ty * tx
             se[t] = n_o + RES * n_o  # the output path reads the tile and the operands
             sb[t] = n_st * WORD
         elif closed:

@@ -1,0 +1,173 @@
+"""Transformers on the engines (docs/model.md §1b): the output path's work and the products
+worked by hand, step equal to fast on every layer of the decode step and of ViT-B/16, and a
+decode step bound by its DRAM traffic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnaccel.engines import fast, step
+from nnaccel.engines import layout as L
+from nnaccel.hardware import Hardware, preset
+from nnaccel.loader import load_network
+from nnaccel.lowering import lower_network
+from nnaccel.network import Layer, Network
+from nnaccel.report import bound, layer_rows, tokens_per_second
+from nnaccel.simulate import simulate
+from nnaccel.tiler import candidate_grid
+
+# docs/model.md §11's hardware: LAT 100, BW 16 B/cycle, WORD 2, PSUM 4, PORT 4, 4 lanes.
+HW = Hardware(Pr=4, Pc=4, buffer_port_words=4, rf_psums=1, sparsity=0.4)
+
+
+def _run(layers: list[Layer], name: str, df: int, tiles: tuple[int, int, int, int],
+         inputs=()) -> tuple[np.ndarray, dict]:
+    net = Network("t", layers[0].input_shapes[0], tuple(layers), "test", inputs=inputs)
+    (low,) = [x for x in lower_network(net, HW) if x.layer.name == name]
+    vec, hv = low.vector, low.hardware_vector(HW.vector())
+    m = np.array([df, L.LOOP_K, L.LOOP_C, L.LOOP_Y, L.LOOP_X, *tiles], np.int64)
+    s = step.simulate(vec, hv, m)
+    assert np.array_equal(s, fast.evaluate(vec, hv, m[None, :])[0])
+    return vec, {n: int(v) for n, v in zip(L.COUNT_NAMES, s, strict=True)}
+
+
+def test_a_softmax_is_timed_on_the_output_path():
+    # [4, 8]: 4 rows of 8; VE = exp + 4 = 8, VR = divide = 5. Load 64 B: 104. The array copies
+    # in 2 steps of 4 channels side by side, 4 cycles each: 8. The store's 64 B take 4 cycles,
+    # its 8·32 + 5·4 = 276 lane cycles 69 on 4 lanes: 100 + 69. 104 + 8 + 169 = 281.
+    sm = Layer("sm", "softmax", ("input",), ((4, 8),), (4, 8))
+    vec, c = _run([sm], "sm", L.DF_OS, (1, 4, 1, 8))
+    assert (vec[L.L_VE], vec[L.L_VR]) == (8, 5)
+    assert (c["cycles"], c["compute_cycles"], c["alu_ops"]) == (281, 8, 276)
+    assert (c["dram_read_bytes"], c["dram_write_bytes"]) == (64, 64)
+
+
+def test_a_layernorm_pays_its_rsqrt_once_per_row():
+    # VE = 1 + 3 + 2 + 1 = 7, VR = rsqrt + 2 = 9: 7·32 + 9·4 = 260 lane cycles, 65 cycles.
+    ln = Layer("ln", "layernorm", ("input",), ((4, 8),), (4, 8), bias=True)
+    vec, c = _run([ln], "ln", L.DF_OS, (1, 4, 1, 8))
+    assert (vec[L.L_VE], vec[L.L_VR]) == (7, 9)
+    assert (c["cycles"], c["alu_ops"]) == (104 + 8 + 165, 260)
+
+
+def test_attention_scores_with_the_scale_in_their_output_path():
+    # Q [2, 2, 4] x K [2, 3, 4]ᵀ: grouped conv G = 2 (heads), CGI = 4, CGO = 3, 2 pixels,
+    # density 1. Load Q 16 + K 24 values, 80 B: 105. Per head ceil(12/4) + 2 = 5: 10. Store
+    # 24 B: 2 cycles, or the scale's 12 lane cycles on 4 lanes: 3 -> 103. 218 cycles.
+    qk = Layer("qk", "matmul", ("input", "k"), ((2, 2, 4), (2, 3, 4)), (2, 2, 3),
+               transpose_b=True)
+    sc = Layer("sc", "activation", ("qk",), ((2, 2, 3),), (2, 2, 3), function="scale")
+    vec, c = _run([qk, sc], "qk", L.DF_WS, (1, 2, 4, 6), inputs=(("k", (2, 3, 4)),))
+    assert tuple(vec[[L.L_KIND, L.L_G, L.L_CGI, L.L_CGO, L.L_H, L.L_W]]) == (
+        L.KIND_CONV, 2, 4, 3, 2, 1)
+    assert (c["cycles"], c["compute_cycles"], c["pe_ops"], c["dram_read_bytes"]) == (
+        218, 10, 48, 80)
+    net = Network("t", (2, 2, 4), (qk, sc), "test", inputs=(("k", (2, 3, 4)),))
+    low = lower_network(net, HW)
+    assert low[1].fused_into == "qk" and low[0].density == 1  # no weight sparsity, ever
+
+
+def test_a_gelu_in_a_linear_output_path():
+    # [4, 8] x [8, 8]: load 32 + 64 values, 192 B: 112. 4 passes of 4 + 4: 32. Store 64 B
+    # while the lanes do 23 lane cycles per value (exp 4 + divide 5 + 14): 736 / 4 = 184.
+    li = Layer("fc1", "linear", ("input",), ((4, 8),), (4, 8))
+    ge = Layer("g", "activation", ("fc1",), ((4, 8),), (4, 8), function="gelu")
+    vec, c = _run([li, ge], "fc1", L.DF_WS, (1, 4, 8, 8))
+    assert vec[L.L_VE] == 23
+    assert (c["cycles"], c["compute_cycles"], c["alu_ops"]) == (428, 32, 736)
+    # without fusion the GELU is a layer of its own: a copy with the same lane cycles
+    alone = lower_network(Network("t", (4, 8), (li, ge), "test"),
+                          HW.with_(fuse_activation=False))
+    assert alone[0].vector[L.L_VE] == 0 and alone[1].vector[L.L_VE] == 23
+
+
+def test_slower_exp_and_divide_slow_a_softmax_down():
+    sm = Layer("sm", "softmax", ("input",), ((64, 128),), (64, 128))
+    net = Network("t", (64, 128), (sm,), "test")
+    base = simulate(net, preset("paper-8x8")).layers[0]
+    slow = simulate(net, preset("paper-8x8").with_(exp_cycles=16, divide_cycles=20)).layers[0]
+    assert slow.count("alu_ops") == 64 * 128 * (16 + 4) + 64 * 20
+    assert base.count("alu_ops") == 64 * 128 * (4 + 4) + 64 * 5
+    assert slow.cycles > base.cycles
+
+
+def test_a_row_reduction_keeps_whole_rows_in_a_tile():
+    sm = Layer("sm", "softmax", ("input",), ((12, 197, 197),), (12, 197, 197))
+    (low,) = lower_network(Network("t", (12, 197, 197), (sm,), "test"), preset("paper-8x8"))
+    hv = preset("paper-8x8").vector()
+    assert list(candidate_grid(low.vector, hv, L.DF_OS)[3]) == [197]
+
+
+def test_layout_moves_are_free_or_timed_as_the_model_says():
+    vit = load_network("vit-b16")
+    result = simulate(vit, preset("paper-16x16"))
+    by = {r.layer.name: r for r in result.layers}
+    # patch flattening moves the last axis: a timed move through the buffer
+    assert by["tokens"].cycles > 0 and by["tokens"].count("dram_read_bytes") == 196 * 768 * 2
+    # head split and merge keep the last axis: addressing, free
+    p = "encoder.layers.encoder_layer_0.self_attention"
+    for name in (f"{p}.q.split", f"{p}.q.heads", f"{p}.tokens", f"{p}.merge"):
+        assert by[name].cycles == 0 and by[name].mapping is None
+    rows = {r["layer"]: r for r in layer_rows(result)}
+    assert rows["tokens"]["bound"] in ("dram", "array") and rows[f"{p}.merge"]["bound"] == ""
+
+
+@pytest.mark.parametrize("config", ["paper-8x8", "paper-16x16"])
+def test_step_equals_fast_on_every_layer_of_the_decode_step(config):
+    hw = preset(config)
+    net = load_network("gpt2-decode-127")
+    result = simulate(net, hw)
+    checked = 0
+    for low, r in zip(lower_network(net, hw), result.layers, strict=True):
+        if low.vector is None:
+            continue
+        s = step.simulate(low.vector, low.hardware_vector(hw.vector()), r.mapping.vector())
+        assert np.array_equal(s, np.array(r.counts)), r.layer.name
+        checked += 1
+    assert checked == 113
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["paper-8x8", "paper-16x16"])
+def test_step_equals_fast_on_every_layer_of_vit_b16(config):
+    hw = preset(config)
+    net = load_network("vit-b16")
+    result = simulate(net, hw, engine="step")
+    fast_result = simulate(net, hw)
+    for s, f in zip(result.layers, fast_result.layers, strict=True):
+        assert s.counts == f.counts and s.mapping == f.mapping, s.layer.name
+
+
+def test_a_decode_step_is_bound_by_its_dram_traffic():
+    hw = preset("paper-16x16")
+    net = load_network("gpt2-decode-127")
+    result = simulate(net, hw)
+    t = result.totals()
+    moved = t["dram_read_bytes"] + t["dram_write_bytes"]
+    # every weight matrix of the 12 blocks, the tied head's (the token table, read whole) and
+    # the cache of 24 tensors [12, 127, 64], at 2 bytes each, at least
+    weights = 12 * (768 * 2304 + 768 * 768 + 2 * 768 * 3072) + 768 * 50257
+    cache = 24 * 12 * 127 * 64
+    assert t["dram_read_bytes"] >= 2 * (weights + cache)
+    assert t["cycles"] >= moved // hw.dram_bytes_per_cycle
+    assert moved // hw.dram_bytes_per_cycle > 0.9 * t["cycles"]  # DRAM busy > 90%
+    assert all(bound(r, hw) == "dram" for r in result.layers if r.cycles)
+    assert tokens_per_second(result) == pytest.approx(hw.clock_hz / t["cycles"])
+    # a prefill of 128 tokens reuses each weight over 128 pixels: it is array-bound
+    prefill = simulate(load_network("gpt2-prefill-128"), hw)
+    linears = [r for r in prefill.layers if r.layer.type == "linear"]
+    assert sum(bound(r, hw) == "array" for r in linears) > len(linears) / 2
+
+
+@pytest.mark.parametrize("stem", ["vit-b16", "bert-base-128", "gpt2-prefill-128",
+                                  "gpt2-decode-127", "llama-small-128"])
+def test_every_bundled_transformer_runs_on_both_presets(stem):
+    net = load_network(stem)
+    for config in ("paper-8x8", "paper-16x16"):
+        result = simulate(net, preset(config))
+        t = result.totals()
+        assert t["macs"] == net.macs and t["cycles"] > 0
+        # the array cannot beat its PEs: at most Pr·Pc MACs a cycle (no sparsity in a
+        # matmul; a linear's zero weights are skipped only in OS, and counted as MACs)
+        assert t["pe_ops"] <= t["cycles"] * preset(config).pes
