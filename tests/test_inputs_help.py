@@ -119,6 +119,8 @@ def test_pareto_set_says_what_it_combined_and_takes_format(tmp_path):
     assert len(lines) == 1 + 6  # every configuration is on its network's front here
     r = invoke("pareto", src, "--format", "json")
     assert r.exit_code == 0 and r.stdout.lstrip().startswith(("[", "{"))
+    r = invoke("plot", "pareto", src, "--set", "-o", tmp_path / "front.png")
+    assert r.exit_code == 0 and "2 other configurations left out" in " ".join(r.stderr.split())
 
 
 def test_validate_never_splits_a_number_at_80_columns():

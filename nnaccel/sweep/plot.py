@@ -33,8 +33,9 @@ def _axis_name(metric: str, rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], title: str,
-           varying: Sequence[str]) -> list[Point]:
-    """Draw one panel; return the front points to label once the layout is fixed."""
+           varying: Sequence[str]) -> tuple[list[Point], list[Point]]:
+    """Draw one panel; return the front points to label once the layout is fixed, and what
+    their labels must not cover: the other markers and the front's staircase."""
     x, y = metrics[0], metrics[1]
     xs, ys = [r[x] for r in rows], [r[y] for r in rows]
     if len(metrics) == 3:
@@ -55,7 +56,16 @@ def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], t
     ax.set_ylabel(_axis_name(y, rows))
     ax.set_title(title, fontsize=10, wrap=True)
     step = max(1, -(-len(front) // MAX_LABELS))  # every step-th front point is named
-    return [Point(r[x], r[y], config_label(r, varying), 3.4) for r in front[::step]]
+    named = [Point(r[x], r[y], config_label(r, varying), 3.4) for r in front[::step]]
+    avoid = [Point(r[x], r[y], "", 2.0) for r in rows if not r["pareto"]]
+    avoid += [Point(r[x], r[y], "", 3.4) for r in front]
+    if len(metrics) == 2:  # the staircase, sampled along each step (the axes are logarithmic)
+        for a, b in zip(front, front[1:], strict=False):
+            for k in range(1, 8):
+                f = k / 8
+                avoid.append(Point(a[x] ** (1 - f) * b[x] ** f, a[y], "", 1.0))
+                avoid.append(Point(b[x], a[y] ** (1 - f) * b[y] ** f, "", 1.0))
+    return named, avoid
 
 
 def plot_pareto(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
@@ -86,9 +96,7 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
     for ax, (title, panel_rows) in zip(axes.flat, panels, strict=False):
         for r in panel_rows:
             r.setdefault("energy_unit", rows[0].get("energy_unit"))
-        labels.append((ax, _panel(ax, panel_rows, metrics, title, varying),
-                       [Point(r[metrics[0]], r[metrics[1]], "", 2.0) for r in panel_rows
-                        if not r["pareto"]]))
+        labels.append((ax, *_panel(ax, panel_rows, metrics, title, varying)))
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     handles, names = axes.flat[0].get_legend_handles_labels()
