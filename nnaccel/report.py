@@ -212,6 +212,22 @@ def fmt_sci(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.2e}"
 
 
+def _no_data(kind: str) -> str:
+    """What the dataflow column says of a layer that moves no data (docs/model.md §1a, §1b):
+    its consumer reads its values where they are."""
+    return "in DRAM" if kind == "constant" else "addressing"
+
+
+def _dataflow_cell(r: Any) -> str:
+    """The dataflow, or how a layer without one is done: fused, addressing, a timed move."""
+    m = r.mapping
+    if m is None:
+        return f"fused into {r.fused_into}" if r.fused_into else _no_data(r.layer.type)
+    if r.layer.type == "transpose":  # one that moves the last axis (docs/model.md §1b)
+        return f"move ({m.dataflow})"
+    return m.dataflow
+
+
 def rows_for_terminal(result: Result) -> Iterable[list[str]]:
     for r in result.layers:
         m = r.mapping
@@ -219,7 +235,7 @@ def rows_for_terminal(result: Result) -> Iterable[list[str]]:
         yield [
             r.layer.name,
             r.layer.type,
-            m.dataflow if m else (f"fused into {r.fused_into}" if r.fused_into else "-"),
+            _dataflow_cell(r),
             m.loop_order if m else "-",
             tiles,
             fmt_int(r.macs),

@@ -136,6 +136,8 @@ def literal(layer, hwv, m) -> list[int]:
             load_b, load_el = load_b + e * WORD, load_el + e
             cnt[L.C_BUF_RD] += e
             cnt[L.C_ALU] += e
+        if final:  # a transformer kind's output-path work, per value and per row (model.md §1b)
+            cnt[L.C_ALU] += int(layer[L.L_VE]) * tk * ty * tx + int(layer[L.L_VR]) * ty * tx
         cnt[L.C_DRAM_RD] += load_b
         cnt[L.C_BUF_WR] += load_el
         store_b = 0
@@ -385,6 +387,9 @@ def cases(draw, side=8, ch=6, small_tiles=False):
         pool = draw(st.booleans())
         layer[L.L_RES:L.L_PWO + 1] = ((res, *pk, *ps, *pp, *po) if pool else (res, *[0] * 8))
         layer[L.L_WRES] = draw(st.sampled_from([0, 0, 1]))  # a later image of a batch
+    if draw(st.booleans()):  # the output path's work of a transformer kind (model.md §1b)
+        layer[L.L_VE] = draw(st.sampled_from([0, 1, 8, 23]))
+        layer[L.L_VR] = draw(st.sampled_from([0, 5, 9]))
     dden = draw(st.integers(1, 5))
     hwv = hw(draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4)),
              rf=draw(st.integers(1, 5)), lat=draw(st.integers(0, 30)), bw=draw(st.integers(1, 8)),
@@ -517,7 +522,9 @@ def small_layers(draw):
     h, w = draw(st.integers(k, 7)), draw(st.integers(k, 7))
     p = draw(st.integers(0, k // 2))
     if kind == "window":
-        return conv(draw(st.integers(1, 6)), 1, 1, h, w, k, k, 1, 1, p, p, kind=L.KIND_WINDOW)
+        v = conv(draw(st.integers(1, 6)), 1, 1, h, w, k, k, 1, 1, p, p, kind=L.KIND_WINDOW)
+        v[L.L_VE], v[L.L_VR] = draw(st.sampled_from([(0, 0), (8, 5), (7, 9), (23, 0)]))
+        return v
     if kind == "grouped":
         return conv(draw(st.integers(2, 3)), 2, 2, h, w, k, k, 1, 1, p, p)
     ho, wo = h + 2 * p - k + 1, w + 2 * p - k + 1
@@ -525,8 +532,12 @@ def small_layers(draw):
     if ho >= 3 and wo >= 3:  # a fused 3x3/2 pooling: its line buffer depends on the order
         posts.append((0, 3, 3, 2, 2, 0, 0, (ho - 3) // 2 + 1, (wo - 3) // 2 + 1))
     post = draw(st.sampled_from(posts))
-    return conv(1, draw(st.integers(1, 6)), draw(st.integers(1, 6)), h, w, k, k, 1, 1, p, p,
-                post=post)
+    v = conv(1, draw(st.integers(1, 6)), draw(st.integers(1, 6)), h, w, k, k, 1, 1, p, p,
+             post=post)
+    # a transformer kind's output-path work (model.md §1b): the bounds must stay below it
+    v[L.L_VE] = draw(st.sampled_from([0, 0, 8, 23]))
+    v[L.L_VR] = draw(st.sampled_from([0, 0, 5]))
+    return v
 
 
 @settings(max_examples=30, **SETTINGS)

@@ -221,7 +221,11 @@ def test_the_transformer_files_pass_the_schema():
     from nnaccel.netschema import SCHEMA_PATH
 
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
-    for path in transformer_networks():
+    # two of the five (a schema's oneOf over every kind is slow on 300 layers): the decode
+    # step's top-level inputs and concat on an axis, the Llama-style decoder's rmsnorm, silu,
+    # fixed constants and grouped heads
+    for stem in ("gpt2-decode-127", "llama-small-128"):
+        path = networks_dir() / "transformers" / f"{stem}.json"
         assert [e.message for e in validator.iter_errors(json.loads(path.read_text()))] == []
     assert validator.is_valid(TINY)
     assert not validator.is_valid(_bad(lambda d: d["layers"][10].update(function="swish")))
