@@ -25,6 +25,12 @@ _LOG_SUBS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
 MIN_TICKS = 3
 
 
+def plain(text: str) -> str:
+    """User text (a network, layer or configuration name) as matplotlib shows it literally:
+    every '$' escaped, so a name such as '$\\frac{$' is text, never mathtext to parse."""
+    return str(text).replace("$", r"\$")
+
+
 def _fmt(x: float, _pos: int | None = None) -> str:
     """1, 2.5, 300, 5000; then 2×10⁴, 1.5×10⁹."""
     if x < 1e4:

@@ -294,20 +294,62 @@ _TOML_SCALARS = {f.name for f in fields(Hardware)} - set(_TABLES)
 _TOML_ALIASES = {"array": None, "buffer": None, "preset": None}
 
 
+#: Nesting of a TOML file's tables and arrays: a hardware or sweep file needs three.
+MAX_TOML_DEPTH = 32
+#: TOML's integers are 64-bit (the TOML spec); Python would take any size.
+TOML_INT_RANGE = (-(2**63), 2**63 - 1)
+_TOML_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'')
+_DOTTED_TOO_DEEP = re.compile(r"(?<![\w-])(?:[\w-]++\s*+\.\s*+){" + str(MAX_TOML_DEPTH) + ",}")
+
+
 def read_toml(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
     """The table of a TOML file; `error` naming the file for a missing, unreadable, too large
-    or bad one."""
+    or bad one, or one beyond the limits of TOML files (docs/model.md, "Limits": nesting
+    `MAX_TOML_DEPTH`, integers of 64 bits)."""
     problem = file_problem(path, limits.MAX_FILE_BYTES)
     if problem is not None:
         raise error(f"{path}: {'no such ' + what if problem == 'no such file' else problem}")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if _DOTTED_TOO_DEEP.search(_TOML_STRING.sub("s", text)):
+            # a key dotted thousands deep takes tomllib quadratic time and memory: refuse it
+            # before parsing
+            raise RecursionError
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise error(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise error(f"{path}: cannot read: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise error(f"{path}: not valid TOML: {e}") from None
+    except (RecursionError, MemoryError):
+        raise error(f"{path}: not a usable TOML file: nested more than {MAX_TOML_DEPTH} deep"
+                    " (docs/model.md, 'Limits')") from None
+    except ValueError:  # Python's guard against integers of thousands of digits
+        raise error(f"{path}: not a usable TOML file: an integer of more than 4,300 digits;"
+                    " TOML integers are 64-bit") from None
+    bad = _toml_problem(data, 1)
+    if bad is not None:
+        raise error(f"{path}: {bad} (docs/model.md, 'Limits')")
+    return data
+
+
+def _toml_problem(value: Any, depth: int) -> str | None:
+    """What puts a parsed TOML value beyond the limits (too deep, an integer above 64 bits)."""
+    if depth > MAX_TOML_DEPTH:
+        return f"nested more than {MAX_TOML_DEPTH} deep"
+    if isinstance(value, int) and not isinstance(value, bool):
+        low, high = TOML_INT_RANGE
+        if not low <= value <= high:
+            return (f"the integer {str(value)[:20]}... does not fit 64 bits, as every TOML"
+                    " integer must")
+        return None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        bad = _toml_problem(item, depth + 1)
+        if bad is not None:
+            return bad
+    return None
 
 
 def load_toml(path: str | Path, base: Hardware | None = None) -> Hardware:
@@ -326,7 +368,7 @@ def from_mapping(data: dict[str, Any], base: Hardware | None = None) -> Hardware
     unknown = sorted(set(data) - _TOML_SCALARS - set(_TOML_ALIASES) - set(_TABLES))
     if unknown:
         raise HardwareError(
-            f"unknown key {unknown[0]!r}; known keys: "
+            f"unknown key {_short(unknown[0])}; known keys: "
             + ", ".join(sorted(_TOML_SCALARS | set(_TOML_ALIASES) | set(_TABLES)))
         )
     hw = base or Hardware()
@@ -362,6 +404,10 @@ def from_mapping(data: dict[str, Any], base: Hardware | None = None) -> Hardware
             raise HardwareError(f"unknown key '{table}.{bad[0]}'; known: {', '.join(sorted(known))}")
         changes[table] = replace(getattr(hw, table), **e)
     return replace(hw, **changes)
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def _typed(key: str, value: Any, want: type) -> Any:

@@ -637,3 +637,32 @@ def dumps_network(network: Network) -> str:
     lines.append(",\n".join(body))
     lines += ["  ]", "}"]
     return "\n".join(lines) + "\n"
+
+
+def check_sizes(network: Network, where: str, seen: set | None = None) -> None:
+    """The size limits of a network file (`limits`) applied to a network built in code (a
+    generated family): layers, every shape's entries and elements, every layer's work.
+    NetworkError naming `where`, the layer and the field. `seen`: layer shapes already
+    checked, skipped (a family repeats a few shapes many times)."""
+    if len(network.layers) > limits.MAX_LAYERS:
+        raise NetworkError(where, f"{len(network.layers):,} layers, above the limit of"
+                           f" {limits.MAX_LAYERS:,} (docs/network-format.md, 'Limits')")
+    seen = set() if seen is None else seen
+    for layer in network.layers:
+        fields = {"type": layer.type, "input_shapes": layer.input_shapes,
+                  "output_shape": layer.output_shape, "padding": layer.padding,
+                  "kernel": layer.kernel, "dilation": layer.dilation, "groups": layer.groups}
+        key = tuple(fields.values())
+        if key in seen:
+            continue
+        for shape in (*layer.input_shapes, layer.output_shape):
+            if max(shape) > limits.MAX_DIM or math.prod(shape) > limits.MAX_WORK:
+                raise NetworkError(where, f"a shape {list(shape)} beyond the limits of a network"
+                                   f" file (entries at most 2**30, elements at most 2**40;"
+                                   " docs/network-format.md, 'Limits')", layer.name,
+                                   "output_shape")
+        work = _work(fields)
+        if work > limits.MAX_WORK:
+            raise NetworkError(where, f"the layer's work is {work:.3g}, above the limit of 2**40"
+                               " (docs/network-format.md, 'Limits')", layer.name, "output_shape")
+        seen.add(key)

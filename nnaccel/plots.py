@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from .assumptions import percent  # noqa: E402
 from .compare import Config  # noqa: E402
 from .errors import NnaccelError  # noqa: E402
-from .figlayout import Point, freeze_layout, place_labels, readable_log_axis  # noqa: E402
+from .figlayout import Point, freeze_layout, place_labels, plain, readable_log_axis  # noqa: E402
 from .network import Layer  # noqa: E402
 from .outputs import write_atomic  # noqa: E402
 from .simulate import Result  # noqa: E402
@@ -127,8 +127,8 @@ def sparsity_phrase(config: Config, results: Sequence[Result]) -> str:
 def config_title(config: Config, results: Sequence[Result]) -> str:
     """An axes' title: the configuration as it really is, and the weight sparsity used."""
     hw = config.hardware
-    return (f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer;"
-            f" weight sparsity {sparsity_phrase(config, results)}")
+    return plain(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer;"
+                 f" weight sparsity {sparsity_phrase(config, results)}")
 
 
 def plot_layers(runs: Runs) -> Figure:
@@ -155,7 +155,7 @@ def plot_layers(runs: Runs) -> Figure:
             cyc = [by_key[k].cycles if k in by_key else 0 for k in order]
             eff = [by_key[k].efficiency if k in by_key else math.nan for k in order]
             energy = [by_key[k].energy if k in by_key else 0 for k in order]
-            ax.bar(xs, [c / 1e6 for c in cyc], width, color=colors[i], label=res.network.name)
+            ax.bar(xs, [c / 1e6 for c in cyc], width, color=colors[i], label=plain(res.network.name))
             ax2.plot(xs, eff, ":", marker="o", markersize=3, lw=0.7, color=colors[i],
                      markeredgecolor="black", markeredgewidth=0.3)
             ax_e.bar(xs, [e / 1e6 for e in energy], width, color=colors[i])
@@ -176,13 +176,13 @@ def plot_layers(runs: Runs) -> Figure:
         ax.sharex(ax_e)  # one set of layer names, under the energy panel
         ax.tick_params(axis="x", labelbottom=False)
         ax_e.set_xticks(range(len(order)))
-        ax_e.set_xticklabels([_axis_label(k, groups) for k in order], rotation=90, fontsize=8)
+        ax_e.set_xticklabels([plain(_axis_label(k, groups)) for k in order], rotation=90, fontsize=8)
         ax_e.set_xlim(-0.6, len(order) - 0.4)
         for a in (ax, ax_e):
             a.yaxis.set_major_locator(plt.MaxNLocator(nbins=5, min_n_ticks=3))
         ax2.yaxis.set_major_locator(plt.MaxNLocator(nbins=5, min_n_ticks=3))
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors]
-    names = [r.network.name for r in runs[0][1]]
+    names = [plain(r.network.name) for r in runs[0][1]]
     handles.append(Line2D([], [], color="grey", ls=":", marker="o", markersize=3))
     names.append("efficiency (right axis)")
     handles += [Line2D([], [], color="grey", ls="--", lw=0.8),
@@ -264,7 +264,7 @@ def plot_tradeoff(runs: Runs, accuracy: Mapping[str, float] | None = None) -> Fi
                 ours = r.energy_total if what == "energy" else r.cycles / fastest
                 ax.scatter([ours], [acc], s=size, color=colors[i], alpha=0.7,
                            edgecolors="black", linewidths=0.5, zorder=3)
-                points.append(Point(ours, acc, r.network.name, radius))
+                points.append(Point(ours, acc, plain(r.network.name), radius))
                 xs.append(ours)
                 theirs = p.get(f"{what}_{key}") if key else None
                 if theirs is not None:
@@ -283,8 +283,8 @@ def plot_tradeoff(runs: Runs, accuracy: Mapping[str, float] | None = None) -> Fi
             ax.set_ylabel("top-1 accuracy (%)")
             ax.set_xlabel(f"energy per inference (MAC units{scale})" if what == "energy"
                           else f"time (× the fastest network drawn{scale})")
-            ax.set_title(f"{config.label}: accuracy vs {what}; weight sparsity"
-                         f" {sparsity_phrase(config, [r for r, _ in drawn])}", fontsize=10,
+            ax.set_title(plain(f"{config.label}: accuracy vs {what}; weight sparsity"
+                               f" {sparsity_phrase(config, [r for r, _ in drawn])}"), fontsize=10,
                          wrap=True)
             ax.grid(True, which="major", alpha=0.3)
             placements.append((ax, points, hollow))
@@ -366,10 +366,10 @@ def plot_roofline(runs: Runs) -> Figure:
         skipped = max(config.sparsity(r.network).overall for r in results)
         sparse_peak = hw.pes / (1 - min(skipped, 0.999))
         roof = ax.plot(grid, [min(hw.pes, x * bw) for x in grid], "k-", lw=1.5,
-                       label=f"{config.label} roof: min({hw.pes} PEs, intensity × {bw} B/cycle)")
+                       label=plain(f"{config.label} roof: min({hw.pes} PEs, intensity × {bw} B/cycle)"))
         sparse = ax.plot(grid, [min(sparse_peak, x * bw) for x in grid], "k--", lw=1,
-                         label=f"{config.label}, OS skipping {percent(skipped)} zero weights:"
-                               f" {sparse_peak:.0f} MACs/cycle")
+                         label=plain(f"{config.label}, OS skipping {percent(skipped)} zero"
+                                     f" weights: {sparse_peak:.0f} MACs/cycle"))
         readable_log_axis(ax, "x", lo, hi)
         ys = [p[3] for p in pts_all]
         readable_log_axis(ax, "y", min(ys), max(sparse_peak, max(ys)))
@@ -381,7 +381,7 @@ def plot_roofline(runs: Runs) -> Figure:
     for kind, marker in markers.items():
         handles.append(Line2D([], [], marker=marker, ls="", color="grey", label=kind))
     for i, r in enumerate(runs[0][1]):
-        handles.append(Line2D([], [], marker="s", ls="", color=colors[i], label=r.network.name))
+        handles.append(Line2D([], [], marker="s", ls="", color=colors[i], label=plain(r.network.name)))
     fig.legend(handles=handles, loc="outside lower center", ncols=2 if len(runs) < 2 else 3,
                fontsize=9)
     fig.suptitle("Roofline: every conv/fc layer", fontsize=13)

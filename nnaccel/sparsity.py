@@ -50,24 +50,35 @@ def npz_path(network_path: str, spec: str) -> Path:
 
 
 def measured_from_npz(network: Network, spec: str) -> Network:
-    """Each conv/fc layer's sparsity measured in the ``.npz`` of weights `spec` points to."""
+    """Each conv/fc layer's sparsity measured in the ``.npz`` of weights `spec` points to.
+
+    Only the members of those layers are read, each checked before its data
+    (`nnaccel.npzfile`); any malformed file is a NetworkError of one line."""
+    from nnaccel.npzfile import NpzError, member_info, open_npz, scan_member
+
     path = npz_path(network.path, spec)
+    what = "--sparsity measured reads an .npz of weights keyed by layer name"
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as exc:
-        raise NetworkError(str(path), f"cannot read the weights (.npz keyed by layer name) "
-                           f"for --sparsity measured: {exc}") from None
+        archive = open_npz(path)
+    except NpzError as exc:
+        raise NetworkError(str(path), f"{exc} ({what})") from None
     values = {}
-    for layer in network.layers:
-        if layer.type not in WEIGHTED_TYPES:
-            continue
-        weights = arrays.get(layer.name)
-        if weights is None:
-            raise NetworkError(str(path), "no array of this name: --sparsity measured needs "
-                               "every conv/fc layer's weights", layer=layer.name)
-        if weights.size != layer.weights:
-            raise NetworkError(str(path), f"has {weights.size} weights, the layer "
-                               f"{layer.weights}", layer=layer.name)
-        values[layer.name] = zero_fraction(weights)
+    with archive:
+        for layer in network.layers:
+            if layer.type not in WEIGHTED_TYPES:
+                continue
+            info = member_info(archive, layer.name)
+            if info is None:
+                raise NetworkError(str(path), "no array of this name: --sparsity measured needs "
+                                   "every conv/fc layer's weights", layer=layer.name)
+            zeros = [0]
+
+            def count(chunk: np.ndarray, zeros: list[int] = zeros) -> None:
+                zeros[0] += chunk.size - int(np.count_nonzero(chunk))
+
+            try:
+                scan_member(archive, info, layer.weights, count)
+            except NpzError as exc:
+                raise NetworkError(str(path), str(exc), layer=layer.name) from None
+            values[layer.name] = zeros[0] / layer.weights if layer.weights else 0.0
     return with_sparsity(network, values, f"measured: {path.name}")

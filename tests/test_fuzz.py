@@ -14,6 +14,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -199,3 +200,184 @@ def _check_run(tmp_path: Path, network: dict, hw: dict) -> None:
         return
     data = json.loads(out.read_text())
     _sane(data["totals"], data["hardware"])
+
+
+# -- issue 19: npz files, store files, sweep axes, TOML files ---------------------------------
+
+_TINY = {"name": "tiny", "input_shape": [3, 8, 8], "source": "tests", "layers": [
+    {"name": "c1", "type": "conv", "inputs": ["input"], "input_shapes": [[3, 8, 8]],
+     "output_shape": [4, 8, 8], "kernel": [3, 3], "padding": [1, 1]},
+    {"name": "c2", "type": "fc", "inputs": ["c1"], "input_shapes": [[4, 8, 8]],
+     "output_shape": [10, 1, 1]}]}
+
+
+def _good_npz() -> bytes:
+    import io
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    c1 = rng.standard_normal(4 * 3 * 9).astype(np.float32)
+    c1[::3] = 0
+    buf = io.BytesIO()
+    np.savez(buf, c1=c1, c2=rng.integers(-2, 3, size=10 * 4 * 64).astype(np.int8))
+    return buf.getvalue()
+
+
+_NPZ = _good_npz()
+
+
+@st.composite
+def mutated_npz(draw) -> bytes:
+    """A valid npz cut short, with bytes flipped, inserted or rewritten in its headers."""
+    data = bytearray(_NPZ)
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["cut", "flip", "insert", "header", "zero"]))
+        if not data:
+            break
+        at = draw(st.integers(0, len(data) - 1))
+        if kind == "cut":
+            del data[at:]
+        elif kind == "flip":
+            data[at] ^= draw(st.integers(1, 255))
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+        elif kind == "zero":
+            data[at:at + draw(st.integers(1, 64))] = b"\0" * 0
+        else:  # rewrite a member's header: its dtype or shape
+            text = bytes(data)
+            old = draw(st.sampled_from([b"'<f4'", b"'|i1'", b"(108,)", b"(2560,)", b"False"]))
+            new = draw(st.sampled_from([b"'|O'", b"'<U4'", b"'<f8'", b"(1099511627776,)",
+                                        b"(-1,)", b"(108, 0)", b"True", b"'V8'", b"[('a','<f4')]"]))
+            data = bytearray(text.replace(old, new, 1))
+    return bytes(data)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_npz())
+@example(b"")
+@example(_NPZ[:30])
+@example(_NPZ.replace(b"(108,)", b"(1099511627776,)", 1))
+@example(_NPZ.replace(b"'<f4'", b"[('a','<f4')]", 1))
+def test_a_mutated_npz_is_read_or_fails_on_one_line(data):
+    from nnaccel.loader import load_network
+
+    with tempfile.TemporaryDirectory() as d:
+        net = Path(d) / "tiny.json"
+        net.write_text(json.dumps(_TINY))
+        (Path(d) / "tiny.npz").write_bytes(data)
+        try:
+            network = load_network(net, "measured")
+        except NetworkError as exc:
+            assert "\n" not in str(exc) and str(exc).startswith(str(Path(d) / "tiny.npz"))
+            return
+        for layer in network.layers:
+            assert 0 <= layer.sparsity <= 1
+
+
+_STORE_COLUMNS = ("network", "network_hash", "array", "buffer_bytes", "sparsity", "word_bits",
+                  "dataflow", "area_mm2", "cycles", "energy_total", "edp", "error",
+                  "model_version", "key")
+_SQL_VALUES = st.sampled_from(["NULL", "0", "-1", "1e308", "'abc'", "''", "X'00ff'", "9e999",
+                               "-9e999", "3.5", "'8x8'", "9223372036854775807"])
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("fuzzstore")
+    (d / "tiny.json").write_text(json.dumps(_TINY))
+    r = CliRunner().invoke(main, ["sweep", str(d / "tiny.json"), "--array", "4x4,8x8",
+                                  "--buffer", "4KB,32KB", "--store", str(d / "s.db"), "-j", "1",
+                                  "-q"])
+    assert r.exit_code == 0, r.output
+    return d / "s.db"
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(_STORE_COLUMNS), _SQL_VALUES, st.integers(0, 3)),
+                min_size=1, max_size=3),
+       st.sampled_from(["area,cycles", "energy,edp", "area,cycles,energy"]),
+       st.booleans())
+def test_a_store_with_edited_rows_gives_fronts_or_one_line(small_store, edits, metrics, as_set):
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as d:
+        store = Path(d) / "s.db"
+        store.write_bytes(small_store.read_bytes())
+        with sqlite3.connect(store) as c:
+            keys = [k for (k,) in c.execute("SELECT key FROM points ORDER BY key")]
+            for column, value, row in edits:
+                try:
+                    c.execute(f'UPDATE points SET "{column}" = {value} WHERE key = ?',
+                              (keys[row % len(keys)],))
+                except sqlite3.IntegrityError:  # NOT NULL, or a key made equal to another's
+                    pass
+        before = store.read_bytes()
+        r = CliRunner().invoke(main, ["pareto", str(store), "-m", metrics,
+                                      *(["--set"] if as_set else [])])
+        assert r.exit_code in (0, 2), (r.output, r.exception)
+        assert "Traceback" not in r.output
+        if r.exit_code == 2:  # one line, after any note (names made unique)
+            lines = r.output.splitlines()
+            assert lines[-1].startswith("error: ")
+            assert all(line.startswith("note: ") for line in lines[:-1])
+        assert store.read_bytes() == before  # a reader never writes
+
+
+_AXIS_ITEMS = st.sampled_from(["8x8", "4x4..64x64", "1x1..4096x4096", "16KB", "1KB..1GB",
+                               "1KB..1GB+1KB", "0..1+0.1", "1..1e12+1", "8GB/s", "x", "",
+                               "1..", "..2", "2..1", "1..2*1", "1e400", "-1", "nan",
+                               "8x8..4x4", "0..100000+1", "auto", "edp"])
+_AXIS_NAMES = st.sampled_from(["array", "buffer", "bandwidth", "latency", "sparsity",
+                               "word_bits", "dataflow", "objective"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_AXIS_NAMES, st.lists(_AXIS_ITEMS, min_size=1, max_size=3).map(",".join),
+                       max_size=4),
+       st.sampled_from([["sqnxt23v5"], ["sqnxt:depth=2-4-14-1|6-6-8-1"], ["sqnxt:blocks=60"]]))
+@example({"latency": "0..1000+1", "buffer": "1KB..1GB"}, ["all"])
+@example({"array": "1x1..4096x4096", "latency": "0..100000+1"}, ["sqnxt23v5"])
+def test_any_sweep_axes_plan_quickly_or_fail_on_one_line(axes, nets):
+    import time
+
+    from nnaccel.sweep import build_spec
+    from nnaccel.sweep.run import plan
+
+    start = time.monotonic()
+    try:
+        pl = plan(build_spec(nets, axes))
+    except NnaccelError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert 0 < pl.size <= 100_000
+    assert time.monotonic() - start < 20
+
+
+_TOML_KEYS = st.sampled_from(["array", "buffer", "preset", "batch", "sparsity", "clock_hz",
+                              "word_bytes", "energy", "area", "fuse_pool", "name", "x.y",
+                              "energy.dram", "area.mac_bits"])
+_TOML_VALUES = st.sampled_from(['"8x8"', '"32KB"', '"paper-8x8"', '["paper-8x8"]', "8", "-1",
+                                "0.4", "1e9", "true", "{}", "{dram = 1}", "[[1]]", "nan", "inf",
+                                "9" * 30, "0x7fffffffffffffff", '"\\u0000"', "1979-05-27",
+                                '"x"' * 2, "[" * 40 + "]" * 40, "{a = {b = {c = 1}}}"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_TOML_KEYS, _TOML_VALUES), max_size=4))
+@example([("preset", '["paper-8x8"]')])
+@example([("batch", "9" * 5000)])
+def test_a_hardware_toml_loads_or_fails_on_one_line(pairs):
+    from nnaccel.errors import HardwareError
+    from nnaccel.hardware import Hardware, load_toml
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "hw.toml"
+        path.write_text("".join(f"{k} = {v}\n" for k, v in pairs))
+        try:
+            hw = load_toml(path)
+        except HardwareError as exc:
+            assert "\n" not in str(exc) and str(exc).startswith(str(path))
+        else:
+            assert isinstance(hw, Hardware)

@@ -140,8 +140,10 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as c:
         c.execute("CREATE TABLE points (x)")
+    before = other.read_bytes()
     r = CliRunner().invoke(main, ["sweep", "sqnxt23v5", "--store", str(other)])
-    assert r.exit_code == 2 and "another layout" in r.output
+    assert r.exit_code == 2 and "another program" in r.output
+    assert other.read_bytes() == before  # refused without a write: no table of ours added
 
 
 def test_two_networks_of_equal_content_are_one_point(tmp_path):

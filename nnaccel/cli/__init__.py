@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import io
 import os
 import signal
 import sys
@@ -86,6 +87,39 @@ def _output_failure(exc: OSError) -> BaseException:
                       else f"cannot write the output: {exc.strerror}")
 
 
+def _whole_writes() -> Any:
+    """Make every write to stdout whole or an error; returns what to give `_restore`.
+
+    With PYTHONUNBUFFERED (or `python -u`) stdout's text layer writes straight to the raw
+    file, and a raw write to a pipe may take only part of the text: the rest was dropped
+    silently (`nnaccel import big.onnx | head -c1` ended with status 0 after 64 KB). A
+    buffered writer between them writes all of it or raises (a closed pipe: EPIPE)."""
+    out = sys.stdout
+    raw = getattr(out, "buffer", None)
+    if not isinstance(raw, io.RawIOBase) or not isinstance(out, io.TextIOWrapper):
+        return None  # already buffered, or not a real stream (CliRunner, a notebook)
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding=out.encoding,
+                                  errors=out.errors, line_buffering=out.line_buffering,
+                                  write_through=True)
+    return out
+
+
+def _restore(previous: Any) -> None:
+    """Put back the stdout `_whole_writes` replaced, keeping its raw file open."""
+    if previous is None:
+        return
+    wrapper = sys.stdout
+    sys.stdout = previous
+    try:
+        wrapper.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        wrapper.detach().detach()  # the text layer, then the buffer: the raw file stays open
+    except (OSError, ValueError):
+        pass
+
+
 def _finish(line: str | None, status: int) -> NoReturn:
     """Print `line` on stderr and exit with `status`, whatever state stdout is in."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
@@ -151,6 +185,7 @@ class _Group(click.Group):
              standalone_mode: bool = True, **extra: Any) -> Any:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
         previous_int = signal.getsignal(signal.SIGINT)  # _finish ignores it while it ends
+        previous_out = _whole_writes()
         try:
             status = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
@@ -175,6 +210,7 @@ class _Group(click.Group):
         finally:  # as they were: a library caller (tests, CliRunner) keeps its handlers
             signal.signal(signal.SIGTERM, previous)
             signal.signal(signal.SIGINT, previous_int)
+            _restore(previous_out)
         if not standalone_mode:
             return status
         sys.exit(status if isinstance(status, int) else 0)

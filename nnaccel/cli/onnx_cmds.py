@@ -41,8 +41,8 @@ def import_cmd(model: str, output: str | None, sparsity: float | str | None) -> 
         raise NnaccelError(f"{model}: expected an .onnx model")
     if sparsity is not None and not isinstance(sparsity, str):
         raise NnaccelError("--sparsity for import takes only 'measured'")
+    check_outputs([("-o", output)], [model])  # before the model is read: it may be large
     network = load_network(model, measured_spec(sparsity))
-    check_outputs([("-o", output)], [model])
     text = dumps_network(network)
     if output:
         _write_text(output, text)
@@ -66,10 +66,10 @@ def export_cmd(net: str, output: str, weights: str, seed: int) -> None:
 
     Example: nnaccel export sqnxt23v5 -o sqnxt23v5.onnx
     """
-    from nnaccel.loader import load_network
+    from nnaccel.loader import load_network, resolve_network
     from nnaccel.onnxio import export_onnx
 
+    check_outputs([("-o", output)], [resolve_network(net)])
     network = load_network(net)
-    check_outputs([("-o", output)], [network.path])
     export_onnx(network, output, weights=weights, seed=seed)
     click.echo(f"wrote {output}: {network.name}, {len(network.layers)} layers", err=True)

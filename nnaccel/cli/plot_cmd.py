@@ -138,13 +138,16 @@ def pareto(source: str, metrics: str, networks: tuple[str, ...], network_set: bo
     Example: nnaccel plot pareto sweep.db -m area,energy --set -o front.png
     """
     from nnaccel import plots
-    from nnaccel.sweep.export import read_rows
+    from nnaccel.sweep.export import rows_for_fronts
     from nnaccel.sweep.pareto import parse_metrics
     from nnaccel.sweep.plot import plot_pareto
 
     chosen = parse_metrics(metrics)
     paths = plots.output_paths(prefix, file, "pareto")
-    rows = read_rows(source)
+    check_figure_paths(paths, "-o" if file else "--out", [source])
+    rows, notes = rows_for_fronts(source, chosen)
+    for note in notes:
+        click.echo(note, err=True)
     fig = plot_pareto(rows, chosen, networks, network_set)
     if network_set or (not networks and len({r["network"] for r in rows}) > 4):
         from nnaccel.cli.sweep_cmd import set_note

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
 import sys
@@ -18,6 +19,7 @@ from rich.console import Console
 from nnaccel.cli.hwopts import build_configs
 from nnaccel.cli.tables import FORMATS, Column, TableData, emit, format_option
 from nnaccel.errors import interrupted_by
+from nnaccel.sweep.spec import DEFAULT_MAX_POINTS, MAX_POINTS
 
 _AXIS_FLAGS = (
     ("array", "--array", "PE arrays RxC: 8x8,16x16,12x4 or 4x4..32x32 (dimensions double)."),
@@ -90,6 +92,10 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
                    " edp (a 'pareto' column) and print the fronts.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
               help="Worker processes (default: every core).")
+@click.option("--max-points", type=click.IntRange(min=1), default=DEFAULT_MAX_POINTS,
+              show_default=True, metavar="N",
+              help="Refuse a sweep of more points than N, before any work (a typo's guard:"
+                   f" raise it to confirm a larger one; at most {MAX_POINTS:,}).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786.")
 @click.option("--dask", "use_dask", is_flag=True,
@@ -101,7 +107,7 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
 def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None,
           hw_file: str | None, points: tuple[str, ...], store: str, csv_path: str | None,
           parquet_path: str | None, pareto_metrics: str | None, jobs: int | None,
-          scheduler: str | None, use_dask: bool, connect_timeout: float, fmt: str,
+          max_points: int, scheduler: str | None, use_dask: bool, connect_timeout: float, fmt: str,
           quiet: bool, **axes: str | None) -> None:
     """Simulate every NET on every hardware point; rows into a resumable results store.
 
@@ -112,20 +118,32 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
 
     Example: nnaccel sweep all --array 8x8,16x16 --buffer 32KB..512KB --csv out.csv
     """
-    from nnaccel.sweep.axes import RangeNote
-    from nnaccel.sweep.export import check_output, write_rows
+    from nnaccel.outputs import check_outputs
+    from nnaccel.sweep.axes import RangeNote, SweepError
+    from nnaccel.sweep.export import write_rows
     from nnaccel.sweep.pareto import network_fronts, parse_metrics
     from nnaccel.sweep.point import COLUMNS
     from nnaccel.sweep.run import plan, run_sweep
     from nnaccel.sweep.spec import build_spec
     from nnaccel.sweep.store import Store
+    from nnaccel.sweep.storefile import store_problem
     from nnaccel.zoo.squeezenext import FAMILY_SOURCE
 
-    # Everything is checked before any point runs: flags, files, networks, outputs, cluster.
-    metrics = parse_metrics(pareto_metrics) if pareto_metrics else None
+    # Everything is checked before any point runs: flags, outputs, the store, files,
+    # networks, the cluster. The outputs first, against the inputs named on the command line
+    # (the networks' own files once more when they are loaded).
     store = store or default_store(nets, sweep_file)
-    for path in (csv_path, parquet_path, store):
-        check_output(path)
+    outputs = [("--store", store), ("--csv", csv_path), ("--parquet", parquet_path)]
+    named = [p for p in (sweep_file, hw_file, *_named_files(nets)) if p]
+    check_outputs(outputs, named)
+    problem = store_problem(Path(store), must_exist=False)
+    if problem is not None:
+        raise SweepError(f"--store {store}: {problem}")
+    metrics = parse_metrics(pareto_metrics) if pareto_metrics else None
+    if scheduler:
+        from nnaccel.sweep.cluster import security_for
+
+        security_for(scheduler)  # an unsupported protocol or TLS not set up: before any work
     base = (build_configs(presets=(preset_name,) if preset_name else (), hw_file=hw_file)[0].hardware
             if preset_name or hw_file else None)
     with warnings.catch_warnings(record=True) as caught:
@@ -136,7 +154,10 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
             click.echo(f"note: {w.message}", err=True)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    pl = plan(spec)
+    pl = plan(spec, max_points)
+    check_outputs(outputs, [*named, *(n.path for n in pl.networks if n.path)])
+    for note in pl.notes:
+        click.echo(note, err=True)
     client = None
     if scheduler or use_dask:
         from nnaccel.sweep.cluster import connect
@@ -160,7 +181,7 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     except (KeyboardInterrupt, SystemError) as exc:
         if not interrupted_by(exc):  # a SystemError numba raised for a pending Ctrl-C only
             raise
-        with Store(store) as st:
+        with Store(store, readonly=True) as st:
             have = len(st.present(pl.keys()))
         err.print(f"interrupted: {have} of {pl.size} points are in {store}; run the same command"
                   " again to compute the rest", highlight=False)
@@ -213,6 +234,19 @@ def default_store(nets: tuple[str, ...], sweep_file: str | None) -> str:
     if len(slug) > 60:  # long lists and globs: a prefix, and a hash that tells them apart
         slug = slug[:48].rstrip("-") + "-" + hashlib.sha1("\0".join(nets).encode()).hexdigest()[:8]
     return f"sweep-{slug}.db"
+
+
+def _named_files(nets: tuple[str, ...]) -> list[str]:
+    """The files the NET arguments name (existing paths and glob matches), found without
+    reading any: inputs that no output may replace."""
+    import glob
+
+    out = []
+    for item in nets:
+        if item.startswith("sqnxt:"):
+            continue
+        out += glob.glob(item) if set("*?[") & set(item) else [item]
+    return [p for p in out if os.path.lexists(p)]
 
 
 #: Above this many networks the table of best configurations is left to --csv and `pareto`.
@@ -288,7 +322,9 @@ def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ..
     configurations every network ran on; it says how many networks and configurations it
     combined, and which it left out). Example: nnaccel pareto sweep-all.db -m area,edp --set
     """
-    from nnaccel.sweep.export import check_output, read_rows, write_rows
+    from nnaccel.outputs import check_outputs
+    from nnaccel.sweep.axes import SweepError
+    from nnaccel.sweep.export import rows_for_fronts, write_rows
     from nnaccel.sweep.pareto import (
         CONFIG_COLUMNS,
         config_label,
@@ -299,13 +335,13 @@ def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ..
     )
 
     chosen = parse_metrics(metrics)
-    check_output(csv_path)
-    rows = read_rows(source)
+    check_outputs([("--csv", csv_path)], [source])
+    rows, notes = rows_for_fronts(source, chosen)
+    for note in notes:
+        click.echo(note, err=True)
     if networks:
         rows = [r for r in rows if r["network"] in networks]
     if not rows:
-        from nnaccel.sweep.axes import SweepError
-
         raise SweepError(f"{source}: no rows" + (" for those networks" if networks else ""))
     varying = varying_columns(rows)
     marked = set_front(rows, chosen) if network_set else network_fronts(rows, chosen)

@@ -23,9 +23,15 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
+#: Protocols of a scheduler address nnaccel connects to; the TLS ones need Dask's TLS settings.
+PROTOCOLS = ("tcp", "tls", "ws", "wss")
+_TLS = ("tls", "wss")
+
+
 def connect(address: str | None, timeout_s: float = 10.0) -> Client:
     """A client of the scheduler at `address` (tcp://HOST:8786), or of a new local cluster of
-    this machine's cores when `address` is None. Fails with one line if it cannot connect."""
+    this machine's cores when `address` is None. Fails with one line if it cannot connect:
+    an unsupported protocol, TLS without its settings, a scheduler that does not answer."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as e:  # pragma: no cover - a dependency of nnaccel
@@ -33,10 +39,34 @@ def connect(address: str | None, timeout_s: float = 10.0) -> Client:
     if address is None:
         cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
         return Client(cluster)
+    security = security_for(address)
     try:
-        return Client(address, timeout=timeout_s)
-    except (OSError, TimeoutError, ValueError) as e:
+        return Client(address, timeout=timeout_s, security=security)
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
         raise SweepError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+
+
+def security_for(address: str) -> Any:
+    """Dask's TLS settings for a tls:// or wss:// address (None for the others), or
+    SweepError for a protocol nnaccel does not use or TLS that is not set up."""
+    from distributed.security import Security
+
+    scheme, sep, rest = address.partition("://")
+    scheme = scheme.lower() if sep else "tcp"
+    if sep and not rest.strip():
+        raise SweepError(f"--scheduler {address}: no host after {scheme}://")
+    if scheme not in PROTOCOLS:
+        raise SweepError(f"--scheduler {address}: protocol {scheme}:// is not supported; use"
+                         " tcp://HOST:8786 (or tls://, ws://, wss:// with Dask's settings)")
+    if scheme not in _TLS:
+        return None
+    security = Security()
+    if security.get_connection_args("client").get("ssl_context") is None:
+        raise SweepError(f"--scheduler {address}: {scheme}:// needs Dask's TLS settings, which"
+                         " are not set: distributed.comm.tls.ca-file, .client.cert and"
+                         " .client.key (e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE=ca.pem;"
+                         " docs/sweep.md, 'On a cluster')")
+    return security
 
 
 def _worker_caches() -> CacheMap | None:

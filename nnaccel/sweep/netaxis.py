@@ -29,6 +29,9 @@ PREFIX = "sqnxt:"
 _GLOB = set("*?[")
 #: Most networks one family may generate (blocks=60 would be 32,509 lists).
 MAX_FAMILY = 20_000
+#: Most blocks of one generated network: a depth list sums to its blocks, each four layers
+#: or more, and the network file's limit is 2**20 layers.
+MAX_FAMILY_BLOCKS = 100_000
 
 
 def _ints(key: str, text: str) -> int:
@@ -65,10 +68,8 @@ _FIELDS = {"depth": "depth", "width": "width", "conv1": "conv1_kernel", "layout"
 _KEYS = (*_FIELDS, "blocks", "min")
 
 
-def squeezenext_family(text: str) -> list[Network]:
-    """The networks of a ``sqnxt:...`` item (see the module's docstring)."""
-    from nnaccel.zoo.squeezenext import BASE_WIDTHS, SqnxtSpec, build_spec, depth_lists
-
+def _family_options(text: str) -> dict[str, list]:
+    """The keys of a ``sqnxt:...`` item and their values, checked (``blocks`` not expanded)."""
     options: dict[str, list] = {}
     for part in filter(None, text.removeprefix(PREFIX).split(",")):
         key, eq, value = part.partition("=")
@@ -81,40 +82,99 @@ def squeezenext_family(text: str) -> list[Network]:
     if "blocks" in options:
         if "depth" in options:
             raise SweepError(f"{text}: give depth or blocks, not both")
-        minimum = options.pop("min", [1])[0]
-        if minimum < 1:
+        if options.get("min", [1])[0] < 1:
             raise SweepError(f"{text}: min must be at least 1 (every stage has a block)")
-        blocks = options.pop("blocks")
-        # count first: the lists of a large number of blocks are too many to enumerate
-        stages = len(BASE_WIDTHS)
-        count = sum(math.comb(b - stages * minimum + stages - 1, stages - 1)
-                    for b in blocks if b >= stages * minimum)
-        if count > MAX_FAMILY:
-            raise SweepError(f"{text}: {count} depth lists, more than {MAX_FAMILY}")
-        options["depth"] = [d for b in blocks for d in depth_lists(b, minimum)]
-        if not options["depth"]:
-            raise SweepError(f"{text}: no depth list has that many blocks")
     elif "min" in options:
         raise SweepError(f"{text}: min goes with blocks")
+    return options
+
+
+def _depth_count(blocks: list[int], minimum: int) -> int:
+    """How many depth lists have one of `blocks` blocks in all (counted, not listed: the
+    lists of a large number of blocks are too many to enumerate)."""
+    from nnaccel.zoo.squeezenext import BASE_WIDTHS
+
+    stages = len(BASE_WIDTHS)
+    return sum(math.comb(b - stages * minimum + stages - 1, stages - 1)
+               for b in blocks if b >= stages * minimum)
+
+
+def family_size(text: str) -> int:
+    """How many networks a ``sqnxt:...`` item generates, without building any."""
+    options = _family_options(text)
+    if "blocks" in options:
+        options["depth"] = [None] * _depth_count(options.pop("blocks"),
+                                                 options.pop("min", [1])[0])
+    return math.prod(len(v) for v in options.values())
+
+
+def squeezenext_family(text: str) -> list[Network]:
+    """The networks of a ``sqnxt:...`` item (see the module's docstring), each checked
+    against the size limits of a network file (`netformat.check_sizes`)."""
+    from nnaccel.netformat import check_sizes
+    from nnaccel.zoo.squeezenext import SqnxtSpec, build_spec
+
+    options = _family_options(text)
+    if "blocks" in options:
+        minimum = options.pop("min", [1])[0]
+        blocks = options.pop("blocks")
+        count = _depth_count(blocks, minimum)
+        if count > MAX_FAMILY:
+            raise SweepError(f"{text}: {count} depth lists, more than {MAX_FAMILY}")
+        options["depth"] = [d for b in blocks for d in _depth_lists(b, minimum)]
+        if not options["depth"]:
+            raise SweepError(f"{text}: no depth list has that many blocks")
     keys = list(options)
-    combos = list(itertools.product(*(options[k] for k in keys)))
-    if len(combos) > MAX_FAMILY:
-        raise SweepError(f"{text}: {len(combos)} networks, more than {MAX_FAMILY}")
+    count = math.prod(len(options[k]) for k in keys)
+    if count > MAX_FAMILY:
+        raise SweepError(f"{text}: {count} networks, more than {MAX_FAMILY}")
     out = []
-    for combo in combos:
+    seen: set = set()  # layer shapes already checked: a family repeats a few many times
+    for combo in itertools.product(*(options[k] for k in keys)):
+        values = dict(zip(keys, combo, strict=True))
+        if "depth" in values and sum(values["depth"]) > MAX_FAMILY_BLOCKS:
+            raise SweepError(f"{text}: depth {'-'.join(map(str, values['depth']))} has more than"
+                             f" {MAX_FAMILY_BLOCKS:,} blocks")
         try:
-            spec = SqnxtSpec(**{_FIELDS[k]: v for k, v in zip(keys, combo, strict=True)})
-            out.append(build_spec(spec))
+            spec = SqnxtSpec(**{_FIELDS[k]: v for k, v in values.items()})
+            net = build_spec(spec)
         except ValueError as e:  # the builder's shape rules and the spec's own checks
             raise SweepError(f"{text}: {e}") from None
+        check_sizes(net, f"{text}: {net.name}", seen)
+        out.append(net)
     return out
 
 
+def _depth_lists(blocks: int, minimum: int) -> list[tuple[int, ...]]:
+    from nnaccel.zoo.squeezenext import depth_lists
+
+    return depth_lists(blocks, minimum)
+
+
+def count_networks(items: Sequence[str]) -> int:
+    """At most how many networks the items name, found without loading or building any
+    (so that a sweep too large is refused before any work)."""
+    total = 0
+    for item in items:
+        item = str(item).strip()
+        if item.startswith(PREFIX):
+            total += family_size(item)
+        elif item == "all":
+            total += len(bundled_networks())
+        elif _GLOB & set(item):
+            total += len(glob.glob(item))
+        else:
+            total += 1
+    return total
+
+
 def resolve_networks(items: Sequence[str]) -> list[Network]:
-    """Every network the items name, in order, each once (by name)."""
+    """Every network the items name, in order, each once: a network named twice (the same
+    name and the same layers) is one. Different networks may share a name (`run.plan` makes
+    the names unique)."""
     if not items:
         raise SweepError("no networks: give NET... (names, files, globs, all or sqnxt:...)")
-    out: dict[str, Network] = {}
+    out: dict[tuple, Network] = {}
     for item in items:
         item = str(item).strip()
         if not item:
@@ -132,5 +192,5 @@ def resolve_networks(items: Sequence[str]) -> list[Network]:
         else:
             found = [load_network(item)]
         for net in found:
-            out.setdefault(net.name, net)
+            out.setdefault((net.name, net.input_shape, net.layers), net)
     return list(out.values())

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from nnaccel.figlayout import Point, freeze_layout, place_labels, readable_log_axis  # noqa: E402
+from nnaccel.figlayout import Point, freeze_layout, place_labels, plain, readable_log_axis  # noqa: E402
 from nnaccel.sweep.pareto import config_label, network_fronts, set_front, varying_columns  # noqa: E402
 
 _NAMES = {"area_mm2": "area (mm²)", "cycles": "cycles", "energy_total": "energy",
@@ -49,23 +49,39 @@ def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], t
                edgecolors="C3", linewidths=1.2, label="Pareto front")
     if len(metrics) == 2:
         ax.step([r[x] for r in front], [r[y] for r in front], where="post", color="C3", lw=1)
-    # log axes with at least three labelled ticks, none crowding the next
-    readable_log_axis(ax, "x", min(xs), max(xs), 0.08)
-    readable_log_axis(ax, "y", min(ys), max(ys), 0.08)
+    # log axes with at least three labelled ticks, none crowding the next, where every value
+    # can be on one (an energy table of zeros gives zero energies: a linear axis then)
+    log_x = _readable_axis(ax, "x", xs)
+    log_y = _readable_axis(ax, "y", ys)
     ax.set_xlabel(_axis_name(x, rows))
     ax.set_ylabel(_axis_name(y, rows))
-    ax.set_title(title, fontsize=10, wrap=True)
+    ax.set_title(plain(title), fontsize=10, wrap=True)
     step = max(1, -(-len(front) // MAX_LABELS))  # every step-th front point is named
-    named = [Point(r[x], r[y], config_label(r, varying), 3.4) for r in front[::step]]
+    named = [Point(r[x], r[y], plain(config_label(r, varying)), 3.4) for r in front[::step]]
     avoid = [Point(r[x], r[y], "", 2.0) for r in rows if not r["pareto"]]
     avoid += [Point(r[x], r[y], "", 3.4) for r in front]
-    if len(metrics) == 2:  # the staircase, sampled along each step (the axes are logarithmic)
+    if len(metrics) == 2:  # the staircase, sampled along each step (as the axes scale)
         for a, b in zip(front, front[1:], strict=False):
             for k in range(1, 8):
                 f = k / 8
-                avoid.append(Point(a[x] ** (1 - f) * b[x] ** f, a[y], "", 1.0))
-                avoid.append(Point(b[x], a[y] ** (1 - f) * b[y] ** f, "", 1.0))
+                avoid.append(Point(_between(a[x], b[x], f, log_x), a[y], "", 1.0))
+                avoid.append(Point(b[x], _between(a[y], b[y], f, log_y), "", 1.0))
     return named, avoid
+
+
+def _readable_axis(ax: Any, which: str, values: Sequence[float]) -> bool:
+    """A readable log axis over `values` when all are positive, else a linear one; True when
+    logarithmic."""
+    lo, hi = min(values, default=1.0), max(values, default=1.0)
+    if lo > 0:
+        return readable_log_axis(ax, which, lo, hi, 0.08)
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(plt.MaxNLocator(nbins=5, min_n_ticks=3))
+    return False
+
+
+def _between(a: float, b: float, f: float, log: bool) -> float:
+    return a ** (1 - f) * b ** f if log and a > 0 and b > 0 else a + (b - a) * f
 
 
 def plot_pareto(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnaccel.network import Network
 from nnaccel.sweep.axes import SweepError
 from nnaccel.sweep.local import default_jobs, run_local
-from nnaccel.sweep.netaxis import resolve_networks
+from nnaccel.sweep.netaxis import count_networks, resolve_networks
 from nnaccel.sweep.point import COLUMNS, HwPoint, Task, model_version, network_hash, point_key
-from nnaccel.sweep.spec import MAX_POINTS, SweepSpec
+from nnaccel.sweep.spec import DEFAULT_MAX_POINTS, MAX_POINTS, SweepSpec
 from nnaccel.sweep.store import Store
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ class Plan:
     points: tuple[HwPoint, ...]
     identities: tuple[str, ...]
     version: str
+    #: What the user should know of the plan: names made unique.
+    notes: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -54,15 +56,50 @@ class Plan:
         return [self.key(p, n) for p in range(len(self.points)) for n in range(len(self.networks))]
 
 
-def plan(spec: SweepSpec) -> Plan:
-    """Load and check everything the sweep needs (raises SweepError/NnaccelError)."""
+def plan(spec: SweepSpec, max_points: int = DEFAULT_MAX_POINTS) -> Plan:
+    """Load and check everything the sweep needs (raises SweepError/NnaccelError). A sweep of
+    more than `max_points` points is refused before any network is loaded or point built."""
+    check_size(len(spec.networks) and count_networks(spec.networks), spec.hw_count(),
+               max_points)
     points = spec.hw_points()
     networks = resolve_networks(spec.networks)
-    if len(points) * len(networks) > MAX_POINTS:
-        raise SweepError(f"{len(networks)} networks x {len(points)} hardware points ="
-                         f" {len(points) * len(networks):,} points, more than {MAX_POINTS:,}")
-    return Plan(tuple(networks), tuple(network_hash(n) for n in networks), tuple(points),
-                tuple(p.identity() for p in points), model_version())
+    check_size(len(networks), len(points), max_points)
+    hashes = tuple(network_hash(n) for n in networks)
+    networks, notes = _unique_names(networks, hashes)
+    return Plan(tuple(networks), hashes, tuple(points), tuple(p.identity() for p in points),
+                model_version(), tuple(notes))
+
+
+def check_size(networks: int, points: int, max_points: int) -> None:
+    """Refuse a sweep of more points than `max_points` (the confirmation `--max-points`
+    gives) or than MAX_POINTS (docs/sweep.md, "Limits")."""
+    total = networks * points
+    what = f"{networks:,} networks x {points:,} hardware points = {total:,} points"
+    if total > MAX_POINTS:
+        raise SweepError(f"{what}, more than one sweep may have ({MAX_POINTS:,}: each point's"
+                         " key and row are held in memory); split the sweep (docs/sweep.md,"
+                         " 'Limits')")
+    if total > max_points:
+        raise SweepError(f"{what}, more than --max-points {max_points:,} (at about 150 points/s"
+                         f" on two cores, {total / 150 / 60:,.0f} minutes); if you mean it, add"
+                         f" --max-points {total}")
+
+
+def _unique_names(networks: list[Network], hashes: tuple[str, ...]
+                  ) -> tuple[list[Network], list[str]]:
+    """Different networks that share a name each get the start of their content hash after
+    it, so that every row and front is one network's; a note says so."""
+    from nnaccel.sweep.export import name_note, shown_name
+
+    by_name: dict[str, dict[str, None]] = {}
+    for net, h in zip(networks, hashes, strict=True):
+        by_name.setdefault(net.name, {})[h] = None
+    shared = {name: list(hs) for name, hs in by_name.items() if len(hs) > 1}
+    if not shared:
+        return networks, []
+    out = [replace(net, name=shown_name(net.name, h)) if net.name in shared else net
+           for net, h in zip(networks, hashes, strict=True)]
+    return out, [name_note(name, hs) for name, hs in shared.items()]
 
 
 def make_tasks(pl: Plan, missing: set[str], workers: int) -> list[Task]:
