@@ -21,8 +21,16 @@ Measures, each in a child process so that one measurement cannot warm the next:
 * `nnaccel sweep` of the 25 bundled networks on 4 arrays x 6 buffers x 2 DRAM bandwidths
   (1,200 points) with a warm numba cache and a new store: points per second for the whole
   command and the speed-up over today's per-point cost (one network on a new hardware point,
-  `simulate` with a fresh search cache, as `nnaccel run` does), and the same sweep on a Dask
-  LocalCluster of two worker processes.
+  `simulate` with a fresh search cache, as `nnaccel run` does), the same sweep with the code
+  before issue 16 (BASELINE_COMMIT, alternating: a ratio in one run), and the local pool
+  against a Dask LocalCluster of two worker processes;
+* Pareto fronts of 10**6 random rows over 2, 3 and 4 metrics;
+* the guided search (benchmarks/guided.py): NSGA-II's front against its 3,360-point grid's;
+* `nnaccel run sqnxt23v5` on an empty numba cache, this code and the baseline's, alternating.
+
+Each section prints a progress line to stderr as it starts. The defaults keep the whole run
+to several minutes on two cores (one cold `compare --all`, 25 Ctrl-C trials per command, two
+minutes of the step engine); raise them with the options for a closer look.
 
 Prints a table, writes benchmarks/results/<timestamp>.json and shows the change against the
 last recorded result file.
@@ -50,7 +58,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 NNACCEL = [sys.executable, "-c", "import sys; from nnaccel.cli import main; sys.exit(main())"]
 
 TARGETS = {  # docs/design.md §9
-    "sweep_points_per_s": 150.0,
+    "sweep_points_per_s": 500.0,  # issue 16
+    "pareto_1e6_s": 5.0,  # issue 16: a front of 10**6 rows "in a few seconds"
+    "guided_hv_ratio": 0.98,  # issue 16: of the full grid's hypervolume ...
+    "guided_eval_share": 0.20,  # ... with at most a fifth of its points
+    "run_cold_s": 10.0,  # issue 16: `nnaccel run sqnxt23v5` on an empty numba cache
+    "dask_local_ratio": 0.80,  # issue 16: a 2-worker LocalCluster against the local pool
     "compare_all_warm_s": 3.0,
     "compare_all_cold_s": 30.0,
     "compare_all_mem_mb": 500.0,
@@ -65,17 +78,12 @@ STEP_NETWORKS = ("sqnxt23", "sqnxt23v2", "sqnxt23v3", "sqnxt23v4", "sqnxt23v5",
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-# -- what is being measured, on stderr ----------------------------------------------------------
+_START = time.perf_counter()
 
-STAGE_NAMES = {
-    "compare": "compare --all, warm and cold",
-    "networks": "every network, fast and step engines",
-    "tiler": "the tiler's search speed",
-    "scale": "the tiler on huge layers",
-    "transformers": "the bundled transformers",
-    "sigint": "Ctrl-C at random moments",
-    "sweep": "a sweep of 1,200 points",
-}
+
+def progress(message: str) -> None:
+    """One line to stderr: what the bench is doing, and since when (make bench's progress)."""
+    print(f"[{time.perf_counter() - _START:6.0f} s] {message}", file=sys.stderr, flush=True)
 
 
 class Stage:
@@ -109,7 +117,7 @@ class Stage:
             self.ticker = threading.Thread(target=self._tick, daemon=True)
             self.ticker.start()
         else:
-            print(self._text(), file=sys.stderr, flush=True)
+            progress(self._text())
         return self
 
     def _tick(self) -> None:
@@ -122,7 +130,7 @@ class Stage:
             self.done.set()
             self.ticker.join()
             self.status.stop()
-        print(f"{self.title}: done in {self.seconds:.0f} s", file=sys.stderr, flush=True)
+        progress(f"{self.title}: done in {self.seconds:.0f} s")
 
 
 # -- a child process, timed and measured -------------------------------------------------------
@@ -260,17 +268,48 @@ def bench_compare(repeat: int, cold_repeat: int) -> dict[str, Any]:
 
 SWEEP_AXES = ["--array", "4x4,8x8,16x16,32x32", "--buffer", "16KB..512KB",
               "--bandwidth", "8GB/s,16GB/s"]
+#: The code issue 16 measured the sweep on (before its changes): `make bench` runs the same
+#: sweep with it, alternating with this code, for a speed ratio that the machine's drift does
+#: not skew. Extracted with `git archive` into BASELINE_DIR (with its own numba cache).
+BASELINE_COMMIT = "c5c088b"
+BASELINE_DIR = Path(tempfile.gettempdir()) / "nnaccel-bench-baseline"
+
+
+def baseline_tree() -> Path | None:
+    """BASELINE_COMMIT's nnaccel package extracted (once), or None without git history."""
+    tree = BASELINE_DIR / BASELINE_COMMIT
+    if (tree / "nnaccel" / "__init__.py").exists():
+        return tree
+    tree.mkdir(parents=True, exist_ok=True)
+    try:
+        archive = subprocess.run(["git", "archive", BASELINE_COMMIT, "nnaccel", "networks"],
+                                 cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return tree
 
 
 def bench_sweep(repeat: int) -> dict[str, Any]:
     """The 1,200-point sweep as a user runs it (the whole command, a new store each time,
-    numba's cache warm), beside today's per-point cost and a two-worker LocalCluster."""
+    numba's cache warm), alternating with the baseline code (BASELINE_COMMIT) for a ratio in
+    one run, beside today's per-point cost, the local pool against a two-worker LocalCluster."""
+    base = baseline_tree()
+    base_env = None
+    if base is not None:
+        base_env = {**os.environ, "PYTHONPATH": str(base),
+                    "NUMBA_CACHE_DIR": str(base / "numba-cache")}
     with tempfile.TemporaryDirectory() as tmp:
-        runs = []
-        for i in range(repeat + 1):  # the first run warms numba's cache; not counted
-            cmd = NNACCEL + ["sweep", "all", *SWEEP_AXES, "--store", str(Path(tmp) / f"s{i}.db"),
-                             "-q"]
-            runs.append(measure(cmd))
+        runs, base_runs = [], []
+        for i in range(repeat + 1):  # the first run of each warms numba's cache; not counted
+            store = str(Path(tmp) / f"s{i}.db")
+            runs.append(measure(NNACCEL + ["sweep", "all", *SWEEP_AXES, "--store", store, "-q"]))
+            if base_env is not None:
+                store = str(Path(tmp) / f"b{i}.db")
+                base_runs.append(measure(NNACCEL + ["sweep", "all", *SWEEP_AXES, "--store", store,
+                                                    "-q"], env=base_env, timeout=900))
+            progress(f"sweep run {i + 1} of {repeat + 1}: {runs[-1]['wall_s']:.1f} s"
+                     + (f", baseline {base_runs[-1]['wall_s']:.1f} s" if base_runs else ""))
         warm = runs[1:]
         child = run_child("sweep", [], timeout=900)
     points = 1200
@@ -282,11 +321,19 @@ def bench_sweep(repeat: int) -> dict[str, Any]:
         "wall_s": wall,
         "points_per_s": points / wall,
         "tree_rss_mb": max(m["tree_rss_mb"] for m in warm),
-        "errors": [m["stderr"] for m in runs if m["exit"] != 0],
+        "errors": [m["stderr"] for m in [*runs, *base_runs] if m["exit"] != 0],
         **child,
     }
+    if base_runs:
+        pairs = [b["wall_s"] / m["wall_s"] for m, b in zip(warm, base_runs[1:], strict=True)]
+        out["baseline_commit"] = BASELINE_COMMIT
+        out["baseline_runs_s"] = [m["wall_s"] for m in base_runs[1:]]
+        out["baseline_points_per_s"] = points / statistics.median(out["baseline_runs_s"])
+        out["speedup_vs_baseline"] = statistics.median(pairs)
     if "per_point_s" in child:
         out["speedup_vs_per_point"] = child["per_point_s"] * points / wall
+    if child.get("local_points_per_s") and child.get("dask_points_per_s"):
+        out["dask_local_ratio"] = child["dask_points_per_s"] / child["local_points_per_s"]
     return out
 
 
@@ -312,6 +359,10 @@ def child_sweep() -> dict[str, Any]:
     pl = plan(build_spec(["all"], axes))
     out: dict[str, Any] = {"per_point_s": per_point, "per_point_sample": len(sample) * len(nets)}
     with tempfile.TemporaryDirectory() as tmp:
+        # the local pool, timed as the Dask run below is (run_sweep alone, from this process)
+        t0 = time.perf_counter()
+        result = run_sweep(pl, Path(tmp) / "local.db", jobs=2)
+        out["local_points_per_s"] = result.computed / (time.perf_counter() - t0)
         t0 = time.perf_counter()
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
@@ -323,6 +374,60 @@ def child_sweep() -> dict[str, Any]:
         out["dask_sweep_s"] = t2 - t1
         out["dask_points_per_s"] = result.computed / (t2 - t1)
         out["dask_points_per_s_with_start"] = result.computed / (t2 - t0)
+    return out
+
+
+def child_pareto() -> dict[str, Any]:
+    """Runs in a child (--child pareto): Pareto fronts of 10**6 random rows, 2 to 4 metrics."""
+    import numpy as np
+
+    from nnaccel.sweep.pareto import front_mask
+
+    rng = np.random.default_rng(16)
+    out: dict[str, Any] = {"rows": 1_000_000}
+    for m in (2, 3, 4):
+        v = rng.random((1_000_000, m))
+        t0 = time.perf_counter()
+        mask = front_mask(v)
+        out[f"metrics_{m}_s"] = time.perf_counter() - t0
+        out[f"metrics_{m}_front"] = int(mask.sum())
+    return out
+
+
+def bench_run_cold(repeat: int) -> dict[str, Any]:
+    """`nnaccel run sqnxt23v5` on an empty numba cache (each run its own), this code and the
+    baseline's (BASELINE_COMMIT), alternating."""
+    base = baseline_tree()
+    out: dict[str, Any] = {"command": "nnaccel run sqnxt23v5", "runs_s": [], "baseline_runs_s": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeat):
+            env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tmp) / f"new{i}")}
+            m = measure(NNACCEL + ["run", "sqnxt23v5"], env=env)
+            out["runs_s"].append(m["wall_s"])
+            if m["exit"]:
+                out["error"] = m["stderr"]
+            if base is not None:
+                env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tmp) / f"old{i}"),
+                       "PYTHONPATH": str(base)}
+                out["baseline_runs_s"].append(measure(NNACCEL + ["run", "sqnxt23v5"],
+                                                      env=env)["wall_s"])
+            progress(f"cold run {i + 1} of {repeat}: {out['runs_s'][-1]:.1f} s"
+                     + (f", baseline {out['baseline_runs_s'][-1]:.1f} s" if base else ""))
+    out["cold_s"] = statistics.median(out["runs_s"])
+    if out["baseline_runs_s"]:
+        out["baseline_cold_s"] = statistics.median(out["baseline_runs_s"])
+    return out
+
+
+def bench_guided() -> dict[str, Any]:
+    """benchmarks/guided.py: NSGA-II within a fifth of a 3,360-point grid, against the grid."""
+    cmd = [sys.executable, str(Path(__file__).resolve().parent / "guided.py")]
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        m = measure(cmd + ["--out", f.name], timeout=1200)
+        if m["exit"] != 0:
+            return {"error": m["stderr"] or f"exit {m['exit']}", "wall_s": m["wall_s"]}
+        out = json.loads(Path(f.name).read_text())
+    out["wall_s"] = m["wall_s"]
     return out
 
 
@@ -538,8 +643,19 @@ def headline(r: dict[str, Any]) -> dict[str, float | None]:
     sw = r.get("sweep", {})
     fast = n.get("fast", {})
     step = n.get("step", {})
+    pa, gu, rc = r.get("pareto", {}), r.get("guided", {}), r.get("run_cold", {})
     h: dict[str, float | None] = {
         "sweep 1,200 points, warm: points per s (whole command)": sw.get("points_per_s"),
+        "sweep: speed against the baseline code, same run (x)": sw.get("speedup_vs_baseline"),
+        "sweep: baseline code, points per s": sw.get("baseline_points_per_s"),
+        "pareto front of 10**6 rows, 2 metrics (s)": pa.get("metrics_2_s"),
+        "pareto front of 10**6 rows, 3 metrics (s)": pa.get("metrics_3_s"),
+        "pareto front of 10**6 rows, 4 metrics (s)": pa.get("metrics_4_s"),
+        "guided search: hypervolume / the grid's": gu.get("hypervolume_ratio"),
+        "guided search: share of the grid evaluated": gu.get("evaluated_share"),
+        "run sqnxt23v5, cold numba cache (s, median)": rc.get("cold_s"),
+        "run sqnxt23v5, cold, baseline code (s, median)": rc.get("baseline_cold_s"),
+        "sweep: Dask 2 workers / local pool (throughput ratio)": sw.get("dask_local_ratio"),
         "sweep: wall time (s, median)": sw.get("wall_s"),
         "sweep: today's cost of one point (ms)": (sw["per_point_s"] * 1e3
                                                   if sw.get("per_point_s") else None),
@@ -589,10 +705,20 @@ def headline(r: dict[str, Any]) -> dict[str, float | None]:
 
 def status(key: str, value: float | None) -> str:
     target = None
-    if key.startswith("sweep 1,200 points"):
-        t = TARGETS["sweep_points_per_s"]
-        return (f"≥ {t:g}", "" if value is None else "ok" if value >= t else "MISSED")
-    if key.startswith("compare --all, warm (s"):
+    at_least = {"sweep 1,200 points": "sweep_points_per_s",
+                "guided search: hypervolume": "guided_hv_ratio",
+                "sweep: Dask 2 workers": "dask_local_ratio"}
+    for prefix, name in at_least.items():
+        if key.startswith(prefix):
+            t = TARGETS[name]
+            return (f"≥ {t:g}", "" if value is None else "ok" if value >= t else "MISSED")
+    if key.startswith("pareto front of 10**6"):
+        target = TARGETS["pareto_1e6_s"]
+    elif key.startswith("guided search: share"):
+        target = TARGETS["guided_eval_share"]
+    elif key.startswith("run sqnxt23v5, cold numba cache"):
+        target = TARGETS["run_cold_s"]
+    elif key.startswith("compare --all, warm (s"):
         target = TARGETS["compare_all_warm_s"]
     elif key.startswith("compare --all, cold"):
         target = TARGETS["compare_all_cold_s"]
@@ -641,7 +767,8 @@ def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | Non
     for label, v in result.get("sigint", {}).items():
         for problem in v.get("failures", []):
             console.print(f"[red]Ctrl-C during {label}: {problem}[/red]")
-    for what in ("compare", "networks", "tiler", "scale", "sweep", "transformers"):
+    for what in ("compare", "networks", "tiler", "scale", "sweep", "transformers", "pareto",
+                 "guided", "run_cold"):
         err = result.get(what, {}).get("error") or result.get(what, {}).get("errors")
         if err:
             console.print(f"[red]{what}: {err}[/red]")
@@ -650,14 +777,16 @@ def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | Non
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3, help="warm runs of compare --all (median)")
-    ap.add_argument("--cold-repeat", type=int, default=3,
+    ap.add_argument("--cold-repeat", type=int, default=1,
                     help="cold-cache runs of compare --all, each in a fresh cache (median)")
-    ap.add_argument("--step-budget", type=float, default=300,
+    ap.add_argument("--step-budget", type=float, default=120,
                     help="seconds the step engine may take in total; networks past it are skipped")
     ap.add_argument("--skip", action="append", default=[],
                     choices=("compare", "networks", "tiler", "scale", "sigint", "sweep",
-                             "transformers"))
-    ap.add_argument("--sigint-trials", type=int, default=50,
+                             "transformers", "pareto", "guided", "cold"))
+    ap.add_argument("--cold-run-repeat", type=int, default=2,
+                    help="cold-cache runs of `run sqnxt23v5` (median), each against the baseline")
+    ap.add_argument("--sigint-trials", type=int, default=25,
                     help="Ctrl-C trials per command (benchmarks/sigint.py)")
     ap.add_argument("--sweep-repeat", type=int, default=3, help="warm runs of the sweep (median)")
     ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
@@ -668,7 +797,7 @@ def main() -> int:
     if args.child:
         children = {"networks": lambda: child_networks(list(STEP_NETWORKS), args.step_budget),
                     "scale": child_scale, "sweep": child_sweep, "tiler": child_tiler,
-                    "transformers": child_transformers}
+                    "transformers": child_transformers, "pareto": child_pareto}
         data = children[args.child]()
         Path(args.child_out).write_text(json.dumps(data))
         return 0
@@ -680,24 +809,34 @@ def main() -> int:
                     "platform": platform.platform(), "loadavg_before": os.getloadavg()[0]},
         "targets": TARGETS,
     }
-    prev = previous_result()
-    stages = {
-        "compare": lambda: bench_compare(args.repeat, args.cold_repeat),
-        "networks": lambda: run_child("networks", ["--step-budget", str(args.step_budget)],
-                                      timeout=args.step_budget + 600),
-        "tiler": lambda: run_child("tiler", [], timeout=600),
-        "scale": lambda: run_child("scale", [], timeout=600),
-        "transformers": lambda: run_child("transformers", [], timeout=600),
-        "sigint": lambda: bench_sigint(args.sigint_trials),
-        "sweep": lambda: bench_sweep(args.sweep_repeat),
+    sections = {
+        "compare": ("compare --all, warm and cold",
+                    lambda: bench_compare(args.repeat, args.cold_repeat)),
+        "networks": ("every network, fast and step engines",
+                     lambda: run_child("networks", ["--step-budget", str(args.step_budget)],
+                                       timeout=args.step_budget + 600)),
+        "tiler": ("tiler searches per second", lambda: run_child("tiler", [], timeout=600)),
+        "scale": ("tiler on huge layers", lambda: run_child("scale", [], timeout=600)),
+        "transformers": ("transformers", lambda: run_child("transformers", [], timeout=600)),
+        "sigint": ("Ctrl-C at random moments", lambda: bench_sigint(args.sigint_trials)),
+        "sweep": ("the 1,200-point sweep, baseline, per point, Dask",
+                  lambda: bench_sweep(args.sweep_repeat)),
+        "pareto": ("Pareto fronts of 10**6 rows", lambda: run_child("pareto", [], timeout=600)),
+        "guided": ("guided search against a 3,360-point grid", bench_guided),
+        "cold": ("run sqnxt23v5 on an empty numba cache",
+                 lambda: bench_run_cold(args.cold_run_repeat)),
     }
-    todo = [name for name in stages if name not in args.skip]
+    todo = [k for k in sections if k not in args.skip]
+    # each section on a moving line, with the time left by its time in the last result file
+    prev = previous_result()
     took = (prev[1].get("stage_seconds", {}) if prev else {})
     result["stage_seconds"] = {}
-    for n, name in enumerate(todo, 1):
-        with Stage(f"[{n}/{len(todo)}] {STAGE_NAMES[name]}", took.get(name)) as stage:
-            result[name] = stages[name]()
-        result["stage_seconds"][name] = round(stage.seconds, 1)
+    for i, key in enumerate(todo):
+        label, fn = sections[key]
+        with Stage(f"{i + 1}/{len(todo)} {label}", took.get(key)) as stage:
+            result["run_cold" if key == "cold" else key] = fn()
+        result["stage_seconds"][key] = round(stage.seconds, 1)
+    progress("done")
     result["machine"]["loadavg_after"] = os.getloadavg()[0]
 
     if not args.no_save:

@@ -71,6 +71,22 @@ MAX_SPARSITY = 1 - 1e-6
 #: Energy of one access at any level (in MAC units or pJ).
 MAX_ENERGY = 1e9
 
+# -- ONNX import (docs/network-format.md, "Limits") ----------------------------------------
+# The importer never runs the model, but it folds the nodes whose inputs are all constants
+# (the shape and mask subgraphs exporters write). These bound that work, so that a small file
+# cannot ask for gigabytes or hours: a causal mask of 4,096 tokens is 2**24 elements.
+#: Elements of one folded tensor (2**24: 128 MiB at 8 bytes an element).
+MAX_FOLD_ELEMENTS = 2**24
+#: Elements of all folded tensors together, which the import holds until it ends.
+MAX_FOLD_TOTAL = 2**26
+#: Multiply-adds of one folded MatMul or Gemm (rotary angles are an outer product).
+MAX_FOLD_WORK = 2**28
+#: Seconds spent folding, all nodes together.
+MAX_FOLD_SECONDS = 10.0
+#: Any operator folds when its inputs and outputs have at most this many elements together;
+#: larger ones only if they take time in proportion to their size (`onnxio/fold.py`).
+SMALL_FOLD = 2**16
+
 
 def conv_work(cout: int, cin_per_group: int, in_hw: tuple[int, int], kernel: tuple[int, int],
               padding: tuple[int, int], out_hw: tuple[int, int]) -> int:

@@ -63,7 +63,8 @@ def paper_names() -> list[str]:
     return [n for n in (read_name(p) for p in bundled_networks() + transformer_networks()) if n]
 
 
-def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Network:
+def load_network(path_or_name: str | Path, sparsity: str | None = None,
+                 name: str | None = None) -> Network:
     """Read and validate a network file; ``path_or_name`` may name a bundled network.
 
     A ``.onnx`` file is imported (``nnaccel.onnxio``, which needs the ``onnx`` extra).
@@ -73,6 +74,7 @@ def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Netwo
     the commands use when no ``--sparsity`` is given) measures wherever the file carries real
     weights (an ONNX model's, an ``.npz`` beside a JSON file) and otherwise leaves each layer
     to the hardware's figure, the paper's 40% by default (``nnaccel.assumptions``).
+    `name` renames an ONNX model's network (its graph's or file's name otherwise).
     Raises NetworkError, naming the file, the layer and the field, for anything wrong.
     """
     path = resolve_network(path_or_name)
@@ -80,7 +82,7 @@ def load_network(path_or_name: str | Path, sparsity: str | None = None) -> Netwo
         from nnaccel.onnxio import import_onnx  # the optional dependency, only when needed
 
         return import_onnx(path, measured="auto" if sparsity == AUTO
-                           else sparsity is not None and sparsity != "")
+                           else sparsity is not None and sparsity != "", name=name)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

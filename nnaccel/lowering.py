@@ -11,6 +11,7 @@ and then a pooling (the pooling's input is the fused add, which feeds nothing el
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -132,6 +133,37 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
     )
 
 
+def _whole_map(layer: Layer) -> bool:
+    if len(layer.input_shape) != 3:  # a token layer (docs/model.md §1b) pools no map
+        return False
+    c, h, w = layer.input_shape
+    return layer.type == "global_avgpool" or (
+        layer.type in ("maxpool", "avgpool") and layer.kernel == (h, w)
+        and layer.output_shape == (c, 1, 1) and layer.padding in ((0, 0), (0, 0, 0, 0)))
+
+
+def _map_bytes(layer: Layer, hw: Hardware) -> int:
+    """The double buffer a whole-map pool needs to run as a window operation (`_fitted`)."""
+    _, h, w = layer.input_shape
+    return 2 * (h * w * hw.word_bytes + hw.psum_bytes)
+
+
+def whole_maps(network: Network) -> tuple[Layer, ...]:
+    """The network's pools over a whole map (their lowering depends on the buffer: `_fitted`)."""
+    return tuple(x for x in network.layers if _whole_map(x))
+
+
+def lowering_key(network: Network, hw: Hardware, pools: Sequence[Layer] | None = None) -> tuple:
+    """What `lower_network(network, hw)` depends on of `hw`: equal keys, equal lowerings (a
+    sweep lowers a network once per key, not once per hardware point). `pools`:
+    `whole_maps(network)`, when the caller keeps it."""
+    pools = whole_maps(network) if pools is None else pools
+    fits = tuple(_map_bytes(x, hw) <= hw.buffer_bytes for x in pools)
+    # the output path's work too (docs/model.md §1b)
+    return (hw.fuse_pool, hw.fuse_add, hw.fuse_activation, hw.exp_cycles, hw.divide_cycles,
+            hw.rsqrt_cycles, hw.density, fits)
+
+
 def _fitted(v: np.ndarray | None, layer: Layer, hw: Hardware) -> np.ndarray | None:
     """A global pool (a pool over the whole map) whose one-channel map cannot sit in the double
     buffer runs as a reduction.
@@ -139,15 +171,9 @@ def _fitted(v: np.ndarray | None, layer: Layer, hw: Hardware) -> np.ndarray | No
     docs/model.md §1a: the map's pixels become the group's input channels of a 1x1 window
     operation on a 1x1 map (the same values and operations), which the c loop can tile.
     """
-    if len(layer.input_shape) != 3:
+    if v is None or not _whole_map(layer):
         return v
-    c, h, w = layer.input_shape
-    whole_map = layer.type == "global_avgpool" or (
-        layer.type in ("maxpool", "avgpool") and layer.kernel == (h, w)
-        and layer.output_shape == (c, 1, 1) and layer.padding in ((0, 0), (0, 0, 0, 0)))
-    if v is None or not whole_map:
-        return v
-    if 2 * (v[L.L_H] * v[L.L_W] * hw.word_bytes + hw.psum_bytes) <= hw.buffer_bytes:
+    if _map_bytes(layer, hw) <= hw.buffer_bytes:
         return v
     v[L.L_CGI] = v[L.L_H] * v[L.L_W]
     v[[L.L_H, L.L_W, L.L_KH, L.L_KW]] = 1

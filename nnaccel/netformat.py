@@ -345,6 +345,26 @@ def _parse_constant(text: str) -> Any:
     raise _BadLiteral(f"{text} is not a JSON number")
 
 
+def loads_strict(text: str, path: str, field: str | None = None) -> Any:
+    """`text` parsed as the network format parses JSON: no NaN or Infinity, no key twice, no
+    float that overflows, nesting bounded; else NetworkError naming `path` (and `field`)."""
+    what = "invalid JSON" if field else "invalid file"
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates,
+                          parse_float=_parse_float, parse_constant=_parse_constant)
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    except _DuplicateKey as exc:
+        message = f"{what}: the key '{exc.key}' appears twice in one object"
+    except _BadLiteral as exc:
+        message = f"{what}: {exc.message}"
+    except ValueError:  # an integer literal of thousands of digits (Python's guard)
+        message = f"{what}: an integer literal of more than 4,300 digits"
+    except (RecursionError, MemoryError):
+        message = "invalid JSON: nested too deeply"
+    raise NetworkError(path, message, field=field)
+
+
 def parse_network_text(text: str, path: str) -> dict[str, Any]:
     """Parse and validate a network file's text.
 
@@ -352,19 +372,7 @@ def parse_network_text(text: str, path: str) -> dict[str, Any]:
     of keyword-argument dicts for ``Layer``. Raises NetworkError on the first problem.
     """
     check = _Checker(path)
-    try:
-        raw = json.loads(text, object_pairs_hook=_reject_duplicates,
-                         parse_float=_parse_float, parse_constant=_parse_constant)
-    except json.JSONDecodeError as exc:
-        check.fail(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
-    except _DuplicateKey as exc:
-        check.fail(f"invalid file: the key '{exc.key}' appears twice in one object")
-    except _BadLiteral as exc:
-        check.fail(f"invalid file: {exc.message}")
-    except ValueError:  # an integer literal of thousands of digits (Python's guard)
-        check.fail("invalid file: an integer literal of more than 4,300 digits")
-    except (RecursionError, MemoryError):
-        check.fail("invalid JSON: nested too deeply")
+    raw = loads_strict(text, path)
     if not isinstance(raw, dict):
         check.fail("expected a JSON object at the top level")
 

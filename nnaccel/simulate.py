@@ -175,6 +175,11 @@ class SearchCache:
 
     Networks repeat layer shapes (SqueezeNext's blocks, and across its variants), so one cache
     passed to several `simulate` calls makes `compare` search each distinct shape once.
+    `ladder` and `grids` may be shared by the caches of several hardware points (a sweep's):
+    `ladder` keeps each search's result with the proof that lets a smaller buffer reuse it
+    (`tiler.reusable`), keyed by everything but the buffer, and the latest winners of each
+    layer on hardware equal but for buffer, bandwidth and latency, the incumbents of its next
+    search (`tiler.search_proof`); `grids` the candidate grids.
     """
 
     entries: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -182,11 +187,63 @@ class SearchCache:
     # layer costs a dictionary look-up, not the conversions again.
     records: dict[tuple, tuple[Mapping, tuple[int, ...], MappingProxyType, int]] = field(
         default_factory=dict)
+    ladder: dict[tuple, tuple] | None = None
+    grids: dict[tuple, tuple[np.ndarray, ...]] | None = None
 
     def __getstate__(self) -> dict:
         # records are derived from entries and hold read-only mappings, which do not pickle:
         # a cache sent to a worker process carries the searches only
-        return {"entries": self.entries, "records": {}}
+        return {"entries": self.entries, "records": {}, "ladder": None, "grids": None}
+
+
+class Mapper:
+    """What `simulate` does to one lowered layer on one hardware point, reusable across
+    networks: the tiler's mapping (searched once per distinct key in `cache`), its counts,
+    energy by level and stall split (docs/model.md §10)."""
+
+    def __init__(self, hardware: Hardware, engine: str = "fast", dataflow: str = "auto",
+                 objective: str = "cycles", cache: SearchCache | None = None):
+        if engine not in ENGINES:
+            raise NnaccelError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        if dataflow not in DATAFLOWS:
+            raise NnaccelError(f"unknown dataflow {dataflow!r}; choose one of {', '.join(DATAFLOWS)}")
+        if objective not in OBJECTIVES:
+            raise NnaccelError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        self.hardware, self.engine, self.dataflow, self.objective = hardware, engine, dataflow, objective
+        self.cache = cache if cache is not None else SearchCache()
+        self.hw_vec = hardware.vector()
+        self.weights = energy_per_count(hardware)
+        self.levels = level_matrix(hardware)
+        self.hw_key = (self.weights.tobytes(), objective)
+        self.zero = (None, (0,) * L.C_LEN,
+                     MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, self.levels)), 0)
+        self.no_latency = self.hw_vec.copy()  # what the transfers alone cost: the stall split (§10)
+        self.no_latency[L.H_LAT] = 0
+
+    def record(self, low: Lowered) -> tuple[Mapping | None, tuple[int, ...], MappingProxyType, int]:
+        """(mapping, counts, energy by level, stall cycles with no DRAM latency) of `low`."""
+        vec = low.vector
+        if vec is None:
+            return self.zero
+        hardware, engine, cache = self.hardware, self.engine, self.cache
+        layer_hw = low.hardware_vector(self.hw_vec)  # with the layer's own density, if any
+        key = (vec.tobytes(), layer_hw.tobytes(), *self.hw_key, _dataflows(vec, self.dataflow),
+               hardware.batch)
+        hit = cache.records.get(key) if engine == "fast" else None
+        if hit is None:
+            _check_density(low.layer, vec, layer_hw, hardware)
+            m_vec, _ = _search(low.layer, key, vec, layer_hw, self.weights, hardware, cache)
+            c, c0 = _batch_counts(vec, m_vec, layer_hw, low.hardware_vector(self.no_latency),
+                                  hardware.batch, engine)
+            hit = (
+                Mapping.from_vector(m_vec),
+                tuple(int(x) for x in c),
+                MappingProxyType(energy_by_level(c, hardware, self.levels)),
+                int(c0[L.C_STALL]),
+            )
+            if engine == "fast":
+                cache.records[key] = hit
+        return hit
 
 
 def simulate(
@@ -203,46 +260,11 @@ def simulate(
     `lowered`: `lower_network(network, hardware)` when the caller has it already (a sweep
     lowers each network once for all its hardware points with the same fusion flags).
     """
-    if engine not in ENGINES:
-        raise NnaccelError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    if dataflow not in DATAFLOWS:
-        raise NnaccelError(f"unknown dataflow {dataflow!r}; choose one of {', '.join(DATAFLOWS)}")
-    if objective not in OBJECTIVES:
-        raise NnaccelError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
-    cache = cache if cache is not None else SearchCache()
-    hw_vec = hardware.vector()
-    weights = energy_per_count(hardware)
-    levels = level_matrix(hardware)
-    hw_key = (weights.tobytes(), objective)
-    zero = (None, (0,) * L.C_LEN, MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, levels)),
-            0)
-    no_latency = hw_vec.copy()  # what the transfers alone cost: the stall split (§10)
-    no_latency[L.H_LAT] = 0
+    mapper = Mapper(hardware, engine, dataflow, objective, cache)
     records = []
     for low in lowered if lowered is not None else lower_network(network, hardware):
-        layer, vec = low.layer, low.vector
-        if vec is None:
-            mapping, counts, energy, stall_bw = zero
-        else:
-            layer_hw = low.hardware_vector(hw_vec)  # with the layer's own density, if any
-            key = (vec.tobytes(), layer_hw.tobytes(), *hw_key, _dataflows(vec, dataflow),
-                   hardware.batch)
-            hit = cache.records.get(key) if engine == "fast" else None
-            if hit is None:
-                _check_density(layer, vec, layer_hw, hardware)
-                m_vec, _ = _search(layer, key, vec, layer_hw, weights, hardware, cache)
-                c, c0 = _batch_counts(vec, m_vec, layer_hw, low.hardware_vector(no_latency),
-                                      hardware.batch, engine)
-                hit = (
-                    Mapping.from_vector(m_vec),
-                    tuple(int(x) for x in c),
-                    MappingProxyType(energy_by_level(c, hardware, levels)),
-                    int(c0[L.C_STALL]),
-                )
-                if engine == "fast":
-                    cache.records[key] = hit
-            mapping, counts, energy, stall_bw = hit
-        records.append(LayerResult(layer, mapping, counts, energy, hardware.pes, low.fused_into,
+        mapping, counts, energy, stall_bw = mapper.record(low)
+        records.append(LayerResult(low.layer, mapping, counts, energy, hardware.pes, low.fused_into,
                                    stall_bw, hardware.batch))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
 
@@ -261,22 +283,32 @@ def _batch_counts(vec: np.ndarray, m_vec: np.ndarray, hw_vec: np.ndarray, no_lat
     else:
         from .engines import fast
 
+        mappings = np.ascontiguousarray(m_vec[None], dtype=np.int64)
+
         def run(v: np.ndarray, h: np.ndarray) -> np.ndarray:
-            return fast.evaluate(v, h, m_vec[None])[0]
+            # the search checked the vectors and made the mapping
+            return fast.evaluate_checked(v, h, mappings)[0]
 
     first, first0 = run(vec, hw_vec), run(vec, no_latency)
     if batch == 1:
         return first, first0
-    later = vec.copy()
-    nc = -(-int(vec[L.L_CGI]) // int(m_vec[L.M_TC]))
-    nk = -(-int(vec[L.L_G] * vec[L.L_CGO]) // int(m_vec[L.M_TK]))
-    if vec[L.L_KIND] == L.KIND_CONV and nc * nk == 1:
-        later[L.L_WRES] = 1
+    later = later_image(vec, m_vec)
     # Python integers: a batch multiplies counts that the engines keep within int64
     more = batch - 1
     total = [int(a) + more * int(b) for a, b in zip(first, run(later, hw_vec), strict=True)]
     total0 = [int(a) + more * int(b) for a, b in zip(first0, run(later, no_latency), strict=True)]
     return total, total0
+
+
+def later_image(vec: np.ndarray, m_vec: np.ndarray) -> np.ndarray:
+    """The layer vector of an image after the first of a batch: it finds the first tile's
+    weights still in the buffer when the mapping has one weight tile (docs/model.md §5)."""
+    later = vec.copy()
+    nc = -(-int(vec[L.L_CGI]) // int(m_vec[L.M_TC]))
+    nk = -(-int(vec[L.L_G] * vec[L.L_CGO]) // int(m_vec[L.M_TK]))
+    if vec[L.L_KIND] == L.KIND_CONV and nc * nk == 1:
+        later[L.L_WRES] = 1
+    return later
 
 
 def _check_density(layer: Layer, vec: np.ndarray, hw_vec: np.ndarray, hardware: Hardware) -> None:
@@ -316,12 +348,26 @@ def _search(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The tiler's mapping and counts for `key` = (layer, hardware, weights, objective, dataflows)."""
     hit = cache.entries.get(key)
+    rungs = _rung_keys(key) if cache.ladder is not None else None
+    if hit is None and rungs is not None:
+        # the same search with a larger buffer may already be this one's (tiler.reusable)
+        prior = cache.ladder.get(rungs[0])
+        if prior is not None and prior[0] >= hardware.buffer_bytes:
+            from . import tiler
+
+            if tiler.reusable(prior[3], hardware.buffer_bytes):
+                hit = cache.entries[key] = (prior[1], prior[2])
     if hit is None:
         from . import tiler  # numba-compiled: loaded when a layer is first mapped, not at import
 
         objective, dfs = key[3], key[4]
+        family = cache.ladder.get(rungs[1], ()) if rungs is not None else ()
         try:
-            hit = tiler.search(vec, hw_vec, weights, objective, dfs)
+            if rungs is None:  # one search: no proof to keep (its kernel is not loaded)
+                m_vec, counts = tiler.search(vec, hw_vec, weights, objective, dfs)
+            else:
+                m_vec, counts, proof = tiler.search_proof(vec, hw_vec, weights, objective, dfs,
+                                                          cache.grids, family)
         except MappingError as e:
             need = getattr(e, "min_buffer_bytes", None)
             hint = f"; the smallest tile needs a buffer of {format_size(need)} ({need} bytes)" if need else ""
@@ -329,5 +375,24 @@ def _search(
                 f"layer '{layer.name}' ({layer.type}, input {layer.input_shape}) does not fit "
                 f"in the {hardware.buffer_label} buffer{hint}"
             ) from None
-        cache.entries[key] = hit
+        hit = cache.entries[key] = (m_vec, counts)
+        if rungs is not None:
+            cache.ladder[rungs[0]] = (hardware.buffer_bytes, m_vec, counts, proof)
+            if not any(np.array_equal(m_vec, m) for m in family):
+                cache.ladder[rungs[1]] = (m_vec, *family[:INCUMBENTS - 1])
     return hit
+
+
+#: Winners kept per layer and hardware family (equal but for buffer, bandwidth and latency)
+#: as incumbents of its next search (`tiler.search_proof`).
+INCUMBENTS = 3
+
+
+def _rung_keys(key: tuple) -> tuple[tuple, tuple]:
+    """A search key without the buffer (its ladder: `tiler.reusable`), and without the buffer,
+    the DRAM bandwidth and latency (its family: the same candidate grid)."""
+    hw = np.frombuffer(key[1], dtype=np.int64).copy()
+    hw[L.H_BUF] = 0
+    rung = (key[0], hw.tobytes(), *key[2:])
+    hw[[L.H_BW, L.H_LAT]] = 0
+    return rung, ("family", key[0], hw.tobytes(), *key[2:])

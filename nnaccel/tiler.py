@@ -75,6 +75,7 @@ from nnaccel.engines.layout import (
     L_KIND,
     L_VR,
     L_WO,
+    M_DATAFLOW,
 )
 from nnaccel.errors import MappingError
 
@@ -220,7 +221,10 @@ def energy(counts: np.ndarray, energy_per_count: np.ndarray) -> float:
     return float(fast._energy(c, energy_weights(energy_per_count)))
 
 
-def _search(layer, hw, energy_per_count, objective, dataflows):
+def _search(layer, hw, energy_per_count, objective, dataflows, grids=None, incumbents=(),
+            proof=False):
+    """(mapping, counts, timelines walked, footprints of the dataflows' winners: with `proof`
+    only, else ())."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     layer, hw = fast.check_vectors(layer, hw)
@@ -236,19 +240,25 @@ def _search(layer, hw, energy_per_count, objective, dataflows):
     best = None
     min_fp = None
     sims = 0
+    footprints = []
+    bound = _incumbent_cap(layer, hw, e, objective, dfs, incumbents)
     for df in dfs:
-        grid = candidate_grid(layer, hw, df)
+        grid = _grid(layer, hw, df, grids)
         # Only a candidate whose key's first component is at most the best one's so far can
         # win across dataflows: the others are not searched (the result is the same).
-        cap = math.inf if best is None else float(best[0][0])
+        cap = bound if best is None else min(bound, float(best[0][0]))
         mapping, counts, found, fp, n = fast.search_grid(layer, hw, e, obj, df, cap, *grid,
                                                          *_classes())
         sims += n
         min_fp = int(fp) if min_fp is None else min(min_fp, int(fp))
+        if found and proof:  # (the footprint kernel is compiled only where a proof is asked)
+            footprints.append(int(fast.footprint_checked(layer, hw, mapping[None])[0]))
         if found:
             key = _cross_key(objective, int(counts[C_CYCLES]), fast._energy(counts, e), df)
             if best is None or key < best[0]:
                 best = (key, mapping, counts)
+    if best is None and bound != math.inf:  # (not expected: an incumbent is a candidate)
+        return _search(layer, hw, energy_per_count, objective, dataflows, grids, (), proof)
     if best is None:
         kb = math.ceil(min_fp / 102.4) / 10
         raise BufferTooSmallError(
@@ -256,7 +266,37 @@ def _search(layer, hw, energy_per_count, objective, dataflows):
             f"buffer of {min_fp} bytes ({kb:.1f} KB)",
             min_fp,
         )
-    return best[1], best[2], sims
+    return best[1], best[2], sims, tuple(footprints)
+
+
+def _incumbent_cap(layer, hw, e, objective, dfs, incumbents) -> float:
+    """A cap on the winner's first key component from mappings known to be candidates (the
+    winners of the same layer on hardware that differs only in buffer, bandwidth or latency:
+    the grid depends on neither): the least first component among those that fit, a hair
+    above it (a cap only needs to be at least the winner's). math.inf without one."""
+    cap = math.inf
+    for m in incumbents:
+        if m[M_DATAFLOW] not in dfs:
+            continue
+        m = m[None]
+        if fast.footprint_checked(layer, hw, m)[0] > hw[H_BUF]:
+            continue
+        c = fast.evaluate_checked(layer, hw, m)[0]
+        first = _cross_key(objective, int(c[C_CYCLES]), fast._energy(c, e), DF_WS)[0]
+        cap = min(cap, float(first) * (1 + 2.0**-40))
+    return cap
+
+
+def _grid(layer: np.ndarray, hw: np.ndarray, df: int, grids: dict | None) -> tuple[np.ndarray, ...]:
+    """candidate_grid, kept in `grids` when given: it depends on the layer, the array and
+    the dataflow only (a sweep's buffers and bandwidths share it)."""
+    if grids is None:
+        return candidate_grid(layer, hw, df)
+    key = (layer.tobytes(), int(hw[H_PR]), int(hw[H_PC]), int(hw[H_RF_PSUMS]), df)
+    hit = grids.get(key)
+    if hit is None:
+        hit = grids[key] = candidate_grid(layer, hw, df)
+    return hit
 
 
 def search(
@@ -271,7 +311,7 @@ def search(
     Raises BufferTooSmallError (a MappingError carrying `min_buffer_bytes`) when no candidate
     fits the buffer.
     """
-    mapping, counts, _ = _search(layer, hw, energy_per_count, objective, dataflows)
+    mapping, counts, _, _ = _search(layer, hw, energy_per_count, objective, dataflows)
     return mapping, counts
 
 
@@ -283,7 +323,40 @@ def search_stats(
     dataflows: tuple[int, ...] = (DF_WS, DF_OS),
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """`search`, plus how many timelines it walked (for benchmarks and tests)."""
-    return _search(layer, hw, energy_per_count, objective, dataflows)
+    return _search(layer, hw, energy_per_count, objective, dataflows)[:3]
+
+
+def search_proof(
+    layer: np.ndarray,
+    hw: np.ndarray,
+    energy_per_count: np.ndarray,
+    objective: str = "cycles",
+    dataflows: tuple[int, ...] = (DF_WS, DF_OS),
+    grids: dict | None = None,
+    incumbents: Sequence[np.ndarray] = (),
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """`search`, plus the buffer bytes each searched dataflow's winner needs (the proof that
+    lets a smaller buffer reuse the result: `reusable`). `grids`: a dict that keeps the
+    candidate grids across calls. `incumbents`: mappings of this layer's candidate grid (the
+    winners on hardware that differs only in buffer, DRAM bandwidth or latency); those that
+    fit cap the search (the branch and bound starts with their key), which then walks fewer
+    candidates and returns the same winner."""
+    mapping, counts, _, footprints = _search(layer, hw, energy_per_count, objective, dataflows,
+                                             grids, incumbents, proof=True)
+    return mapping, counts, footprints
+
+
+def reusable(footprints: Sequence[int], buffer_bytes: int) -> bool:
+    """Whether a search's result with a larger buffer (all else equal) is exactly its result
+    with `buffer_bytes`: when every dataflow's winner fits `buffer_bytes`.
+
+    Exact because the buffer only decides which candidates fit (the grids, the counts and
+    the keys do not depend on it): a smaller buffer keeps a subset of the candidates, and
+    each dataflow's winner, being in that subset, is still its least key. The cap of the
+    second dataflow is the first one's winner, so it is unchanged; a dataflow that found
+    nothing under the cap finds nothing in a subset either.
+    """
+    return all(fp <= buffer_bytes for fp in footprints)
 
 
 __all__ = [
@@ -292,6 +365,8 @@ __all__ = [
     "candidate_grid",
     "energy",
     "energy_weights",
+    "reusable",
     "search",
+    "search_proof",
     "search_stats",
 ]

@@ -1,4 +1,4 @@
-"""Ctrl-C: a few trials of benchmarks/sigint.py (which runs 50 per command for `make bench`).
+"""Ctrl-C: a few trials of benchmarks/sigint.py (which runs 25 per command for `make bench`).
 
 SIGINT to the command's process group at several moments of `compare --all` and of a
 `run --engine step`: each run ends within 2 s with status 130 and the one line

@@ -114,15 +114,19 @@ def _bad_models(tmp_path: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
     dynamic = good.model(good.nodes[-1].output[0])
     dynamic.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
     dynamic.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "N"
-    two = Net(3, 8, 8)
-    two_model = two.model(two.conv("input", 4, 3))
-    two_model.graph.input.append(onnx.helper.make_tensor_value_info("extra", 1, [1, 3, 8, 8]))
+    ids = onnx.helper.make_graph(
+        [onnx.helper.make_node("Gather", ["table", "ids"], ["y"], name="/embed/Gather")], "lm",
+        [onnx.helper.make_tensor_value_info("ids", onnx.TensorProto.INT64, [1, "seq"])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, "seq", 4])],
+        [onnx.numpy_helper.from_array(np.zeros((10, 4), np.float32), "table")])
+    two_model = onnx.helper.make_model(ids, opset_imports=[onnx.helper.make_opsetid("", 17)])
     batch = good.model(good.nodes[-1].output[0])
     batch.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
     batch.graph.output[0].type.tensor_type.shape.dim[0].dim_value = 2
     transposed = Net(3, 8, 8)
-    perm = transposed.node("Transpose", [transposed.conv("input", 4, 3)], (1, 8, 8, 4),
-                           perm=[0, 2, 3, 1])
+    perm = transposed.node("Softmax", [transposed.node(
+        "Transpose", [transposed.conv("input", 4, 3)], (1, 8, 8, 4), perm=[0, 2, 3, 1])],
+        (1, 8, 8, 4), axis=1)
     return {
         "truncated": (truncated, ("truncated.onnx",)),
         "text": (text, ("text.onnx", "not")),
@@ -130,16 +134,16 @@ def _bad_models(tmp_path: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
                            ("op.onnx", "Hardmax", "unsupported", "supported: ", "Conv")),
         "dynamic batch": (_model_file(tmp_path, "dyn.onnx", dynamic),
                           ("dyn.onnx", "dynamic batch", "'N'")),
-        "two inputs": (_model_file(tmp_path, "two.onnx", two_model),
-                       ("two.onnx", "2 inputs", "'extra'")),
+        "dynamic sequence": (_model_file(tmp_path, "two.onnx", two_model),
+                             ("two.onnx", "dynamic sequence length 1 ('seq')")),
         "batch of 2": (_model_file(tmp_path, "b2.onnx", batch), ("b2.onnx", "a batch of 2")),
-        "transpose": (_model_file(tmp_path, "tr.onnx", transposed.model(perm)),
-                      ("tr.onnx", "(Transpose)", "supported: the channel-group swap")),
+        "softmax axis": (_model_file(tmp_path, "tr.onnx", transposed.model(perm)),
+                         ("tr.onnx", "(Softmax)", "supported: the last axis")),
     }
 
 
 @pytest.mark.parametrize("case", ["truncated", "text", "unsupported op", "dynamic batch",
-                                  "two inputs", "batch of 2", "transpose"])
+                                  "dynamic sequence", "batch of 2", "softmax axis"])
 @pytest.mark.parametrize("command", ["info", "run", "import"])
 def test_bad_models_fail_on_one_line(tmp_path, case, command):
     path, words = _bad_models(tmp_path)[case]

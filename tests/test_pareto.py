@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from nnaccel.cli import main
 from nnaccel.sweep.axes import SweepError
 from nnaccel.sweep.export import write_rows
-from nnaccel.sweep.pareto import CONFIG_COLUMNS, front_mask, network_fronts, parse_metrics, set_front
+from nnaccel.sweep.pareto import (
+    CONFIG_COLUMNS,
+    front_mask,
+    front_mask_pairwise,
+    network_fronts,
+    parse_metrics,
+    set_front,
+)
 
 
 def test_front_of_hand_made_points():
@@ -32,6 +39,36 @@ def test_front_is_exactly_the_non_dominated(points):
     for i, p in enumerate(v):
         dominated = any((q <= p).all() and (q < p).any() for q in v)
         assert mask[i] == (not dominated)
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+@pytest.mark.parametrize("kind", ["ties", "uniform", "anti-correlated", "nan"])
+def test_fast_fronts_equal_the_pairwise_method_on_random_data(m, kind):
+    rng = np.random.default_rng(1000 * m + len(kind))
+    for n in (1, 2, 7, 300, 2000):
+        if kind == "ties":  # few distinct values: equal rows and equal coordinates everywhere
+            v = rng.integers(0, 4, size=(n, m)).astype(float)
+        elif kind == "uniform":
+            v = rng.random((n, m))
+        elif kind == "anti-correlated":  # most rows on the front
+            v = rng.random((n, m))
+            v /= v.sum(axis=1, keepdims=True)
+        else:
+            v = rng.integers(0, 5, size=(n, m)).astype(float)
+            v[rng.random((n, m)) < 0.05] = np.nan
+        assert front_mask(v).tolist() == front_mask_pairwise(v).tolist(), (kind, n)
+
+
+def test_the_front_of_a_million_rows():
+    rng = np.random.default_rng(7)
+    v = rng.random((1_000_000, 2))
+    mask = front_mask(v)
+    front = v[mask]
+    # each front row beats all others on one metric or the other; the front itself by pairs
+    assert 1 <= mask.sum() < 100 and front_mask_pairwise(front).all()
+    # and no row off the front is undominated by the front
+    off = v[~mask][:2000]
+    assert not front_mask_pairwise(np.vstack([front, off]))[len(front):].any()
 
 
 def _row(net, array, area, energy, cycles=1, error=None):
@@ -68,9 +105,12 @@ def test_set_front_uses_the_geometric_mean_over_networks():
 def test_metric_names():
     assert parse_metrics("area,energy") == ("area_mm2", "energy_total")
     assert parse_metrics("cycles,edp,area_mm2") == ("cycles", "edp", "area_mm2")
-    for bad in ("area", "area,area", "area,speed", "area,cycles,edp,energy"):
+    assert parse_metrics("area,cycles,edp,energy") == ("area_mm2", "cycles", "edp", "energy_total")
+    for bad in ("area", "area,area", "area,speed", "area,cycles,edp,energy,time"):
         with pytest.raises(SweepError):
             parse_metrics(bad)
+    with pytest.raises(SweepError, match="two to three"):
+        parse_metrics("area,cycles,edp,energy", most=3)  # a figure's: x, y and colour
 
 
 def test_pareto_and_plot_commands_on_a_csv(tmp_path):

@@ -15,7 +15,7 @@ from nnaccel.cli import main
     (["sqnxt23v5", "--point", "colour=red"], "unknown key 'colour'"),
     (["sqnxt23v5", "networks/nope.json"], "nope.json"),
     (["sqnxt23v5", "sqnxt:depth=1-2"], "4 stages"),
-    (["sqnxt23v5", "--pareto", "area"], "two or three"),
+    (["sqnxt23v5", "--pareto", "area"], "two to four"),
     ([], "no networks"),
     (["sqnxt23v5", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"],
      "cannot reach the Dask scheduler"),

@@ -50,6 +50,10 @@ def test_cold_compile_splits_the_kernels_and_a_warm_process_loads_them(tmp_path)
     assert not child & parent, "the two processes compiled the same kernel"
     assert not shared & (child | parent), "a shared leaf was compiled again after the fork"
     assert final == {"search_grid"}, "a kernel was compiled again: its signature in warm differs"
+    # the evaluation kernel beside search_grid's own code, sharing none of it; then a load
+    evaluate = set(r["evaluate"])
+    assert "_evaluate_many" in evaluate and not evaluate & (shared | child | parent | final)
+    assert r["evaluate_load"] == []
     # every kernel named in the groups was compiled where it was meant to be
     assert {name for name, _ in warm.SHARED} <= shared
     assert {name for name, _ in warm.CHILD} <= child

@@ -44,6 +44,7 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
     ("nnaccel.cli.onnx_cmds", "export_cmd", True),
     ("nnaccel.cli.sweep_cmd", "sweep", False),  # issue 9
     ("nnaccel.cli.sweep_cmd", "pareto", False),  # issue 9
+    ("nnaccel.cli.trace_cmd", "trace", True),  # issue 18
 )
 # ---------------------------------------------------------------------------------------
 

@@ -26,7 +26,11 @@ def _write_text(path: str, text: str) -> None:
 @click.option("--sparsity", type=SPARSITY, metavar="measured",
               help="'measured': record each conv/fc layer's zeros in its weights as its own "
                    "sparsity.")
-def import_cmd(model: str, output: str | None, sparsity: float | str | None) -> None:
+@click.option("--name", metavar="TEXT",
+              help="The network's name (default: the graph's, when it has a real one, else "
+                   "the file's stem).")
+def import_cmd(model: str, output: str | None, sparsity: float | str | None,
+               name: str | None) -> None:
     """Read an ONNX MODEL into a network file (deterministic: same model, same bytes).
 
     Every command that takes NET also reads an .onnx file directly; import writes the network
@@ -42,7 +46,7 @@ def import_cmd(model: str, output: str | None, sparsity: float | str | None) -> 
     if sparsity is not None and not isinstance(sparsity, str):
         raise NnaccelError("--sparsity for import takes only 'measured'")
     check_outputs([("-o", output)], [model])  # before the model is read: it may be large
-    network = load_network(model, measured_spec(sparsity))
+    network = load_network(model, measured_spec(sparsity), name=name)
     text = dumps_network(network)
     if output:
         _write_text(output, text)

@@ -142,7 +142,7 @@ def pareto(source: str, metrics: str, networks: tuple[str, ...], network_set: bo
     from nnaccel.sweep.pareto import parse_metrics
     from nnaccel.sweep.plot import plot_pareto
 
-    chosen = parse_metrics(metrics)
+    chosen = parse_metrics(metrics, most=3)
     paths = plots.output_paths(prefix, file, "pareto")
     check_figure_paths(paths, "-o" if file else "--out", [source])
     rows, notes = rows_for_fronts(source, chosen)

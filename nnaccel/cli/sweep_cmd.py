@@ -87,8 +87,8 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
 @click.option("--csv", "csv_path", metavar="FILE", help="Write this sweep's rows to FILE (CSV).")
 @click.option("--parquet", "parquet_path", metavar="FILE",
               help="Write this sweep's rows to FILE (Parquet).")
-@click.option("--pareto", "pareto_metrics", metavar="M,M[,M]",
-              help="Mark each network's Pareto front over two or three of area, cycles, energy,"
+@click.option("--pareto", "pareto_metrics", metavar="M,M[,M[,M]]",
+              help="Mark each network's Pareto front over two to four of area, cycles, energy,"
                    " edp (a 'pareto' column) and print the fronts.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
               help="Worker processes (default: every core).")
@@ -102,12 +102,23 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
               help="Run on Dask: the --scheduler, else a local Dask cluster of this machine.")
 @click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               metavar="SECONDS", help="How long to try to reach the --scheduler.")
+@click.option("--search", type=click.Choice(["grid", "nsga2"]), default="grid", show_default=True,
+              help="grid: every point of the axes' cross product; nsga2: a guided search"
+                   " (Optuna's NSGA-II) of that grid for the front of the --pareto metrics"
+                   " (default area,cycles), within --budget points.")
+@click.option("--budget", type=click.IntRange(min=1), default=300, show_default=True,
+              metavar="N", help="With --search nsga2: hardware points to evaluate, at most.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="With --search nsga2: the sampler's seed (the same seed resumes a search).")
+@click.option("--population", type=click.IntRange(min=2), metavar="N",
+              help="With --search nsga2: points per generation (default: budget/8, 8 to 50).")
 @format_option
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary line.")
 def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None,
           hw_file: str | None, points: tuple[str, ...], store: str, csv_path: str | None,
           parquet_path: str | None, pareto_metrics: str | None, jobs: int | None,
-          max_points: int, scheduler: str | None, use_dask: bool, connect_timeout: float, fmt: str,
+          max_points: int, scheduler: str | None, use_dask: bool, connect_timeout: float,
+          search: str, budget: int, seed: int, population: int | None, fmt: str,
           quiet: bool, **axes: str | None) -> None:
     """Simulate every NET on every hardware point; rows into a resumable results store.
 
@@ -117,6 +128,9 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     time, energy (dynamic, static, total), EDP, DRAM bytes and utilization.
 
     Example: nnaccel sweep all --array 8x8,16x16 --buffer 32KB..512KB --csv out.csv
+
+    A grid too large to run: nnaccel sweep sqnxt23v5 --array 4x4..64x64 --buffer 8KB..2MB
+    --bandwidth 2GB/s..64GB/s --search nsga2 --budget 300 --pareto area,cycles,energy
     """
     from nnaccel.outputs import check_outputs
     from nnaccel.sweep.axes import RangeNote, SweepError
@@ -154,6 +168,11 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
             click.echo(f"note: {w.message}", err=True)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if search == "nsga2":
+        _guided(spec, store, metrics or parse_metrics("area,cycles"), budget, seed, population,
+                jobs, scheduler, use_dask, connect_timeout, csv_path, parquet_path, fmt, quiet,
+                max_points)
+        return
     pl = plan(spec, max_points)
     check_outputs(outputs, [*named, *(n.path for n in pl.networks if n.path)])
     for note in pl.notes:
@@ -236,6 +255,61 @@ def default_store(nets: tuple[str, ...], sweep_file: str | None) -> str:
     return f"sweep-{slug}.db"
 
 
+def _guided(spec: Any, store: str, metrics: tuple[str, ...], budget: int, seed: int,
+            population: int | None, jobs: int | None, scheduler: str | None, use_dask: bool,
+            connect_timeout: float, csv_path: str | None, parquet_path: str | None, fmt: str,
+            quiet: bool, max_points: int) -> None:
+    """`sweep --search nsga2`: the guided search, its rows stored, its fronts printed."""
+    from nnaccel.sweep.export import write_rows
+    from nnaccel.sweep.pareto import network_fronts
+    from nnaccel.sweep.point import COLUMNS
+    from nnaccel.sweep.search import nsga2, space_of
+    from nnaccel.sweep.store import Store
+
+    space_of(spec)  # a spec without axes to search fails before anything starts
+    client = None
+    if scheduler or use_dask:
+        from nnaccel.sweep.cluster import connect
+
+        client = connect(scheduler, connect_timeout)
+    err = Console(stderr=True)
+    start = time.perf_counter()
+    try:
+        Store(store).close()  # a file that is not a store fails here, not after the work
+
+        def update(done: int, total: int) -> None:
+            if not quiet:
+                err.print(f"nsga2: {done} of at most {total} hardware points evaluated"
+                          f" ({time.perf_counter() - start:.0f} s)", highlight=False)
+
+        result = nsga2(spec, store, metrics, budget, seed, population, jobs, client, update,
+                       max_points)
+    except (KeyboardInterrupt, SystemError) as exc:
+        if not interrupted_by(exc):
+            raise
+        err.print(f"interrupted: every point evaluated so far is in {store}; run the same"
+                  " command (same --seed) again to resume", highlight=False)
+        sys.exit(130)
+    finally:
+        if client is not None:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    seconds = time.perf_counter() - start
+    rows = network_fronts(list(result.rows), metrics)
+    for path in (csv_path, parquet_path):
+        if path:
+            write_rows(path, rows, [*COLUMNS, "pareto"])
+    share = result.evaluated / result.space if result.space else 0.0
+    click.echo(f"nsga2: {result.evaluated} of the grid's {result.space:,} hardware points"
+               f" ({share:.1%}) x {len({r['network'] for r in rows})} networks in"
+               f" {seconds:.1f} s; {result.computed} computed, {result.reused} from the store"
+               f" {store}", err=fmt != "table")
+    if not quiet:
+        emit([_fronts_table(rows, metrics)], fmt)
+
+
 def _named_files(nets: tuple[str, ...]) -> list[str]:
     """The files the NET arguments name (existing paths and glob matches), found without
     reading any: inputs that no output may replace."""
@@ -302,8 +376,8 @@ def _fronts_table(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table
 
 @click.command("pareto")
 @click.argument("source", type=click.Path(dir_okay=False))
-@click.option("--metrics", "-m", default="area,energy", show_default=True, metavar="M,M[,M]",
-              help="Two or three of area, cycles, energy, edp (all minimised).")
+@click.option("--metrics", "-m", default="area,energy", show_default=True, metavar="M,M[,M[,M]]",
+              help="Two to four of area, cycles, energy, edp (all minimised).")
 @click.option("--set", "network_set", is_flag=True,
               help="The front of the whole network set (geometric mean per configuration).")
 @click.option("--network", "networks", multiple=True, metavar="NAME",

@@ -30,12 +30,13 @@ def require(module: str, path: str | Path = "") -> None:
                            f"{INSTALL_HINT}") from None
 
 
-def import_onnx(path: str | Path, measured: bool | str = False) -> Network:
+def import_onnx(path: str | Path, measured: bool | str = False, name: str | None = None
+                ) -> Network:
     """The network of an ONNX model file; see ``nnaccel.onnxio.importer``."""
     require("onnx", path)
     from nnaccel.onnxio.importer import import_model
 
-    return import_model(path, measured=measured)
+    return import_model(path, measured=measured, name=name)
 
 
 def export_onnx(network: Network, path: str | Path, weights: str = "zeros", seed: int = 0) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from nnaccel.onnxio import tensors as t
 from nnaccel.onnxio.graph import Act, Builder, OpError, attrs, ints
 from nnaccel.onnxio.views import (
     on_flatten,
@@ -25,7 +26,6 @@ from nnaccel.onnxio.views import (
     on_transpose,
     on_unsqueeze,
 )
-from nnaccel.sparsity import zero_fraction
 
 
 def _padding(t: int, left: int, b: int, r: int) -> list[int]:
@@ -69,7 +69,7 @@ def _conv(b: Builder, node, label, ins):
                     kernel=kernel, stride=strides, padding=_padding(*pads), groups=group,
                     bias=len(ins) > 2 and ins[2] is not None, batch_norm=False,
                     **({"dilation": dilations} if dilations != [1, 1] else {}))
-    b.zeros[y.layer] = zero_fraction(w)
+    b.weigh(y.layer, w)
     return [y]
 
 
@@ -101,9 +101,11 @@ def _global_max(b: Builder, node, label, ins):
 
 
 def _reduce_mean(b: Builder, node, label, ins):
-    x = b.act(ins[0])
     a = attrs(node)
     axes = a.get("axes") if len(ins) < 2 or ins[1] is None else ints(b.const(ins[1], "axes"))
+    if t.is_tensor(ins[0]) or (axes is not None and len(axes) == 1 and axes[0] % 4 == 3):
+        return t.reduce_mean(b, node, label, ins)
+    x = b.act(ins[0])
     if axes is None or sorted(ax % 4 for ax in axes) != [2, 3]:
         raise OpError(f"ReduceMean over axes {axes}; supported: over height and width [2, 3]")
     y = b.add_layer(label, "global_avgpool", [x])
@@ -117,7 +119,7 @@ def _fc(b: Builder, x: Act, label: str, w: np.ndarray, trans_b: bool, bias: bool
     if k != int(np.prod(x.shape)):
         raise OpError(f"weights {list(w.shape)} do not fit {int(np.prod(x.shape))} features")
     y = b.add_layer(label, "fc", [x], int(co), bias=bias, batch_norm=False)
-    b.zeros[y.layer] = zero_fraction(w)
+    b.weigh(y.layer, w)
     return replace(y, view="flat")
 
 
@@ -125,16 +127,27 @@ def _gemm(b: Builder, node, label, ins):
     a = attrs(node)
     if a.get("transA", 0):
         raise OpError("transA = 1; supported: Gemm of the activation by a weight matrix")
+    if t.is_tensor(ins[0]):
+        w = b.const(ins[1], "the weight B")
+        has_bias = len(ins) > 2 and ins[2] is not None
+        if has_bias:
+            b.weight_names.add(node.input[2])
+        return [t.linear(b, label, ins[0], w.T if a.get("transB", 0) else w, node.input[1],
+                         has_bias)]
     x = b.act(ins[0], views=("", "flat"))
     has_bias = len(ins) > 2 and ins[2] is not None
     return [_fc(b, x, label, b.const(ins[1], "the weight B"), bool(a.get("transB", 0)), has_bias)]
 
 
 def _matmul(b: Builder, node, label, ins):
-    x = b.act(ins[0], views=("", "flat"))
-    if isinstance(ins[1], Act):
-        raise OpError("a product of two activations; supported: MatMul by a weight matrix")
-    return [_fc(b, x, label, ins[1], False, False)]
+    if isinstance(ins[0], Act) and isinstance(ins[1], Act):
+        return [t.matmul_acts(b, label, ins[0], ins[1])]
+    if not isinstance(ins[0], Act):
+        raise OpError("a constant times an activation; supported: MatMul of an activation by "
+                      "a weight matrix, or of two activations")
+    if t.is_tensor(ins[0]) or ins[0].view not in ("", "flat") or np.ndim(ins[1]) != 2:
+        return [t.linear(b, label, ins[0], ins[1], node.input[1], False)]
+    return [_fc(b, b.act(ins[0], views=("", "flat")), label, ins[1], False, False)]
 
 
 def _batch_norm(b: Builder, node, label, ins):
@@ -149,7 +162,12 @@ def _batch_norm(b: Builder, node, label, ins):
 
 
 def _elementwise(b: Builder, node, label, ins):
-    """An activation or another function applied value by value: folded, no layer."""
+    """An activation or another function applied value by value: on an image folded, no layer
+    (as the format folds ReLU); on a tensor pending, for the activation it is part of."""
+    if t.is_tensor(ins[0]):
+        if node.op_type in ("Softmax", "LogSoftmax"):
+            return t.softmax(b, node, label, ins)
+        return t.unary(b, node, label, ins)
     return [replace(b.act(ins[0], views=("", "flat", "channel")), pure=False)]
 
 
@@ -180,6 +198,10 @@ def _scale_or_shift(b: Builder, node, label, ins, shift: bool):
 
 def _binary(kind: str):
     def handler(b: Builder, node, label, ins):
+        if t.is_tensor(*ins[:2]) or node.op_type == "Pow":
+            if node.op_type == "Pow" and not t.is_tensor(*ins[:2]):
+                return [replace(b.act(ins[0], views=("", "flat", "channel")), pure=False)]
+            return t.binary(b, node, label, ins)
         if not all(isinstance(v, Act) for v in ins[:2]):
             return _scale_or_shift(b, node, label, ins, shift=kind == "add")
         x, y = b.act(ins[0]), b.act(ins[1])
@@ -192,11 +214,17 @@ def _binary(kind: str):
 
 
 def _sum(b: Builder, node, label, ins):
+    if t.is_tensor(*ins):
+        xs = [b.tensor(v) for v in ins]
+        return [xs[0] if len(xs) == 1 else t._merge(b, "add", label, xs)]
     xs = [b.act(v) for v in ins]
     return [xs[0] if len(xs) == 1 else b.add_layer(label, "add", xs)]
 
 
 def _concat(b: Builder, node, label, ins):
+    if t.is_tensor(*ins) or not all(isinstance(v, Act) for v in ins) or \
+            attrs(node).get("axis", 1) % 4 != 1:
+        return t.concat(b, node, label, ins)
     xs = [b.act(v, "every input") for v in ins]
     if attrs(node).get("axis", 1) % 4 != 1:
         raise OpError(f"Concat on axis {attrs(node).get('axis')}; supported: on channels (1)")
@@ -215,12 +243,18 @@ def _slices(b: Builder, label: str, x: Act, ranges: list[tuple[int, int]]) -> li
 
 
 def _split(b: Builder, node, label, ins):
-    x = b.act(ins[0])
     a = attrs(node)
-    if a.get("axis", 0) % 4 != 1:
-        raise OpError(f"Split on axis {a.get('axis', 0)}; supported: on channels (1)")
     sizes = a.get("split") if len(ins) < 2 or ins[1] is None else ints(b.const(ins[1], "split"))
     n = len(node.output)
+    if t.is_tensor(ins[0]) or a.get("axis", 0) % 4 != 1:
+        x = b.tensor(ins[0])
+        axis = a.get("axis", 0) % len(x.dims)
+        size = x.dims[axis]
+        sizes = sizes or [min(-(-size // n), size - i * -(-size // n)) for i in range(n)]
+        edges = np.cumsum([0, *sizes])
+        return [t.slice_axis(b, f"{label}_{i}" if n > 1 else label, x, axis, int(s), int(e))
+                for i, (s, e) in enumerate(zip(edges, edges[1:], strict=False))]
+    x = b.act(ins[0])
     if sizes is None:
         c = x.shape[0]
         per = -(-c // n)
@@ -230,10 +264,16 @@ def _split(b: Builder, node, label, ins):
 
 
 def _slice(b: Builder, node, label, ins):
-    x = b.act(ins[0])
     starts, ends = ints(b.const(ins[1], "starts")), ints(b.const(ins[2], "ends"))
     axes = ints(ins[3]) if len(ins) > 3 and ins[3] is not None else list(range(len(starts)))
     steps = ints(ins[4]) if len(ins) > 4 and ins[4] is not None else [1] * len(starts)
+    if t.is_tensor(ins[0]) or isinstance(ins[0], Act) and ins[0].view == "" and not any(
+            ins[0].pad) and (any(st != 1 for st in steps) or any(ax % 4 != 1 for ax in axes)):
+        x = ins[0]
+        for ax, s, e, st in zip(axes, starts, ends, steps, strict=True):
+            x = t.slice_axis(b, label, x, ax, s, e, st)
+        return [x]
+    x = b.act(ins[0])
     dims = (1, *x.shape)
     rng = {1: (0, x.shape[0])}
     for ax, s, e, st in zip(axes, starts, ends, steps, strict=True):
@@ -246,10 +286,15 @@ def _slice(b: Builder, node, label, ins):
 
 
 def _pad(b: Builder, node, label, ins):
-    x = b.act(ins[0])
     a = attrs(node)
     pads = ints(b.const(ins[1], "pads")) if len(ins) > 1 and ins[1] is not None else \
         ints(a.get("pads", []))
+    if t.is_tensor(ins[0]):
+        if any(pads):
+            raise OpError(f"Pad {pads} of a tensor; supported: zero padding of an image's "
+                          "height and width, or a Pad of nothing")
+        return [ins[0]]
+    x = b.act(ins[0])
     value = ins[2] if len(ins) > 2 and ins[2] is not None else a.get("value", 0.0)
     if a.get("mode", "constant") != "constant" or np.any(np.asarray(value) != 0):
         raise OpError("a Pad other than with zeros; supported: zero padding of height and width")
@@ -291,7 +336,19 @@ def _resize(b: Builder, node, label, ins):
 
 ACTIVATIONS = ("Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
                "Softmax", "LogSoftmax", "Elu", "Selu", "Softplus", "Gelu", "Mish", "Erf",
-               "Dropout", "Identity", "Cast")
+               "Dropout", "Identity", "Cast", "CastLike", "Sqrt", "Reciprocal", "Neg", "Exp",
+               "Log", "Abs", "PRelu")
+
+
+def _gather(b: Builder, node, label, ins):
+    if not isinstance(ins[0], Act):
+        return t.embedding(b, node, label, ins)
+    if isinstance(ins[1], Act):
+        raise OpError("Gather by computed indices; supported: an embedding (rows of a learned "
+                      "table) or constant indices")
+    if t.is_tensor(ins[0]) or attrs(node).get("axis", 0) % 4 != 1:
+        return [t.gather_slice(b, node, label, b.tensor(ins[0]), np.asarray(ins[1]))]
+    return on_gather(b, node, label, ins)
 
 HANDLERS: dict[str, Callable] = {
     "Conv": _conv, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
@@ -301,7 +358,8 @@ HANDLERS: dict[str, Callable] = {
     "Sum": _sum, "Concat": _concat, "Split": _split, "Slice": _slice, "Pad": _pad,
     "Flatten": on_flatten, "Squeeze": on_squeeze, "Unsqueeze": on_unsqueeze, "Reshape": on_reshape,
     "Transpose": on_transpose, "Resize": _resize, "Upsample": _resize, "Shape": on_shape,
-    "Gather": on_gather,
+    "Gather": _gather, "Pow": _binary("mul"), "LayerNormalization": t.layer_norm,
+    "Where": t.where, "Expand": t.expand,
     **{op: _elementwise for op in ACTIVATIONS},
 }
 

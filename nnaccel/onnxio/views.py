@@ -8,17 +8,26 @@ from dataclasses import replace
 
 import numpy as np
 
-from nnaccel.onnxio.graph import Builder, OpError, attrs, ints
+from nnaccel.onnxio import tensors as t
+from nnaccel.onnxio.graph import Act, Builder, OpError, attrs, ints
 
 
 def on_flatten(b: Builder, node, label, ins):
-    x = b.act(ins[0], views=("", "flat"))
-    if attrs(node).get("axis", 1) != 1:
-        raise OpError("Flatten on an axis other than 1; supported: [1, C, H, W] -> [1, C·H·W]")
-    return [replace(x, view="flat")]
+    axis = attrs(node).get("axis", 1)
+    if isinstance(ins[0], Act) and ins[0].view in ("", "flat") and axis == 1 and \
+            not t.is_tensor(ins[0]):
+        return [replace(b.act(ins[0], views=("", "flat")), view="flat")]
+    x = b.tensor(ins[0])
+    if x.dims == (1, *x.shape) and len(x.dims) == 4 and axis == 1:  # an image again
+        return [Act(x.layer, x.shape, view="flat")]
+    axis %= len(x.dims) + 1
+    return [t.seen_as(b, x, (int(np.prod(x.dims[:axis])), int(np.prod(x.dims[axis:]))))]
 
 
 def on_squeeze(b: Builder, node, label, ins):
+    if t.is_tensor(ins[0]) or isinstance(ins[0], Act) and ins[0].view != "" or \
+            isinstance(ins[0], Act) and ins[0].shape[1:] != (1, 1):
+        return [t.seen_as(b, b.tensor(ins[0]), tuple(t.squeeze_dims(ins[0], node, ins, b)))]
     x = b.act(ins[0])
     if x.shape[1:] != (1, 1):
         raise OpError(f"Squeeze of a {list(x.shape)} map; supported: of a [C, 1, 1] map")
@@ -42,6 +51,10 @@ def on_gather(b: Builder, node, label, ins):
 
 
 def on_unsqueeze(b: Builder, node, label, ins):
+    if t.is_tensor(ins[0]) or isinstance(ins[0], Act) and (
+            ins[0].view not in ("flat", "channel") or
+            ins[0].view == "flat" and ins[0].shape[1:] != (1, 1)):
+        return [t.seen_as(b, b.tensor(ins[0]), tuple(t.squeeze_dims(ins[0], node, ins, b)))]
     x = b.act(ins[0], views=("flat", "channel"))
     if x.view == "channel":  # back to [1, 1, H, W]
         return [replace(x, view="")]
@@ -52,7 +65,9 @@ def on_unsqueeze(b: Builder, node, label, ins):
 
 
 def on_reshape(b: Builder, node, label, ins):
-    x = b.act(ins[0], views=("", "flat", "shuffled"))
+    if t.is_tensor(ins[0]):
+        return [t.reshape_to(b, ins[0], ints(b.const(ins[1], "the shape")))]
+    x = b.act(ins[0], views=("", "flat", "shuffled", "groups", "channel"))
     dims, target = x.onnx_dims(), ints(b.const(ins[1], "the shape"))
     target = [dims[i] if t == 0 and i < len(dims) else t for i, t in enumerate(target)]
     if -1 in target:
@@ -69,21 +84,25 @@ def on_reshape(b: Builder, node, label, ins):
         if len(target) == 5 and target[0] == 1 and target[3:] == [h, w] and \
                 target[1] * target[2] == c and x.view == "":
             return [replace(x, view="groups", groups=target[1])]
-    raise OpError(f"Reshape of {list(dims)} to {target}; supported: flattening, and the "
-                  "Reshape-Transpose-Reshape of a channel shuffle")
+    if x.view in ("shuffled", "groups"):
+        raise OpError(f"Reshape of {list(dims)} to {target}; supported: after the channel "
+                      "groups' swap, back to [1, C, H, W] (a channel shuffle)")
+    return [t.reshape_to(b, x, ints(b.const(ins[1], "the shape")))]
 
 
 def on_transpose(b: Builder, node, label, ins):
-    x = b.act(ins[0], views=("", "groups"))
-    perm = ints(attrs(node).get("perm", []))
-    if x.view == "groups" and perm == [0, 2, 1, 3, 4]:
+    x = ins[0]
+    perm = ints(attrs(node).get("perm", [])) or list(range(len(b.act(
+        x, views=("", "flat", "groups", "shuffled", "channel", "tensor")).onnx_dims())))[::-1]
+    if isinstance(x, Act) and x.view == "groups" and perm == [0, 2, 1, 3, 4] and \
+            not t.is_tensor(x):
         return [replace(x, view="shuffled")]
-    if x.view == "" and perm == [0, 1, 2, 3]:
-        return [x]
-    raise OpError(f"Transpose {perm}; supported: the channel-group swap [0, 2, 1, 3, 4] of a "
-                  "channel shuffle")
+    return [t.transpose(b, label, x, perm)]
 
 
 def on_shape(b: Builder, node, label, ins):
-    return [np.asarray(b.act(ins[0], views=("", "flat", "groups", "shuffled"), pad_ok=True)
-                       .onnx_dims(), dtype=np.int64)]
+    x = b.act(ins[0], views=("", "flat", "groups", "shuffled", "channel", "tensor"), pad_ok=True)
+    dims = x.onnx_dims()
+    a = attrs(node)
+    start, end = a.get("start", 0), a.get("end", len(dims))
+    return [np.asarray(dims[start:end] if "start" in a or "end" in a else dims, dtype=np.int64)]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from nnaccel.errors import NnaccelError
 from nnaccel.network import Network
 from nnaccel.sweep.axes import SweepError
-from nnaccel.sweep.local import OnDone
+from nnaccel.sweep.local import Batch, OnDone
 from nnaccel.sweep.point import CacheMap, Task, model_version, run_task
 
 if TYPE_CHECKING:
@@ -85,36 +85,40 @@ def _worker_caches() -> CacheMap | None:
     return per_thread.setdefault(threading.get_ident(), CacheMap())
 
 
-def _remote(networks: list[Network], task: Task, version: str) -> list[tuple[str, dict[str, Any]]]:
+def _remote(networks: list[Network], batch: Batch, version: str
+            ) -> list[list[tuple[str, dict[str, Any]]]]:
     mine = model_version()
     if mine != version:
         raise NnaccelError(f"a Dask worker runs nnaccel model {mine}, this sweep {version};"
                            " install the same nnaccel on the workers")
-    local = Task(task.point, tuple(range(len(networks))), task.keys, task.hashes)
+    caches = _worker_caches()
     try:
-        return run_task(networks, local, _worker_caches())
+        # `networks` are the batch's own (its tasks share them): numbered from 0 here
+        return [run_task(networks, Task(t.point, tuple(range(len(networks))), t.keys, t.hashes),
+                         caches) for t in batch]
     except NnaccelError as e:
         raise NnaccelError(str(e)) from None
 
 
-def run_dask(client: Client, networks: Sequence[Network], tasks: Sequence[Task], version: str,
+def run_dask(client: Client, networks: Sequence[Network], batches: Sequence[Batch], version: str,
              on_done: OnDone) -> None:
-    """Every task on the cluster behind `client`; `on_done` here as each finishes."""
+    """Every batch of tasks on the cluster behind `client`; `on_done` here as each finishes."""
     from distributed import as_completed
 
-    if not tasks:
+    if not batches:
         return
     scattered = client.scatter(list(networks), broadcast=True)
     futures = {}
-    for task in tasks:
-        args = [scattered[i] for i in task.networks]
-        futures[client.submit(_remote, args, task, version, pure=False)] = task
+    for batch in batches:
+        args = [scattered[i] for i in batch[0].networks]
+        futures[client.submit(_remote, args, batch, version, pure=False)] = batch
     try:
         for future in as_completed(futures):
             try:
-                rows = future.result()
+                results = future.result()
             except NnaccelError as e:
                 raise NnaccelError(str(e)) from None
-            on_done(futures[future], rows)
+            for task, rows in zip(futures[future], results, strict=True):
+                on_done(task, rows)
     finally:
         client.cancel(list(futures))

@@ -19,10 +19,12 @@ from typing import Any
 
 from nnaccel.errors import NnaccelError
 from nnaccel.network import Network
-from nnaccel.sweep.point import CacheMap, Task, run_task
+from nnaccel.sweep.point import CacheMap, Task, run_task, warm
 
 #: Called in the parent with each finished task and its (key, row) pairs.
 OnDone = Callable[[Task, list[tuple[str, dict[str, Any]]]], None]
+#: Tasks one worker runs in order (points of one buffer ladder: `run.make_batches`).
+Batch = tuple[Task, ...]
 
 # A worker process's networks and caches, set by the pool's initializer (per process).
 _WORKER: dict[str, Any] = {}
@@ -54,38 +56,42 @@ def _init(networks: Sequence[Network], parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
-def _work(item: tuple[int, Task]) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
-    index, task = item
+def _work(item: tuple[int, Batch]) -> tuple[int, list[list[tuple[str, dict[str, Any]]]]]:
+    index, batch = item
     try:
-        return index, run_task(_WORKER["networks"], task, _WORKER["caches"])
+        return index, [run_task(_WORKER["networks"], task, _WORKER["caches"]) for task in batch]
     except NnaccelError as e:
         # Subclasses with extra constructor arguments do not survive unpickling; the message does.
         raise NnaccelError(str(e)) from None
 
 
-def run_local(networks: Sequence[Network], tasks: Sequence[Task], jobs: int, on_done: OnDone) -> None:
-    """Every task, on `jobs` processes (1: this one); `on_done` as each finishes."""
+def run_local(networks: Sequence[Network], batches: Sequence[Batch], jobs: int,
+              on_done: OnDone) -> None:
+    """Every batch of tasks, on `jobs` processes (1: this one), each batch's tasks in order on
+    one process; `on_done` as each task finishes (a pool's: as its batch finishes)."""
     caches = CacheMap()
-    if not tasks:
+    if not batches:
         return
-    if jobs <= 1 or len(tasks) == 1 or "fork" not in mp.get_all_start_methods():
-        for task in tasks:
-            on_done(task, run_task(networks, task, caches))
+    if jobs <= 1 or len(batches) == 1 or "fork" not in mp.get_all_start_methods():
+        for batch in batches:
+            for task in batch:
+                on_done(task, run_task(networks, task, caches))
         return
-    # The first task here: it loads the kernels (or compiles them) once, for every child.
-    on_done(tasks[0], run_task(networks, tasks[0], caches))
-    rest = list(enumerate(tasks))[1:]
+    # The kernels loaded (or compiled) here, once, for every child.
+    warm(networks, batches[0][0].point)
     ctx = mp.get_context("fork")
     # Ctrl-C is held back while the workers fork: Python runs at-fork handlers (logging's) in
     # which a KeyboardInterrupt is printed and dropped; held, it arrives right after.
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        pool = ctx.Pool(min(jobs, len(rest)), initializer=_init, initargs=(networks, os.getpid()))
+        pool = ctx.Pool(min(jobs, len(batches)), initializer=_init,
+                        initargs=(networks, os.getpid()))
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
-        for index, rows in pool.imap_unordered(_work, rest, chunksize=1):
-            on_done(tasks[index], rows)
+        for index, results in pool.imap_unordered(_work, enumerate(batches), chunksize=1):
+            for task, rows in zip(batches[index], results, strict=True):
+                on_done(task, rows)
     finally:
         pool.terminate()
         pool.join()

@@ -8,6 +8,7 @@ shapes they share are searched once (one `SearchCache` per hardware).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections import OrderedDict
@@ -16,14 +17,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nnaccel import __version__
-from nnaccel.area import area, static_energy
+from nnaccel.area import Area, area, static_energy
+from nnaccel.energy import LEVELS
+from nnaccel.engines import layout as L
 from nnaccel.errors import MappingError
 from nnaccel.hardware import Hardware
-from nnaccel.lowering import Lowered, lower_network
+from nnaccel.lowering import Lowered, lower_network, lowering_key, whole_maps
 from nnaccel.netformat import layer_to_dict
 from nnaccel.network import Network
-from nnaccel.simulate import SearchCache, simulate
+from nnaccel.simulate import Mapper, SearchCache, simulate
 
 #: The sources a row depends on; their hash is part of the model version, so results of a
 #: changed model never mix with old ones in a store.
@@ -72,8 +77,16 @@ class HwPoint:
 
     def identity(self) -> str:
         """Canonical JSON of everything the results depend on (the preset name is not)."""
+        return self._identity(self.hardware.buffer_bytes)
+
+    def ladder_identity(self) -> str:
+        """`identity` without the buffer: points equal but for their buffer have the same."""
+        return self._identity(None)
+
+    def _identity(self, buffer_bytes: int | None) -> str:
         hw = asdict(self.hardware)
         hw.pop("name")
+        hw["buffer_bytes"] = buffer_bytes
         for f in ("clock_hz", "dram_bandwidth_bytes_per_s", "sparsity"):
             hw[f] = float(hw[f])  # 16e9 and 16000000000 are one configuration
         return json.dumps({"hardware": hw, "dataflow": self.dataflow,
@@ -94,15 +107,11 @@ class Task:
     hashes: tuple[str, ...]
 
 
-def evaluate(net: Network, point: HwPoint, net_hash: str, cache: SearchCache | None = None,
-             lowered: Sequence[Lowered] | None = None,
-             sizes: tuple[int, int] | None = None) -> dict[str, Any]:
-    """The row of one network on one point: `simulate` as `nnaccel run` calls it, plus area.
-
-    `lowered` and `sizes` (params, MACs) are the network's, when the caller keeps them."""
+def _point_row(net: Network, point: HwPoint, net_hash: str, a: Area,
+               sizes: tuple[int, int]) -> dict[str, Any]:
+    """A row with the point's columns filled in, its figures None."""
     hw = point.hardware
-    a = area(hw)
-    params, macs = sizes or (net.params, net.macs)
+    params, macs = sizes
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row.update(
         network=net.name, network_hash=net_hash, array=hw.array_label, Pr=hw.Pr, Pc=hw.Pc,
@@ -112,6 +121,27 @@ def evaluate(net: Network, point: HwPoint, net_hash: str, cache: SearchCache | N
         params=params, macs=macs, area_mm2=a.total_mm2, pe_array_area_mm2=a.pe_array_mm2,
         buffer_area_mm2=a.buffer_mm2, energy_unit=hw.energy.unit,
     )
+    return row
+
+
+def _row_figures(row: dict[str, Any], hw: Hardware, cycles: int, seconds: float, dynamic: float,
+                 dram_bytes: int, utilization: float) -> None:
+    static = static_energy(hw, cycles)
+    row.update(
+        cycles=cycles, time_s=seconds, energy_dynamic=dynamic, energy_static=static,
+        energy_total=dynamic + static, edp=(dynamic + static) * seconds,
+        dram_bytes=dram_bytes, utilization=utilization,
+    )
+
+
+def evaluate(net: Network, point: HwPoint, net_hash: str, cache: SearchCache | None = None,
+             lowered: Sequence[Lowered] | None = None,
+             sizes: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The row of one network on one point: `simulate` as `nnaccel run` calls it, plus area.
+
+    `lowered` and `sizes` (params, MACs) are the network's, when the caller keeps them."""
+    hw = point.hardware
+    row = _point_row(net, point, net_hash, area(hw), sizes or (net.params, net.macs))
     try:
         r = simulate(net, hw, dataflow=point.dataflow, objective=point.objective, cache=cache,
                      lowered=lowered)
@@ -119,35 +149,58 @@ def evaluate(net: Network, point: HwPoint, net_hash: str, cache: SearchCache | N
         row["error"] = str(e)
         return row
     # Result's own totals: the row is `run`'s by construction
-    cycles, seconds, dynamic = r.cycles, r.seconds, r.energy_total
-    static = static_energy(hw, cycles)
-    row.update(
-        cycles=cycles, time_s=seconds, energy_dynamic=dynamic, energy_static=static,
-        energy_total=dynamic + static, edp=(dynamic + static) * seconds,
-        dram_bytes=r.total("dram_read_bytes") + r.total("dram_write_bytes"),
-        utilization=r.utilization,
-    )
+    _row_figures(row, hw, r.cycles, r.seconds, r.energy_total,
+                 r.total("dram_read_bytes") + r.total("dram_write_bytes"), r.utilization)
     return row
 
 
 class CacheMap:
-    """Search caches of the most recent hardware points (a worker may get several tasks of one
-    point: the shapes their networks share are then searched once), and each network lowered
-    once per set of fusion flags (what lowering depends on of the hardware)."""
+    """A worker's memory across tasks: search caches of the most recent hardware points (a
+    worker may get several tasks of one point: the shapes their networks share are then
+    searched once), the searches' buffer ladder and candidate grids (shared by every point:
+    `SearchCache`), and each network lowered once per `lowering_key`, its layers numbered by
+    distinct shape (`shapes`) so that a point maps each shape once for all its networks."""
+
+    #: Above this many ladder entries the ladder starts again (it only saves searches).
+    LADDER_MAX = 200_000
 
     def __init__(self, size: int = 8):
         self.size = size
         self.caches: OrderedDict[str, SearchCache] = OrderedDict()
-        self.lowered: dict[tuple, tuple[Network, tuple[Lowered, ...]]] = {}
+        self.ladder: dict = {}
+        self.grids: dict = {}
+        self.lowered: dict[tuple, tuple[Network, tuple[Lowered, ...], np.ndarray]] = {}
         self.sizes: dict[int, tuple[Network, tuple[int, int]]] = {}
+        self.pools: dict[int, tuple[Network, tuple]] = {}
+        # distinct (layer vector, own density) -> shape number; 0 is "no vector"
+        self.shape_ids: dict[tuple, int] = {}
+        self.shapes: list[Lowered | None] = [None]
 
     def lower(self, net: Network, hw: Hardware) -> tuple[Lowered, ...]:
-        key = (id(net), hw.fuse_pool, hw.fuse_add, hw.fuse_activation, hw.exp_cycles,
-               hw.divide_cycles, hw.rsqrt_cycles)  # the output path's work (model.md §1b)
+        return self.lower_shapes(net, hw)[0]
+
+    def lower_shapes(self, net: Network, hw: Hardware) -> tuple[tuple[Lowered, ...], np.ndarray]:
+        """The network lowered for `hw`, and each lowered layer's shape number."""
+        pools = self.pools.get(id(net))
+        if pools is None or pools[0] is not net:
+            pools = self.pools[id(net)] = (net, whole_maps(net))
+        key = (id(net), lowering_key(net, hw, pools[1]))
         hit = self.lowered.get(key)
         if hit is None or hit[0] is not net:  # the network is kept, so its id stays its own
-            hit = self.lowered[key] = (net, lower_network(net, hw))
-        return hit[1]
+            lowered = lower_network(net, hw)
+            ids = np.array([self._shape(low) for low in lowered], dtype=np.int64)
+            hit = self.lowered[key] = (net, lowered, ids)
+        return hit[1], hit[2]
+
+    def _shape(self, low: Lowered) -> int:
+        if low.vector is None:
+            return 0
+        key = (low.vector.tobytes(), low.density)
+        sid = self.shape_ids.get(key)
+        if sid is None:
+            sid = self.shape_ids[key] = len(self.shapes)
+            self.shapes.append(low)
+        return sid
 
     def sizes_of(self, net: Network) -> tuple[int, int]:
         """(params, MACs) of the network."""
@@ -157,7 +210,9 @@ class CacheMap:
         return hit[1]
 
     def get(self, identity: str) -> SearchCache:
-        cache = self.caches.pop(identity, None) or SearchCache()
+        if len(self.ladder) > self.LADDER_MAX:
+            self.ladder.clear()
+        cache = self.caches.pop(identity, None) or SearchCache(ladder=self.ladder, grids=self.grids)
         self.caches[identity] = cache
         while len(self.caches) > self.size:
             self.caches.popitem(last=False)
@@ -166,10 +221,56 @@ class CacheMap:
 
 def run_task(networks: Sequence[Network], task: Task, caches: CacheMap | None = None
              ) -> list[tuple[str, dict[str, Any]]]:
-    """(key, row) of every network of `task`."""
+    """(key, row) of every network of `task`, each row `evaluate`'s.
+
+    Each distinct layer shape of the task's networks is mapped once (`Mapper.record`), and
+    each network's totals are summed from its shapes' records in its layers' order, with the
+    same integer and float additions as `Result` (so the row is `run`'s to the last bit). A
+    network with a layer that cannot be mapped goes through `evaluate`, for its error.
+    """
     caches = caches if caches is not None else CacheMap(1)
-    cache = caches.get(task.point.identity())
-    hw = task.point.hardware
-    return [(key, evaluate(networks[i], task.point, h, cache, caches.lower(networks[i], hw),
-                           caches.sizes_of(networks[i])))
-            for i, key, h in zip(task.networks, task.keys, task.hashes, strict=True)]
+    point = task.point
+    hw = point.hardware
+    mapper = Mapper(hw, "fast", point.dataflow, point.objective, caches.get(point.identity()))
+    a = area(hw)
+    nets = [networks[i] for i in task.networks]
+    lowered = [caches.lower_shapes(net, hw) for net in nets]
+    need = np.unique(np.concatenate([ids for _, ids in lowered]))
+    n = len(caches.shapes)
+    cyc, ops, dram_rd, dram_wr = ([0] * n for _ in range(4))
+    by_level = [[0.0] * n for _ in LEVELS]
+    failed = set()
+    for sid in need.tolist():
+        try:
+            _, counts, energy, _ = mapper.record(caches.shapes[sid]) if sid else mapper.zero
+        except MappingError:
+            failed.add(sid)
+            continue
+        cyc[sid], ops[sid] = counts[L.C_CYCLES], counts[L.C_OPS]
+        dram_rd[sid], dram_wr[sid] = counts[L.C_DRAM_RD], counts[L.C_DRAM_WR]
+        for lvl, column in zip(LEVELS, by_level, strict=True):
+            column[sid] = energy[lvl]
+    out = []
+    for net, (low, ids), key, h in zip(nets, lowered, task.keys, task.hashes, strict=True):
+        row = _point_row(net, point, h, a, caches.sizes_of(net))
+        idx = ids.tolist()
+        if failed and not failed.isdisjoint(idx):
+            out.append((key, evaluate(net, point, h, mapper.cache, low, caches.sizes_of(net))))
+            continue
+        # Result's sums: Python ints, and per level a float sum in layer order (`Result.energy`)
+        cycles = sum(map(cyc.__getitem__, idx))
+        energy = {lvl: sum(map(column.__getitem__, idx))
+                  for lvl, column in zip(LEVELS, by_level, strict=True)}
+        _row_figures(row, hw, cycles, cycles / hw.clock_hz, sum(energy.values()),
+                     sum(map(dram_rd.__getitem__, idx)) + sum(map(dram_wr.__getitem__, idx)),
+                     sum(map(ops.__getitem__, idx)) / (cycles * hw.pes) if cycles else 0.0)
+        out.append((key, row))
+    return out
+
+
+def warm(networks: Sequence[Network], point: HwPoint) -> None:
+    """Load (or compile) the kernels a task needs: the smallest network on `point`, thrown away
+    (a pool's parent does it once before forking, so every worker starts warm)."""
+    net = min(networks, key=lambda x: len(x.layers))
+    with contextlib.suppress(MappingError):
+        simulate(net, point.hardware, dataflow=point.dataflow, objective=point.objective)

@@ -9,7 +9,7 @@ returns the sweep's rows, in order, from the store.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,10 +104,11 @@ def _unique_names(networks: list[Network], hashes: tuple[str, ...]
 
 def make_tasks(pl: Plan, missing: set[str], workers: int) -> list[Task]:
     """The missing points as tasks: one per hardware point, split when there are too few
-    points to keep `workers` busy."""
+    points to keep `workers` busy. Points that differ only in their buffer follow each other,
+    the largest buffer first (`make_batches`)."""
     per_point = []
     assigned: set[str] = set()  # two networks of equal content are one point: computed once
-    for p in range(len(pl.points)):
+    for p in _ladder_order(pl.points):
         todo = []
         for n in range(len(pl.networks)):
             key = pl.key(p, n)
@@ -126,6 +127,38 @@ def make_tasks(pl: Plan, missing: set[str], workers: int) -> list[Task]:
             tasks.append(Task(pl.points[p], tuple(chunk), tuple(pl.key(p, n) for n in chunk),
                               tuple(pl.hashes[n] for n in chunk)))
     return tasks
+
+
+def _ladder_order(points: Sequence[HwPoint]) -> list[int]:
+    """Point indices, those equal but for the buffer together (in order of first appearance),
+    each group by decreasing buffer."""
+    rungs: dict[str, list[int]] = {}
+    for p, point in enumerate(points):
+        rungs.setdefault(point.ladder_identity(), []).append(p)
+    return [p for group in rungs.values()
+            for p in sorted(group, key=lambda i: -points[i].hardware.buffer_bytes)]
+
+
+def make_batches(tasks: Sequence[Task], workers: int) -> list[tuple[Task, ...]]:
+    """Tasks grouped for one worker to run in order: the points of one ladder (equal but for
+    the buffer, largest buffer first) with the same networks, so that each search a larger
+    buffer made proves what it can for the smaller ones (`tiler.reusable`). A ladder is cut
+    into pieces while there are fewer than TASKS_PER_WORKER batches per worker (balance)."""
+    groups: list[list[Task]] = []
+    for task in tasks:
+        last = groups[-1][-1] if groups else None
+        if (last is not None and last.networks == task.networks
+                and last.point.ladder_identity() == task.point.ladder_identity()):
+            groups[-1].append(task)
+        else:
+            groups.append([task])
+    want = workers * TASKS_PER_WORKER if workers > 1 else 1
+    pieces = max(1, math.ceil(want / max(1, len(groups))))
+    out = []
+    for g in groups:
+        size = max(1, math.ceil(len(g) / pieces))
+        out += [tuple(g[i:i + size]) for i in range(0, len(g), size)]
+    return out
 
 
 @dataclass(frozen=True)
@@ -158,6 +191,7 @@ def run_sweep(spec: SweepSpec | Plan, store: str | Path, jobs: int | None = None
         if client is not None:
             workers = max(1, len(client.scheduler_info().get("workers", {})))
         tasks = make_tasks(pl, missing, workers)
+        batches = make_batches(tasks, workers)
         todo = sum(len(t.networks) for t in tasks)
         done = 0
         if progress:
@@ -173,9 +207,9 @@ def run_sweep(spec: SweepSpec | Plan, store: str | Path, jobs: int | None = None
         if client is not None:
             from nnaccel.sweep.cluster import run_dask
 
-            run_dask(client, pl.networks, tasks, pl.version, on_done)
+            run_dask(client, pl.networks, batches, pl.version, on_done)
         else:
-            run_local(pl.networks, tasks, workers, on_done)
+            run_local(pl.networks, batches, workers, on_done)
         stored = st.rows(keys)
     rows = []
     for p in range(len(pl.points)):

@@ -32,7 +32,7 @@ Spec readings where docs/model.md leaves room (the most literal one each time):
 from __future__ import annotations
 
 from . import api, base, compute, search, tiles, traffic, walk
-from .api import check_vectors, evaluate, footprint, lower_bound
+from .api import check_vectors, evaluate, evaluate_checked, footprint, footprint_checked, lower_bound
 from .base import ORDERS
 from .search import N_ORDERS, OBJ_CYCLES, OBJ_EDP, OBJ_ENERGY, _energy, search_grid
 from .traffic import F_COUT, F_KIN, F_XW, F_YW, _order_flags
@@ -41,5 +41,6 @@ from .traffic import F_COUT, F_KIN, F_XW, F_YW, _order_flags
 MODULES = (base, tiles, compute, traffic, walk, search, api)
 
 __all__ = ["F_COUT", "F_KIN", "F_XW", "F_YW", "MODULES", "N_ORDERS", "OBJ_CYCLES", "OBJ_EDP",
-           "OBJ_ENERGY", "ORDERS", "check_vectors", "evaluate", "footprint", "lower_bound",
+           "OBJ_ENERGY", "ORDERS", "check_vectors", "evaluate", "evaluate_checked", "footprint",
+           "footprint_checked", "lower_bound",
            "search_grid", "_energy", "_order_flags"]

@@ -24,6 +24,10 @@ mistake in the model's text cannot hide in both engines.
 
 Only the slot names of ``layout.py`` are shared with the ``fast`` engine.
 
+``simulate_timeline`` also hands the kernel an array to record the layer's timeline in
+(``nnaccel trace``, docs/model.md §13): it is written at events and in stall cycles only, so a
+run that records nothing (``simulate``) takes the same path through every computing cycle.
+
 Where model.md leaves room, the most literal reading is taken:
 
 * OS, "per (block, chunk) of a tile, once": the chunk's ``m*a*b`` partial-sum drain (and
@@ -104,9 +108,9 @@ from nnaccel.engines.layout import (  # noqa: E402
     M_TY,
 )
 
-from .clock import TRACE_FIELDS, run  # noqa: E402
+from .clock import TIMELINE_FIELDS, TRACE_FIELDS, run  # noqa: E402
 
-__all__ = ["simulate", "simulate_trace", "TRACE_FIELDS"]
+__all__ = ["simulate", "simulate_trace", "simulate_timeline", "TRACE_FIELDS", "TIMELINE_FIELDS"]
 
 
 def _vector(v: np.ndarray, n: int, name: str) -> np.ndarray:
@@ -187,8 +191,21 @@ def simulate_trace(
     ``TRACE_FIELDS``: cycle the tile's compute starts, cycle it ends, cycle its load
     arrived and cycle its store left (0 for a request that moves no bytes).
     """
+    counts, tl = simulate_timeline(layer, hw, mapping)
+    return counts, tl[:-1, : len(TRACE_FIELDS)]
+
+
+def simulate_timeline(
+    layer: np.ndarray, hw: np.ndarray, mapping: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`simulate`, and also what the kernel records for ``nnaccel trace``.
+
+    Returns ``(counts, timeline)``; ``timeline`` has one row per tile and one more (the
+    cycles after the last tile's compute), with the columns of ``TIMELINE_FIELDS``
+    (clock.py says what each holds). Recording changes no count.
+    """
     lv, hv, mv = _prepare(layer, hw, mapping)
     counts = np.zeros(C_LEN, np.int64)
-    tr = np.zeros((_n_tiles(lv, mv), 4), np.int64)
-    run(lv, hv, mv, counts, tr)
-    return counts, tr
+    tl = np.zeros((_n_tiles(lv, mv) + 1, len(TIMELINE_FIELDS)), np.int64)
+    run(lv, hv, mv, counts, tl)
+    return counts, tl

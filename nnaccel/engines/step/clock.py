@@ -62,6 +62,34 @@ _TR_CS = 0
 _TR_CE = 1
 _TR_EL = 2
 _TR_ES = 3
+# The timeline (`nnaccel trace`) records more per tile, in the same array (one row per tile
+# and one more, row T, for what follows the last tile's compute): when each request was
+# issued, when it became the oldest in flight (it moves bytes from then on, once its latency
+# is over), which in-flight slot it held, its bytes and output-path work; the stall cycles
+# before the tile starts, by what the DMA's oldest request does in them; the words the array
+# moved through the buffer's read and write ports in the tile; a WS tile's passes and the
+# cycles their weights took through the port. Recording happens at events (a tile, a pass, a
+# request) and in stall cycles, never in a cycle the array computes: the loop runs as fast.
+TIMELINE_FIELDS = (*TRACE_FIELDS, "load_issue", "load_head", "load_slot", "store_issue",
+                   "store_head", "store_slot", "stall_latency", "stall_transfer",
+                   "stall_output_path", "port_read_words", "port_write_words",
+                   "ws_weight_cycles", "ws_passes", "load_bytes", "store_bytes", "store_alu")
+_TR_LI = 4
+_TR_LH = 5
+_TR_LS = 6
+_TR_SI = 7
+_TR_SH = 8
+_TR_SS = 9
+_TR_STL = 10
+_TR_STB = 11
+_TR_STA = 12
+_TR_RD = 13
+_TR_WR = 14
+_TR_PH = 15
+_TR_NP = 16
+_TR_LB = 17
+_TR_SB = 18
+_TR_AL = 19
 
 # What the array is doing in the current cycle.
 _WS_LOAD = 0  # WS: weights of a pass enter the PEs through the buffer port
@@ -104,6 +132,9 @@ def run(layer, hw, mapping, counts, tr):
     nx, ny, nc, nk = sizes[LOOP_X], sizes[LOOP_Y], sizes[LOOP_C], sizes[LOOP_K]
     sx, sy, sc, sk = stride[LOOP_X], stride[LOOP_Y], stride[LOOP_C], stride[LOOP_K]
     trace = tr.shape[0] > 0
+    dma_brd = 0  # buffer reads and writes on the DMA side (trace only: the ports' share)
+    dma_bwr = 0
+    w_since = 0  # trace: the cycle the current WS pass's weights began to move
 
     # ---- counters ---------------------------------------------------------------------
     c_compute = 0
@@ -182,6 +213,8 @@ def run(layer, hw, mapping, counts, tr):
                         a_busy = True
                         if trace:
                             tr[t, _TR_CS] = now
+                            tr[t, _TR_RD] = c_brd - dma_brd  # the ports' words so far
+                            tr[t, _TR_WR] = c_bwr - dma_bwr
                         ix = (t // sx) % nx
                         iy = (t // sy) % ny
                         ic = (t // sc) % nc
@@ -209,6 +242,7 @@ def run(layer, hw, mapping, counts, tr):
                             q_rd = 0 if ic == 0 else q
                             wrem = rq
                             mode = _WS_LOAD
+                            w_since = now
                         else:
                             mode = _OS
                             if not osw.os_start(os_st, tp, layer, hw, mapping, nnz_c):
@@ -241,6 +275,9 @@ def run(layer, hw, mapping, counts, tr):
                         if not d_load:
                             c_brd += se[d_tile]
                             c_alu += alu[d_tile]
+                            if trace:
+                                dma_brd += se[d_tile]
+                                tr[d_tile, _TR_AL] = alu[d_tile]
                         dj += 1
                         moved = True
                     elif (d_load and tiles_done >= d_tile - 1) or (
@@ -257,6 +294,14 @@ def run(layer, hw, mapping, counts, tr):
                         f_lat[slot] = LAT
                         f_rem[slot] = nbytes
                         f_alu[slot] = 0 if d_load else alu[d_tile]
+                        if trace:
+                            if n_fl == 1:  # the only one in flight: the oldest
+                                tr[d_tile, _TR_LH if d_load else _TR_SH] = now
+                            tr[d_tile, _TR_LI if d_load else _TR_SI] = now
+                            tr[d_tile, _TR_LS if d_load else _TR_SS] = slot
+                            tr[d_tile, _TR_LB if d_load else _TR_SB] = nbytes
+                            if not d_load:
+                                tr[d_tile, _TR_AL] = alu[d_tile]
                 if not moved:
                     break
             if tiles_done == T and dj == nreq and n_fl == 0:
@@ -286,6 +331,8 @@ def run(layer, hw, mapping, counts, tr):
                     prd = r + PSW * q_rd
                     pwr = PSW * q
                     if pix_left == 0:
+                        if trace:
+                            tr[nt - 1, _TR_NP] += 1
                         # next pass: kernel position, then output block, input block, group
                         p += 1
                         if p == K2:
@@ -309,6 +356,7 @@ def run(layer, hw, mapping, counts, tr):
                             q_rd = 0 if (tp[osw.T_IC] == 0 and cb == 0 and p == 0) else q
                             wrem = rq
                             mode = _WS_LOAD
+                            w_since = now + 1
                         else:
                             done = True
             elif mode == _WS_LOAD:
@@ -317,6 +365,8 @@ def run(layer, hw, mapping, counts, tr):
                 c_brd += w
                 c_rf += w
                 if wrem == 0:
+                    if trace:
+                        tr[nt - 1, _TR_PH] += now + 1 - w_since
                     mode = _WS_STREAM
                     pix_left = npix
                     prd = r + PSW * q_rd
@@ -351,6 +401,16 @@ def run(layer, hw, mapping, counts, tr):
                 event = True
                 if trace:
                     tr[nt - 1, _TR_CE] = now + 1
+                    tr[nt - 1, _TR_RD] = c_brd - dma_brd - tr[nt - 1, _TR_RD]
+                    tr[nt - 1, _TR_WR] = c_bwr - dma_bwr - tr[nt - 1, _TR_WR]
+        elif trace and n_fl > 0:
+            # a stall cycle, by what the DMA's oldest request does in it
+            if f_lat[f_head] > 0:
+                tr[nt, _TR_STL] += 1
+            elif f_rem[f_head] > 0:
+                tr[nt, _TR_STB] += 1
+            else:
+                tr[nt, _TR_STA] += 1
         if n_fl > 0:
             head_lat = f_lat[f_head]  # the oldest moves bytes only once its latency is over
             for i in range(n_fl):
@@ -373,15 +433,21 @@ def run(layer, hw, mapping, counts, tr):
                     f_head = (f_head + 1) % OUT
                     n_fl -= 1
                     event = True
+                    if trace and n_fl > 0:  # the next in flight is now the oldest
+                        tr[f_tile[f_head], _TR_LH if f_load[f_head] else _TR_SH] = now + 1
                     if d_load:
                         load_done = d_tile
                         c_bwr += le[d_tile]  # each element loaded is one buffer write
+                        if trace:
+                            dma_bwr += le[d_tile]
                         if trace:
                             tr[d_tile, _TR_EL] = now + 1
                     else:
                         store_done = d_tile
                         c_brd += se[d_tile]  # the output path reads what it stores
                         c_alu += alu[d_tile]
+                        if trace:
+                            dma_brd += se[d_tile]
                         if trace:
                             tr[d_tile, _TR_ES] = now + 1
         now += 1
