@@ -55,6 +55,8 @@ def test_bert_layers_and_names():
     gelu = [la for la in network.layers if la.type == "activation" and la.function == "gelu"]
     assert [la.name for la in gelu] == [f"encoder.layer.{i}.intermediate.intermediate_act_fn"
                                         ".gelu" for i in range(2)]
+    scores = [la for la in network.layers if la.type == "matmul" and la.transpose_b]
+    assert [la.input_shapes for la in scores] == [((4, 8, 8), (4, 8, 8))] * 2  # K as stored
     assert network.layer("encoder.layer.1.attention.self.query").type == "linear"
     assert network.layer("encoder.layer.1.attention.self.query").bias
     assert network.name == "bert"  # 'main_graph' says nothing: the file's name
@@ -132,6 +134,8 @@ def test_swin_window_attention():
     table = [la for la in network.layers if la.type == "embedding"]
     assert [(la.vocab, la.output_shape) for la in table] == [(49, (256, 2))]
     assert any(la.type == "transpose" and len(la.perm) == 5 for la in network.layers)
+    rolls = [(la.shifts, la.axes) for la in network.layers if la.type == "roll"]
+    assert rolls == [((2,), (0,)), ((2,), (1,)), ((6,), (0,)), ((6,), (1,))]  # shift, back
 
 
 @pytest.mark.parametrize("name", ["bert", "gpt2-decode", "llama"])

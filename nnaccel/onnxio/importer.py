@@ -90,6 +90,7 @@ def load(path: Path, weights: bool = False) -> onnx.ModelProto:
         raise _fail(path, f"not an ONNX model ({type(exc).__name__}: "
                     f"{' '.join(str(exc).split())[:120]})") from None
     del data
+    _check_text(path, model)
     externals(path, model)
     if weights and any(external_data_helper.uses_external_data(t)
                        for t in model.graph.initializer):
@@ -99,6 +100,25 @@ def load(path: Path, weights: bool = False) -> onnx.ModelProto:
             raise _fail(path, f"cannot read the model's external weights: "
                         f"{' '.join(str(exc).split())[:120]}") from None
     return model
+
+
+def _check_text(path: Path, model: onnx.ModelProto) -> None:
+    """Every name of the model is text: protobuf hands a string field that is not valid
+    UTF-8 back as bytes, which no later step expects (found by tests/test_fuzz.py)."""
+    graph = model.graph
+    named = [("the graph", graph.name), *((f"input #{i}", v.name) for i, v in
+                                         enumerate(graph.input)),
+             *((f"output #{i}", v.name) for i, v in enumerate(graph.output)),
+             *((f"initializer #{i}", t.name) for i, t in enumerate(graph.initializer)),
+             *((f"metadata #{i}", m.key) for i, m in enumerate(model.metadata_props)),
+             *((f"metadata #{i}", m.value) for i, m in enumerate(model.metadata_props))]
+    for i, node in enumerate(graph.node):
+        named += [(f"node #{i}", x) for x in (node.name, node.op_type, node.domain,
+                                                *node.input, *node.output,
+                                                *(a.name for a in node.attribute))]
+    for where, text in named:
+        if not isinstance(text, str):
+            raise _fail(path, f"{where}: a name that is not valid UTF-8 text")
 
 
 def externals(path: Path, model: onnx.ModelProto) -> dict[str, External]:
