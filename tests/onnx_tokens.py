@@ -173,10 +173,13 @@ def bert(layers: int = 2, d: int = 32, heads: int = 4, t: int = 8, vocab: int = 
 
 
 def gpt2(layers: int = 2, d: int = 32, heads: int = 4, t: int = 8, past: int = 0,
-         vocab: int = 50, positions: int = 32) -> tuple[onnx.ModelProto, int, int]:
+         vocab: int = 50, positions: int = 32,
+         dynamo: bool = False) -> tuple[onnx.ModelProto, int, int]:
     """GPT-2 as transformers exports it: a prefill of `t` tokens with a causal mask (Where), or
     with `past` > 0 a decode step whose past keys and values are inputs; the LM head is the
-    token embedding's table, written again transposed."""
+    token embedding's table, written again transposed (TorchScript) or, `dynamo`, the table
+    itself through a Transpose node, with node names like ``node_MatMul_12`` and the modules
+    in each node's ``pkg.torch.onnx.name_scopes`` (the dynamo exporter)."""
     n, dh = TNet(), d // heads
     ids = n.input("input_ids", (1, t), TensorProto.INT64)
     wte = n.rng.standard_normal((vocab, d)).astype(np.float32)
@@ -209,7 +212,16 @@ def gpt2(layers: int = 2, d: int = 32, heads: int = 4, t: int = 8, past: int = 0
             f"{p}/ln_2", x, d), d, 4 * d))
         x = n.op(p, "Add", [x, n.linear(f"{p}/mlp/c_proj", h, 4 * d, d)])
     x = n.layer_norm("/transformer/ln_f", x, d)
-    logits = n.linear("/lm_head", x, d, vocab, bias=False, weight=n.init(wte.T.copy()))
+    head = n.op("", "Transpose", [n.inits[0].name], perm=[1, 0]) if dynamo else \
+        n.init(wte.T.copy())
+    logits = n.linear("/lm_head", x, d, vocab, bias=False, weight=head)
+    if dynamo:
+        for node in n.nodes:
+            parts = node.name.strip("/").split("/")
+            scopes = [""] + [".".join(parts[:i + 1]) for i in range(len(parts) - 1)] + \
+                [parts[-1].lower()]
+            node.metadata_props.add(key="pkg.torch.onnx.name_scopes", value=repr(scopes))
+            node.name = f"node_{node.op_type}_{n.nodes.index(node)}"
     params = (vocab + positions) * d + layers * (
         4 * d + 3 * d * d + 3 * d + d * d + d + 4 * d * d + 4 * d + 4 * d * d + d) + 2 * d
     macs = layers * (t * d * 3 * d + 2 * heads * t * (past + t) * dh + t * d * d +

@@ -523,3 +523,12 @@ def test_npz_errors_name_the_file_and_layer(weights, tmp_path):
     path = _zip(tmp_path / "w.npz", {"c1.npy": _npy(ws["c2"]), "c2.npy": _npy(ws["c2"])})
     with pytest.raises(NetworkError, match="layer 'c1'.*weights"):
         load_network(net, f"measured={path}")
+
+
+def test_export_replaces_a_model_keeping_its_mode(tmp_path):
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"old")
+    out.chmod(0o640)
+    assert _invoke(["export", "sqnxt23v5", "-o", out]).exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640 and out.read_bytes() != b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]

@@ -22,6 +22,7 @@ BUILDERS = {
     "bert": onnx_tokens.bert,
     "gpt2-prefill": onnx_tokens.gpt2,
     "gpt2-decode": lambda: onnx_tokens.gpt2(t=1, past=7),
+    "gpt2-dynamo": lambda: onnx_tokens.gpt2(vocab=2100, dynamo=True),
     "llama": onnx_tokens.llama,
     "vit": onnx_tokens.vit,
     "convnext": onnx_tokens.convnext,
@@ -54,6 +55,8 @@ def test_bert_layers_and_names():
     gelu = [la for la in network.layers if la.type == "activation" and la.function == "gelu"]
     assert [la.name for la in gelu] == [f"encoder.layer.{i}.intermediate.intermediate_act_fn"
                                         ".gelu" for i in range(2)]
+    scores = [la for la in network.layers if la.type == "matmul" and la.transpose_b]
+    assert [la.input_shapes for la in scores] == [((4, 8, 8), (4, 8, 8))] * 2  # K as stored
     assert network.layer("encoder.layer.1.attention.self.query").type == "linear"
     assert network.layer("encoder.layer.1.attention.self.query").bias
     assert network.name == "bert"  # 'main_graph' says nothing: the file's name
@@ -75,6 +78,16 @@ def test_gpt2_decode_step_reads_its_cache_as_inputs():
     head = network.layer("lm_head")
     assert head.tied and head.params == 0  # the table is counted once, at the embedding
     assert {la.function for la in network.layers if la.type == "activation"} >= {"gelu_tanh"}
+
+
+def test_gpt2_as_the_dynamo_exporter_writes_it():
+    """The LM head reads the table through a Transpose node (a view, never folded: a real
+    table is 38.6 M elements, above the folding limit) and is tied by that; layers are named
+    from the name scopes in the nodes' metadata."""
+    network, _, _ = imported("gpt2-dynamo")
+    assert network.layer("lm_head").tied
+    assert network.layer("transformer.h.1.attn.c_attn").type == "linear"
+    assert network.layer("transformer.h.1.ln_2").type == "layernorm"
 
 
 def test_gpt2_prefill_mask_is_a_fixed_constant():
@@ -121,6 +134,8 @@ def test_swin_window_attention():
     table = [la for la in network.layers if la.type == "embedding"]
     assert [(la.vocab, la.output_shape) for la in table] == [(49, (256, 2))]
     assert any(la.type == "transpose" and len(la.perm) == 5 for la in network.layers)
+    rolls = [(la.shifts, la.axes) for la in network.layers if la.type == "roll"]
+    assert rolls == [((2,), (0,)), ((2,), (1,)), ((6,), (0,)), ((6,), (1,))]  # shift, back
 
 
 @pytest.mark.parametrize("name", ["bert", "gpt2-decode", "llama"])

@@ -13,8 +13,6 @@ metadata, so that import(export(x)) == x.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -198,19 +196,8 @@ def build_model(network: Network, weights: str = "zeros", seed: int = 0) -> onnx
 
 def write_model(network: Network, path: str | Path, weights: str = "zeros", seed: int = 0) -> None:
     """Write the ONNX model of `network` to `path`, whole or not at all."""
-    model = build_model(network, weights, seed)
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise NnaccelError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets, not models
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from nnaccel.outputs import write_atomic
+
+    data = build_model(network, weights, seed).SerializeToString()
+    # beside the target, renamed into place: a replaced model keeps its mode
+    write_atomic(path, lambda f: f.write(data), binary=True)

@@ -101,6 +101,8 @@ class Builder:
         self.weight_names: set[str] = set()  # the ONNX tensors that are layers' parameters
         self.scaled: set[str] = set()  # norms whose per-feature scale is already counted
         self.tables: list[np.ndarray] = []  # the embeddings' tables, for tied weights
+        self.sources: dict[int, str] = {}  # id of a constant -> the initializer it shows
+        self.keep: list[np.ndarray] = []
         self.node_label = ""  # the node being mapped, for names of the layers it adds
 
     def count_uses(self, graph: onnx.GraphProto) -> None:
@@ -121,7 +123,10 @@ class Builder:
                 value = self.values[name] = ext.read()
             ins.append(value)
         self.node_label = label
-        if all(not isinstance(v, Act) for v in ins) and not self.is_table_lookup(node, ins):
+        if node.op_type in ("Transpose", "Identity") and isinstance(ins[0], np.ndarray) and \
+                ins[0].size > limits.SMALL_FOLD:
+            outs = [self.view(node, ins[0])]  # a weight seen transposed (a tied LM head)
+        elif all(not isinstance(v, Act) for v in ins) and not self.is_table_lookup(node, ins):
             outs = self.fold(node, [self.read(v) for v in ins])
             if node.op_type in MOVES and any(n in self.learned for n in node.input[:1]):
                 self.learned.update(node.output)
@@ -143,6 +148,23 @@ class Builder:
             if isinstance(value, Act) and value.layer in self.by_name and name and \
                     value.layer not in self.tensors and not value.fns and not value.stat:
                 self.tensors[value.layer] = (name, value.onnx_dims())
+
+    def view(self, node: onnx.NodeProto, x: np.ndarray) -> np.ndarray:
+        """A large constant transposed or passed on, as a numpy view: nothing is computed or
+        read, and the view remembers the initializer it shows (`sources`)."""
+        perm = ints(attrs(node).get("perm", list(range(x.ndim))[::-1])) \
+            if node.op_type == "Transpose" else list(range(x.ndim))
+        if sorted(perm) != list(range(x.ndim)):
+            raise OpError(f"perm {perm} is not an order of the constant's {x.ndim} axes")
+        y = np.transpose(x, perm)
+        ext = self.external.get(id(x))
+        if ext is not None:
+            self.external[id(y)] = Transposed(ext, tuple(perm))
+        self.sources[id(y)] = self.sources.get(id(x), node.input[0])
+        self.keep.append(y)  # ids stay unique while the walk holds them
+        if node.input[0] in self.learned:
+            self.learned.update(node.output)
+        return y
 
     def is_table_lookup(self, node: onnx.NodeProto, ins: list[Value]) -> bool:
         """A Gather of rows of a learned table (an embedding), even by constant indices
@@ -267,6 +289,24 @@ class Builder:
         if x.pure and layer is not None and layer["type"] in types and self.uses.get(tensor) == 1:
             return layer
         return None
+
+
+@dataclass(frozen=True)
+class Transposed:
+    """An external tensor seen transposed: read in, it is transposed; its zeros are its own."""
+
+    ext: Any
+    perm: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return self.ext.size
+
+    def read(self) -> np.ndarray:
+        return np.transpose(self.ext.read(), self.perm)
+
+    def zero_fraction(self) -> float:
+        return self.ext.zero_fraction()
 
 
 #: Element-wise ONNX operators, by the ``activation`` function a chain of them amounts to.

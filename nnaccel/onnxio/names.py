@@ -34,16 +34,18 @@ def _path(parts: list[str]) -> str:
     return ".".join(out)
 
 
-def _scopes(node: onnx.NodeProto) -> str:
+def _scopes(node: onnx.NodeProto) -> tuple[str, str]:
+    """(module, operation) from the dynamo exporter's name scopes: the qualified names of the
+    modules around the node, outermost first, then the torch operation (``linear``, ``add_1``)."""
     for prop in node.metadata_props:
-        if "name_scopes" in prop.key:
+        if "name_scopes" in prop.key and len(prop.value) < 10_000:
             try:
                 scopes = ast.literal_eval(prop.value)
             except (ValueError, SyntaxError, MemoryError, RecursionError):
-                return ""
-            if isinstance(scopes, list) and scopes and isinstance(scopes[-1], str):
-                return scopes[-1]
-    return ""
+                return "", ""
+            if isinstance(scopes, list) and scopes and all(isinstance(x, str) for x in scopes):
+                return _path(scopes[:-1]), scopes[-1]
+    return "", ""
 
 
 def _op_label(op: str) -> str:
@@ -53,15 +55,19 @@ def _op_label(op: str) -> str:
 def layer_label(node: onnx.NodeProto, index: int) -> str:
     """The name a layer mapped from `node` gets (made unique by the builder)."""
     name = node.name
-    if name.startswith("/") and name.count("/") > 1:
+    if name.startswith("/") and len(name) > 1:
         parts = name.strip("/").split("/")
         path = _path(parts[:-1])
         op = parts[-1]
         base = op.split("_")[0]
+        if not path:  # the model's own top-level operators: /Reshape, /Concat
+            return _op_label(op)
         return path if base in PRIMARY and op == base else f"{path}.{_op_label(op)}"
-    scope = _scopes(node)
-    if scope:
-        return scope if node.op_type in PRIMARY else f"{scope}.{_op_label(node.op_type)}"
+    module, op = _scopes(node)
+    if module:
+        return module if node.op_type in PRIMARY else f"{module}.{op or _op_label(node.op_type)}"
+    if op:
+        return op
     if not name or _GENERATED.match(name):
         for inp in node.input:
             if inp.endswith(".weight") and "::" not in inp and not inp.startswith("/"):

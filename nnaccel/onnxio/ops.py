@@ -141,7 +141,7 @@ def _gemm(b: Builder, node, label, ins):
 
 def _matmul(b: Builder, node, label, ins):
     if isinstance(ins[0], Act) and isinstance(ins[1], Act):
-        return [t.matmul_acts(b, label, ins[0], ins[1])]
+        return [t.matmul_acts(b, label, ins[0], ins[1], node.input[1])]
     if not isinstance(ins[0], Act):
         raise OpError("a constant times an activation; supported: MatMul of an activation by "
                       "a weight matrix, or of two activations")
@@ -216,7 +216,7 @@ def _binary(kind: str):
 def _sum(b: Builder, node, label, ins):
     if t.is_tensor(*ins):
         xs = [b.tensor(v) for v in ins]
-        return [xs[0] if len(xs) == 1 else t._merge(b, "add", label, xs)]
+        return [xs[0] if len(xs) == 1 else t.merge(b, "add", label, xs)]
     xs = [b.act(v) for v in ins]
     return [xs[0] if len(xs) == 1 else b.add_layer(label, "add", xs)]
 

@@ -97,7 +97,7 @@ def _broadcast(*dims: tuple[int, ...]) -> tuple[int, ...]:
                       "broadcast") from None
 
 
-def _merge(b: Builder, kind: str, label: str, xs: list[Act]) -> Act:
+def merge(b: Builder, kind: str, label: str, xs: list[Act]) -> Act:
     """An add or mul layer of tensors (the largest first; the others broadcast to it)."""
     out = _broadcast(*(x.onnx_dims() for x in xs))
     xs = sorted(xs, key=lambda x: -int(np.prod(x.onnx_dims())))
@@ -141,7 +141,7 @@ def binary(b: Builder, node, label, ins):
             b.weight_names.add(name)
             return [a]
     a = b.tensor(a)
-    return [_merge(b, kind, label, [a, constant(b, name, k, len(a.onnx_dims()))])]
+    return [merge(b, kind, label, [a, constant(b, name, k, len(a.onnx_dims()))])]
 
 
 def _absorb(b: Builder, a: Act, tensor: str, kind: str) -> bool:
@@ -181,7 +181,7 @@ def _two(b: Builder, node, label, op: str, x: Act, y: Act) -> Act:
     if op == "Pow":
         raise OpError("Pow of two activations; supported: by a scalar")
     kind = "add" if op in ("Add", "Sub") else "mul"
-    return _merge(b, kind, label, [b.tensor(x), b.tensor(y)])
+    return merge(b, kind, label, [b.tensor(x), b.tensor(y)])
 
 
 def where(b: Builder, node, label, ins):
@@ -193,7 +193,7 @@ def where(b: Builder, node, label, ins):
     mask = np.zeros(np.broadcast_shapes(np.shape(cond), np.shape(other)), np.float32)
     a = b.tensor(a)
     name = f"{node.output[0]}.mask"
-    return [_merge(b, "add", label, [a, constant(b, name, mask, len(a.onnx_dims()))])]
+    return [merge(b, "add", label, [a, constant(b, name, mask, len(a.onnx_dims()))])]
 
 
 def softmax(b: Builder, node, label, ins):
@@ -259,14 +259,17 @@ def linear(b: Builder, label: str, x: Act, w: np.ndarray, weight: str, bias: boo
 def _tied(b: Builder, w: np.ndarray) -> bool:
     """Whether `w` is an embedding's table, transposed (GPT-2's LM head): exporters write the
     tied weight a second time, so it is recognised by its values."""
+    source = b.sources.get(id(w))
     for table in b.tables:
+        if source is not None and b.sources.get(id(table)) == source:
+            return True  # the table itself, seen transposed (the dynamo exporter)
         if table.shape == w.shape[::-1] and id(table) not in b.external and \
                 id(w) not in b.external and np.array_equal(table.T, w):
             return True
     return False
 
 
-def matmul_acts(b: Builder, label: str, x: Act, y: Act) -> Act:
+def matmul_acts(b: Builder, label: str, x: Act, y: Act, y_name: str = "") -> Act:
     """A product of two activations, batched over the leading (head) axes."""
     x, y = b.tensor(x), b.tensor(y)
     xd, yd = x.dims, y.dims
@@ -276,8 +279,34 @@ def matmul_acts(b: Builder, label: str, x: Act, y: Act) -> Act:
     rank = max(len(x.shape), len(y.shape), 2)
     x = seen_as(b, x, (1,) * (rank + 1 - len(xd)) + xd) if len(x.shape) < rank else x
     y = seen_as(b, y, (1,) * (rank + 1 - len(yd)) + yd) if len(y.shape) < rank else y
-    z = b.add_layer(label, "matmul", [x, y])
+    stored = _stored_transposed(b, y, y_name)
+    if stored is not None:  # attention's K as it is stored: B [..., E, D]
+        z = b.add_layer(label, "matmul", [x, stored], transpose_b=True)
+    else:
+        z = b.add_layer(label, "matmul", [x, y])
     return seen_as(b, b.as_tensor(z, (1, *z.shape)), out)
+
+
+def _stored_transposed(b: Builder, y: Act, name: str) -> Act | None:
+    """When B is a transpose layer read by nothing else that moves the last axis of its input
+    to the second-to-last place (K transposed for Q·Kᵀ), the product reads B as the rest of
+    the reordering leaves it, its last axis in place (often no transpose at all), with
+    ``transpose_b``."""
+    layer = b.by_name.get(y.layer)
+    if layer is None or layer["type"] != "transpose" or b.uses.get(name) != 1 or \
+            y.shape != tuple(layer["output_shape"]):
+        return None
+    perm = list(layer["perm"])
+    rest = perm[:-2] + [perm[-1], perm[-2]]
+    if rest[-1] != len(rest) - 1:  # the rest would move the last axis: no better than before
+        return None
+    source = Act(layer["inputs"][0], tuple(layer["input_shapes"][0]))
+    b.layers.remove(layer)
+    del b.by_name[layer["name"]]
+    b.tensors.pop(layer["name"], None)
+    if rest == sorted(rest):
+        return source
+    return b.add_layer(layer["name"], "transpose", [source], perm=rest)
 
 
 def embedding(b: Builder, node, label, ins):
@@ -364,8 +393,34 @@ def concat(b: Builder, node, label, ins):
     if layer_axis is None or any(axis_of(x, axis) != layer_axis for x in xs):
         raise OpError(f"Concat along axis {axis} of {[list(x.onnx_dims()) for x in xs]}; "
                       "supported: along an axis other than the batch's")
+    rolled = _roll(b, label, xs, layer_axis, node.input)
+    if rolled is not None:
+        return [seen_as(b, b.as_tensor(rolled, (1, *rolled.shape)), tuple(out))]
     y = b.add_layer(label, "concat", xs, axis=layer_axis)
     return [seen_as(b, b.as_tensor(y, (1, *y.shape)), tuple(out))]
+
+
+def _roll(b: Builder, label: str, xs: list[Act], axis: int, names) -> Act | None:
+    """A Concat of a tensor's tail and head along one axis is a ``roll`` (torch.roll exports
+    so: Swin's shifted windows); the two slices, read by nothing else, give way to it."""
+    if len(xs) != 2 or len(names) != 2:
+        return None
+    tail, head = (b.by_name.get(x.layer) for x in xs)
+    if tail is None or head is None or tail["type"] != "slice" or head["type"] != "slice" or \
+            tail["inputs"] != head["inputs"] or tail.get("axis", 0) != axis or \
+            head.get("axis", 0) != axis or tail["input_shapes"] != head["input_shapes"]:
+        return None
+    n = tail["input_shapes"][0][axis]
+    (s, e), (s2, e2) = tail["channels"], head["channels"]
+    if (e, s2, e2) != (n, 0, s) or any(b.uses.get(t) != 1 for t in names) or \
+            xs[0].layer == xs[1].layer:
+        return None
+    for layer in (tail, head):
+        b.layers.remove(layer)
+        del b.by_name[layer["name"]]
+        b.tensors.pop(layer["name"], None)
+    source = Act(tail["inputs"][0], tuple(tail["input_shapes"][0]))
+    return b.add_layer(label, "roll", [source], shifts=[n - s], axes=[axis])
 
 
 def slice_axis(b: Builder, label: str, x: Act, axis: int, start: int, end: int,
