@@ -186,11 +186,14 @@ def _tree_memory(root: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> dict[str, Any]:
-    """Run `cmd`; its wall time, exit status, largest maxrss and the tree's peak RSS/PSS."""
+def measure(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 600,
+            cwd: Path = ROOT) -> dict[str, Any]:
+    """Run `cmd` in `cwd`; its wall time, exit status, largest maxrss and the tree's peak
+    RSS/PSS. (`python -c` imports from its working directory first: the baseline's runs
+    need theirs.)"""
     peak = {"rss": 0, "pss": 0}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     done = threading.Event()
 
@@ -307,7 +310,7 @@ def bench_sweep(repeat: int) -> dict[str, Any]:
             if base_env is not None:
                 store = str(Path(tmp) / f"b{i}.db")
                 base_runs.append(measure(NNACCEL + ["sweep", "all", *SWEEP_AXES, "--store", store,
-                                                    "-q"], env=base_env, timeout=900))
+                                                    "-q"], env=base_env, timeout=900, cwd=base))
             progress(f"sweep run {i + 1} of {repeat + 1}: {runs[-1]['wall_s']:.1f} s"
                      + (f", baseline {base_runs[-1]['wall_s']:.1f} s" if base_runs else ""))
         warm = runs[1:]
@@ -410,7 +413,7 @@ def bench_run_cold(repeat: int) -> dict[str, Any]:
                 env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tmp) / f"old{i}"),
                        "PYTHONPATH": str(base)}
                 out["baseline_runs_s"].append(measure(NNACCEL + ["run", "sqnxt23v5"],
-                                                      env=env)["wall_s"])
+                                                      env=env, cwd=base)["wall_s"])
             progress(f"cold run {i + 1} of {repeat}: {out['runs_s'][-1]:.1f} s"
                      + (f", baseline {out['baseline_runs_s'][-1]:.1f} s" if base else ""))
     out["cold_s"] = statistics.median(out["runs_s"])
