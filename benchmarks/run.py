@@ -86,6 +86,53 @@ def progress(message: str) -> None:
     print(f"[{time.perf_counter() - _START:6.0f} s] {message}", file=sys.stderr, flush=True)
 
 
+class Stage:
+    """A line on stderr for one measurement that keeps moving while it runs: a spinner, the
+    time spent, and the time left by the same stage's duration in the last result file
+    (measured on this machine), or 'no estimate yet' the first time."""
+
+    def __init__(self, title: str, last: float | None):
+        from rich.console import Console
+
+        self.title, self.last = title, last
+        self.console = Console(stderr=True)
+        self.seconds = 0.0
+
+    def _text(self) -> str:
+        spent = time.perf_counter() - self.start
+        if self.last is None:
+            left = "no estimate yet (first run here)"
+        elif spent < self.last:
+            left = f"about {self.last - spent:.0f} s left (took {self.last:.0f} s last time)"
+        else:
+            left = f"longer than last time's {self.last:.0f} s"
+        return f"{self.title}: {spent:.0f} s, {left}"
+
+    def __enter__(self) -> Stage:
+        self.start = time.perf_counter()
+        if self.console.is_terminal:  # the measured commands run as subprocesses: no fork
+            self.status = self.console.status(self._text())
+            self.status.start()
+            self.done = threading.Event()
+            self.ticker = threading.Thread(target=self._tick, daemon=True)
+            self.ticker.start()
+        else:
+            progress(self._text())
+        return self
+
+    def _tick(self) -> None:
+        while not self.done.wait(0.5):
+            self.status.update(self._text())
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+        if self.console.is_terminal:
+            self.done.set()
+            self.ticker.join()
+            self.status.stop()
+        progress(f"{self.title}: done in {self.seconds:.0f} s")
+
+
 # -- a child process, timed and measured -------------------------------------------------------
 
 def _children_of(pid: int) -> list[int]:
@@ -139,11 +186,14 @@ def _tree_memory(root: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> dict[str, Any]:
-    """Run `cmd`; its wall time, exit status, largest maxrss and the tree's peak RSS/PSS."""
+def measure(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 600,
+            cwd: Path = ROOT) -> dict[str, Any]:
+    """Run `cmd` in `cwd`; its wall time, exit status, largest maxrss and the tree's peak
+    RSS/PSS. (`python -c` imports from its working directory first: the baseline's runs
+    need theirs.)"""
     peak = {"rss": 0, "pss": 0}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     done = threading.Event()
 
@@ -260,7 +310,7 @@ def bench_sweep(repeat: int) -> dict[str, Any]:
             if base_env is not None:
                 store = str(Path(tmp) / f"b{i}.db")
                 base_runs.append(measure(NNACCEL + ["sweep", "all", *SWEEP_AXES, "--store", store,
-                                                    "-q"], env=base_env, timeout=900))
+                                                    "-q"], env=base_env, timeout=900, cwd=base))
             progress(f"sweep run {i + 1} of {repeat + 1}: {runs[-1]['wall_s']:.1f} s"
                      + (f", baseline {base_runs[-1]['wall_s']:.1f} s" if base_runs else ""))
         warm = runs[1:]
@@ -363,7 +413,7 @@ def bench_run_cold(repeat: int) -> dict[str, Any]:
                 env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tmp) / f"old{i}"),
                        "PYTHONPATH": str(base)}
                 out["baseline_runs_s"].append(measure(NNACCEL + ["run", "sqnxt23v5"],
-                                                      env=env)["wall_s"])
+                                                      env=env, cwd=base)["wall_s"])
             progress(f"cold run {i + 1} of {repeat}: {out['runs_s'][-1]:.1f} s"
                      + (f", baseline {out['baseline_runs_s'][-1]:.1f} s" if base else ""))
     out["cold_s"] = statistics.median(out["runs_s"])
@@ -780,14 +830,18 @@ def main() -> int:
                  lambda: bench_run_cold(args.cold_run_repeat)),
     }
     todo = [k for k in sections if k not in args.skip]
+    # each section on a moving line, with the time left by its time in the last result file
+    prev = previous_result()
+    took = (prev[1].get("stage_seconds", {}) if prev else {})
+    result["stage_seconds"] = {}
     for i, key in enumerate(todo):
         label, fn = sections[key]
-        progress(f"{i + 1}/{len(todo)} {label} ...")
-        result["run_cold" if key == "cold" else key] = fn()
+        with Stage(f"{i + 1}/{len(todo)} {label}", took.get(key)) as stage:
+            result["run_cold" if key == "cold" else key] = fn()
+        result["stage_seconds"][key] = round(stage.seconds, 1)
     progress("done")
     result["machine"]["loadavg_after"] = os.getloadavg()[0]
 
-    prev = previous_result()
     if not args.no_save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         stamp = result["timestamp"].replace(":", "").replace("-", "")

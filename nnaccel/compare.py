@@ -21,9 +21,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .errors import HardwareError, NnaccelError
+from .assumptions import SparsityUse, hardware_source, sparsity_use
+from .errors import HardwareError, NnaccelError, did_you_mean
 from .hardware import PRESETS, Hardware, format_size, load_toml, parse_array, parse_size
-from .loader import load_network
 from .network import Network
 from .report import plain_rows
 from .simulate import LayerResult, Result, SearchCache, simulate
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 COLUMNS = (
     "model", "file", "config", "array", "buffer_bytes", "params", "macs", "cycles",
     "time_normalized", "energy_mac_units", "energy_per_mac", "utilization", "dram_bytes",
-    "paper_time", "paper_energy", "time_error_pct", "energy_error_pct",
+    "paper_time", "paper_energy", "time_error_pct", "energy_error_pct", "sparsity",
+    "sparsity_source",
 )
 
 #: Called in the parent process after each (configuration label, network name) is simulated.
@@ -51,6 +52,17 @@ class Config:
     hardware: Hardware
     dataflow: str = "auto"
     objective: str = "cycles"
+    #: where the hardware's sparsity comes from (assumptions.py); "" works it out: the
+    #: default when it is the default's figure, else the hardware description's
+    sparsity_source: str = ""
+
+    @property
+    def sparsity_from(self) -> str:
+        return hardware_source(self.hardware.sparsity, self.sparsity_source)
+
+    def sparsity(self, network: Network) -> SparsityUse:
+        """The sparsity `network` runs with on this configuration, and where it comes from."""
+        return sparsity_use(network, self.hardware.sparsity, self.sparsity_from)
 
     @property
     def paper_key(self) -> str | None:
@@ -76,12 +88,13 @@ def parse_config(text: str) -> Config:
         return Config(text, PRESETS[text])
     if text.lower().endswith(".toml"):
         hw = load_toml(text)
-        return Config(Path(text).stem, hw.with_(name=Path(text).stem))
+        source = f"--config {Path(text).name}" if hw.sparsity != Hardware.sparsity else ""
+        return Config(Path(text).stem, hw.with_(name=Path(text).stem), sparsity_source=source)
     m = re.fullmatch(r"([^:]+):([^:]+)", text)
     if not m:
         raise HardwareError(
             f"config {text!r} is neither a preset ({', '.join(PRESETS)}) nor ROWSxCOLS:SIZE"
-            " (e.g. 16x16:256KB)"
+            f" (e.g. 16x16:256KB){did_you_mean(text, list(PRESETS))}"
         )
     try:
         pr, pc = parse_array(m.group(1))
@@ -126,13 +139,12 @@ def _init_worker(q: Any) -> None:
     _PROGRESS_QUEUE = q
 
 
-def _worker(config: Config, paths: Sequence[str], engine: str,
+def _worker(config: Config, networks: Sequence[Network], engine: str,
             cache: SearchCache) -> list[list[tuple]]:
-    """Simulate in a worker process; return plain tuples (Network and Result hold
-    MappingProxyType, which does not pickle), rebuilt into Results by the parent."""
+    """Simulate in a worker process; return plain tuples (a Result holds MappingProxyType,
+    which does not pickle), rebuilt into Results by the parent. The networks come as the
+    parent loaded them (a Network pickles), with any measured sparsity of theirs."""
     try:
-        networks = [load_network(p) for p in paths]
-
         def notify(name: str) -> None:
             if _PROGRESS_QUEUE is not None:
                 _PROGRESS_QUEUE.put((config.label, name))
@@ -206,9 +218,6 @@ def run_configs(networks: Sequence[Network], configs: Sequence[Config], engine: 
             notify = (lambda name, label=c.label: progress(label, name)) if progress else None
             out.append((c, _simulate_config(c, networks, engine, notify)))
         return out
-    paths = [n.path for n in networks]
-    if not all(paths):  # a network built in memory cannot be re-loaded by a worker
-        return run_configs(networks, configs, engine, jobs=1, progress=progress)
     # Warm-up here, before the fork: it loads the compiled engine (or compiles it, with a cold
     # numba cache) once, and the forked workers inherit it instead of each loading it again —
     # which cost more than the parallel work saved. Its searches go to that configuration's
@@ -219,7 +228,7 @@ def run_configs(networks: Sequence[Network], configs: Sequence[Config], engine: 
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(q,)) as ex:
-        futures = [ex.submit(_worker, c, paths, engine, cache) for c, cache in zip(configs, caches,
+        futures = [ex.submit(_worker, c, networks, engine, cache) for c, cache in zip(configs, caches,
                                                                                     strict=True)]
         pending = set(futures)
         while pending:
@@ -294,6 +303,8 @@ def compare_rows(runs: Sequence[tuple[Config, Sequence[Result]]]) -> list[dict[s
                 "paper_energy": p_energy,
                 "time_error_pct": t_err,
                 "energy_error_pct": _error_pct(energy, p_energy),
+                "sparsity": (use := config.sparsity(r.network)).overall,
+                "sparsity_source": use.source,
             })
     return rows
 
@@ -307,6 +318,7 @@ def compare_frame(runs: Sequence[tuple[Config, Sequence[Result]]]) -> pd.DataFra
 def compare_json(runs: Sequence[tuple[Config, Sequence[Result]]]) -> dict[str, Any]:
     """The rows and, for each configuration, the full hardware it stands for."""
     return {
-        "configs": {c.label: c.hardware.to_dict() for c, _ in runs},
+        "configs": {c.label: {**c.hardware.to_dict(), "sparsity_source": c.sparsity_from}
+                    for c, _ in runs},
         "rows": plain_rows(compare_rows(runs)),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class NnaccelError(Exception):
     """Bad input from a user: a file, a flag or a combination that cannot be simulated.
@@ -60,3 +62,15 @@ def interrupted_by(exc: BaseException | None) -> bool:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def did_you_mean(text: str, known: Sequence[str]) -> str:
+    """'; did you mean sqnxt23v5?' for the closest of `known` to `text` (ignoring case), or ''
+    when none is close: the tail of an error about a misspelt name."""
+    import difflib
+
+    lowered: dict[str, str] = {}
+    for k in known:  # the first spelling of a name wins (a file stem before its paper name)
+        lowered.setdefault(k.lower(), k)
+    close = difflib.get_close_matches(str(text).lower(), list(lowered), n=1, cutoff=0.6)
+    return f"; did you mean {lowered[close[0]]}?" if close else ""

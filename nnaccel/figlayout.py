@@ -84,45 +84,125 @@ def freeze_layout(fig: Figure) -> None:
 def place_labels(ax: Axes, points: Sequence[Point], obstacles: Sequence[Point] = (),
                  fontsize: float = 8) -> None:
     """Annotate each point with its label where the label overlaps no marker, no other label
-    and stays inside the axes (call after `freeze_layout`)."""
+    and stays inside the axes, and a leader line, where one is needed, crosses no other
+    leader line and no label (call after `freeze_layout`).
+
+    Labels are placed one by one, in a few orders (the most crowded points first, as given,
+    by x, by y); the first order that places every label by all these rules wins, else the
+    one that breaks them for the fewest labels."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     px = fig.dpi / 72.0
     frame = ax.get_window_extent(renderer)
-    blocked = [_marker_box(ax, p, px) for p in (*points, *obstacles)]
+    markers = [_marker_box(ax, p, px) for p in (*points, *obstacles)]
+    centres = [tuple(ax.transData.transform((p.x, p.y))) for p in points]
+    sizes = []
     for p in points:
-        cx, cy = ax.transData.transform((p.x, p.y))
         probe = ax.annotate(p.label, (p.x, p.y), fontsize=fontsize)
         bb = probe.get_window_extent(renderer)
         probe.remove()
-        w, h = bb.width, bb.height
-        best = None
-        for ring in range(1, 12):
-            dist = p.radius_pt * px + 3 * px + (ring - 1) * max(h, 6 * px)
-            for k in range(16):
-                a = math.pi / 4 - 2 * math.pi * k / 16  # upper right first, then clockwise
-                ox, oy = dist * math.cos(a), dist * math.sin(a)
-                # the box's corner or edge nearest the point sits at the offset
-                x0 = cx + ox - (w if ox < -1e-6 else 0 if ox > 1e-6 else w / 2)
-                y0 = cy + oy - (h if oy < -1e-6 else 0 if oy > 1e-6 else h / 2)
-                box = Bbox.from_bounds(x0, y0, w, h)
-                inside = (box.x0 >= frame.x0 + 2 and box.x1 <= frame.x1 - 2
-                          and box.y0 >= frame.y0 + 2 and box.y1 <= frame.y1 - 2)
-                if inside and not any(box.overlaps(b) for b in blocked):
-                    best = (box, ring)
-                    break
-            if best:
-                break
-        if best is None:  # nowhere free: at the point, as matplotlib would
-            best = (Bbox.from_bounds(cx + 3 * px, cy + 3 * px, w, h), 1)
-        box, ring = best
-        blocked.append(box)
+        sizes.append((bb.width, bb.height))
+    near = 40 * px
+    crowd = [sum(1 for o in centres if math.dist(c, o) < near) for c in centres]
+    n = len(points)
+    orders = [sorted(range(n), key=lambda i: -crowd[i]), list(range(n)),
+              sorted(range(n), key=lambda i: centres[i][0]),
+              sorted(range(n), key=lambda i: -centres[i][1])]
+    best: tuple[int, dict[int, tuple[Bbox, int]]] | None = None
+    for order in orders:
+        placed, relaxed = _place(order, points, centres, sizes, markers, frame, px)
+        if best is None or relaxed < best[0]:
+            best = (relaxed, placed)
+        if relaxed == 0:
+            break
+    assert best is not None or not points
+    for i, (box, ring) in (best[1].items() if best else ()):
+        p = points[i]
+        cx, cy = centres[i]
         far = ring > 1
         ax.annotate(p.label, (p.x, p.y), xycoords="data",
                     xytext=((box.x0 - cx) / px, (box.y0 - cy) / px), textcoords="offset points",
                     ha="left", va="bottom", fontsize=fontsize, annotation_clip=False,
                     arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.4",
                                 "shrinkA": 0, "shrinkB": p.radius_pt} if far else None)
+
+
+def _place(order: Sequence[int], points: Sequence[Point], centres: Sequence[tuple[float, float]],
+           sizes: Sequence[tuple[float, float]], markers: Sequence[Bbox], frame: Bbox,
+           px: float) -> tuple[dict[int, tuple[Bbox, int]], int]:
+    """Each label's box and ring, placed greedily in `order`; and how many labels found no
+    place by every rule (placed where only their box is free, or at their point)."""
+    blocked = list(markers)
+    labels: list[Bbox] = []
+    leaders: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    placed: dict[int, tuple[Bbox, int]] = {}
+    relaxed = 0
+    for i in order:
+        p = points[i]
+        cx, cy = centres[i]
+        w, h = sizes[i]
+        best = None
+        # first where its leader line, if it needs one, crosses no line and no label;
+        # then anywhere its box is free
+        for strict in (True, False):
+            for ring in range(1, 40):
+                dist = p.radius_pt * px + 3 * px + (ring - 1) * max(h, 6 * px)
+                steps = 16 * ring  # the farther the ring, the more places on it
+                for k in range(steps):
+                    a = math.pi / 4 - 2 * math.pi * k / steps  # upper right first, clockwise
+                    ox, oy = dist * math.cos(a), dist * math.sin(a)
+                    # the box's corner or edge nearest the point sits at the offset
+                    x0 = cx + ox - (w if ox < -1e-6 else 0 if ox > 1e-6 else w / 2)
+                    y0 = cy + oy - (h if oy < -1e-6 else 0 if oy > 1e-6 else h / 2)
+                    box = Bbox.from_bounds(x0, y0, w, h)
+                    inside = (box.x0 >= frame.x0 + 2 and box.x1 <= frame.x1 - 2
+                              and box.y0 >= frame.y0 + 2 and box.y1 <= frame.y1 - 2)
+                    if (inside and not any(box.overlaps(b) for b in blocked)
+                            and (not strict or (
+                                (ring == 1 or _leader_clear(box, (cx, cy), labels, leaders))
+                                and not any(_segment_hits(s, e, box) for s, e in leaders)))):
+                        best = (box, ring)
+                        break
+                if best:
+                    break
+            if best:
+                relaxed += not strict
+                break
+        if best is None:  # nowhere free: at the point, as matplotlib would
+            best = (Bbox.from_bounds(cx + 3 * px, cy + 3 * px, w, h), 1)
+            relaxed += 1
+        box, ring = best
+        blocked.append(box)
+        labels.append(box)
+        if ring > 1:
+            leaders.append(((box.x0 + box.width / 2, box.y0 + box.height / 2), (cx, cy)))
+        placed[i] = best
+    return placed, relaxed
+
+
+def _leader_clear(box: Bbox, point: tuple[float, float], labels: Sequence[Bbox],
+                  leaders: Sequence[tuple[tuple[float, float], tuple[float, float]]]) -> bool:
+    """True when a leader line from `box`'s centre to `point` crosses no other leader line
+    and passes through no label already placed."""
+    start = (box.x0 + box.width / 2, box.y0 + box.height / 2)
+    return (not any(_crosses(start, point, a, b) for a, b in leaders)
+            and not any(_segment_hits(start, point, other) for other in labels))
+
+
+def _crosses(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float],
+             d: tuple[float, float]) -> bool:
+    """True when segments ab and cd properly cross."""
+    def side(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+    return (side(c, d, a) * side(c, d, b) < 0) and (side(a, b, c) * side(a, b, d) < 0)
+
+
+def _segment_hits(a: tuple[float, float], b: tuple[float, float], box: Bbox) -> bool:
+    """True when segment ab passes through `box`."""
+    if box.contains(*a) or box.contains(*b):
+        return True
+    corners = [(box.x0, box.y0), (box.x1, box.y0), (box.x1, box.y1), (box.x0, box.y1)]
+    return any(_crosses(a, b, corners[i], corners[(i + 1) % 4]) for i in range(4))
 
 
 def _marker_box(ax: Axes, p: Point, px: float) -> Bbox:

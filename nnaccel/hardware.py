@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from . import limits
+from .assumptions import DEFAULT_SPARSITY
 from .engines import layout
-from .errors import HardwareError
+from .errors import HardwareError, did_you_mean
 from .paths import file_problem
 from .sparsity import density
 
@@ -103,7 +104,7 @@ class Hardware:
     clock_hz: float = 1e9
     dram_latency_cycles: int = 100
     dram_bandwidth_bytes_per_s: float = 16e9
-    sparsity: float = 0.4
+    sparsity: float = DEFAULT_SPARSITY  # the paper's figure (§3)
     buffer_port_words: int = 0  # the array's input bus; 0: one word per PE column (Pc)
     buffer_read_port_words: int = 0  # array-side read port; 0: what WS streaming needs (Pr + Pc psums)
     buffer_write_port_words: int = 0  # array-side write port; 0: Pc partial sums a cycle
@@ -248,6 +249,7 @@ def preset(name: str) -> Hardware:
     except KeyError:
         raise HardwareError(
             f"unknown hardware preset {name!r}; known: {', '.join(PRESETS)}"
+            f"{did_you_mean(name, list(PRESETS))}"
         ) from None
 
 

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .report import fmt_int, fmt_sci, layer_rows
+from .hardware import format_size
+from .report import fmt_int, layer_rows
 
 if TYPE_CHECKING:
     from .compare import Config
@@ -35,10 +36,13 @@ th, td { padding: 0.25em 0.6em; border-bottom: 1px solid #e4e4e4; white-space: n
 th { background: #f2f2f2; text-align: left; position: sticky; top: 0; }
 th.sortable { cursor: pointer; } th.sortable::after { content: " \\2195"; color: #999; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-.wrap { overflow-x: auto; max-height: 36em; overflow-y: auto; }
+.wrap { overflow: auto; max-height: 36em; border: 1px solid #e4e4e4; }
+.wrap table { margin: 0; }
 .plain-wrap { overflow-x: auto; }
-figure { margin: 1em 0; overflow-x: auto; }
-figure img { border: 1px solid #eee; }  /* at its own size, to be read; wide ones scroll */
+figure { margin: 1em 0; }
+/* a figure never wider than the page: scaled down to its width, proportions kept */
+figure img { border: 1px solid #eee; max-width: 100%; height: auto; display: block; }
+figcaption { color: #555; font-size: 0.9em; }
 .note { color: #555; font-size: 0.9em; }
 """
 
@@ -104,47 +108,110 @@ def _figure_png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _num(x: float) -> str:
+    """A number with thousands separators: 16,000,000,000; 0.5; 3,671.5."""
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if float(x).is_integer():
+        return f"{int(x):,}"
+    return f"{x:,.6g}" if abs(x) < 1e6 else f"{x:,.0f}"
+
+
+def _hz(x: float) -> str:
+    for unit, scale in (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3)):
+        if x >= scale:
+            return f"{x / scale:g} {unit}"
+    return f"{x:g} Hz"
+
+
+#: The configuration table: (hardware field, name shown, how to show its value with units).
+_CONFIG_FIELDS: tuple[tuple[str, str, Any], ...] = (
+    ("array_label", "PE array (rows × columns)", str),
+    ("buffer_bytes", "global buffer", lambda v: f"{format_size(v)} ({_num(v)} bytes)"),
+    ("word_bytes", "word (activation, weight)", lambda v: f"{v} bytes ({8 * v}-bit)"),
+    ("psum_bytes", "partial sum", lambda v: f"{v} bytes"),
+    ("clock_hz", "clock", _hz),
+    ("dram_latency_cycles", "DRAM latency", lambda v: f"{_num(v)} cycles"),
+    ("dram_bandwidth_bytes_per_s", "DRAM bandwidth", lambda v: f"{v / 1e9:g} GB/s"),
+    ("dram_bytes_per_cycle", "DRAM bytes per cycle", lambda v: f"{_num(v)} B/cycle"),
+    ("dma_outstanding", "DMA requests in flight", _num),
+    ("port_words", "array input bus", lambda v: f"{_num(v)} words/cycle"),
+    ("read_port_words", "buffer read port", lambda v: f"{_num(v)} words/cycle"),
+    ("write_port_words", "buffer write port", lambda v: f"{_num(v)} words/cycle"),
+    ("output_alu_ops", "output-path ALUs", lambda v: f"{_num(v)} ops/cycle"),
+    ("rf_psums", "register file per PE", lambda v: f"{_num(v)} partial sums"),
+    ("batch", "batch", lambda v: f"{_num(v)} image{'s' if v > 1 else ''}"),
+    ("fuse_pool", "pooling fused into the conv before it", _num),
+    ("fuse_add", "residual add fused into the conv before it", _num),
+)
+_AREA_FIELDS = (
+    ("mac_um2", "area of a MAC", lambda v: f"{_num(v)} µm²"),
+    ("mac_bits", "a MAC's width for that area", lambda v: f"{v} bits"),
+    ("rf_um2_per_byte", "area of register file", lambda v: f"{_num(v)} µm² per byte"),
+    ("sram_um2_per_kb", "area of SRAM", lambda v: f"{_num(v)} µm² per KB"),
+    ("leakage_per_mm2_cycle", "leakage", lambda v: f"{_num(v)} per mm² per cycle"),
+)
+
+
 def _config_section(runs: Runs) -> str:
+    """The configurations as a table of named fields, each value with its unit."""
     configs = [c for c, _ in runs]
-    dicts = [c.hardware.to_dict() for c in configs]
-    keys = [k for k in dicts[0] if k not in ("energy", "name")]
-    rows = [[(k, None)] + [(str(d[k]), None) for d in dicts] for k in keys]
-    rows += [[(f"energy per access: {lvl}", None)] + [(str(d["energy"][lvl]), None) for d in dicts]
-             for lvl in dicts[0]["energy"]]
+    hws = [c.hardware for c in configs]
+    rows = [[(name, None)] + [(show(getattr(hw, f)), None) for hw in hws]
+            for f, name, show in _CONFIG_FIELDS]
+    rows.append([("weight sparsity", None)]
+                + [(f"{_sparsity_text(c, results)}", None) for c, results in runs])
+    for lvl in ("mac", "rf", "array", "buffer", "dram"):
+        rows.append([(f"energy of one access: {lvl}", None)]
+                    + [(f"{_num(getattr(hw.energy, lvl))} "
+                        f"{'MAC units' if hw.energy.unit == 'mac' else 'pJ'}", None)
+                       for hw in hws])
+    rows += [[(name, None)] + [(show(getattr(hw.area, f)), None) for hw in hws]
+             for f, name, show in _AREA_FIELDS]
     rows += [[("tiler: dataflow / objective", None)]
              + [(f"{c.dataflow} / {c.objective}", None) for c in configs]]
     return _table(["field", *(c.label for c in configs)], rows,
                   [False] * (len(configs) + 1), css="plain")
 
 
+def _sparsity_text(config: Config, results: Sequence[Result]) -> str:
+    texts = list(dict.fromkeys(config.sparsity(r.network).text for r in results))
+    if len(texts) == 1:
+        return texts[0]
+    return "; ".join(f"{r.network.name}: {config.sparsity(r.network).text}" for r in results)
+
+
 def _totals_section(runs: Runs) -> str:
-    header = ["network", "configuration", "cycles", "time (ms)", "stall cycles", "MACs",
-              "utilization", "DRAM bytes", "energy"]
+    unit = "MAC units" if runs[0][0].hardware.energy.unit == "mac" else "pJ"
+    header = ["network", "configuration", "weight sparsity", "cycles", "time (ms)",
+              "stall cycles", "MACs", "utilization", "DRAM bytes", f"energy ({unit})"]
     rows = []
     for config, results in runs:
         for r in results:
             t = r.totals()
             dram = t["dram_read_bytes"] + t["dram_write_bytes"]
+            use = config.sparsity(r.network)
             rows.append([(r.network.name, None), (config.label, None),
+                         (use.short, use.overall),
                          (fmt_int(t["cycles"]), t["cycles"]),
-                         (f"{t['time_s'] * 1e3:.3f}", t["time_s"]),
+                         (f"{t['time_s'] * 1e3:,.3f}", t["time_s"]),
                          (fmt_int(t["stall_cycles"]), t["stall_cycles"]),
                          (fmt_int(t["macs"]), t["macs"]),
                          (f"{t['utilization']:.3f}", t["utilization"]),
-                         (fmt_int(dram), dram), (fmt_sci(t["energy_total"]), t["energy_total"])])
-    return _table(header, rows, [False, False] + [True] * 7)
+                         (fmt_int(dram), dram), (fmt_int(t["energy_total"]), t["energy_total"])])
+    return _table(header, rows, [False, False, False] + [True] * 7)
 
 
 def _layers_section(config: Config, result: Result) -> str:
     unit = "MAC units" if result.hardware.energy.unit == "mac" else "pJ"
     rows = []
-    for i, row in enumerate(layer_rows(result), 1):
+    for i, row in enumerate(layer_rows(result, config.sparsity_from), 1):
         row = {**row, "index": i}
         energy = next(v for k, v in row.items() if k.startswith("energy_total_"))
         cells = [(fmt(row[key]) if row[key] != "" else "", row[key] if fmt is not str else None)
                  for _, key, fmt in _LAYER_COLUMNS]
         cells[0] = (str(i), i)
-        cells.append((fmt_sci(energy), energy))
+        cells.append((fmt_int(energy), energy))
         rows.append(cells)
     header = [h for h, _, _ in _LAYER_COLUMNS] + [f"energy ({unit})"]
     numeric = [f is not str for _, _, f in _LAYER_COLUMNS] + [True]
@@ -169,9 +236,11 @@ def _assumptions(runs: Runs) -> str:
         "Energy counts accesses at each level (MAC, register file, array, buffer, DRAM) times a"
         " cost per 16-bit access; the default costs are Eyeriss' normalized ratios, in units of"
         " one MAC, the scale of the paper's Table 3.",
-        f"Weights are {hw.sparsity:.0%} zero (the paper's figure), exploited only by the output"
-        " stationary dataflow. Pooling and residual adds are fused into the producing"
-        " convolution's output path where possible.",
+        "Zero weights are skipped only by the output stationary dataflow. The paper assumes"
+        " 40% of them for every layer; here: "
+        + "; ".join(f"{c.label}, {_sparsity_text(c, results)}" for c, results in runs)
+        + ". Pooling and residual adds are fused into the producing convolution's output path"
+        " where possible.",
         "The full definition, every constant with its source, and hand-worked layers are in the"
         " project's docs/model.md.",
     ]

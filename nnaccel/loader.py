@@ -10,10 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnaccel import limits
-from nnaccel.errors import NetworkError
+from nnaccel.errors import NetworkError, did_you_mean
 from nnaccel.netformat import parse_network_text, read_name
 from nnaccel.network import Layer, Network
 from nnaccel.paths import file_problem
+
+#: load_network's `sparsity` for "measure real weights where the file has them".
+AUTO = "auto"
 
 
 def networks_dir() -> Path:
@@ -49,9 +52,15 @@ def resolve_network(path_or_name: str | Path) -> Path:
                 return candidate
     if problem != "no such file":
         raise NetworkError(text, problem)
-    names = ", ".join(p.stem for p in bundled_networks() + transformer_networks())
-    raise NetworkError(text, f"no such file, and no bundled network of that name "
-                       f"(bundled: {names})")
+    stems = [p.stem for p in bundled_networks() + transformer_networks()]
+    guess = did_you_mean(text.removesuffix(".json"), [*stems, *paper_names()])
+    raise NetworkError(text, f"no such file, and no bundled network of that name{guess}"
+                       f" (bundled: {', '.join(stems)})")
+
+
+def paper_names() -> list[str]:
+    """The bundled networks' own names (the paper's: 1.0-SqNxt-23v5, ...)."""
+    return [n for n in (read_name(p) for p in bundled_networks() + transformer_networks()) if n]
 
 
 def load_network(path_or_name: str | Path, sparsity: str | None = None,
@@ -61,7 +70,10 @@ def load_network(path_or_name: str | Path, sparsity: str | None = None,
     A ``.onnx`` file is imported (``nnaccel.onnxio``, which needs the ``onnx`` extra).
     ``sparsity="measured"`` sets each conv/fc layer's sparsity to the zeros of its actual
     weights: an ONNX file's initializers, or for a JSON file the ``.npz`` of the same stem
-    beside it; ``"measured=FILE.npz"`` names the weights file.
+    beside it; ``"measured=FILE.npz"`` names the weights file. ``sparsity="auto"`` (what
+    the commands use when no ``--sparsity`` is given) measures wherever the file carries real
+    weights (an ONNX model's, an ``.npz`` beside a JSON file) and otherwise leaves each layer
+    to the hardware's figure, the paper's 40% by default (``nnaccel.assumptions``).
     `name` renames an ONNX model's network (its graph's or file's name otherwise).
     Raises NetworkError, naming the file, the layer and the field, for anything wrong.
     """
@@ -69,7 +81,8 @@ def load_network(path_or_name: str | Path, sparsity: str | None = None,
     if path.suffix.lower() == ".onnx":
         from nnaccel.onnxio import import_onnx  # the optional dependency, only when needed
 
-        return import_onnx(path, measured=sparsity is not None and sparsity != "", name=name)
+        return import_onnx(path, measured="auto" if sparsity == AUTO
+                           else sparsity is not None and sparsity != "", name=name)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -78,6 +91,8 @@ def load_network(path_or_name: str | Path, sparsity: str | None = None,
     layers = tuple(Layer(**fields, sparsity_source="file" if fields.get("sparsity") is not None
                          else "") for fields in data.pop("layers"))
     network = Network(layers=layers, path=str(path), **data)
+    if sparsity == AUTO:
+        sparsity = "measured" if path.with_suffix(".npz").is_file() else None
     if sparsity:
         from nnaccel.sparsity import measured_from_npz
 

@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from .assumptions import percent  # noqa: E402
 from .compare import Config  # noqa: E402
 from .errors import NnaccelError  # noqa: E402
 from .figlayout import Point, freeze_layout, place_labels, plain, readable_log_axis  # noqa: E402
@@ -111,7 +112,23 @@ def _axis_label(key: str, per_net: Sequence[Sequence[LayerGroup]]) -> str:
 GROUP_NOTE = ("Each bar sums the layers of one configuration (type, kernel, stride, padding,"
               " groups, shapes), named by its first layer; ×n: n such layers (×a/b/…: a in the"
               " first network, b in the second, in the legend's order). Dotted: efficiency,"
-              " right axis; dashed: the array's peak.")
+              " right axis, counting every MAC, zero weights included; dashed: the array's"
+              " dense peak (one MAC per PE a cycle); dash-dot: the effective peak of OS, which"
+              " skips zero weights and so can do more MACs a cycle than the dense peak.")
+
+
+def sparsity_phrase(config: Config, results: Sequence[Result]) -> str:
+    """The weight sparsity of a configuration's results in a few words, for a title."""
+    shorts = list(dict.fromkeys(config.sparsity(r.network).short for r in results))
+    return shorts[0] if len(shorts) == 1 else "per network: " + "; ".join(
+        f"{r.network.name} {config.sparsity(r.network).short}" for r in results)
+
+
+def config_title(config: Config, results: Sequence[Result]) -> str:
+    """An axes' title: the configuration as it really is, and the weight sparsity used."""
+    hw = config.hardware
+    return plain(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer;"
+                 f" weight sparsity {sparsity_phrase(config, results)}")
 
 
 def plot_layers(runs: Runs) -> Figure:
@@ -122,9 +139,11 @@ def plot_layers(runs: Runs) -> Figure:
     n_nets = len(runs[0][1])
     per_cfg = [[layer_groups(r) for r in results] for _, results in runs]
     widest = max(len(_merged_order(p)) for p in per_cfg)
+    # the legend's rows (networks and the four line keys, six a row) take height of their own
+    legend_rows = -(-(n_nets + 3) // 6)
     fig, axes = plt.subplots(2 * len(runs), 1, squeeze=False, layout="constrained",
                              figsize=(min(22.0, max(9.0, 3.0 + widest * 0.3)),
-                                      2.0 + 5.2 * len(runs)),
+                                      2.0 + 5.2 * len(runs) + 0.3 * (legend_rows - 1)),
                              gridspec_kw={"height_ratios": [1.0, 1.45] * len(runs)})
     colors = _colors(n_nets)
     width = 0.8 / n_nets
@@ -144,14 +163,18 @@ def plot_layers(runs: Runs) -> Figure:
             ax_e.bar(xs, [e / 1e6 for e in energy], width, color=colors[i])
         hw = config.hardware
         unit = "MAC units" if hw.energy.unit == "mac" else "pJ"
-        ax.set_title(plain(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer"),
-                     fontsize=11)
+        ax.set_title(config_title(config, results), fontsize=11)
         ax.set_ylabel("cycles (millions)")
         ax_e.set_ylabel(f"energy (millions of {unit})")
         ax2.set_ylabel("MACs per cycle")
         ax2.axhline(hw.pes, color="grey", lw=0.8, ls="--")
-        ax2.set_ylim(0, max(hw.pes, *(g.efficiency for gs in groups for g in gs
-                                      if not math.isnan(g.efficiency))) * 1.15)
+        # OS skips zero weights: its MACs a cycle, counting every MAC, reach PEs / density
+        skip_peak = max(hw.pes / (1 - min(config.sparsity(r.network).overall, 0.999))
+                        for r in results)
+        if skip_peak > hw.pes * 1.001:
+            ax2.axhline(skip_peak, color="grey", lw=0.8, ls="-.")
+        ax2.set_ylim(0, max(skip_peak, *(g.efficiency for gs in groups for g in gs
+                                         if not math.isnan(g.efficiency))) * 1.15)
         ax.sharex(ax_e)  # one set of layer names, under the energy panel
         ax.tick_params(axis="x", labelbottom=False)
         ax_e.set_xticks(range(len(order)))
@@ -164,6 +187,9 @@ def plot_layers(runs: Runs) -> Figure:
     names = [plain(r.network.name) for r in runs[0][1]]
     handles.append(Line2D([], [], color="grey", ls=":", marker="o", markersize=3))
     names.append("efficiency (right axis)")
+    handles += [Line2D([], [], color="grey", ls="--", lw=0.8),
+                Line2D([], [], color="grey", ls="-.", lw=0.8)]
+    names += ["dense peak", "peak skipping zero weights (OS)"]
     fig.legend(handles, names, loc="outside upper center", ncols=min(len(names), 6), fontsize=9,
                title="Per-layer inference time and energy (paper Figure 6)",
                title_fontproperties={"size": 13})
@@ -173,11 +199,25 @@ def plot_layers(runs: Runs) -> Figure:
 
 
 def _colors(n: int) -> list:
-    """n distinct colors: the default cycle for a few, tab20 beyond ten."""
+    """n distinct colors, never one twice: the default cycle for a few; beyond ten, tab20's
+    strong hues, then its light ones, then tab20b's and tab20c's (60 in all); beyond that,
+    hues spaced evenly round the colour wheel."""
     if n <= 10:
         return plt.rcParams["axes.prop_cycle"].by_key()["color"][:n]
-    cmap = plt.get_cmap("tab20")
-    return [cmap(i % 20) for i in range(n)]
+    from matplotlib.colors import hsv_to_rgb, to_hex
+
+    palette: list[str] = []
+    for name in ("tab20", "tab20b", "tab20c"):
+        cmap = plt.get_cmap(name)
+        order = range(0, 20, 2) if name == "tab20" else range(20)
+        palette += [to_hex(cmap(i)) for i in order]
+        if name == "tab20":
+            palette += [to_hex(cmap(i)) for i in range(1, 20, 2)]
+    palette = list(dict.fromkeys(palette))
+    if n <= len(palette):
+        return palette[:n]
+    return [to_hex(hsv_to_rgb((i / n, 0.75 if i % 2 else 0.55, 0.85 if i % 2 else 0.6)))
+            for i in range(n)]
 
 
 # -- Figure 7: accuracy against energy and time -------------------------------------------
@@ -245,7 +285,9 @@ def plot_tradeoff(runs: Runs, accuracy: Mapping[str, float] | None = None) -> Fi
             ax.set_ylabel("top-1 accuracy (%)")
             ax.set_xlabel(f"energy per inference (MAC units{scale})" if what == "energy"
                           else f"time (× the fastest network drawn{scale})")
-            ax.set_title(plain(f"{config.label}: accuracy vs {what}"), fontsize=11)
+            ax.set_title(plain(f"{config.label}: accuracy vs {what}; weight sparsity"
+                               f" {sparsity_phrase(config, [r for r, _ in drawn])}"), fontsize=10,
+                         wrap=True)
             ax.grid(True, which="major", alpha=0.3)
             placements.append((ax, points, hollow))
     handles = [
@@ -323,18 +365,19 @@ def plot_roofline(runs: Runs) -> Figure:
         lo, hi = min(xs) / 2, max(xs) * 2
         grid = [lo * (hi / lo) ** (k / 200) for k in range(201)]
         bw = hw.dram_bytes_per_cycle
-        sparse_peak = hw.pes / float(hw.density)
+        skipped = max(config.sparsity(r.network).overall for r in results)
+        sparse_peak = hw.pes / (1 - min(skipped, 0.999))
         roof = ax.plot(grid, [min(hw.pes, x * bw) for x in grid], "k-", lw=1.5,
                        label=plain(f"{config.label} roof: min({hw.pes} PEs, intensity × {bw} B/cycle)"))
         sparse = ax.plot(grid, [min(sparse_peak, x * bw) for x in grid], "k--", lw=1,
-                         label=plain(f"{config.label}, OS skipping {hw.sparsity:.0%} zero weights:"
-                                     f" {sparse_peak:.0f} MACs/cycle"))
+                         label=plain(f"{config.label}, OS skipping {percent(skipped)} zero"
+                                     f" weights: {sparse_peak:.0f} MACs/cycle"))
         readable_log_axis(ax, "x", lo, hi)
         ys = [p[3] for p in pts_all]
         readable_log_axis(ax, "y", min(ys), max(sparse_peak, max(ys)))
         ax.set_xlabel("arithmetic intensity (MACs per DRAM byte)")
         ax.set_ylabel("performance (MACs per cycle)")
-        ax.set_title(plain(f"{config.label}: {hw.array_label} PEs, {hw.buffer_label} buffer"), fontsize=11)
+        ax.set_title(config_title(config, results), fontsize=10, wrap=True)
         ax.grid(True, which="major", alpha=0.3)
         handles += roof + sparse
     for kind, marker in markers.items():

@@ -16,9 +16,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .assumptions import hardware_source, layer_source, sparsity_use
 from .energy import LEVELS
 from .hardware import Hardware
 from .outputs import write_atomic
+from .shapes import WEIGHTED_TYPES
 from .simulate import Result
 
 if TYPE_CHECKING:
@@ -44,13 +46,18 @@ def bound(r: Any, hw: Hardware) -> str:
     return "dram" if dram_time_cycles(r, hw) >= r.count("compute_cycles") else "array"
 
 
-def layer_rows(result: Result) -> list[dict[str, Any]]:
-    """One row per layer: shapes, mapping, cycles, counts and energy by level."""
+def layer_rows(result: Result, sparsity_source: str = "") -> list[dict[str, Any]]:
+    """One row per layer: shapes, mapping, cycles, counts and energy by level, and a conv/fc
+    layer's weight sparsity with where it comes from (the hardware's figure, set by
+    `sparsity_source`, or the layer's own: the file's, measured)."""
     suffix = energy_unit_suffix(result.hardware)
+    hw_source = hardware_source(result.hardware.sparsity, sparsity_source)
     hw = result.hardware
     rows = []
     for r in result.layers:
         m = r.mapping
+        weighted = r.layer.type in WEIGHTED_TYPES
+        own = r.layer.sparsity is not None
         row: dict[str, Any] = {
             "layer": r.layer.name,
             "type": r.layer.type,
@@ -86,6 +93,10 @@ def layer_rows(result: Result) -> list[dict[str, Any]]:
         for lvl in LEVELS:
             row[f"energy_{lvl}_{suffix}"] = r.energy[lvl]
         row[f"energy_total_{suffix}"] = r.energy_total
+        row["sparsity"] = ((r.layer.sparsity if own else result.hardware.sparsity) if weighted
+                           else "")  # as a text cell of a layer without weights
+        row["sparsity_source"] = ((layer_source(r.layer.sparsity_source) if own else hw_source)
+                                  if weighted else "")
         rows.append(row)
     return rows
 
@@ -144,16 +155,20 @@ def tokens_per_second(result: Result) -> float | None:
     return shape[0] * t["batch"] * result.hardware.clock_hz / t["cycles"]
 
 
-def result_json(result: Result) -> dict[str, Any]:
-    """Everything needed to replay a run: the network, the hardware, the records and totals."""
+def result_json(result: Result, sparsity_source: str = "") -> dict[str, Any]:
+    """Everything needed to replay a run: the network, the hardware, the records and totals,
+    and the weight sparsity used with where it comes from (`layer_rows`' `sparsity_source`)."""
+    hw_source = hardware_source(result.hardware.sparsity, sparsity_source)
+    use = sparsity_use(result.network, result.hardware.sparsity, hw_source)
     return {
         "network": result.network.name,
         "file": result.network.path,
         "engine": result.engine,
         "dataflow": result.dataflow,
         "objective": result.objective,
-        "hardware": result.hardware.to_dict(),
-        "layers": plain_rows(layer_rows(result)),
+        "sparsity": {"overall": use.overall, "source": use.source, "text": use.text},
+        "hardware": {**result.hardware.to_dict(), "sparsity_source": hw_source},
+        "layers": plain_rows(layer_rows(result, hw_source)),
         "totals": totals_dict(result),
     }
 

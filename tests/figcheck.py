@@ -1,6 +1,7 @@
 """Readability checks of a matplotlib figure, through matplotlib's own text extents: no text
-cut at the figure's edge, no two texts overlapping, no legend over a data point, and at least
-three labelled ticks on every numeric axis."""
+cut at the figure's edge, no two texts overlapping, no text under 8 pt, no legend over a data
+point, at least three labelled ticks on every numeric axis, and no leader line (a label's line
+to its point) crossing another leader line or another label."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import itertools
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.text import Text
+from matplotlib.text import Annotation, Text
 from matplotlib.ticker import FixedFormatter
 from matplotlib.transforms import Bbox
 
 TOLERANCE_PX = 1.0
+#: The smallest text a figure may have at its default size, in points.
+MIN_FONT_PT = 8.0
 
 
 def _shown(t: Text) -> bool:
@@ -69,12 +72,76 @@ def _points(fig: Figure) -> list[tuple[float, float]]:
     return [p for p in pts if p[0] == p[0] and p[1] == p[1]]  # NaN: a gap, not a point
 
 
+def _leaders(fig: Figure, renderer) -> list[tuple[str, tuple[float, float], tuple[float, float],
+                                                   Bbox]]:
+    """Each annotation's leader line as a segment from its label's centre to its point, in
+    display pixels, with the label's box."""
+    out = []
+    for ax in fig.axes:
+        for t in ax.texts:
+            if isinstance(t, Annotation) and t.arrow_patch is not None and _shown(t):
+                box = Text.get_window_extent(t, renderer)
+                point = tuple(t._get_xy(renderer, t.xy, t.xycoords))  # the annotated point
+                out.append((t.get_text()[:30], (box.x0 + box.width / 2, box.y0 + box.height / 2),
+                            point, box))
+    return out
+
+
+def _cross(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float],
+           d: tuple[float, float]) -> bool:
+    """True when segments ab and cd properly cross (touching ends do not count)."""
+    def side(p, q, r):
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+    d1, d2, d3, d4 = side(c, d, a), side(c, d, b), side(a, b, c), side(a, b, d)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def _segment_hits_box(a: tuple[float, float], b: tuple[float, float], box: Bbox) -> bool:
+    """True when the segment ab passes through the inside of `box` (shrunk by the tolerance)."""
+    inner = Bbox.from_extents(box.x0 + TOLERANCE_PX, box.y0 + TOLERANCE_PX,
+                              box.x1 - TOLERANCE_PX, box.y1 - TOLERANCE_PX)
+    if inner.width <= 0 or inner.height <= 0:
+        return False
+    if inner.contains(*a) or inner.contains(*b):
+        return True
+    corners = [(inner.x0, inner.y0), (inner.x1, inner.y0), (inner.x1, inner.y1),
+               (inner.x0, inner.y1)]
+    return any(_cross(a, b, corners[i], corners[(i + 1) % 4]) for i in range(4))
+
+
+def leader_problems(fig: Figure) -> list[str]:
+    """Leader lines that cross each other, or pass through another label."""
+    renderer = fig.canvas.get_renderer()
+    leaders = _leaders(fig, renderer)
+    found = []
+    for (n1, a1, b1, _), (n2, a2, b2, _) in itertools.combinations(leaders, 2):
+        if _cross(a1, b1, a2, b2):
+            found.append(f"leader lines cross: {n1!r} and {n2!r}")
+    labels = [(t.get_text()[:30], Text.get_window_extent(t, renderer))
+              for ax in fig.axes for t in ax.texts if _shown(t)]
+    for name, a, b, own in leaders:
+        for other, box in labels:
+            if box is not own and box.bounds != own.bounds and _segment_hits_box(a, b, box):
+                found.append(f"the leader line of {name!r} crosses the label {other!r}")
+    return found
+
+
+def small_text(fig: Figure) -> list[str]:
+    """Texts drawn under MIN_FONT_PT."""
+    found = []
+    for t in fig.findobj(Text):
+        if _shown(t) and t.get_fontsize() < MIN_FONT_PT - 1e-9:
+            found.append(f"text under {MIN_FONT_PT:g} pt ({t.get_fontsize():g}):"
+                         f" {t.get_text()[:30]!r}")
+    return found
+
+
 def problems(fig: Figure) -> list[str]:
     """What makes `fig` hard to read, as messages; empty when nothing does."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     frame = fig.bbox
-    found = []
+    found = small_text(fig) + leader_problems(fig)
     texts = _texts(fig, renderer)
     for name, bb in texts:
         if (bb.x0 < frame.x0 - TOLERANCE_PX or bb.y0 < frame.y0 - TOLERANCE_PX

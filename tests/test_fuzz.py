@@ -381,3 +381,45 @@ def test_a_hardware_toml_loads_or_fails_on_one_line(pairs):
             assert "\n" not in str(exc) and str(exc).startswith(str(path))
         else:
             assert isinstance(hw, Hardware)
+
+
+@pytest.fixture(scope="module")
+def small_onnx(tmp_path_factory) -> bytes:
+    d = tmp_path_factory.mktemp("fuzzonnx")
+    (d / "tiny.json").write_text(json.dumps(_TINY))
+    r = CliRunner().invoke(main, ["export", str(d / "tiny.json"), "-o", str(d / "t.onnx"),
+                                  "--weights", "random"])
+    assert r.exit_code == 0, r.output
+    return (d / "t.onnx").read_bytes()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["flip", "cut", "insert"]), st.integers(0, 2**20),
+                          st.integers(1, 255)), min_size=1, max_size=3))
+@example([("cut", 0, 1)])
+@example([("cut", 40, 1)])
+@example([("flip", 144, 128)])  # a node name made invalid UTF-8: protobuf gave bytes
+def test_a_damaged_onnx_model_imports_or_fails_on_one_line(small_onnx, damage):
+    """Bytes of a model flipped, cut or inserted: `import` writes a network or says why on
+    one line, and never leaves an output behind when it fails."""
+    data = bytearray(small_onnx)
+    for kind, at, value in damage:
+        if not data:
+            break
+        at %= len(data)
+        if kind == "flip":
+            data[at] ^= value
+        elif kind == "cut":
+            del data[at:]
+        else:
+            data[at:at] = bytes([value])
+    with tempfile.TemporaryDirectory() as d:
+        model, out = Path(d) / "m.onnx", Path(d) / "m.json"
+        model.write_bytes(bytes(data))
+        r = CliRunner().invoke(main, ["import", str(model), "--sparsity", "measured", "-o",
+                                      str(out)])
+        assert r.exit_code in (0, 2), (r.output, r.exception)
+        if r.exit_code == 2:
+            assert r.output.count("\n") == 1 and r.output.startswith("error: ")
+            assert not out.exists()

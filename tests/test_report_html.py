@@ -75,3 +75,49 @@ def test_the_page_shows_its_tables_and_figures_in_chromium(page, tmp_path):
     # the script ran: it marks every header sortable
     dom = _chromium(browser, tmp_path, "--dump-dom", page.as_uri()).stdout
     assert dom.count('class="n sortable"') + dom.count('class=" sortable"') > 10
+
+
+def test_the_configuration_is_a_table_of_named_fields_with_units(page):
+    text = page.read_text(encoding="ascii")
+    section = text.split('id="configuration"')[1].split('id="totals"')[0]
+    assert "{" not in section and "16000000000" not in section  # no raw dict, no bare float
+    for shown in ("16 GB/s", "1 GHz", "100 cycles", "128KB (131,072 bytes)", "16x16",
+                  "weight sparsity", "40% zero weights (the default, paper &#167;3)"):
+        assert shown in section, shown
+
+
+# Measures the laid-out page in the browser and writes what it found into the DOM, which
+# --dump-dom prints: the viewport's width, the document's, and each figure's right edge.
+_PROBE = """<script>window.addEventListener("load", function () {
+  var imgs = []; document.querySelectorAll("figure img").forEach(function (i) {
+    var r = i.getBoundingClientRect(); imgs.push([Math.round(r.left), Math.round(r.right)]); });
+  var box = document.querySelector(".wrap"), th = box.querySelector("th");
+  box.scrollTop = 400; var top = th.getBoundingClientRect().top - box.getBoundingClientRect().top;
+  document.body.setAttribute("data-probe", JSON.stringify({vw: window.innerWidth,
+    sw: document.documentElement.scrollWidth, imgs: imgs, header_top: top}));
+});</script>"""
+
+
+def test_at_1280_px_no_figure_is_wider_than_the_page(page, tmp_path):
+    """In Chromium at 1280 px: every figure inside the viewport, the page itself never wider
+    (a wide table scrolls in its own box), and a scrolled per-layer table keeps its header."""
+    import json
+
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no headless Chromium installed (Debian: apt-get install chromium; .ci/run"
+                    " installs it)")
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.read_text(encoding="ascii").replace("</body>", _PROBE + "</body>"),
+                      encoding="ascii")
+    dom = _chromium(browser, tmp_path, "--window-size=1280,2000", "--virtual-time-budget=5000",
+                    "--dump-dom", probed.as_uri()).stdout
+    m = re.search(r'data-probe="([^"]*)"', dom)
+    assert m, dom[-2000:]
+    probe = json.loads(m.group(1).replace("&quot;", '"'))
+    assert probe["vw"] == 1280
+    assert len(probe["imgs"]) == 3
+    for left, right in probe["imgs"]:
+        assert 0 <= left and right <= probe["vw"], probe
+    assert probe["sw"] <= probe["vw"], probe  # no sideways scroll of the page
+    assert abs(probe["header_top"]) <= 1, probe  # the sticky header stays at the box's top

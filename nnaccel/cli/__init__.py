@@ -137,6 +137,27 @@ def _finish(line: str | None, status: int) -> NoReturn:
     sys.exit(status)
 
 
+#: Options people reach for under another name: what they typed -> this CLI's option.
+SYNONYMS = {"--db": "--store", "--database": "--store", "--sqlite": "--store",
+            "--output": "-o", "--out-file": "-o", "--workers": "--jobs", "--threads": "--jobs",
+            "--hardware": "--hw", "--cfg": "--config", "--net": "NET", "--network": "NET"}
+
+
+def _with_synonym(exc: click.UsageError) -> str:
+    """click's message, with this CLI's name for an option known by another (`--db`:
+    `--store`) when the command has it."""
+    message = exc.format_message()
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None:
+        return message
+    want = SYNONYMS.get(exc.option_name)
+    names = {o for p in exc.ctx.command.params for o in getattr(p, "opts", ())}
+    if want in names:
+        return f"No such option '{exc.option_name}'; did you mean '{want}'?"
+    if want == "NET" and any(p.name in ("net", "nets") for p in exc.ctx.command.params):
+        return f"No such option '{exc.option_name}': give the network as an argument (NET)"
+    return message
+
+
 class _Group(click.Group):
     """A group whose every failure is one line on stderr (module doc)."""
 
@@ -176,7 +197,7 @@ class _Group(click.Group):
             _finish(None, 2)
         except click.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            _finish(f"error: {exc.format_message()}{hint}", 2)
+            _finish(f"error: {_with_synonym(exc)}{hint}", 2)
         except click.ClickException as exc:
             _finish(f"error: {exc.format_message()}", exc.exit_code)
         except (KeyboardInterrupt, _Interrupted, click.Abort):

@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import threading
 import traceback
 from collections.abc import Callable
 from types import MappingProxyType
@@ -124,10 +125,34 @@ def _adopt_orphans() -> None:
         pass
 
 
+class _Ticker:
+    """Calls `tick` about ten times a second on a thread of its own, until `stop`."""
+
+    def __init__(self, tick: Callable[[], Any]):
+        self.done = threading.Event()
+        self.tick = tick
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(0.1):
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - a display that cannot refresh stays still
+                return
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
 def run_in_child(fn: Callable[..., Any], *args: Any, progress: Callable | None = None,
-                 **kwargs: Any) -> Any:
+                 tick: Callable[[], Any] | None = None, **kwargs: Any) -> Any:
     """fn(*args, **kwargs), computed in a forked child; `progress`, if given, is passed to
-    fn as its `progress` argument and called here with what the child reports.
+    fn as its `progress` argument and called here with what the child reports. `tick`, if
+    given, is called here about ten times a second while the child works (a progress bar's
+    refresh: its spinner and clock keep moving between reports); its thread starts only
+    after the fork, so the child never inherits a lock it holds.
 
     An NnaccelError in the child is raised here again with the same message; a bug in the
     child raises RuntimeError with its traceback. Without fork, fn runs in this process.
@@ -160,6 +185,7 @@ def run_in_child(fn: Callable[..., Any], *args: Any, progress: Callable | None =
         finally:
             os._exit(0)
     os.close(w)
+    ticking = _Ticker(tick) if tick is not None else None
     try:
         try:
             os.setpgid(pid, pid)  # also here: whichever of the two runs first
@@ -189,6 +215,9 @@ def run_in_child(fn: Callable[..., Any], *args: Any, progress: Callable | None =
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         raise
+    finally:
+        if ticking is not None:
+            ticking.stop()
     if message[0] == "ok":
         return message[1]
     if message[0] == "error":

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from nnaccel.cli.child import run_in_child
 from nnaccel.cli.hwopts import hardware_options
@@ -48,10 +56,15 @@ def progress_bar() -> Iterator[Progress | None]:
         yield None
         return
     warm_up(console)  # before the bar, and before any worker is forked
-    # No refresh thread (auto_refresh=False; callers refresh on each update): compare may fork
-    # workers, and a thread holding the terminal's lock at the fork would leave it held in them.
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True, auto_refresh=False) as bar:
+    # No refresh thread of rich's (auto_refresh=False): compare forks, and a thread holding
+    # the terminal's lock at the fork would leave it held in the child. Callers refresh on
+    # each update and pass `bar.refresh` as run_in_child's `tick`, a thread it starts after
+    # the fork: the spinner and the clocks move between updates. The time left is rich's
+    # estimate from the pace measured so far on this machine.
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"),
+                  TimeRemainingColumn(), console=console, transient=True,
+                  auto_refresh=False) as bar:
         yield bar
 
 
@@ -63,12 +76,13 @@ def simulate_with_progress(networks: Sequence[Network], configs: Sequence[Config
     with progress_bar() as bar:
         if bar is None:
             return run_in_child(run_configs, networks, configs, engine, jobs)
-        task = bar.add_task("simulating", total=total)
+        task = bar.add_task("loading the simulator", total=total)
 
         def advance(label: str, name: str) -> None:
             bar.update(task, advance=1, description=f"{label}: {name}", refresh=True)
 
-        return run_in_child(run_configs, networks, configs, engine, jobs, progress=advance)
+        return run_in_child(run_configs, networks, configs, engine, jobs, progress=advance,
+                            tick=bar.refresh)
 
 
 def _pct(x: float | None) -> str:
@@ -106,10 +120,25 @@ def compare_table(rows: Sequence[dict]) -> TableData:
         _pct(r["energy_error_pct"]), f"{r['energy_per_mac']:.2f}",
         f"{r['utilization']:.3f}", f"{r['dram_bytes'] / 1e6:.2f}") for r in rows)
     ends = frozenset(i for i in range(len(rows) - 1) if rows[i]["config"] != rows[i + 1]["config"])
-    return TableData(
-        title="Networks by configuration (time normalized to the fastest of each"
-              " configuration; Δ = ours vs the paper's Table 3)",
-        columns=COMPARE_COLUMNS, rows=cells, keys=1, section_ends=ends)
+    title = ("Networks by configuration (time normalized to the fastest of each"
+             " configuration; Δ = ours vs the paper's Table 3)")
+    columns = COMPARE_COLUMNS
+    used = sparsity_phrases(rows)
+    if len(used) == 1:
+        title += f"; weight sparsity: {used[0]}"
+    else:  # per row: a column, and the title says so
+        title += "; weight sparsity differs by row (the sparsity column)"
+        columns = (*COMPARE_COLUMNS, Column("sparsity", "sparsity", numeric=False, priority=6))
+        cells = tuple((*c, sparsity_phrases([r])[0]) for c, r in zip(cells, rows, strict=True))
+    return TableData(title=title, columns=columns, rows=cells, keys=1, section_ends=ends)
+
+
+def sparsity_phrases(rows: Sequence[dict]) -> list[str]:
+    """The distinct weight sparsities of compare rows, each as '40% (the default, paper §3)'."""
+    from nnaccel.assumptions import percent
+
+    return list(dict.fromkeys(f"{percent(r['sparsity'])} ({r['sparsity_source']})"
+                              for r in rows))
 
 
 @click.command("compare")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from nnaccel.assumptions import FLAG_SOURCE
 from nnaccel.errors import HardwareError, NnaccelError
 from nnaccel.hardware import (
     PRESETS,
@@ -43,6 +44,7 @@ from nnaccel.hardware import (
     parse_size,
 )
 from nnaccel.limits import HW_INT_RANGES
+from nnaccel.loader import AUTO
 from nnaccel.simulate import DATAFLOWS, OBJECTIVES
 
 if TYPE_CHECKING:
@@ -105,7 +107,8 @@ def hardware_options(defaults: Sequence[str] = ()) -> Callable[[Callable[..., An
             picked = {name: kwargs.pop(name) for name in _OPTION_NAMES}
             measured = measured_spec(picked["sparsity"])
             if takes_measured:
-                kwargs["network_sparsity"] = measured
+                # no --sparsity: a network's real weights, where its file has them (loader.AUTO)
+                kwargs["network_sparsity"] = AUTO if picked["sparsity"] is None else measured
             elif measured:
                 raise NnaccelError(f"--sparsity {measured}: this command takes a number;"
                                    " measured sparsity is per network file")
@@ -132,10 +135,11 @@ def hardware_options(defaults: Sequence[str] = ()) -> Callable[[Callable[..., An
                          help="Global buffer, e.g. 32KB, 128KiB, 1MB (KB = 1024 bytes, as in the"
                               " paper; default 32KB)."),
             click.option("--sparsity", type=SPARSITY, metavar="S|measured",
-                         help="Fraction of zero weights, skipped in OS (default 0.4, paper §3),"
-                              " for layers without their own; 'measured': each conv/fc layer's"
-                              " zeros in its actual weights (ONNX initializers, or NET's .npz;"
-                              " measured=FILE.npz)."),
+                         help="Fraction of zero weights, skipped in OS, for layers without"
+                              " their own; 'measured': each conv/fc layer's zeros in its actual"
+                              " weights (ONNX initializers, or NET's .npz; measured=FILE.npz)."
+                              " Default: measured where NET carries its weights (an ONNX model,"
+                              " an .npz beside a JSON file), else 0.4 (paper §3)."),
             *(click.option(flag, name, type=int, metavar="N",
                            help=f"{text} From {HW_INT_RANGES[name][0]:,} to"
                                 f" {HW_INT_RANGES[name][1]:,}.")
@@ -224,12 +228,26 @@ def build_configs(config_specs: Sequence[str] = (), presets: Sequence[str] = (),
     else:
         bases = [Config("default", Hardware(name="default"))]
     out: dict[str, Config] = {}
+    changed = any(x is not None for x in (hw_file, array, buffer, sparsity)) or bool(fields)
     for base in bases:
         hw = _override(base.hardware, hw_file, array, buffer, sparsity, fields)
-        label = base.label if hw == base.hardware else _label(base, hw, hw_file, sparsity, fields)
+        # "default" only for the default untouched: `--array 8x8` is 8x8:32KB, not "default"
+        label = (base.label if hw == base.hardware and not (changed and base.label == "default")
+                 else _label(base, hw, hw_file, sparsity, fields))
         hw = hw.with_(name=label)
-        out.setdefault(label, Config(label, hw, dataflow, objective))
+        out.setdefault(label, Config(label, hw, dataflow, objective,
+                                     _sparsity_source(base, hw, hw_file, sparsity)))
     return list(out.values())
+
+
+def _sparsity_source(base: Config, hw: Hardware, hw_file: str | None,
+                     sparsity: float | str | None) -> str:
+    """Where the configuration's sparsity comes from, in words (assumptions.py)."""
+    if sparsity is not None and not isinstance(sparsity, str):
+        return FLAG_SOURCE
+    if hw_file and hw.sparsity != base.hardware.sparsity:
+        return f"--hw {Path(hw_file).name}"
+    return base.sparsity_source
 
 
 def _label(base: Config, hw: Hardware, hw_file: str | None, sparsity: float | None,

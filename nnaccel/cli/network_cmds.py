@@ -12,7 +12,7 @@ from nnaccel.cli.hwopts import SPARSITY, measured_spec
 from nnaccel.cli.tables import Column, TableData, emit, format_option, stdout_console
 from nnaccel.errors import NetworkError, NnaccelError
 from nnaccel.hardware import Hardware
-from nnaccel.loader import bundled_networks, load_network
+from nnaccel.loader import AUTO, bundled_networks, load_network
 from nnaccel.network import Layer, Network
 
 
@@ -201,12 +201,13 @@ def _echo_json(data: dict[str, Any]) -> None:
               help="Print the network as one JSON object (every field of every layer).")
 @click.option("--sparsity", type=SPARSITY, metavar="S|measured",
               help="The hardware's sparsity shown for layers without their own (default 0.4);"
-                   " 'measured': each conv/fc layer's zeros in its actual weights.")
+                   " 'measured': each conv/fc layer's zeros in its actual weights (the default"
+                   " where NET carries its weights: an ONNX model, an .npz beside a JSON file).")
 @format_option
 def info(net: str, as_json: bool, sparsity: float | str | None, fmt: str) -> None:
     """Layer by layer: shapes, kernel, stride, groups, params, MACs and weight sparsity of NET
     (a network file, a bundled name or an .onnx model)."""
-    network = load_network(net, measured_spec(sparsity))
+    network = load_network(net, AUTO if sparsity is None else measured_spec(sparsity))
     default = Hardware.sparsity if sparsity is None or isinstance(sparsity, str) else sparsity
     if as_json:
         _echo_json(network_dict(network, default))
@@ -248,6 +249,7 @@ def info(net: str, as_json: bool, sparsity: float | str | None, fmt: str) -> Non
 def validate(nets: tuple[str, ...], reference: bool) -> None:
     """Check network files; one line per file, exit status 2 if any is bad."""
     failures = 0
+    console = stdout_console()
     for net in nets:
         try:
             line = _validate_one(net, reference)
@@ -255,7 +257,8 @@ def validate(nets: tuple[str, ...], reference: bool) -> None:
             failures += 1
             click.echo(f"error: {' '.join(str(exc).split())}", err=True)
             continue
-        click.echo(line)
+        # on a terminal, wrapped between words: never inside a number such as 277,999,808
+        console.print(line, highlight=False, markup=False, soft_wrap=not console.is_terminal)
     if failures:
         raise SystemExit(2)
 

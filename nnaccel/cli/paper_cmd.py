@@ -34,13 +34,14 @@ def report_tables(rep: Reproduction) -> list[TableData]:
         Column("Δ", "energy_error_pct", priority=6),
     )
     tables = []
-    for config, _ in rep.runs:
+    for config, results in rep.runs:
         _, rows = side_by_side(rep, [config.label])
         hw = config.hardware
         c = counts[config.label]
+        use = {config.sparsity(r.network).text for r in results}
         tables.append(TableData(
             title=f"Table 3 reproduced: {hw.array_label} PEs, {hw.buffer_label} buffer"
-                  f" ({config.label})",
+                  f" ({config.label}), {' / '.join(sorted(use))}",
             caption=f"time: × the fastest network of the configuration; energy: MAC units;"
                     f" ✓ within ±{TIME_TOL_PCT:g}% (time) / ±{ENERGY_TOL_PCT:g}% (energy):"
                     f" time {c['time_within']}/{c['time_rows']}, energy {c['energy_within']}/"
@@ -76,12 +77,13 @@ def paper(doc_path: str | None, figures_dir: str | None, json_path: str | None,
     with progress_bar() as bar:
         advance = None
         if bar is not None:
-            task = bar.add_task("simulating", total=len(TABLE3_MODELS) * len(CONFIGS))
+            task = bar.add_task("loading the simulator", total=len(TABLE3_MODELS) * len(CONFIGS))
 
             def advance(label: str, name: str) -> None:
                 bar.update(task, advance=1, description=f"{label}: {name}", refresh=True)
 
-        rep = run_in_child(reproduce, jobs=jobs, progress=advance)
+        rep = run_in_child(reproduce, jobs=jobs, progress=advance,
+                           tick=bar.refresh if bar is not None else None)
     emit(report_tables(rep), fmt, group="config")
     if fmt == "table":
         console = stdout_console()

@@ -149,5 +149,10 @@ def pareto(source: str, metrics: str, networks: tuple[str, ...], network_set: bo
     for note in notes:
         click.echo(note, err=True)
     fig = plot_pareto(rows, chosen, networks, network_set)
+    if network_set or (not networks and len({r["network"] for r in rows}) > 4):
+        from nnaccel.cli.sweep_cmd import set_note
+        from nnaccel.sweep.pareto import set_front
+
+        click.echo(set_note(rows, set_front(rows, chosen)), err=True)  # what the set panel is
     for p in plots.save_figure(fig, paths):
         click.echo(f"wrote {p}")

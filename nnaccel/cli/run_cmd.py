@@ -36,8 +36,10 @@ LAYER_COLUMNS = (
 )
 
 
-def layer_table(result: Result, label: str) -> TableData:
-    """The per-layer table of one run."""
+def layer_table(result: Result, label: str, sparsity_source: str = "") -> TableData:
+    """The per-layer table of one run; its title says the configuration and the weight
+    sparsity used, with where it comes from."""
+    from nnaccel.assumptions import hardware_source, sparsity_use
     from nnaccel.report import energy_unit_suffix, rows_for_terminal
 
     hw = result.hardware
@@ -45,13 +47,14 @@ def layer_table(result: Result, label: str) -> TableData:
     columns = (*LAYER_COLUMNS, Column(f"energy ({unit})", f"energy_{energy_unit_suffix(hw)}",
                                       priority=5))
     batch = f", batch of {hw.batch} (figures for the whole batch)" if hw.batch > 1 else ""
+    use = sparsity_use(result.network, hw.sparsity, hardware_source(hw.sparsity, sparsity_source))
     return TableData(
         title=f"{result.network.name} on {label}: {hw.array_label} PEs, {hw.buffer_label} buffer"
-              f"{batch} ({result.engine} engine)",
+              f"{batch}, {use.text} ({result.engine} engine)",
         columns=columns, rows=tuple(tuple(r) for r in rows_for_terminal(result)), name=label)
 
 
-def print_totals(result: Result, console: Console) -> None:
+def print_totals(result: Result, console: Console, sparsity_source: str = "") -> None:
     """The totals in short items, wrapped between items only. With a batch, the figures are
     for the whole batch (as the table's), and the cycles, time and energy per image follow."""
     from nnaccel.report import energy_unit_suffix, fmt_int, fmt_sci, tokens_per_second
@@ -70,10 +73,14 @@ def print_totals(result: Result, console: Console) -> None:
         head = [f"{result.network.name}: {fmt_int(t['cycles'])} cycles"
                 f" ({t['time_s'] * 1e3:.3f} ms at {clock})"]
         per_image = ""
+    from nnaccel.assumptions import hardware_source, sparsity_use
+
+    use = sparsity_use(result.network, hw.sparsity, hardware_source(hw.sparsity, sparsity_source))
     print_items(console, [
         *head, f"{fmt_int(t['stall_cycles'])} stalled", f"{fmt_int(t['macs'])} MACs",
         f"utilization {t['utilization']:.3f}",
-        f"DRAM {fmt_int(t['dram_read_bytes'])} B read, {fmt_int(t['dram_write_bytes'])} B written"])
+        f"DRAM {fmt_int(t['dram_read_bytes'])} B read, {fmt_int(t['dram_write_bytes'])} B written",
+        f"weight sparsity {use.text}"])
     rate = tokens_per_second(result)
     if rate is not None:  # a network of token ids (docs/model.md §1b)
         moving = -(-(t["dram_read_bytes"] + t["dram_write_bytes"]) // hw.dram_bytes_per_cycle)
@@ -129,17 +136,18 @@ def run(net: str, configs: Sequence[Config], network_sparsity: str | None, engin
     if csv_path:
         write_csv(csv_path, [({"config": c.label} if several else {}) | row
                              for c, res in zip(configs, results, strict=True)
-                             for row in layer_rows(res)])
+                             for row in layer_rows(res, c.sparsity_from)])
     if json_path:
-        write_json(json_path, [{"config": c.label, **result_json(res)} for c, res in
-                               zip(configs, results, strict=True)] if several
-                   else result_json(results[0]))
+        write_json(json_path, [{"config": c.label, **result_json(res, c.sparsity_from)}
+                               for c, res in zip(configs, results, strict=True)] if several
+                   else result_json(results[0], configs[0].sparsity_from))
     if fmt != "table":
-        emit([layer_table(res, c.label) for c, res in zip(configs, results, strict=True)], fmt,
+        emit([layer_table(res, c.label, c.sparsity_from)
+              for c, res in zip(configs, results, strict=True)], fmt,
              group="config" if several else None)
         return
     console = stdout_console()
     for c, res in zip(configs, results, strict=True):
         if not quiet:  # built only when printed: 330k layers' rows take seconds
-            emit([layer_table(res, c.label)], fmt, console)
-        print_totals(res, console)
+            emit([layer_table(res, c.label, c.sparsity_from)], fmt, console)
+        print_totals(res, console, c.sparsity_from)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import shlex
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ import click
 from rich.console import Console
 
 from nnaccel.cli.hwopts import build_configs
-from nnaccel.cli.tables import Column, TableData, emit, format_option
+from nnaccel.cli.tables import FORMATS, Column, TableData, emit, format_option
 from nnaccel.errors import interrupted_by
 from nnaccel.sweep.spec import DEFAULT_MAX_POINTS, MAX_POINTS
 
@@ -76,8 +80,10 @@ def _progress(console: Console) -> tuple[Any, Callable[[int, int], None] | None]
 @click.option("--point", "points", multiple=True, metavar="'AXIS=V ...'",
               help="An explicit point instead of crossed axes, e.g. 'array=8x8 buffer=32KB';"
                    " repeatable.")
-@click.option("--store", default="nnaccel-sweep.db", show_default=True, metavar="FILE",
-              help="The results store (SQLite); a rerun computes only the points it lacks.")
+@click.option("--store", metavar="FILE",
+              help="The results store (SQLite); a rerun computes only the points it lacks."
+                   " Default: named after the sweep, so that two sweeps never mix by surprise:"
+                   " FILE.db for --file FILE.toml, else sweep-NETS.db (e.g. sweep-all.db).")
 @click.option("--csv", "csv_path", metavar="FILE", help="Write this sweep's rows to FILE (CSV).")
 @click.option("--parquet", "parquet_path", metavar="FILE",
               help="Write this sweep's rows to FILE (Parquet).")
@@ -127,7 +133,7 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     --bandwidth 2GB/s..64GB/s --search nsga2 --budget 300 --pareto area,cycles,energy
     """
     from nnaccel.outputs import check_outputs
-    from nnaccel.sweep.axes import SweepError
+    from nnaccel.sweep.axes import RangeNote, SweepError
     from nnaccel.sweep.export import write_rows
     from nnaccel.sweep.pareto import network_fronts, parse_metrics
     from nnaccel.sweep.point import COLUMNS
@@ -140,6 +146,7 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
     # Everything is checked before any point runs: flags, outputs, the store, files,
     # networks, the cluster. The outputs first, against the inputs named on the command line
     # (the networks' own files once more when they are loaded).
+    store = store or default_store(nets, sweep_file)
     outputs = [("--store", store), ("--csv", csv_path), ("--parquet", parquet_path)]
     named = [p for p in (sweep_file, hw_file, *_named_files(nets)) if p]
     check_outputs(outputs, named)
@@ -153,7 +160,14 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
         security_for(scheduler)  # an unsupported protocol or TLS not set up: before any work
     base = (build_configs(presets=(preset_name,) if preset_name else (), hw_file=hw_file)[0].hardware
             if preset_name or hw_file else None)
-    spec = build_spec(nets, axes, points, sweep_file, base)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RangeNote)
+        spec = build_spec(nets, axes, points, sweep_file, base)
+    for w in caught:  # a range that stops short of its end says so, before any work
+        if issubclass(w.category, RangeNote):
+            click.echo(f"note: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if search == "nsga2":
         _guided(spec, store, metrics or parse_metrics("area,cycles"), budget, seed, population,
                 jobs, scheduler, use_dask, connect_timeout, csv_path, parquet_path, fmt, quiet,
@@ -213,6 +227,9 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
                f" points): {result.computed} computed in {seconds:.1f} s ({rate:.0f}/s),"
                f" {result.reused} from the store {store}"
                + (f"; {failed} do not fit their buffer (see the error column)" if failed else ""))
+    if len(pl.points) > 1:
+        summary += f"; its fronts: nnaccel pareto {shlex.quote(store)}" + (
+            " --set" if len(pl.networks) > 1 else "")
     click.echo(summary, err=fmt != "table")  # --format csv/json: stdout is the table alone
     if metrics and not quiet:
         emit([_fronts_table(rows, metrics)], fmt)
@@ -224,6 +241,18 @@ def sweep(nets: tuple[str, ...], sweep_file: str | None, preset_name: str | None
 
         for rank in paper_ranks(rows):  # the paper's variants among a family (paper §5)
             click.echo(rank.line())
+
+
+def default_store(nets: tuple[str, ...], sweep_file: str | None) -> str:
+    """The store a sweep writes without --store: named after its file (sweep.toml ->
+    sweep.db, beside it) or its networks (`all` -> sweep-all.db), so that different sweeps
+    keep different stores and a rerun of the same sweep finds its own."""
+    if sweep_file and not nets:
+        return str(Path(sweep_file).with_suffix(".db"))
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", "+".join(nets or ("sweep",))).strip("-.") or "nets"
+    if len(slug) > 60:  # long lists and globs: a prefix, and a hash that tells them apart
+        slug = slug[:48].rstrip("-") + "-" + hashlib.sha1("\0".join(nets).encode()).hexdigest()[:8]
+    return f"sweep-{slug}.db"
 
 
 def _guided(spec: Any, store: str, metrics: tuple[str, ...], budget: int, seed: int,
@@ -355,12 +384,17 @@ def _fronts_table(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table
               help="Only this network's front; repeatable.")
 @click.option("--csv", "csv_path", metavar="FILE", help="Write the front's rows to FILE.")
 @click.option("--all-rows", is_flag=True, help="With --csv: every row, with a 'pareto' column.")
+@click.option("--format", "fmt", type=click.Choice(("tsv", *FORMATS)), default="tsv",
+              show_default=True,
+              help="tsv: one tab-separated line per front row (for scripts); table: fitted to"
+                   " the terminal; csv, json, markdown: the same columns, one row per line.")
 def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ...],
-           csv_path: str | None, all_rows: bool) -> None:
+           csv_path: str | None, all_rows: bool, fmt: str) -> None:
     """The Pareto fronts of a sweep: SOURCE is its store (.db), CSV or Parquet file.
 
     Per network, or with --set for the set of networks (geometric mean over them, on the
-    configurations every network ran on). Example: nnaccel pareto sweep.db -m area,edp --set
+    configurations every network ran on; it says how many networks and configurations it
+    combined, and which it left out). Example: nnaccel pareto sweep-all.db -m area,edp --set
     """
     from nnaccel.outputs import check_outputs
     from nnaccel.sweep.axes import SweepError
@@ -390,9 +424,40 @@ def pareto(source: str, metrics: str, network_set: bool, networks: tuple[str, ..
         cols = ([*CONFIG_COLUMNS, "networks", *chosen] if network_set
                 else [c for c in marked[0] if c not in ("key", "hardware", "model_version")])
         write_rows(csv_path, out, [*(c for c in cols if c != "pareto"), "pareto"])
+    if network_set:
+        click.echo(set_note(rows, marked), err=True)
     front = sorted((x for x in marked if x["pareto"]),
                    key=lambda x: (x.get("network", ""), x[chosen[0]]))
+    if fmt != "tsv":
+        cells = tuple((f"set of {r['networks']}" if network_set else r["network"],
+                       config_label(r, varying), *(f"{r[m]:.4g}" for m in chosen))
+                      for r in front)
+        columns = (Column("network", "network", numeric=False, priority=9),
+                   Column("configuration", "configuration", numeric=False, priority=8),
+                   *(Column(m, m) for m in chosen))
+        what = "the network set's (geometric mean)" if network_set else "per network"
+        emit([TableData(f"Pareto fronts over {', '.join(chosen)}, {what}: {source}", columns,
+                        cells, keys=2, name="pareto")], fmt)
+        return
     for r in front:
         who = "set" if network_set else r["network"]
         click.echo(f"{who}\t{config_label(r, varying)}\t"
                    + "\t".join(f"{m}={r[m]:.4g}" for m in chosen))
+
+
+def set_note(rows: list[dict[str, Any]], set_rows: list[dict[str, Any]]) -> str:
+    """What a set front combined: how many networks and configurations, and how many
+    configurations it left out because some network did not run them (a store holding
+    several sweeps: the cause of a front of one point)."""
+    from nnaccel.sweep.pareto import CONFIG_COLUMNS
+
+    nets = {r["network"] for r in rows}
+    configs = {(*(r[c] for c in CONFIG_COLUMNS), r.get("hardware")) for r in rows
+               if not r.get("error")}
+    note = (f"the set's front combines {len(nets)} networks over the {len(set_rows)}"
+            f" configurations every one of them ran ({len(set_rows) * len(nets)} points)")
+    left = len(configs) - len(set_rows)
+    if left > 0:
+        note += (f"; {left} other configurations left out, not run by every network: choose"
+                 " networks with --network, or keep each sweep in its own store (--store)")
+    return note

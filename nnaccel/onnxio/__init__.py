@@ -30,7 +30,8 @@ def require(module: str, path: str | Path = "") -> None:
                            f"{INSTALL_HINT}") from None
 
 
-def import_onnx(path: str | Path, measured: bool = False, name: str | None = None) -> Network:
+def import_onnx(path: str | Path, measured: bool | str = False, name: str | None = None
+                ) -> Network:
     """The network of an ONNX model file; see ``nnaccel.onnxio.importer``."""
     require("onnx", path)
     from nnaccel.onnxio.importer import import_model

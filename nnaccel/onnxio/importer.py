@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import external_data_helper, helper, shape_inference
 
+from nnaccel import limits
 from nnaccel.errors import NetworkError
 from nnaccel.netformat import INPUT, loads_strict, parse_network_text
 from nnaccel.network import Layer, Network
@@ -89,6 +90,7 @@ def load(path: Path, weights: bool = False) -> onnx.ModelProto:
         raise _fail(path, f"not an ONNX model ({type(exc).__name__}: "
                     f"{' '.join(str(exc).split())[:120]})") from None
     del data
+    _check_text(path, model)
     externals(path, model)
     if weights and any(external_data_helper.uses_external_data(t)
                        for t in model.graph.initializer):
@@ -98,6 +100,25 @@ def load(path: Path, weights: bool = False) -> onnx.ModelProto:
             raise _fail(path, f"cannot read the model's external weights: "
                         f"{' '.join(str(exc).split())[:120]}") from None
     return model
+
+
+def _check_text(path: Path, model: onnx.ModelProto) -> None:
+    """Every name of the model is text: protobuf hands a string field that is not valid
+    UTF-8 back as bytes, which no later step expects (found by tests/test_fuzz.py)."""
+    graph = model.graph
+    named = [("the graph", graph.name), *((f"input #{i}", v.name) for i, v in
+                                         enumerate(graph.input)),
+             *((f"output #{i}", v.name) for i, v in enumerate(graph.output)),
+             *((f"initializer #{i}", t.name) for i, t in enumerate(graph.initializer)),
+             *((f"metadata #{i}", m.key) for i, m in enumerate(model.metadata_props)),
+             *((f"metadata #{i}", m.value) for i, m in enumerate(model.metadata_props))]
+    for i, node in enumerate(graph.node):
+        named += [(f"node #{i}", x) for x in (node.name, node.op_type, node.domain,
+                                                *node.input, *node.output,
+                                                *(a.name for a in node.attribute))]
+    for where, text in named:
+        if not isinstance(text, str):
+            raise _fail(path, f"{where}: a name that is not valid UTF-8 text")
 
 
 def externals(path: Path, model: onnx.ModelProto) -> dict[str, External]:
@@ -290,23 +311,32 @@ def walk(path: Path, model: onnx.ModelProto) -> Imported:
     return Imported(fields, b, b.tensors, inputs.first)
 
 
-def import_model(path: str | Path, measured: bool = False,
+def import_model(path: str | Path, measured: bool | str = False,
                  model: onnx.ModelProto | None = None, name: str | None = None) -> Network:
     """The Network of the ONNX model at `path` (or of `model`, already in memory, named so).
 
     With `measured`, each conv/fc layer's sparsity is the fraction of zeros in its weight
     initializer. A sparsity the exporter recorded (metadata) comes back as the file's own.
+    `measured="auto"` measures only real weights: not those `nnaccel export` made up (zeros
+    or seeded noise, producer 'nnaccel'), nor a model whose weights of some layer are all
+    zero (placeholders, which no trained layer has).
     `name` replaces the network's name (else the metadata's, the graph's or the file's).
     """
     path = Path(path)
-    imported = walk(path, model if model is not None else load(path))
+    model = model if model is not None else load(path)
+    imported = walk(path, model)
     if name is not None:
         imported.fields["name"] = name
+    zeros = None  # each weighted layer's zeros, read once (external weights in chunks)
+    if measured == "auto":
+        zeros = imported.builder.zero_fractions()
+        measured = (model.producer_name != "nnaccel" and bool(zeros)
+                    and all(z < limits.MAX_SPARSITY for z in zeros.values()))
     data = parse_network_text(json.dumps(imported.fields), str(path))
     layers = tuple(Layer(**f, sparsity_source="file" if f.get("sparsity") is not None else "")
                    for f in data.pop("layers"))
     network = Network(layers=layers, path=str(path), **data)
     if measured:
-        network = with_sparsity(network, imported.builder.zero_fractions(),
-                                f"measured: {path.name}")
+        network = with_sparsity(network, zeros if zeros is not None
+                                else imported.builder.zero_fractions(), f"measured: {path.name}")
     return replace(network, path=str(path))

@@ -216,7 +216,7 @@ def _binary(kind: str):
 def _sum(b: Builder, node, label, ins):
     if t.is_tensor(*ins):
         xs = [b.tensor(v) for v in ins]
-        return [xs[0] if len(xs) == 1 else t._merge(b, "add", label, xs)]
+        return [xs[0] if len(xs) == 1 else t.merge(b, "add", label, xs)]
     xs = [b.act(v) for v in ins]
     return [xs[0] if len(xs) == 1 else b.add_layer(label, "add", xs)]
 

@@ -97,7 +97,7 @@ def _broadcast(*dims: tuple[int, ...]) -> tuple[int, ...]:
                       "broadcast") from None
 
 
-def _merge(b: Builder, kind: str, label: str, xs: list[Act]) -> Act:
+def merge(b: Builder, kind: str, label: str, xs: list[Act]) -> Act:
     """An add or mul layer of tensors (the largest first; the others broadcast to it)."""
     out = _broadcast(*(x.onnx_dims() for x in xs))
     xs = sorted(xs, key=lambda x: -int(np.prod(x.onnx_dims())))
@@ -141,7 +141,7 @@ def binary(b: Builder, node, label, ins):
             b.weight_names.add(name)
             return [a]
     a = b.tensor(a)
-    return [_merge(b, kind, label, [a, constant(b, name, k, len(a.onnx_dims()))])]
+    return [merge(b, kind, label, [a, constant(b, name, k, len(a.onnx_dims()))])]
 
 
 def _absorb(b: Builder, a: Act, tensor: str, kind: str) -> bool:
@@ -181,7 +181,7 @@ def _two(b: Builder, node, label, op: str, x: Act, y: Act) -> Act:
     if op == "Pow":
         raise OpError("Pow of two activations; supported: by a scalar")
     kind = "add" if op in ("Add", "Sub") else "mul"
-    return _merge(b, kind, label, [b.tensor(x), b.tensor(y)])
+    return merge(b, kind, label, [b.tensor(x), b.tensor(y)])
 
 
 def where(b: Builder, node, label, ins):
@@ -193,7 +193,7 @@ def where(b: Builder, node, label, ins):
     mask = np.zeros(np.broadcast_shapes(np.shape(cond), np.shape(other)), np.float32)
     a = b.tensor(a)
     name = f"{node.output[0]}.mask"
-    return [_merge(b, "add", label, [a, constant(b, name, mask, len(a.onnx_dims()))])]
+    return [merge(b, "add", label, [a, constant(b, name, mask, len(a.onnx_dims()))])]
 
 
 def softmax(b: Builder, node, label, ins):

@@ -91,9 +91,9 @@ def on_reshape(b: Builder, node, label, ins):
 
 
 def on_transpose(b: Builder, node, label, ins):
-    x = ins[0]
-    perm = ints(attrs(node).get("perm", [])) or list(range(len(b.act(
-        x, views=("", "flat", "groups", "shuffled", "channel", "tensor")).onnx_dims())))[::-1]
+    x = b.act(ins[0], views=("", "flat", "groups", "shuffled", "channel", "tensor"), pad_ok=True)
+    # no perm: ONNX reverses the axes
+    perm = ints(attrs(node).get("perm", [])) or list(range(len(x.onnx_dims())))[::-1]
     if isinstance(x, Act) and x.view == "groups" and perm == [0, 2, 1, 3, 4] and \
             not t.is_tensor(x):
         return [replace(x, view="shuffled")]

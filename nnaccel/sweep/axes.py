@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -140,6 +141,10 @@ def _range(axis: Axis, spec: str) -> list[Any]:
                          " value to the larger")
     if not (by > 0 if op == "+" else by > 1):
         raise SweepError(f"axis {axis.name}: range {spec!r} never moves (step {op}{by_t})")
+    if op == "*" and any(d == 0 for d in dims) and any(e > 0 for e in ends):
+        raise SweepError(f"axis {axis.name}: range {spec!r} starts at 0, which multiplying by"
+                         f" {by_t} never moves; give a step to add, e.g."
+                         f" {lo_t.strip()}..{hi_t.strip()}+{_nice_step(dims, ends)}")
     values = []
     while all(d <= e * (1 + 1e-12) for d, e in zip(dims, ends, strict=True)):
         # keep the type of the range's start, so 8e9 from a range and 8e9 written out are
@@ -149,9 +154,42 @@ def _range(axis: Axis, spec: str) -> list[Any]:
         else:
             values.append(axis.parse(type(lo)(_round(dims[0]))))
         if len(values) > MAX_RANGE_VALUES:
-            raise SweepError(f"axis {axis.name}: range {spec!r} has more than {MAX_RANGE_VALUES} values")
+            hint = (f"; a coarser step, e.g. {lo_t.strip()}..{hi_t.strip()}+"
+                    f"{_nice_step(list(lo) if isinstance(lo, tuple) else [lo], ends)}"
+                    if op == "+" and not isinstance(lo, tuple) else "")
+            raise SweepError(f"axis {axis.name}: range {spec!r} has more than"
+                             f" {MAX_RANGE_VALUES:,} values{hint}")
         dims = [d + by if op == "+" else d * by for d in dims]
+    last = values[-1] if isinstance(lo, tuple) else dims[0] - by if op == "+" else dims[0] / by
+    lasts = list(last) if isinstance(last, tuple) else [last]
+    if any(abs(v - e) > 1e-9 * max(1.0, abs(e)) for v, e in zip(lasts, ends, strict=True)):
+        nxt = (tuple(int(round(d)) for d in dims) if isinstance(lo, tuple)
+               else type(lo)(_round(dims[0])))
+        warnings.warn(RangeNote(
+            f"axis {axis.name}: range {spec!r} stops at {axis.label(values[-1])}, short of"
+            f" {hi_t.strip()} (the next step, {axis.label(nxt)}, passes it); write"
+            f" {lo_t.strip()}..{axis.label(nxt)}{_step_text(spec, hi_t)} to include that,"
+            " or list the values"),
+            stacklevel=2)
     return values
+
+
+def _step_text(spec: str, hi_t: str) -> str:
+    """The step as written after a range's end ('+0.2', '*4'), or '' for the default."""
+    text = spec.strip()
+    return text[text.index("..") + 2 + len(hi_t):].strip()
+
+
+class RangeNote(UserWarning):
+    """A range that does not land on its end: it stops at the last value before it."""
+
+
+def _nice_step(lo: Sequence[float], hi: Sequence[float]) -> str:
+    """A round step (1, 2 or 5 times a power of ten) that splits lo..hi into about ten."""
+    span = max(float(h) - float(x) for x, h in zip(lo, hi, strict=True)) / 10 or 1.0
+    power = 10 ** math.floor(math.log10(span))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= span)
+    return f"{step:g}"
 
 
 def _round(v: float) -> float:

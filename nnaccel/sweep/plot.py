@@ -15,13 +15,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from nnaccel.figlayout import plain  # noqa: E402
+from nnaccel.figlayout import Point, freeze_layout, place_labels, plain, readable_log_axis  # noqa: E402
 from nnaccel.sweep.pareto import config_label, network_fronts, set_front, varying_columns  # noqa: E402
 
 _NAMES = {"area_mm2": "area (mm²)", "cycles": "cycles", "energy_total": "energy",
           "edp": "energy × delay (energy·s)"}
 #: At most this many front points get a text label (the rest are marked, not named).
-MAX_LABELS = 12
+MAX_LABELS = 8
 
 
 def _axis_name(metric: str, rows: Sequence[Mapping[str, Any]]) -> str:
@@ -33,7 +33,9 @@ def _axis_name(metric: str, rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], title: str,
-           varying: Sequence[str]) -> None:
+           varying: Sequence[str]) -> tuple[list[Point], list[Point]]:
+    """Draw one panel; return the front points to label once the layout is fixed, and what
+    their labels must not cover: the other markers and the front's staircase."""
     x, y = metrics[0], metrics[1]
     xs, ys = [r[x] for r in rows], [r[y] for r in rows]
     if len(metrics) == 3:
@@ -47,17 +49,39 @@ def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], t
                edgecolors="C3", linewidths=1.2, label="Pareto front")
     if len(metrics) == 2:
         ax.step([r[x] for r in front], [r[y] for r in front], where="post", color="C3", lw=1)
-    step = max(1, len(front) // MAX_LABELS + (len(front) % MAX_LABELS > 0))
-    for r in front[::step]:
-        ax.annotate(plain(config_label(r, varying)), (r[x], r[y]), fontsize=6, xytext=(4, 3),
-                    textcoords="offset points")
-    # log axes where every value can be on one (an energy table of zeros gives zero energies)
-    ax.set_xscale("log" if min(xs, default=1) > 0 else "linear")
-    ax.set_yscale("log" if min(ys, default=1) > 0 else "linear")
+    # log axes with at least three labelled ticks, none crowding the next, where every value
+    # can be on one (an energy table of zeros gives zero energies: a linear axis then)
+    log_x = _readable_axis(ax, "x", xs)
+    log_y = _readable_axis(ax, "y", ys)
     ax.set_xlabel(_axis_name(x, rows))
     ax.set_ylabel(_axis_name(y, rows))
-    ax.set_title(plain(title), fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(plain(title), fontsize=10, wrap=True)
+    step = max(1, -(-len(front) // MAX_LABELS))  # every step-th front point is named
+    named = [Point(r[x], r[y], plain(config_label(r, varying)), 3.4) for r in front[::step]]
+    avoid = [Point(r[x], r[y], "", 2.0) for r in rows if not r["pareto"]]
+    avoid += [Point(r[x], r[y], "", 3.4) for r in front]
+    if len(metrics) == 2:  # the staircase, sampled along each step (as the axes scale)
+        for a, b in zip(front, front[1:], strict=False):
+            for k in range(1, 8):
+                f = k / 8
+                avoid.append(Point(_between(a[x], b[x], f, log_x), a[y], "", 1.0))
+                avoid.append(Point(b[x], _between(a[y], b[y], f, log_y), "", 1.0))
+    return named, avoid
+
+
+def _readable_axis(ax: Any, which: str, values: Sequence[float]) -> bool:
+    """A readable log axis over `values` when all are positive, else a linear one; True when
+    logarithmic."""
+    lo, hi = min(values, default=1.0), max(values, default=1.0)
+    if lo > 0:
+        return readable_log_axis(ax, which, lo, hi, 0.08)
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(plt.MaxNLocator(nbins=5, min_n_ticks=3))
+    return False
+
+
+def _between(a: float, b: float, f: float, log: bool) -> float:
+    return a ** (1 - f) * b ** f if log and a > 0 and b > 0 else a + (b - a) * f
 
 
 def plot_pareto(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
@@ -77,15 +101,23 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
     for n in chosen:
         panels.append((n, [r for r in marked if r["network"] == n]))
     if network_set or not chosen:
-        panels.append((f"geometric mean over {len(names)} networks", set_front(rows, metrics)))
+        set_rows = set_front(rows, metrics)
+        panels.append((f"geometric mean over {len(names)} networks,"
+                       f" {len(set_rows)} configurations all of them ran", set_rows))
     cols = min(2, len(panels))
     nrows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(6.4 * cols, 4.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(6.4 * cols, 4.8 * nrows), squeeze=False,
+                             layout="constrained")
+    labels = []
     for ax, (title, panel_rows) in zip(axes.flat, panels, strict=False):
         for r in panel_rows:
             r.setdefault("energy_unit", rows[0].get("energy_unit"))
-        _panel(ax, panel_rows, metrics, title, varying)
+        labels.append((ax, *_panel(ax, panel_rows, metrics, title, varying)))
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    fig.tight_layout()
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=len(names), fontsize=9)
+    freeze_layout(fig)
+    for ax, points, others in labels:  # where each name overlaps no marker and no other name
+        place_labels(ax, points, others, fontsize=8)
     return fig

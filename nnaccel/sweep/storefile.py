@@ -67,8 +67,9 @@ def store_problem(path: Path, must_exist: bool) -> str | None:
 
 def _old_store(path: Path) -> bool:
     """Whether a database without an application id has exactly a store's tables."""
-    try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=LOCK_TIMEOUT_S)
+    try:  # immutable: no lock and no -shm file beside another program's database
+        conn = sqlite3.connect(read_only_uri(path) + "&immutable=1", uri=True,
+                               timeout=LOCK_TIMEOUT_S)
     except sqlite3.Error:
         return False
     try:
