@@ -68,12 +68,16 @@ _TR_ES = 3
 # is over), which in-flight slot it held, its bytes and output-path work; the stall cycles
 # before the tile starts, by what the DMA's oldest request does in them; the words the array
 # moved through the buffer's read and write ports in the tile; a WS tile's passes and the
-# cycles their weights took through the port. Recording happens at events (a tile, a pass, a
-# request) and in stall cycles, never in a cycle the array computes: the loop runs as fast.
+# cycles their weights took through the port; an OS tile's partial-sum drains (how many,
+# their words, the write port's cycles for them, when the first began) and the cycles the
+# array waited for one (model.md §4, "Partial-sum drains"). Recording happens at events (a
+# tile, a pass, a request, a drain) and in cycles the array waits, never in a cycle it
+# computes: the loop runs as fast.
 TIMELINE_FIELDS = (*TRACE_FIELDS, "load_issue", "load_head", "load_slot", "store_issue",
                    "store_head", "store_slot", "stall_latency", "stall_transfer",
                    "stall_output_path", "port_read_words", "port_write_words",
-                   "ws_weight_cycles", "ws_passes", "load_bytes", "store_bytes", "store_alu")
+                   "ws_weight_cycles", "ws_passes", "load_bytes", "store_bytes", "store_alu",
+                   "drains", "drain_words", "drain_cycles", "drain_start", "drain_wait")
 _TR_LI = 4
 _TR_LH = 5
 _TR_LS = 6
@@ -90,6 +94,22 @@ _TR_NP = 16
 _TR_LB = 17
 _TR_SB = 18
 _TR_AL = 19
+_TR_DN = 20
+_TR_DW = 21
+_TR_DC = 22
+_TR_DS = 23
+_TR_DWT = 24
+
+@njit(cache=True)
+def _drain(tr, t, start, words, wr):
+    """Tile t's drain of `words` through the write port from cycle `start`: `wr` words a
+    cycle, the last cycle partial, uninterrupted (the clock loop's drain)."""
+    if tr[t, _TR_DN] == 0:
+        tr[t, _TR_DS] = start
+    tr[t, _TR_DN] += 1
+    tr[t, _TR_DW] += words
+    tr[t, _TR_DC] += -(-words // wr)
+
 
 # What the array is doing in the current cycle.
 _WS_LOAD = 0  # WS: weights of a pass enter the PEs through the buffer port
@@ -246,6 +266,8 @@ def run(layer, hw, mapping, counts, tr):
                         else:
                             mode = _OS
                             osw.os_start(os_st, tp, layer, hw, mapping, nnz_c)
+                            if trace and os_st[osw.ADD_WR] > 0:
+                                _drain(tr, t, now, os_st[osw.DR], WR)
                             c_brd += os_st[osw.ADD_RD]
                             c_bwr += os_st[osw.ADD_WR]
                             os_st[osw.ADD_RD] = 0
@@ -405,10 +427,16 @@ def run(layer, hw, mapping, counts, tr):
                             osw.os_chunk_done(os_st, tp, layer, hw, mapping, nnz_c)
                 elif ph == osw.PH_WAIT:
                     # the array waits for the drain of the set the next chunk needs
+                    if trace:
+                        tr[nt - 1, _TR_DWT] += 1
                     if os_st[osw.DR] == 0:
                         osw.os_chunk_done(os_st, tp, layer, hw, mapping, nnz_c)
                 else:  # PH_LAST: the tile's outputs are in the buffer when its drain ends
+                    if trace:
+                        tr[nt - 1, _TR_DWT] += 1
                     done = os_st[osw.DR] == 0
+                if trace and os_st[osw.ADD_WR] > 0:  # a chunk's drain began this cycle
+                    _drain(tr, nt - 1, now + 1, os_st[osw.DR], WR)
                 c_brd += os_st[osw.ADD_RD]
                 c_bwr += os_st[osw.ADD_WR]
                 os_st[osw.ADD_RD] = 0
