@@ -1,8 +1,10 @@
 """Silicon area of a hardware configuration, and the static energy it leaks over a run.
 
-The cost axis of a design-space sweep (docs/model.md, "Area"): the PE array (per PE one MAC
-unit and its register file) plus the global buffer's SRAM, each from `Hardware.area`, a table
-in one technology node. Static energy is leakage per mm² per cycle times area times cycles.
+The cost axis of a design-space sweep (docs/model.md §12): the PE array (per PE one MAC unit
+and its register file: both sets of partial-sum registers the timing relies on, and the
+weight and input it multiplies) plus the global buffer's SRAM with the ports the timing uses,
+each from `Hardware.area`, a table in one technology node. Static energy is leakage per mm²
+per cycle times area times cycles.
 """
 
 from __future__ import annotations
@@ -13,13 +15,27 @@ from .hardware import KIB, Hardware
 
 UM2_PER_MM2 = 1e6
 
+#: Partial-sum register sets per PE: one accumulates while the other drains (docs/model.md
+#: §4, "Partial-sum drains"); the timing has exactly two, so the area counts two.
+PSUM_REGISTER_SETS = 2
+
+#: Ports of every buffer bank: the array side's read port and write port, which the engines
+#: use in the same cycle (a WS pixel reads its partial sums while the one before writes its
+#: own; an OS chunk's windows come in while the other set drains), and the DMA side's, which
+#: moves tiles while the array computes (§4, §5).
+BUFFER_PORTS = 3
+
 
 @dataclass(frozen=True)
 class Area:
-    """Area in mm² by part; `total_mm2` is their sum."""
+    """Area in mm² by part; `total_mm2` is their sum. `psum_registers_mm2` (both register
+    sets of every PE) is part of `pe_array_mm2`, `buffer_ports_mm2` (what the ports beyond
+    the first add to the SRAM) part of `buffer_mm2`."""
 
     pe_array_mm2: float
     buffer_mm2: float
+    psum_registers_mm2: float = 0.0
+    buffer_ports_mm2: float = 0.0
 
     @property
     def total_mm2(self) -> float:
@@ -27,9 +43,10 @@ class Area:
 
 
 def rf_bytes(hw: Hardware) -> int:
-    """Register file of one PE: its partial sums (`rf_psums` of `psum_bytes`, the OS
-    accumulators of docs/model.md §4) and the weight and input word it multiplies."""
-    return hw.rf_psums * hw.psum_bytes + 2 * hw.word_bytes
+    """Register file of one PE: two sets of `rf_psums` partial sums of `psum_bytes` (the OS
+    accumulators of docs/model.md §4, one accumulating, one draining) and the weight and
+    input word it multiplies."""
+    return PSUM_REGISTER_SETS * hw.rf_psums * hw.psum_bytes + 2 * hw.word_bytes
 
 
 def pe_um2(hw: Hardware) -> float:
@@ -41,10 +58,16 @@ def pe_um2(hw: Hardware) -> float:
 
 
 def area(hw: Hardware) -> Area:
-    """The configuration's area: Pr x Pc PEs and the global buffer."""
+    """The configuration's area: Pr x Pc PEs and the global buffer with its ports."""
+    a = hw.area
+    cells = hw.buffer_bytes / KIB * a.sram_um2_per_kb
+    ports = cells * a.sram_port_factor * (BUFFER_PORTS - 1)
+    psums = PSUM_REGISTER_SETS * hw.rf_psums * hw.psum_bytes * a.rf_um2_per_byte
     return Area(
         pe_array_mm2=hw.pes * pe_um2(hw) / UM2_PER_MM2,
-        buffer_mm2=hw.buffer_bytes / KIB * hw.area.sram_um2_per_kb / UM2_PER_MM2,
+        buffer_mm2=(cells + ports) / UM2_PER_MM2,
+        psum_registers_mm2=hw.pes * psums / UM2_PER_MM2,
+        buffer_ports_mm2=ports / UM2_PER_MM2,
     )
 
 

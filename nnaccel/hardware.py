@@ -24,6 +24,7 @@ from .assumptions import DEFAULT_SPARSITY
 from .engines import layout
 from .errors import HardwareError, did_you_mean
 from .paths import file_problem
+from .sparsity import density
 
 KIB = 1024
 # The paper's "32KB" means 32·1024 bytes; KB, KiB and K are all binary here, and so are MB/MiB.
@@ -68,7 +69,11 @@ class AreaTable:
     by module): `mac_um2` a 16-bit multiply-accumulate unit, `sram_um2_per_kb` the large SRAMs'
     area per KB, `rf_um2_per_byte` the smallest memory's (2KB of register file) per byte.
     `leakage_per_mm2_cycle` is static energy per mm² per clock cycle in the energy table's unit;
-    EIE gives no leakage figure, so it is 0 unless set.
+    EIE gives no leakage figure, so it is 0 unless set. `sram_port_factor`: the area an SRAM
+    gains per port beyond its first, as a fraction of the single-ported array (Dhakad and
+    Vishvakarma, "Configurable Multi-Port Memory Architecture for High-Speed Data
+    Communication", arXiv:2407.20628, 2024: a dual-port 8T SRAM takes 1.3x and a quad-port
+    12T 2x the area of their single-array design, about 1/3 more per added port).
     """
 
     mac_um2: float = 3110.0
@@ -76,9 +81,11 @@ class AreaTable:
     rf_um2_per_byte: float = 18934.0 / 2048
     sram_um2_per_kb: float = 594786.0 / 162
     leakage_per_mm2_cycle: float = 0.0
+    sram_port_factor: float = 1.0 / 3
 
     def __post_init__(self) -> None:
-        for f in ("mac_um2", "rf_um2_per_byte", "sram_um2_per_kb", "leakage_per_mm2_cycle"):
+        for f in ("mac_um2", "rf_um2_per_byte", "sram_um2_per_kb", "leakage_per_mm2_cycle",
+                  "sram_port_factor"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise HardwareError(f"area.{f} must be a non-negative number, got {v!r}")
@@ -189,7 +196,7 @@ class Hardware:
     @property
     def density(self) -> Fraction:
         """1 - sparsity as an exact fraction, so both engines round nonzeros identically."""
-        return (1 - Fraction(repr(float(self.sparsity)))).limit_denominator(10**6)
+        return density(self.sparsity)
 
     @property
     def array_label(self) -> str:

@@ -139,9 +139,11 @@ def plot_layers(runs: Runs) -> Figure:
     n_nets = len(runs[0][1])
     per_cfg = [[layer_groups(r) for r in results] for _, results in runs]
     widest = max(len(_merged_order(p)) for p in per_cfg)
+    # the legend's rows (networks and the four line keys, six a row) take height of their own
+    legend_rows = -(-(n_nets + 3) // 6)
     fig, axes = plt.subplots(2 * len(runs), 1, squeeze=False, layout="constrained",
                              figsize=(min(22.0, max(9.0, 3.0 + widest * 0.3)),
-                                      2.0 + 5.2 * len(runs)),
+                                      2.0 + 5.2 * len(runs) + 0.3 * (legend_rows - 1)),
                              gridspec_kw={"height_ratios": [1.0, 1.45] * len(runs)})
     colors = _colors(n_nets)
     width = 0.8 / n_nets

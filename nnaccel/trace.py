@@ -84,6 +84,9 @@ class Timeline:
     spans: tuple[Span, ...]
     counters: tuple[Counter, ...]
     window: tuple[int, int] | None = None
+    #: the layer's stall cycles (all of them, whatever the window) by what the DMA's oldest
+    #: request did in them: 'latency', 'transfer', 'output_path'
+    stall_causes: dict[str, int] = field(default_factory=dict)
 
     def count(self, name: str) -> int:
         return self.counts[L.COUNT_NAMES.index(name)]
@@ -166,6 +169,7 @@ def layer_timeline(network: Network, hardware: Hardware, layer: str, dataflow: s
         _image_spans(tl, c, low.vector, hw_vec, m_vec, offset, image if len(images) > 1 else None,
                      spans, counters)
     total = int(counts[L.C_CYCLES])
+    causes = _stall_causes(spans)
     if window is not None:
         lo, hi = window[0], total if window[1] == -1 else window[1]
         if lo >= total:
@@ -178,7 +182,14 @@ def layer_timeline(network: Network, hardware: Hardware, layer: str, dataflow: s
                     for k in counters if k.end > lo and k.start < hi]
     return Timeline(network.name, layer, traced, hardware, record.mapping,
                     tuple(int(x) for x in counts), stall_bw, tuple(tracks), tuple(spans),
-                    tuple(counters), window)
+                    tuple(counters), window, causes)
+
+
+def _stall_causes(spans: list[Span]) -> dict[str, int]:
+    """The array's stall cycles by what the DMA's oldest request did in them."""
+    stalls = [s for s in spans if s.cat == STALL]
+    return {key: sum(s.args[f"{key}_cycles"] for s in stalls)
+            for key in ("latency", "transfer", "output_path")}
 
 
 def _clip(s: Span, lo: int, hi: int) -> Span:
@@ -335,6 +346,7 @@ def chrome_trace(tl: Timeline) -> dict[str, Any]:
                                                  "dram_write_bytes")},
             "stall_bandwidth_cycles": tl.stall_bandwidth_cycles,
             "stall_latency_cycles": tl.count("stall_cycles") - tl.stall_bandwidth_cycles,
+            "stall_cycles_by_dma_state": tl.stall_causes,
             "window": list(tl.window) if tl.window else None,
         },
     }

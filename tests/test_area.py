@@ -12,28 +12,33 @@ from nnaccel.hardware import AreaTable, Hardware, from_mapping, preset
 
 
 def test_paper_8x8_area_worked_by_hand():
-    # RF: 16 psums x 4 B + weight and input word (2 x 2 B) = 68 B per PE.
+    # docs/model.md §12, by hand (EIE's 45 nm figures):
+    # RF: two sets of 16 partial sums x 4 B + the weight and input word (2 x 2 B) = 132 B,
+    #   at 18934/2048 = 9.2451 um2 a byte: 1220.36 um2; PE = 3110 + 1220.36 = 4330.36 um2;
+    #   64 PEs: 0.277143 mm2, of which the partial-sum registers 64 x 128 x 9.2451 = 0.075736.
+    # Buffer: 32 KB x 594786/162 = 3671.52 um2/KB: 0.117489 mm2 of single-ported cells; three
+    #   ports (array read, array write, DMA) add 2 x 1/3 of that: 0.078326; 0.195814 mm2.
     hw = preset("paper-8x8")
-    assert rf_bytes(hw) == 68
-    a = hw.area
-    pe = a.mac_um2 + 68 * a.rf_um2_per_byte
-    assert pe_um2(hw) == pytest.approx(pe)
+    assert rf_bytes(hw) == 132
+    assert pe_um2(hw) == pytest.approx(4330.36, abs=0.01)
     got = area(hw)
-    assert got.pe_array_mm2 == pytest.approx(64 * pe / 1e6)
-    assert got.buffer_mm2 == pytest.approx(32 * a.sram_um2_per_kb / 1e6)
-    assert got.total_mm2 == pytest.approx(got.pe_array_mm2 + got.buffer_mm2)
-    # the EIE-derived defaults: 3110 um2 per MAC, 18934/2048 um2 per RF byte, 594786/162 per KB
-    assert got.pe_array_mm2 == pytest.approx(64 * (3110 + 68 * 18934 / 2048) / 1e6)
-    assert got.buffer_mm2 == pytest.approx(32 * 594786 / 162 / 1e6)
+    assert got.pe_array_mm2 == pytest.approx(0.277143, abs=1e-6)
+    assert got.psum_registers_mm2 == pytest.approx(0.075736, abs=1e-6)
+    assert got.buffer_mm2 == pytest.approx(0.195814, abs=1e-6)
+    assert got.buffer_ports_mm2 == pytest.approx(0.078326, abs=1e-6)
+    assert got.total_mm2 == pytest.approx(0.472957, abs=1e-6)
+    # paper-16x16: 256 PEs, 128 KB: 1.108571 + 0.783257
+    assert area(preset("paper-16x16")).total_mm2 == pytest.approx(1.891828, abs=1e-6)
 
 
 def test_custom_table_and_quadratic_word_width():
     table = AreaTable(mac_um2=1000.0, mac_bits=16, rf_um2_per_byte=10.0, sram_um2_per_kb=2000.0)
     hw = Hardware(Pr=2, Pc=3, buffer_bytes=4096, word_bytes=1, psum_bytes=2, rf_psums=4,
                   area=table)
-    # 8-bit MAC: (8/16)^2 of the 16-bit one; RF 4 x 2 + 2 x 1 = 10 B
-    assert pe_um2(hw) == pytest.approx(250.0 + 100.0)
-    assert area(hw).total_mm2 == pytest.approx((6 * 350.0 + 4 * 2000.0) / 1e6)
+    # 8-bit MAC: (8/16)^2 of the 16-bit one: 250; RF two sets of 4 x 2 B + 2 x 1 = 18 B: 180
+    assert pe_um2(hw) == pytest.approx(430.0)
+    # 6 PEs 2580 um2; 4 KB of cells 8000 um2 and two more ports at 1/3 each: 13333.33 um2
+    assert area(hw).total_mm2 == pytest.approx(0.0159133, abs=1e-7)
 
 
 @given(st.integers(1, 64), st.integers(1, 64), st.integers(1, 1 << 22))
@@ -47,7 +52,7 @@ def test_static_energy_is_leakage_times_area_times_cycles():
     hw = preset("paper-16x16")
     assert static_energy(hw, 10**6) == 0.0  # the source gives no leakage: none by default
     leaky = hw.with_(area=AreaTable(leakage_per_mm2_cycle=0.5))
-    assert static_energy(leaky, 1000) == pytest.approx(0.5 * area(leaky).total_mm2 * 1000)
+    assert static_energy(leaky, 1000) == pytest.approx(0.5 * 1.891828 * 1000)  # its 1.8918 mm2
 
 
 def test_area_table_from_toml_mapping_and_its_errors():

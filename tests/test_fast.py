@@ -128,9 +128,9 @@ def literal(layer, hwv, m) -> list[int]:
         opened = t == 0 or differ(tiles[t - 1], here, [X, Y, K])
         closed = t == T - 1 or differ(here, tiles[t + 1], [X, Y, K])
         final = closed and ic == nc - 1
-        if opened and ic > 0:
+        if opened and ic > 0:  # buffer accesses in words: a partial sum is PSUM_W of them
             e = tk * ty * tx
-            load_b, load_el = load_b + e * PSUM, load_el + e
+            load_b, load_el = load_b + e * PSUM, load_el + e * PSUM_W
         if final and RES:
             e = RES * tk * ty * tx
             load_b, load_el = load_b + e * WORD, load_el + e
@@ -141,8 +141,8 @@ def literal(layer, hwv, m) -> list[int]:
         cnt[L.C_DRAM_RD] += load_b
         cnt[L.C_BUF_WR] += load_el
         store_b = 0
-        if closed:
-            cnt[L.C_BUF_RD] += tk * ty * tx
+        if closed:  # the output tile is held at partial-sum width
+            cnt[L.C_BUF_RD] += PSUM_W * tk * ty * tx
             if final and PKH:
                 e = tk * emit(y0, ty, PSH, PPH, PKH, HO, PHO) * emit(x0, tx, PSW, PPW, PKW, WO, PWO)
                 store_b = e * WORD
@@ -168,10 +168,11 @@ def literal(layer, hwv, m) -> list[int]:
                                 1, cdiv(reads, RD), cdiv(PSUM_W * q, WR))
                             cnt[L.C_OPS] += npix * r * q
                             cnt[L.C_RF] += r * q + npix * r * q
-                            cnt[L.C_ARRAY] += npix * r * q
-                            cnt[L.C_BUF_RD] += r * q + npix * r + (0 if first else npix * q)
-                            cnt[L.C_BUF_WR] += npix * q
+                            cnt[L.C_ARRAY] += PSUM_W * npix * r * q
+                            cnt[L.C_BUF_RD] += r * q + npix * r + (0 if first else PSUM_W * npix * q)
+                            cnt[L.C_BUF_WR] += PSUM_W * npix * q
         else:
+            chunks = []  # (fill + step cycles, drain cycles) of each chunk, in order
             for by in range(cdiv(ty, Pr)):
                 a = min(Pr, ty - by * Pr)
                 for bx in range(cdiv(tx, Pc)):
@@ -180,33 +181,47 @@ def literal(layer, hwv, m) -> list[int]:
                     if kind == L.KIND_WINDOW:  # channels side by side on the free PEs
                         s = max(1, (Pr * Pc) // (a * b))
                         for mm in [s] * (len(groups) // s) + [len(groups) % s] * (len(groups) % s > 0):
+                            fc = 0 if ic == 0 else cdiv(PSUM_W * mm * a * b, RD)
                             for _ in range(c0, c0 + tc):
-                                comp += max(K2, cdiv(mm * words, PORT), cdiv(mm * words, RD))
+                                fc += max(K2, cdiv(mm * words, PORT), cdiv(mm * words, RD))
                                 cnt[L.C_OPS] += mm * K2 * a * b
-                                cnt[L.C_RF] += mm * K2 * a * b
+                                cnt[L.C_RF] += PSUM_W * mm * K2 * a * b
                                 cnt[L.C_ARRAY] += mm * words
                                 cnt[L.C_BUF_RD] += mm * words
-                            cnt[L.C_BUF_WR] += mm * a * b
+                            cnt[L.C_BUF_WR] += PSUM_W * mm * a * b
                             if ic > 0:
-                                cnt[L.C_BUF_RD] += mm * a * b
+                                cnt[L.C_BUF_RD] += PSUM_W * mm * a * b
+                            chunks.append((fc, cdiv(PSUM_W * mm * a * b, WR)))
                         continue
                     for kg in groups:
                         for j in range(cdiv(kg, R)):
                             mm = min(R, kg - j * R)
+                            fc = 0 if ic == 0 else cdiv(PSUM_W * mm * a * b, RD)
                             for c in range(c0, c0 + tc):
                                 nz = nnz(c)
                                 if nz == 0:
                                     continue
                                 bcr = 0 if kind == L.KIND_WINDOW else mm * nz
-                                comp += max(mm * nz, cdiv(words, PORT), cdiv(words + bcr, RD))
+                                fc += max(mm * nz, cdiv(words, PORT), cdiv(words + bcr, RD))
                                 cnt[L.C_OPS] += mm * nz * a * b
-                                cnt[L.C_RF] += mm * nz * a * b
+                                cnt[L.C_RF] += PSUM_W * mm * nz * a * b
                                 extra = 0 if kind == L.KIND_WINDOW else mm * nz
                                 cnt[L.C_ARRAY] += words + extra
                                 cnt[L.C_BUF_RD] += words + extra
-                            cnt[L.C_BUF_WR] += mm * a * b
+                            cnt[L.C_BUF_WR] += PSUM_W * mm * a * b
                             if ic > 0:
-                                cnt[L.C_BUF_RD] += mm * a * b
+                                cnt[L.C_BUF_RD] += PSUM_W * mm * a * b
+                            chunks.append((fc, cdiv(PSUM_W * mm * a * b, WR)))
+            # Two register sets: chunk j computes in set j % 2 once that set's last drain is
+            # over; a drain goes through the write port after the drain before it. The tile
+            # ends with its last drain.
+            free, port, t_arr = [0, 0], 0, 0
+            for j, (fc, dr) in enumerate(chunks):
+                start = max(t_arr, free[j % 2])
+                t_arr = start + fc
+                port = max(t_arr, port) + dr
+                free[j % 2] = port
+            comp = max(t_arr, port)
         comps.append(comp)
 
     ends = []  # completion of every request made, in order
@@ -239,16 +254,17 @@ def literal(layer, hwv, m) -> list[int]:
 def test_model_md_small_ws_conv():
     c = counts_of(conv(1, 2, 3, 3, 3, 3, 3, ph=1, pw=1), hw(4, 4), mapping(0, (X, Y, C, K), 3, 3, 2, 3))
     assert (c["cycles"], c["compute_cycles"], c["stall_cycles"]) == (312, 99, 213)
-    assert (c["pe_ops"], c["array_transfers"], c["rf_accesses"]) == (486, 486, 540)
-    assert (c["buffer_reads"], c["buffer_writes"]) == (459, 315)
+    # accesses in words: partial sums (PSW = 2) hop down the columns and go through the buffer
+    assert (c["pe_ops"], c["array_transfers"], c["rf_accesses"]) == (486, 972, 540)
+    assert (c["buffer_reads"], c["buffer_writes"]) == (702, 558)
     assert (c["dram_read_bytes"], c["dram_write_bytes"], c["tiles"]) == (144, 54, 1)
 
 
 def test_model_md_small_os_conv_with_sparsity():
     c = counts_of(conv(1, 3, 2, 4, 5, 3, 3, ph=1, pw=1), hw(4, 4, rf=1),
                   mapping(1, (X, Y, C, K), 5, 4, 3, 2))
-    assert (c["cycles"], c["compute_cycles"]) == (306, 86)
-    assert (c["pe_ops"], c["rf_accesses"]) == (640, 640)
+    assert (c["cycles"], c["compute_cycles"]) == (307, 87)
+    assert (c["pe_ops"], c["rf_accesses"]) == (640, 1280)  # an accumulate: a 2-word partial sum
     assert (c["dram_read_bytes"], c["dram_write_bytes"]) == (228, 80)
 
 
@@ -282,10 +298,11 @@ def test_global_pooling_uses_the_whole_array():
     # global average pooling of 512 channels of 7x7 (a window op, 1x1 output) on 16x16: each
     # 1x1 block leaves 256 PEs, so 256 channels go side by side: 2 steps of max(49 elements,
     # 256 * 49 words / PORT 16 = 784, / RD 48 = 262) = 784 cycles (one channel at a time it
-    # was 512 * 49 = 25088 cycles).
+    # was 512 * 49 = 25088 cycles), and the last chunk's 256 sums drain in 2 * 256 / WR 32 =
+    # 16 cycles (the first chunk's drain hides behind the second's 784).
     layer = conv(512, 1, 1, 7, 7, 7, 7, kind=L.KIND_WINDOW)
     c = counts_of(layer, hw(16, 16), mapping(1, (X, Y, C, K), 1, 1, 1, 512))
-    assert (c["compute_cycles"], c["pe_ops"]) == (2 * 784, 512 * 49)
+    assert (c["compute_cycles"], c["pe_ops"]) == (2 * 784 + 16, 512 * 49)
 
 
 def test_model_md_dma_with_two_outstanding_requests():
@@ -300,27 +317,36 @@ def test_model_md_dma_with_two_outstanding_requests():
 def test_ws_one_tile_by_hand():
     # 1x1 conv 3 -> 3 on 2x2, array 2x2, PORT 2: passes (r, q) = (2,2) (2,1) (1,2) (1,1)
     # take 2+4, 1+4, 1+4, 1+4 = 21 cycles; load 12 + 9 elements = 42 B (103 cycles), compute
-    # 103-124, store 24 B 124-226.
+    # 103-124, store 24 B 124-226. Counts in words (a partial sum is 2): array 2 * 36 hops;
+    # buffer reads 9 weights + 24 inputs + 2 * 12 partial sums (the r = 1 passes follow the
+    # first contribution) + 2 * 12 stored = 81; writes 2 * 24 partial sums + 21 loaded = 69.
     c = counts_of(conv(1, 3, 3, 2, 2), hw(2, 2, 2), mapping(0, (X, Y, C, K), 2, 2, 3, 3))
-    assert list(c.values()) == [226, 21, 205, 36, 45, 36, 57, 45, 42, 24, 1, 0]
+    assert list(c.values()) == [226, 21, 205, 36, 45, 72, 81, 69, 42, 24, 1, 0]
 
 
 def test_os_one_tile_with_sparsity_by_hand():
     # 3x3 pad 1 on 3x3, CGI 2, CGO 3; array 2x2, PORT 2, RF_PSUMS 2 (chunks of 2 and 1);
     # nnz = 5, 6. Blocks 2x2 (w 8), 2x1 and 1x2 (w 6), 1x1 (w 5): 38 + 34 + 34 + 33 = 139.
-    # LAT 10, BW 4: load 144 B 0-46, compute 46-185, store 54 B 185-209.
+    # Chunks (m = 2 then 1) take 22, 16 | 22, 12 | 22, 12 | 22, 11; their drains (2·m·a·b
+    # words through WR = 4) at most 4 cycles: hidden, but for the last (1x1, m = 1): 1 cycle.
+    # LAT 10, BW 4: load 144 B 0-46, compute 46-186, store 54 B 186-210. In words: RF 2 per
+    # op (a partial-sum accumulate); buffer reads 328 (windows, weights) + 2 * 27 stored;
+    # writes 2 * 27 drained + 72 loaded.
     c = counts_of(conv(1, 2, 3, 3, 3, 3, 3, ph=1, pw=1), hw(2, 2, 2, rf=2, lat=10, bw=4),
                   mapping(1, (X, Y, C, K), 3, 3, 2, 3))
-    assert list(c.values()) == [209, 139, 70, 297, 297, 328, 355, 99, 144, 54, 1, 0]
+    assert list(c.values()) == [210, 140, 70, 297, 594, 328, 382, 126, 144, 54, 1, 0]
 
 
 @pytest.mark.parametrize("order, cycles, dram_wr, bufs", [
     # k outer: loads 8 B (14 cycles) back to back, the output closes every 2nd tile (2 B, 11):
-    # eL = 14, 28, 42, 67; ce = 16, 30, 44, 69; stores 42-53 and 69-80.
-    ((K, C, X, Y), 80, 4, (20, 20)),
+    # eL = 14, 28, 42, 67; ce = 16, 30, 44, 69; stores 42-53 and 69-80. Buffer words: reads
+    # 8 weights + 8 inputs + 2 * 2 partial sums + 2 * 2 closes; writes 2 * 4 sums + 16 loaded.
+    ((K, C, X, Y), 80, 4, (24, 24)),
     # c outer: every tile closes; ic = 0 spills 4 B psums (12 cycles), ic = 1 reads them
     # back (t = 2 loads 12 B: 16 cycles): eL = 14, 26, 54, 80; stores end 38, 66, 91, 102.
-    ((C, K, X, Y), 102, 12, (22, 18)),
+    # Buffer words: reads 16 + 2 * 2 + 2 * 4 closes; writes 2 * 4 + 4 inputs + 8 weights +
+    # 2 * 2 partial sums read back.
+    ((C, K, X, Y), 102, 12, (28, 24)),
 ])
 def test_transfer_bound_tiles_through_the_recurrence(order, cycles, dram_wr, bufs):
     # fc 4 -> 2, TC 2, TK 1: 4 tiles of one 2-cycle pass; LAT 10, BW 2.
@@ -345,7 +371,9 @@ def test_fused_add_and_pooling_by_hand(tx, ty, alu, cycles):
     c = counts_of(layer, hw(2, 2, 2, lat=10, bw=2, alu=alu), mapping(0, (Y, X, C, K), tx, ty, 1, 1))
     assert c["cycles"] == cycles
     assert (c["dram_read_bytes"], c["dram_write_bytes"], c["alu_ops"]) == (66, 8, 32)
-    assert (c["buffer_reads"], c["buffer_writes"]) == (52, 49)
+    # words: reads 4 weights + 16 inputs + the output path's 16 sums (2 words) and 16 operands;
+    # writes 16 sums (2 words) + 16 inputs + 1 weight + 16 operands loaded
+    assert (c["buffer_reads"], c["buffer_writes"]) == (68, 65)
 
 
 def test_footprint_by_hand():

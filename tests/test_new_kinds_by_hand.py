@@ -33,15 +33,18 @@ def test_squeeze_and_excitation_multiply():
     # Load: 2 groups * 2 * 3 inputs + 2 weights = 14 values, 28 B: 102 cycles.
     # One 2x3 pixel block; per group one chunk (m = 1) and one channel with nnz = 1:
     #   window words = 2 * 3 = 6 -> 2 port cycles; step = max(1, 2) = 2; 2 groups: 4 cycles.
-    # Store 12 values, 24 B: 102. Timeline: 0..102 load, 102..106, 106..208 store.
-    # ops = RF = 2 * 6 = 12; array = buffer reads of the steps = 2 * (6 + 1) = 14;
-    # buffer reads 14 + 12 (store) = 26; writes 2 * 6 (partial sums) + 14 (load) = 26.
+    #   A chunk's 6 sums drain in 2*6 / WR 8 = 2 cycles: the first hides behind the second
+    #   group's step, the last ends the tile: 6 cycles (docs/model.md §4).
+    # Store 12 values, 24 B: 102. Timeline: 0..102 load, 102..108, 108..210 store.
+    # ops = 2 * 6 = 12, RF 2 words each (a partial-sum accumulate) = 24; array = buffer reads
+    # of the steps = 2 * (6 + 1) = 14; buffer reads 14 + 2 * 12 (store, at partial-sum width)
+    # = 38; writes 2 * 2 * 6 (drains) + 14 (load) = 38.
     layer = Layer("se", "mul", ("a", "b"), ((2, 2, 3), (2, 1, 1)), (2, 2, 3))
     vec, hv = _lowered(layer)
     assert (hv[L.H_DNUM], hv[L.H_DDEN]) == (1, 1)
     assert _counts(vec, hv, 3, 2, 1, 2) == {
-        "cycles": 208, "compute_cycles": 4, "stall_cycles": 204, "pe_ops": 12,
-        "rf_accesses": 12, "array_transfers": 14, "buffer_reads": 26, "buffer_writes": 26,
+        "cycles": 210, "compute_cycles": 6, "stall_cycles": 204, "pe_ops": 12,
+        "rf_accesses": 24, "array_transfers": 14, "buffer_reads": 38, "buffer_writes": 38,
         "dram_read_bytes": 28, "dram_write_bytes": 24, "tiles": 1}
 
 
@@ -49,11 +52,13 @@ def test_nearest_upsample():
     # (1, 2, 2) upsampled by 2: a window operation on the 4x4 output grid, CGI = 1 (each output
     # reads its one source value by a repeated address), 1x1. OS, one tile TX = TY = 4.
     # Load 16 values, 32 B: 102. One 4x4 block, one step: words 16 -> 4 port cycles, nnz 1:
-    # 4 cycles. Store 16 values: 102. Timeline 0..102, 102..106, 106..208.
-    # ops = RF = array = 16; buffer reads 16 + 16 (store); writes 16 (partial sums) + 16 (load).
+    # 4 cycles, then the drain of its 16 values, 32 words through WR 8: 4. Store 16 values:
+    # 102. Timeline 0..102, 102..110, 110..212.
+    # ops = array = 16, RF 32; buffer reads 16 + 2 * 16 (store); writes 2 * 16 (drain) + 16
+    # (load): words, a partial sum is 2 of them.
     layer = Layer("up", "upsample", ("a",), ((1, 2, 2),), (1, 4, 4), scale=(2, 2))
     vec, hv = _lowered(layer)
     assert _counts(vec, hv, 4, 4, 1, 1) == {
-        "cycles": 208, "compute_cycles": 4, "stall_cycles": 204, "pe_ops": 16,
-        "rf_accesses": 16, "array_transfers": 16, "buffer_reads": 32, "buffer_writes": 32,
+        "cycles": 212, "compute_cycles": 8, "stall_cycles": 204, "pe_ops": 16,
+        "rf_accesses": 32, "array_transfers": 16, "buffer_reads": 48, "buffer_writes": 48,
         "dram_read_bytes": 32, "dram_write_bytes": 32, "tiles": 1}

@@ -19,39 +19,50 @@ REL_TOL = 0.002  # recorded values: 0.2%, far below any target, above float nois
 
 # (config, model): (time normalized to the fastest of the configuration, energy in MAC units)
 RECORDED = {
-    ("paper-8x8", "AlexNet"): (6.12392, 1.77583e+10),
-    ("paper-8x8", "SqueezeNet v1.0"): (3.61948, 7.60375e+09),
-    ("paper-8x8", "SqueezeNet v1.1"): (1.72605, 3.55503e+09),
-    ("paper-8x8", "Tiny Darknet"): (1.97041, 4.10785e+09),
-    ("paper-8x8", "1.0-SqNxt-23"): (1.22161, 3.19345e+09),
-    ("paper-8x8", "1.0-SqNxt-23v2"): (1.03776, 2.87022e+09),
-    ("paper-8x8", "1.0-SqNxt-23v3"): (1.02619, 2.7861e+09),
-    ("paper-8x8", "1.0-SqNxt-23v4"): (1.01463, 2.70197e+09),
-    ("paper-8x8", "1.0-SqNxt-23v5"): (1, 2.61144e+09),
-    ("paper-8x8", "MobileNet"): (2.71847, 7.71296e+09),
-    ("paper-8x8", "2.0-SqNxt-23"): (3.18968, 8.68791e+09),
-    ("paper-8x8", "2.0-SqNxt-23v4"): (3.08633, 8.38543e+09),
-    ("paper-8x8", "2.0-SqNxt-23v5"): (3.07513, 8.19654e+09),
-    ("paper-16x16", "AlexNet"): (8.23467, 1.54334e+10),
-    ("paper-16x16", "SqueezeNet v1.0"): (2.55513, 4.64248e+09),
-    ("paper-16x16", "SqueezeNet v1.1"): (1.29366, 2.36136e+09),
-    ("paper-16x16", "Tiny Darknet"): (1.33534, 2.39839e+09),
-    ("paper-16x16", "1.0-SqNxt-23"): (1.27305, 2.46887e+09),
-    ("paper-16x16", "1.0-SqNxt-23v2"): (1.20048, 2.33841e+09),
-    ("paper-16x16", "1.0-SqNxt-23v3"): (1.13339, 2.215e+09),
-    ("paper-16x16", "1.0-SqNxt-23v4"): (1.0663, 2.09159e+09),
-    ("paper-16x16", "1.0-SqNxt-23v5"): (1, 1.92216e+09),
-    ("paper-16x16", "MobileNet"): (2.56659, 5.87255e+09),
-    ("paper-16x16", "2.0-SqNxt-23"): (2.78608, 6.25646e+09),
-    ("paper-16x16", "2.0-SqNxt-23v4"): (2.57736, 5.72493e+09),
-    ("paper-16x16", "2.0-SqNxt-23v5"): (2.51167, 5.47359e+09),
+    ("paper-8x8", "AlexNet"): (5.74807, 1.89071e+10),
+    ("paper-8x8", "SqueezeNet v1.0"): (3.55123, 9.05505e+09),
+    ("paper-8x8", "SqueezeNet v1.1"): (1.71022, 4.47327e+09),
+    ("paper-8x8", "Tiny Darknet"): (1.91715, 4.43669e+09),
+    ("paper-8x8", "1.0-SqNxt-23"): (1.19278, 3.63181e+09),
+    ("paper-8x8", "1.0-SqNxt-23v2"): (1.02531, 3.04534e+09),
+    ("paper-8x8", "1.0-SqNxt-23v3"): (1.01484, 2.94825e+09),
+    ("paper-8x8", "1.0-SqNxt-23v4"): (1.00437, 2.85117e+09),
+    ("paper-8x8", "1.0-SqNxt-23v5"): (1, 2.75748e+09),
+    ("paper-8x8", "MobileNet"): (2.82, 8.32066e+09),
+    ("paper-8x8", "2.0-SqNxt-23"): (3.23083, 1.04466e+10),
+    ("paper-8x8", "2.0-SqNxt-23v4"): (3.15895, 9.37228e+09),
+    ("paper-8x8", "2.0-SqNxt-23v5"): (3.16901, 9.66755e+09),
+    ("paper-16x16", "AlexNet"): (7.81489, 1.64402e+10),
+    ("paper-16x16", "SqueezeNet v1.0"): (2.54825, 5.3992e+09),
+    ("paper-16x16", "SqueezeNet v1.1"): (1.29772, 2.97767e+09),
+    ("paper-16x16", "Tiny Darknet"): (1.33815, 2.55052e+09),
+    ("paper-16x16", "1.0-SqNxt-23"): (1.24504, 2.79461e+09),
+    ("paper-16x16", "1.0-SqNxt-23v2"): (1.17157, 2.62176e+09),
+    ("paper-16x16", "1.0-SqNxt-23v3"): (1.10989, 2.50068e+09),
+    ("paper-16x16", "1.0-SqNxt-23v4"): (1.0482, 2.37961e+09),
+    ("paper-16x16", "1.0-SqNxt-23v5"): (1, 2.21996e+09),
+    ("paper-16x16", "MobileNet"): (2.73303, 8.55333e+09),
+    ("paper-16x16", "2.0-SqNxt-23"): (2.77989, 7.78302e+09),
+    ("paper-16x16", "2.0-SqNxt-23v4"): (2.6039, 7.34812e+09),
+    ("paper-16x16", "2.0-SqNxt-23v5"): (2.55605, 7.09604e+09),
 }
 
 # (config, model, "time" | "energy") outside the paper's target today (docs/reproduction.md).
-KNOWN_MISSES: set[tuple[str, str, str]] = set()
+KNOWN_MISSES: set[tuple[str, str, str]] = {
+    ('paper-8x8', 'SqueezeNet v1.0', 'energy'),
+    ('paper-8x8', 'SqueezeNet v1.1', 'energy'),
+    ('paper-8x8', '2.0-SqNxt-23', 'energy'),
+    ('paper-8x8', '2.0-SqNxt-23v4', 'energy'),
+    ('paper-8x8', '2.0-SqNxt-23v5', 'energy'),
+    ('paper-16x16', 'SqueezeNet v1.1', 'energy'),
+    ('paper-16x16', 'MobileNet', 'energy'),
+    ('paper-16x16', '2.0-SqNxt-23', 'energy'),
+    ('paper-16x16', '2.0-SqNxt-23v4', 'energy'),
+    ('paper-16x16', '2.0-SqNxt-23v5', 'energy'),
+}
 
 # The claims of nnaccel.paper.check_claims that hold today; the others are xfail.
-CLAIMS_HOLD = {"b", "c", "e", "f", "g"}
+CLAIMS_HOLD = {'b', 'c', 'e', 'f'}
 
 CASES = [(cfg, m) for cfg in CONFIGS for m in TABLE3_MODELS]
 

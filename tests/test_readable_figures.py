@@ -86,3 +86,18 @@ def test_every_network_gets_a_colour_of_its_own(n):
 
     colours = [to_rgb(c) for c in plots._colors(n)]
     assert len(set(colours)) == n
+
+
+def test_figure_6_of_many_networks_is_readable():
+    """All 25 bundled networks: the legend takes five rows, and the panels still keep their
+    ticks and labels apart (the figure grows by the legend's rows)."""
+    from nnaccel.compare import parse_configs, run_configs
+    from nnaccel.loader import bundled_networks, load_network
+
+    runs = run_configs([load_network(p) for p in bundled_networks()],
+                       parse_configs(["paper-16x16"]))
+    fig = plots.plot_layers(runs)
+    try:
+        assert problems(fig) == []
+    finally:
+        plots.plt.close(fig)

@@ -66,9 +66,10 @@ def test_summary_and_best_configuration_table(tmp_path):
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
     assert lines[0].startswith("4 points (2 networks x 2 hardware points): 4 computed")
-    # a 16x16 array beats 4x4 on every count for both networks
+    # a 16x16 array is faster than 4x4 for both networks (energy need not follow: with the
+    # OS drains timed the tiler may trade DRAM traffic for cycles on the bigger array)
     rows = [x for x in lines if x.startswith("│ ")]
-    assert len(rows) == 2 and all(x.count("16x16") == 3 for x in rows)
+    assert len(rows) == 2 and all(x.split("│")[2].strip() == "16x16" for x in rows)
 
 
 def test_sweep_pareto_marks_rows_and_prints_network_and_set_fronts(tmp_path):

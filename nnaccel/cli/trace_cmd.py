@@ -68,7 +68,8 @@ def trace(net: str, layer: str, configs: Sequence[Config], network_sparsity: str
 
     find_layer(network, layer)  # a misspelt layer fails before any work
     check_outputs([("-o", f) for f in files], [network.path])
-    warm_up(Console(stderr=True))
+    err = Console(stderr=True)
+    warm_up(err)
     config = configs[0]
 
     def work():
@@ -77,7 +78,9 @@ def trace(net: str, layer: str, configs: Sequence[Config], network_sparsity: str
         return layer_timeline(network, config.hardware, layer, config.dataflow,
                               config.objective, span)
 
-    tl = run_in_child(work)
+    # the step engine runs a long layer for seconds (VGG-19's conv4_2: about 5): say so
+    with err.status(f"running {layer} cycle by cycle (step engine)"):
+        tl = run_in_child(work)
     for f in files:
         if _suffix(f).startswith(".json"):
             from nnaccel.trace import write_chrome
@@ -93,8 +96,14 @@ def trace(net: str, layer: str, configs: Sequence[Config], network_sparsity: str
     what = tl.layer + (f" (fused into {tl.traced})" if tl.traced != tl.layer else "")
     click.echo(f"{tl.network} / {what} on {config.label}: {tl.cycles:,} cycles,"
                f" {tl.count('compute_cycles'):,} computing, {tl.count('stall_cycles'):,} stalled"
-               f" ({lat:,} added by DRAM latency); {tl.count('tiles'):,} tiles,"
-               f" {len(tl.spans):,} spans" + (f" in cycles {tl.window[0]:,}:{tl.window[1]:,}"
-                                              if tl.window else ""))
+               f" ({lat:,} added by DRAM latency); {tl.count('tiles'):,} tiles")
+    why = tl.stall_causes
+    if any(why.values()):
+        click.echo(f"stalled while the DMA's oldest request waited out the latency"
+                   f" {why['latency']:,} cycles, moved bytes {why['transfer']:,}, waited on"
+                   f" the output path {why['output_path']:,}")
+    if tl.window:
+        click.echo(f"window: cycles {tl.window[0]:,} to {tl.window[1]:,}"
+                   f" ({len(tl.spans):,} spans)")
     for f in files:
         click.echo(f"wrote {f} ({Path(f).stat().st_size:,} bytes)")

@@ -45,7 +45,7 @@ _A2 = types.Array(types.int64, 2, "C")
 _A3 = types.Array(types.int64, 3, "C")
 _F1 = types.Array(types.float64, 1, "C")
 _A4 = types.Array(types.int64, 4, "C")
-_CONTEXT = types.Tuple((*(_A1,) * 11, _A3, _A4, _A2, _A1))  # `walk._context`
+_CONTEXT = types.Tuple((*(_A1,) * 11, _A3, _A4, _A2, _A1, _A1))  # `walk._context`
 
 Job = tuple[str, tuple[types.Type, ...]]  # a kernel of `fast` and its argument types
 
@@ -60,6 +60,7 @@ SHARED: tuple[Job, ...] = (
     ("_emit", (_I,) * 7),
     ("_pooled_before", (_I,) * 6),
     ("_k_groups", (_I,) * 4),
+    ("_os_step", (_I, _I, _B, _A1)),
 )
 CHILD: tuple[Job, ...] = (
     ("_context", (_A1, _A1, _B, _I, _I, _I, _I)),

@@ -14,12 +14,10 @@ import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nnaccel import __version__
 from nnaccel.area import Area, area, static_energy
 from nnaccel.energy import LEVELS
 from nnaccel.engines import layout as L
@@ -29,12 +27,7 @@ from nnaccel.lowering import Lowered, lower_network, lowering_key, whole_maps
 from nnaccel.netformat import layer_to_dict
 from nnaccel.network import Network
 from nnaccel.simulate import Mapper, SearchCache, simulate
-
-#: The sources a row depends on; their hash is part of the model version, so results of a
-#: changed model never mix with old ones in a store.
-MODEL_SOURCES = ("network.py", "shapes.py", "netformat.py", "hardware.py", "area.py",
-                 "energy.py", "lowering.py", "tiler.py", "simulate.py", "engines/**/*.py",
-                 "sweep/point.py")
+from nnaccel.sweep.version import model_version  # noqa: F401  (re-exported: run, cluster, export)
 
 #: A row's columns, in order: what was swept, then what it costs. Energies are in the
 #: hardware's energy unit (`energy_unit`: "mac" = one 16-bit MAC, or "pJ"); `edp` is
@@ -48,17 +41,6 @@ COLUMNS = (
 )
 #: The figures a Pareto front may trade (all minimised).
 METRICS = ("area_mm2", "cycles", "energy_total", "edp")
-
-
-def model_version() -> str:
-    """nnaccel's version and a hash of the model's sources (MODEL_SOURCES)."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for pattern in MODEL_SOURCES:
-        for path in sorted(root.glob(pattern)):
-            h.update(path.relative_to(root).as_posix().encode())
-            h.update(path.read_bytes())
-    return f"{__version__}+{h.hexdigest()[:16]}"
 
 
 def network_hash(net: Network) -> str:

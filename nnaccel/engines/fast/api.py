@@ -141,8 +141,9 @@ def _evaluate_many(layer, hw, mappings):
         _, n_req, store_last = _closed_one(layer, hw, m, counts)
         ws = m[M_DATAFLOW] == DF_WS
         ctx = _context(layer, hw, ws, m[M_TX], m[M_TY], m[M_TC], m[M_TK])
-        cycles = _walk(layer, hw, ws, _perm(m), ctx, _BIG, counts[C_COMPUTE], n_req,
-                       counts[C_DRAM_RD] + counts[C_DRAM_WR], store_last)
+        cycles, comp = _walk(layer, hw, ws, _perm(m), ctx, _BIG, counts[C_COMPUTE], n_req,
+                             counts[C_DRAM_RD] + counts[C_DRAM_WR], store_last)
+        counts[C_COMPUTE] = comp  # with the OS drains' waits, which the closed forms omit
         counts[C_CYCLES] = cycles
         counts[C_STALL] = cycles - counts[C_COMPUTE]
     return out

@@ -4,7 +4,7 @@ WS: per (c-tile, k-tile, group) the weight-load cycles Σ ceil(r·q/PORT) and th
 cycles; OS: Σ over pixel blocks, chunks and channels of max(m·nnz(c), ceil(words/PORT)),
 where nnz(c) takes two values (`tiles._sparsity`). The totals over a tile-size combo are
 tables on the dimensions they depend on (`_compute_tables`), the per-tile values tables the
-walk looks up (`_ws_tables`, `_os_tables`).
+walk looks up (`_ws_tables`, `_os_drain_tables`).
 """
 
 from __future__ import annotations
@@ -114,13 +114,14 @@ def _chunk_sum(v, words, conv, hw, cnt_p, sum_p, r):
 
 
 @_pure
-def _window_steps(tk, a, b, words, k2, hw):
+def _window_steps(tk, a, b, words, k2, conv, hw):
     """Σ of the steps of one input channel over one (a x b) block, for tk channels of a window
-    operation spread s at a time over the PEs the block leaves free (§4)."""
+    operation spread s at a time over the PEs the block leaves free (§4). (`conv` is False,
+    passed as a variable: one compiled `_os_step` for every caller.)"""
     s = max(1, (hw[H_PR] * hw[H_PC]) // (a * b))
-    total = (tk // s) * _os_step(k2, s * words, False, hw)
+    total = (tk // s) * _os_step(k2, s * words, conv, hw)
     if tk % s > 0:
-        total += _os_step(k2, (tk % s) * words, False, hw)
+        total += _os_step(k2, (tk % s) * words, conv, hw)
     return total
 
 
@@ -151,8 +152,8 @@ def _os_compute_total(layer, hw, ys, xs, ks_row, cnt_p, sum_p, out):
             words = ((av - 1) * layer[L_SH] + layer[L_KH]) * ((bv - 1) * layer[L_SW] + layer[L_KW])
             if not conv:  # channels spread over the PEs: full k-tiles, then the last one
                 a_tot += ac * bc * (
-                    (ks_row[KS_N] - 1) * _window_steps(ks_row[KS_T0], av, bv, words, hi, hw)
-                    + _window_steps(ks_row[KS_TL], av, bv, words, hi, hw))
+                    (ks_row[KS_N] - 1) * _window_steps(ks_row[KS_T0], av, bv, words, hi, conv, hw)
+                    + _window_steps(ks_row[KS_TL], av, bv, words, hi, conv, hw))
                 continue
             a_tot += ac * bc * _chunk_sum(hi, words, conv, hw, cnt_p, sum_p, r)
             if lo > 0:
@@ -284,16 +285,16 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     # pooled value its window once (each output tile closes final exactly once).
     out[C_ALU] = ko * ((k[K_RES] + k[K_VE]) * pix + k[K_POOL2] * ys[b, SP_SEMIT] * xs[a, SP_SEMIT])
     out[C_ALU] += k[K_VR] * ks[d, KS_N] * pix  # §1b: every pixel once per k-tile
+    psw = _cdiv(k[K_PS], k[K_WORD])  # counts are in words: a partial sum is psw of them
     if df == DF_WS:
         ops = k2 * pix * cgi * ko
         out[C_OPS] = ops
         out[C_RF] = k2 * nxy * cgi * ko + ops
-        out[C_ARRAY] = ops
+        out[C_ARRAY] = psw * ops  # the column sums hop down at partial-sum width
         # weights + inputs + partial sums, less the first contribution of every output value
-        out[C_BUF_RD] = (
-            k2 * (nxy * cgi * ko + pix * cgi * ks[d, KS_SWN] + pix * cs[c, CS_SNCB] * ko) - pix * ko
-        )
-        out[C_BUF_WR] = k2 * pix * cs[c, CS_SNCB] * ko
+        out[C_BUF_RD] = (k2 * (nxy * cgi * ko + pix * cgi * ks[d, KS_SWN])
+                         + psw * (k2 * pix * cs[c, CS_SNCB] * ko - pix * ko))
+        out[C_BUF_WR] = psw * k2 * pix * cs[c, CS_SNCB] * ko
         return
     windows = ks[d, KS_NCH] * ys[b, SP_SF] * xs[a, SP_SF]  # Σ words over one channel's steps
     ops = pix * ko * k[K_NZ]
@@ -301,10 +302,10 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     if k[K_CONV]:
         array += ys[b, SP_NBLK] * xs[a, SP_NBLK] * ko * k[K_NZ]  # weight broadcasts
     out[C_OPS] = ops
-    out[C_RF] = ops
+    out[C_RF] = psw * ops  # every op accumulates into a partial-sum register
     out[C_ARRAY] = array
-    out[C_BUF_RD] = array + (nc - 1) * pix * ko
-    out[C_BUF_WR] = nc * pix * ko
+    out[C_BUF_RD] = array + psw * (nc - 1) * pix * ko  # fills
+    out[C_BUF_WR] = psw * nc * pix * ko  # drains
 
 
 @_pure
@@ -332,78 +333,6 @@ def _ws_group(tc, kg, hw, res):
         nq = kg // pc if j == 0 else (1 if kg % pc > 0 else 0)
         if nq > 0:
             res[2] += nq * (_ws_pixel(r0, q, False, hw) - _ws_pixel(r0, q, True, hw))
-
-
-@_pure
-def _os_group_sum(kg, a, b, layer, hw, hi, lo, res):
-    """Over the chunks of one group and one (a x b) block: res[0] (res[1]) += the step cycles
-    with nnz = hi (lo; 0 when lo = 0: those channels are skipped)."""
-    r = hw[H_RF_PSUMS]
-    conv = layer[L_KIND] == KIND_CONV
-    words = ((a - 1) * layer[L_SH] + layer[L_KH]) * ((b - 1) * layer[L_SW] + layer[L_KW])
-    for j in range(2):
-        m = r if j == 0 else kg % r
-        nm = kg // r if j == 0 else (1 if kg % r > 0 else 0)
-        if nm == 0:
-            continue
-        res[0] += nm * _os_step(m * hi, words, conv, hw)
-        if lo > 0:
-            res[1] += nm * _os_step(m * lo, words, conv, hw)
-
-
-@_pure
-def _block_types(t, p, vals, cnts):
-    vals[0] = p
-    cnts[0] = t // p
-    vals[1] = t % p
-    cnts[1] = 1 if t % p > 0 else 0
-
-
-@_kernel
-def _os_tables(layer, hw, txs, tys, nk, tk, ko, cgo):
-    """tab[part, ys, xs, ik]: OS compute of a tile = n_hi(ic)·tab[0] + n_lo(ic)·tab[1]."""
-    hi, lo, _, _ = _sparsity(layer, hw)
-    tab = np.zeros((2, 2, 2, nk), dtype=np.int64)
-    av = np.empty(2, dtype=np.int64)
-    ac = np.empty(2, dtype=np.int64)
-    bv = np.empty(2, dtype=np.int64)
-    bc = np.empty(2, dtype=np.int64)
-    res = np.zeros(2, dtype=np.int64)
-    mid = np.zeros(2, dtype=np.int64)
-    for sy in range(2):
-        _block_types(tys[sy], hw[H_PR], av, ac)
-        for sx in range(2):
-            _block_types(txs[sx], hw[H_PC], bv, bc)
-            prev = (-1, -1, -1)
-            for ik in range(nk):
-                kg1, nmid, kg3 = _k_groups(ik, tk, ko, cgo)
-                if (kg1, nmid, kg3) == prev:  # same groups as the k-tile before
-                    for e in range(2):
-                        tab[e, sy, sx, ik] = tab[e, sy, sx, ik - 1]
-                    continue
-                prev = (kg1, nmid, kg3)
-                for i in range(2):
-                    for j in range(2):
-                        mult = ac[i] * bc[j]
-                        if mult == 0:
-                            continue
-                        if layer[L_KIND] != KIND_CONV:  # channels spread over the PEs
-                            words = (((av[i] - 1) * layer[L_SH] + layer[L_KH])
-                                     * ((bv[j] - 1) * layer[L_SW] + layer[L_KW]))
-                            tk_i = min(tk, ko - ik * tk)
-                            tab[0, sy, sx, ik] += mult * _window_steps(tk_i, av[i], bv[j], words,
-                                                                       hi, hw)
-                            continue
-                        _fill(res, np.int64(0))
-                        _os_group_sum(kg1, av[i], bv[j], layer, hw, hi, lo, res)
-                        if kg3 > 0:
-                            _os_group_sum(kg3, av[i], bv[j], layer, hw, hi, lo, res)
-                        _fill(mid, np.int64(0))
-                        if nmid > 0:
-                            _os_group_sum(cgo, av[i], bv[j], layer, hw, hi, lo, mid)
-                        for e in range(2):
-                            tab[e, sy, sx, ik] += mult * (res[e] + nmid * mid[e])
-    return tab
 
 
 @_kernel
@@ -468,3 +397,142 @@ def _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d):
         return (k[K_K2] * (xs[a, SP_N] * ys[b, SP_N] * wp[0, c, d] + k[K_PIX] * wp[1, c, d])
                 - k[K_PIX] * wp[2, c, d])
     return ost[0, a, b, d]
+
+
+# --- OS with partial-sum drains (§4, "Partial-sum drains") -----------------------------------
+# A chunk j of a block takes max(F_j + C_j, D_{j-1}): its fill F (read port, ic > 0) and its
+# steps C, or the drain D of the chunk before it if that is longer (its register set drains
+# while chunk j computes in the other; chunk j+1 needs the drained set). The first chunk of a
+# block follows the last of the block before; the tile's last drain ends the tile.
+
+
+@_pure
+def _os_fc(m, a, b, nhi, nlo, hi, lo, first, layer, hw):
+    """Fill and step cycles of a chunk of m channels on an a x b block, over a c-tile of
+    nhi channels with hi nonzeros and nlo with lo (a window operation: nhi = tc, hi = KH·KW,
+    m channels side by side)."""
+    words = ((a - 1) * layer[L_SH] + layer[L_KH]) * ((b - 1) * layer[L_SW] + layer[L_KW])
+    t = 0 if first else _cdiv(_cdiv(hw[H_PSUM], hw[H_WORD]) * m * a * b, hw[H_RD])
+    conv = layer[L_KIND] == KIND_CONV
+    if not conv:
+        return t + nhi * _os_step(hi, m * words, conv, hw)
+    t += nhi * _os_step(m * hi, words, conv, hw)
+    if lo > 0:  # channels with no nonzero weight are skipped
+        t += nlo * _os_step(m * lo, words, conv, hw)
+    return t
+
+
+@_pure
+def _os_drain(m, a, b, hw):
+    """Cycles the m·a·b partial sums of a chunk take through the write port."""
+    return _cdiv(_cdiv(hw[H_PSUM], hw[H_WORD]) * m * a * b, hw[H_WR])
+
+
+@_pure
+def _os_group(kg, rr, a, b, nhi, nlo, hi, lo, first, layer, hw):
+    """A group's chunks (kg channels, rr at a time): its first chunk's size, its last's, and
+    Σ over its chunks but the first of max(F + C, drain of the one before)."""
+    nf = kg // rr
+    r = kg % rr
+    w = 0
+    if nf > 1:
+        w += (nf - 1) * max(_os_fc(rr, a, b, nhi, nlo, hi, lo, first, layer, hw),
+                            _os_drain(rr, a, b, hw))
+    if nf > 0 and r > 0:
+        w += max(_os_fc(r, a, b, nhi, nlo, hi, lo, first, layer, hw), _os_drain(rr, a, b, hw))
+    return (rr if nf > 0 else r), (r if r > 0 else rr), w
+
+
+@_pure
+def _os_block(a, b, tk, kg1, nmid, kg3, cgo, nhi, nlo, hi, lo, first, layer, hw, out):
+    """The chunks of one a x b block of a tile: out[0] F + C of its first chunk, out[1] Σ
+    over the others of max(F + C, drain before), out[2] its last chunk's drain."""
+    if layer[L_KIND] != KIND_CONV:  # tk channels spread over the PEs the block leaves free
+        f0, last, w = _os_group(tk, max(1, (hw[H_PR] * hw[H_PC]) // (a * b)), a, b, nhi, nlo,
+                                hi, lo, first, layer, hw)
+        out[0] = _os_fc(f0, a, b, nhi, nlo, hi, lo, first, layer, hw)
+        out[1] = w
+        out[2] = _os_drain(last, a, b, hw)
+        return
+    rr = hw[H_RF_PSUMS]
+    f0, last, w = _os_group(kg1, rr, a, b, nhi, nlo, hi, lo, first, layer, hw)
+    out[0] = _os_fc(f0, a, b, nhi, nlo, hi, lo, first, layer, hw)
+    if nmid > 0:
+        fm, lm, wm = _os_group(cgo, rr, a, b, nhi, nlo, hi, lo, first, layer, hw)
+        fc = _os_fc(fm, a, b, nhi, nlo, hi, lo, first, layer, hw)
+        w += max(fc, _os_drain(last, a, b, hw)) + nmid * wm
+        w += (nmid - 1) * max(fc, _os_drain(lm, a, b, hw))
+        last = lm
+    if kg3 > 0:
+        f3, l3, w3 = _os_group(kg3, rr, a, b, nhi, nlo, hi, lo, first, layer, hw)
+        w += max(_os_fc(f3, a, b, nhi, nlo, hi, lo, first, layer, hw),
+                 _os_drain(last, a, b, hw)) + w3
+        last = l3
+    out[1] = w
+    out[2] = _os_drain(last, a, b, hw)
+
+
+@_pure
+def _os_tile(tx, ty, tk, kg1, nmid, kg3, cgo, nhi, nlo, hi, lo, first, layer, hw, blk):
+    """OS cycles of a tile (§4): its blocks row by row, x fastest, each block's first chunk
+    after the drain of the block before, and the last drain. blk: scratch (4, 3)."""
+    pr = hw[H_PR]
+    pc = hw[H_PC]
+    nby = _cdiv(ty, pr)
+    nbx = _cdiv(tx, pc)
+    # block types: [row type][column type], 0 a full one (if any), 1 the last
+    for ya in range(2):
+        a = pr if ya == 0 else ty - (nby - 1) * pr
+        for xb in range(2):
+            b = pc if xb == 0 else tx - (nbx - 1) * pc
+            _os_block(a, b, tk, kg1, nmid, kg3, cgo, nhi, nlo, hi, lo, first, layer, hw,
+                      blk[2 * ya + xb])
+    x0 = 0 if nbx > 1 else 1  # the type of a row's first block
+    total = 0
+    for ya in range(2):
+        rows = nby - 1 if ya == 0 else 1
+        if rows == 0:
+            continue
+        row = (nbx - 1) * blk[2 * ya, 1] + blk[2 * ya + 1, 1]  # the blocks' own chunks
+        if nbx > 2:
+            row += (nbx - 2) * max(blk[2 * ya, 0], blk[2 * ya, 2])
+        if nbx > 1:
+            row += max(blk[2 * ya + 1, 0], blk[2 * ya, 2])
+        total += rows * row
+    # each row's first block: after the last block of the row before (a full row's)
+    y0 = 0 if nby > 1 else 1
+    total += blk[2 * y0 + x0, 0]
+    if nby > 2:
+        total += (nby - 2) * max(blk[x0, 0], blk[1, 2])
+    if nby > 1:
+        total += max(blk[2 + x0, 0], blk[1, 2])
+    return total + blk[3, 2]
+
+
+@_kernel
+def _os_drain_tables(layer, hw, txs, tys, nk, tk, ko, cgo, cls_nhi, cls_nlo, cls_first):
+    """tab[class, sy, sx, ik]: OS cycles of a tile of c-tile class `class` (its channels'
+    nonzero counts and whether it is the first, which fills nothing), rows sy and columns sx
+    (0 a full tile, 1 the last) and k-tile ik."""
+    hi, lo, _, _ = _sparsity(layer, hw)
+    ncls = cls_nhi.size
+    tab = np.zeros((ncls, 2, 2, nk), dtype=np.int64)
+    blk = np.empty((4, 3), dtype=np.int64)
+    prev = (-1, -1, -1, -1)
+    for ik in range(nk):
+        kg1, nmid, kg3 = _k_groups(ik, tk, ko, cgo)
+        tk_i = min(tk, ko - ik * tk)
+        if (kg1, nmid, kg3, tk_i) == prev:  # same groups as the k-tile before
+            for q in range(ncls):
+                for sy in range(2):
+                    for sx in range(2):
+                        tab[q, sy, sx, ik] = tab[q, sy, sx, ik - 1]
+            continue
+        prev = (kg1, nmid, kg3, tk_i)
+        for q in range(ncls):
+            for sy in range(2):
+                for sx in range(2):
+                    tab[q, sy, sx, ik] = _os_tile(txs[sx], tys[sy], tk_i, kg1, nmid, kg3, cgo,
+                                                  cls_nhi[q], cls_nlo[q], hi, lo,
+                                                  cls_first[q] == 1, layer, hw, blk)
+    return tab

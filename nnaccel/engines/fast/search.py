@@ -404,8 +404,8 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
                                              ys[b, SP_N], ks[d, KS_N]) > buf):
                         continue
                     sims += 1
-                    cycles = _walk(layer, hw, ws, perm, ctx, thr, base[C_COMPUTE], reqs[j],
-                                   drams[j], lasts[j])
+                    cycles, comp_all = _walk(layer, hw, ws, perm, ctx, thr, base[C_COMPUTE],
+                                             reqs[j], drams[j], lasts[j])
                     if cycles < 0:
                         continue
                     _key(obj, cycles, drams[j], ens[j], code, kc)
@@ -415,6 +415,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
                         _decode(code, df, gx, gy, gc, gk, mapping)
                         for r in range(C_LEN):
                             counts[r] = work[j, r]
+                        counts[C_COMPUTE] = comp_all  # with the OS drains' waits
                         counts[C_CYCLES] = cycles
-                        counts[C_STALL] = cycles - counts[C_COMPUTE]
+                        counts[C_STALL] = cycles - comp_all
     return mapping, counts, found, min_fp, sims

@@ -225,8 +225,9 @@ def _dma_flags(k, flags, xs, ys, cs, ks, a, b, c, d, out):
     out_el = k[K_PIX] * k[K_KO]
     out[C_DRAM_RD] = word * (in_el + w_el + res_el) + ps * psum_el
     out[C_DRAM_WR] = word * final_el + ps * psum_el
-    out[C_BUF_WR] += in_el + w_el + psum_el + res_el
-    out[C_BUF_RD] += out_el + psum_el + res_el  # each close reads its tile once (§3a)
+    psw = _cdiv(ps, word)  # buffer words of a partial sum (the output tile is held at its width)
+    out[C_BUF_WR] += in_el + w_el + psw * psum_el + res_el
+    out[C_BUF_RD] += psw * (out_el + psum_el) + res_el  # each close reads its tile once (§3a)
     busy = _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store,
                  k[K_VR] * ks[d, KS_N] * k[K_PIX])
     store_last, chain, macs = _chain(k, xs, ys, cs, ks, a, b, c, d, out)

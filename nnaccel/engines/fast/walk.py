@@ -62,7 +62,7 @@ from .base import (
     _pure,
 )
 from .compute import (
-    _os_tables,
+    _os_drain_tables,
     _ws_tables,
 )
 from .tiles import (
@@ -100,6 +100,13 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
     nhi = np.empty(nc, dtype=np.int64)
     nlo = np.empty(nc, dtype=np.int64)
     hi, lo, _, _ = _sparsity(layer, hw)
+    # OS: the c-tiles' classes (nonzero counts and whether it is the first, which resumes no
+    # partial sums); a c-tile's nonzeros take two values (`_sparsity`), so there are few.
+    cls = np.zeros(nc, dtype=np.int64)
+    c_nhi = np.empty(nc, dtype=np.int64)
+    c_nlo = np.empty(nc, dtype=np.int64)
+    c_first = np.empty(nc, dtype=np.int64)
+    ncls = 0
     for ic in range(nc):
         c0 = ic * tcv
         tc_[ic] = min(tcv, cgi - c0)
@@ -111,6 +118,18 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
         else:
             nhi[ic] = tc_[ic]
             nlo[ic] = 0
+        if not ws:
+            f = 1 if ic == 0 else 0
+            q = 0
+            while q < ncls and not (c_nhi[q] == nhi[ic] and c_nlo[q] == nlo[ic]
+                                    and c_first[q] == f):
+                q += 1
+            if q == ncls:
+                c_nhi[q] = nhi[ic]
+                c_nlo[q] = nlo[ic]
+                c_first[q] = f
+                ncls += 1
+            cls[ic] = q
     nk = _cdiv(ko, tkv)
     tk_ = np.empty(nk, dtype=np.int64)
     ng_ = np.empty(nk, dtype=np.int64)
@@ -124,7 +143,7 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
         sizes[0] = tcv
         sizes[1] = tc_[nc - 1]
         wtab = _ws_tables(hw, sizes, nk, tkv, ko, cgo)
-        otab = np.zeros((2, 2, 2, 1), dtype=np.int64)
+        otab = np.zeros((1, 2, 2, 1), dtype=np.int64)
     else:
         txs = np.empty(2, dtype=np.int64)
         tys = np.empty(2, dtype=np.int64)
@@ -132,7 +151,8 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
         txs[1] = tx_[nx - 1]
         tys[0] = ty
         tys[1] = ty_[ny - 1]
-        otab = _os_tables(layer, hw, txs, tys, nk, tkv, ko, cgo)
+        otab = _os_drain_tables(layer, hw, txs, tys, nk, tkv, ko, cgo, c_nhi[:ncls],
+                                c_nlo[:ncls], c_first[:ncls])
         wtab = np.zeros((3, 2, 1), dtype=np.int64)
 
     # Per loop: the period of its indices' parameters and how far each index keeps it, for
@@ -151,13 +171,14 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
         sig[i, 1] = rows[i]
         sig[i, 2] = ey_[i]
     periods[LOOP_Y] = _periodic_runs(sig, ny, runs[LOOP_Y])
-    sig = np.empty((nc, 3), dtype=np.int64)
+    sig = np.empty((nc, 4), dtype=np.int64)
     for i in range(nc):
         sig[i, 0] = tc_[i]
         sig[i, 1] = nhi[i]
         sig[i, 2] = nlo[i]
+        sig[i, 3] = cls[i]
     periods[LOOP_C] = _periodic_runs(sig, nc, runs[LOOP_C])
-    sig = np.zeros((nk, 10), dtype=np.int64)
+    sig = np.zeros((nk, 2 + max(6, 4 * otab.shape[0])), dtype=np.int64)
     for i in range(nk):
         sig[i, 0] = tk_[i]
         sig[i, 1] = ng_[i]
@@ -166,12 +187,13 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
                 for s in range(2):
                     sig[i, 2 + 2 * e + s] = wtab[e, s, i]
         else:
-            for e in range(2):
+            for e in range(otab.shape[0]):
                 for sy in range(2):
                     for sx in range(2):
                         sig[i, 2 + 4 * e + 2 * sy + sx] = otab[e, sy, sx, i]
     periods[LOOP_K] = _periodic_runs(sig, nk, runs[LOOP_K])
-    return (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wtab, otab, runs, periods)
+    return (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wtab, otab, runs, periods,
+            cls)
 
 
 _MAX_PERIOD = 16  # longest period of a loop's parameters that skipping looks for
@@ -216,10 +238,11 @@ def _periodic_runs(sig, n, out):
 @_kernel
 def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_last):
     """The cycles of one loop order of a combo (`_context`): the recurrence of §5 over its
-    tiles. Returns -1 as soon as they are sure to exceed `thr`: the array still has the rest of
-    `comp_total` to compute and then the last store (`store_last`) to wait for; the channel
-    still has at least the requests of `n_req` not yet made and the bytes of `bytes_total` not
-    yet moved.
+    tiles. Returns (cycles, Σ compute of the tiles): cycles -1 as soon as they are sure to
+    exceed `thr`: the array still has the rest of `comp_total` (a lower bound of Σ compute:
+    OS drains are not in it) to compute and then the last store (`store_last`) to wait for;
+    the channel still has at least the requests of `n_req` not yet made and the bytes of
+    `bytes_total` not yet moved.
 
     Skipping, exactly. A *macro-step* at level q is one iteration of that loop (all inner
     tiles) plus the load it issues for the next one. Its effect on the state (eL[t], ce[t-1],
@@ -231,7 +254,8 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     state by one delay and the next iterations are the same map, each of them moves it by that
     delay again: they are skipped in one step, with their compute, requests and bytes.
     """
-    (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wtab, otab, runs, periods) = ctx
+    (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wtab, otab, runs, periods,
+     cls) = ctx
     res = layer[L_RES]
     ve = layer[L_VE]
     vr = layer[L_VR]
@@ -361,7 +385,7 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
         else:
             sy = 0 if iy < ny - 1 else 1
             sx = 0 if ix < nx - 1 else 1
-            comp = nhi[ic] * otab[0, sy, sx, ik] + nlo[ic] * otab[1, sy, sx, ik]
+            comp = otab[cls[ic], sy, sx, ik]
         cs = max(e_load, ce_prev, es_2)
         ce = cs + comp
         comp_done += comp
@@ -419,16 +443,16 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
         e_load = e_next
         if bounded:
             if ce + (comp_total - comp_done) + store_last > thr:
-                return -1
+                return -1, comp_done
             # what the channel must still do: the bytes one after another, and with one
             # request at a time each request's latency as well
             rest = _cdiv(max(bytes_total - bytes_done, 0), bw)
             if out == 1:
                 rest += lat * max(n_req - req_done, 0)
             if ring[out - 1] + rest > thr:
-                return -1
+                return -1, comp_done
         if last:
-            return max(ce_prev, ring[out - 1])
+            return max(ce_prev, ring[out - 1]), comp_done
         ix = jx
         iy = jy
         ic = jc

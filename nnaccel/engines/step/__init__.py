@@ -5,8 +5,9 @@ one loop iteration is one clock cycle, in which
 
 * the array does one cycle of the current WS pass (weight words through the input bus and
   the read port, or the words of a streaming pixel through the read and write ports) or of
-  the current OS phase (a chunk's partial sums through a port, or a step's window words and
-  one weight broadcast), and adds what that cycle moved and computed;
+  the current OS phase (a chunk's fill through the read port, a step's window words and one
+  weight broadcast, or a wait for a drain), and adds what that cycle moved and computed; the
+  write port drains the other partial-sum register set alongside;
 * the DMA counts one latency cycle off every request in flight (up to ``OUT`` of them) and
   moves ``BW`` bytes of the oldest one whose latency is over (the last cycle partial);
 
@@ -32,7 +33,10 @@ Where model.md leaves room, the most literal reading is taken:
 
 * OS, "per (block, chunk) of a tile, once": the chunk's ``m*a*b`` partial-sum drain (and
   fill when ``ic > 0``) happens even when every channel of the chunk is skipped
-  (``nnz = 0``); it takes its port cycles.
+  (``nnz = 0``). The fill takes the read port's cycles before the chunk's first step; the
+  drain takes the write port's cycles in the background, and the chunk after the next (which
+  needs the drained register set) waits for it; a tile ends when its last drain does
+  (model.md §4, "Partial-sum drains").
 * §3 "input depends on k when G > 1": with ``G > 1`` any change of the k index reloads the
   input, even if the new k-tile touches the same groups.
 * §5 ``cs[t] = max(eL[t], ce[t-1], eS[t-2])``: a tile waits only for the store of tile

@@ -245,12 +245,7 @@ def run(layer, hw, mapping, counts, tr):
                             w_since = now
                         else:
                             mode = _OS
-                            if not osw.os_start(os_st, tp, layer, hw, mapping, nnz_c):
-                                # Every channel of the tile was skipped: it ends as it starts.
-                                a_busy = False
-                                tiles_done += 1
-                                if trace:
-                                    tr[t, _TR_CE] = now
+                            osw.os_start(os_st, tp, layer, hw, mapping, nnz_c)
                             c_brd += os_st[osw.ADD_RD]
                             c_bwr += os_st[osw.ADD_WR]
                             os_st[osw.ADD_RD] = 0
@@ -322,11 +317,12 @@ def run(layer, hw, mapping, counts, tr):
                 w = WR if pwr > WR else pwr
                 pwr -= w
                 if prd == 0 and pwr == 0:
+                    # counts in words: a partial sum is PSW of them (energy by the bits moved)
                     c_ops += rq
                     c_rf += rq
-                    c_arr += rq
-                    c_brd += r + q_rd
-                    c_bwr += q
+                    c_arr += PSW * rq  # the column sums hop down at partial-sum width
+                    c_brd += r + PSW * q_rd
+                    c_bwr += PSW * q
                     pix_left -= 1
                     prd = r + PSW * q_rd
                     pwr = PSW * q
@@ -372,29 +368,51 @@ def run(layer, hw, mapping, counts, tr):
                     prd = r + PSW * q_rd
                     pwr = PSW * q
             else:
-                # One weight broadcast (one window element) a cycle, to every PE of the
-                # block; window words arrive over the input bus in what the read port has
-                # left after the broadcast weight.
-                free = RD
-                if os_st[osw.BLEFT] > 0:
-                    os_st[osw.BLEFT] -= 1
-                    c_ops += os_st[osw.OPC]
-                    c_rf += os_st[osw.OPC]
-                    if conv:
-                        c_brd += 1  # the broadcast weight
-                        c_arr += 1
-                        free -= 1
-                w = min(PORT, os_st[osw.REM], free)
-                os_st[osw.REM] -= w
-                c_brd += w
-                c_arr += w
-                if os_st[osw.REM] == 0 and os_st[osw.BLEFT] == 0:
-                    done = not osw.os_next_step(os_st, os_st[osw.CI] + 1, tp, layer, hw,
-                                                mapping, nnz_c)
-                    c_brd += os_st[osw.ADD_RD]
-                    c_bwr += os_st[osw.ADD_WR]
-                    os_st[osw.ADD_RD] = 0
-                    os_st[osw.ADD_WR] = 0
+                # The write port drains the other register set in the background (§4,
+                # "Partial-sum drains") whatever the array does this cycle.
+                dr = os_st[osw.DR]
+                os_st[osw.DR] -= WR if dr > WR else dr
+                ph = os_st[osw.PH]
+                if ph == osw.PH_FILL:
+                    # the resumed partial sums come in through the read port, alone
+                    fl = os_st[osw.FL]
+                    os_st[osw.FL] -= RD if fl > RD else fl
+                    if os_st[osw.FL] == 0:
+                        if osw.os_find_step(os_st, 0, tp, layer, hw, mapping, nnz_c):
+                            os_st[osw.PH] = osw.PH_STEP
+                        else:
+                            osw.os_chunk_done(os_st, tp, layer, hw, mapping, nnz_c)
+                elif ph == osw.PH_STEP:
+                    # One weight broadcast (one window element) a cycle, to every PE of the
+                    # block; window words arrive over the input bus in what the read port
+                    # has left after the broadcast weight.
+                    free = RD
+                    if os_st[osw.BLEFT] > 0:
+                        os_st[osw.BLEFT] -= 1
+                        c_ops += os_st[osw.OPC]
+                        c_rf += PSW * os_st[osw.OPC]  # each op accumulates a partial sum
+                        if conv:
+                            c_brd += 1  # the broadcast weight
+                            c_arr += 1
+                            free -= 1
+                    w = min(PORT, os_st[osw.REM], free)
+                    os_st[osw.REM] -= w
+                    c_brd += w
+                    c_arr += w
+                    if os_st[osw.REM] == 0 and os_st[osw.BLEFT] == 0:
+                        if not osw.os_find_step(os_st, os_st[osw.CI] + 1, tp, layer, hw,
+                                                mapping, nnz_c):
+                            osw.os_chunk_done(os_st, tp, layer, hw, mapping, nnz_c)
+                elif ph == osw.PH_WAIT:
+                    # the array waits for the drain of the set the next chunk needs
+                    if os_st[osw.DR] == 0:
+                        osw.os_chunk_done(os_st, tp, layer, hw, mapping, nnz_c)
+                else:  # PH_LAST: the tile's outputs are in the buffer when its drain ends
+                    done = os_st[osw.DR] == 0
+                c_brd += os_st[osw.ADD_RD]
+                c_bwr += os_st[osw.ADD_WR]
+                os_st[osw.ADD_RD] = 0
+                os_st[osw.ADD_WR] = 0
             if done:
                 a_busy = False
                 tiles_done += 1

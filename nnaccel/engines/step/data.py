@@ -133,6 +133,7 @@ def tile_data(layer, hw, mapping):
     PKH = layer[L_PKH]
     WORD = hw[H_WORD]
     PSUM = hw[H_PSUM]
+    PSW = _cdiv(PSUM, WORD)  # buffer words of a partial sum
     TX = mapping[M_TX]
     TY = mapping[M_TY]
     TC = mapping[M_TC]
@@ -178,7 +179,7 @@ def tile_data(layer, hw, mapping):
         opened = first or ix != px or iy != py or ik != pk
         if opened and ic > 0:
             n_p = tk * ty * tx
-            elems += n_p
+            elems += n_p * PSW  # buffer words: a partial sum is PSW of them
             nbytes += n_p * PSUM
         if t + 1 == T:
             closed = True
@@ -209,10 +210,11 @@ def tile_data(layer, hw, mapping):
             # a vector kind's work (model.md §1b): per value, and per pixel (a row's
             # reciprocal or rsqrt) of the tile
             alu[t] += layer[L_VE] * n_o + layer[L_VR] * ty * tx
-            se[t] = n_o + RES * n_o  # the output path reads the tile and the operands
+            # the output path reads the tile (held at partial-sum width) and the operands
+            se[t] = PSW * n_o + RES * n_o
             sb[t] = n_st * WORD
         elif closed:
-            se[t] = n_o
+            se[t] = PSW * n_o
             sb[t] = n_o * PSUM
         px = ix
         py = iy
