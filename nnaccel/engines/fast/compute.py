@@ -73,6 +73,7 @@ from .tiles import (
     SP_BV,
     SP_N,
     SP_NBLK,
+    SP_PSPAN,
     SP_SEMIT,
     SP_SF,
     _k_groups,
@@ -285,6 +286,11 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     # pooled value its window once (each output tile closes final exactly once).
     out[C_ALU] = ko * ((k[K_RES] + k[K_VE]) * pix + k[K_POOL2] * ys[b, SP_SEMIT] * xs[a, SP_SEMIT])
     out[C_ALU] += k[K_VR] * ks[d, KS_N] * pix  # §1b: every pixel once per k-tile
+    # §3a: a pooled value whose window spans n output tiles is written to the line buffer and
+    # read back n - 1 times (every pooled row is emitted once: SP_SEMIT is the pooled size)
+    lbw = 0
+    if k[K_POOL2] > 0:
+        lbw = ko * (ys[b, SP_PSPAN] * xs[a, SP_PSPAN] - ys[b, SP_SEMIT] * xs[a, SP_SEMIT])
     psw = _cdiv(k[K_PS], k[K_WORD])  # counts are in words: a partial sum is psw of them
     if df == DF_WS:
         ops = k2 * pix * cgi * ko
@@ -294,7 +300,8 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
         # weights + inputs + partial sums, less the first contribution of every output value
         out[C_BUF_RD] = (k2 * (nxy * cgi * ko + pix * cgi * ks[d, KS_SWN])
                          + psw * (k2 * pix * cs[c, CS_SNCB] * ko - pix * ko))
-        out[C_BUF_WR] = psw * k2 * pix * cs[c, CS_SNCB] * ko
+        out[C_BUF_WR] = psw * k2 * pix * cs[c, CS_SNCB] * ko + lbw
+        out[C_BUF_RD] += lbw
         return
     windows = ks[d, KS_NCH] * ys[b, SP_SF] * xs[a, SP_SF]  # Σ words over one channel's steps
     ops = pix * ko * k[K_NZ]
@@ -304,8 +311,8 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     out[C_OPS] = ops
     out[C_RF] = psw * ops  # every op accumulates into a partial-sum register
     out[C_ARRAY] = array
-    out[C_BUF_RD] = array + psw * (nc - 1) * pix * ko  # fills
-    out[C_BUF_WR] = psw * nc * pix * ko  # drains
+    out[C_BUF_RD] = array + psw * (nc - 1) * pix * ko + lbw  # fills
+    out[C_BUF_WR] = psw * nc * pix * ko + lbw  # drains
 
 
 @_pure

@@ -73,7 +73,8 @@ SP_BV = 9  # SP_BV + 2i: value of the i-th block size (i < 3), SP_BV + 2i + 1: i
 SP_SEMIT = 15  # final outputs stored per output column or row, summed over tiles (§3a pooling)
 SP_NEMIT = 16  # tiles that store any (the others' final store is empty and skipped)
 SP_EMITL = 17  # what the last tile stores
-SP_LEN = 18
+SP_PSPAN = 18  # Σ over pooled rows of the tiles their window touches (§3a line buffer)
+SP_LEN = 19
 # The c dimension (input channels of a group, blocks of Pr in WS).
 CS_N = 0
 CS_T0 = 1
@@ -138,6 +139,21 @@ def _emit(o0, n, pk, ps, pp, nout, npool):
 
 
 @_pure
+def _pooled_span(t, pk, ps, pp, nout, npool):
+    """Σ over pooled rows j of the tiles (of t rows) that j's window, conv rows
+    [max(0, j·ps - pp), min(j·ps - pp + pk - 1, nout - 1)], touches (§3a): a window of
+    padding alone belongs to its last row's tile. 0 without pooling."""
+    if pk == 0:
+        return 0
+    total = 0
+    for j in range(npool):
+        last = min(j * ps - pp + pk - 1, nout - 1)
+        first = min(max(0, j * ps - pp), last)
+        total += last // t - first // t + 1
+    return total
+
+
+@_pure
 def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
     n = _cdiv(nout, t)
     tl = nout - (n - 1) * t
@@ -156,6 +172,7 @@ def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
     out[SP_SEMIT] = semit
     out[SP_NEMIT] = nemit
     out[SP_EMITL] = _emit((n - 1) * t, tl, pk, ps, pp, nout, npool)
+    out[SP_PSPAN] = _pooled_span(t, pk, ps, pp, nout, npool)
     nfull = n - 1
     out[SP_N] = n
     out[SP_SIN] = sin

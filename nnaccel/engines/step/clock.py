@@ -53,7 +53,7 @@ from nnaccel.engines.layout import (
 )
 
 from . import osw
-from .data import _cdiv, _filter_nnz, tile_data
+from .data import _cdiv, _filter_nnz, line_buffer_words, tile_data
 
 # Columns of the per-tile trace: compute start/end, end of the tile's load and of its store
 # (0 when the request was skipped because it moves no bytes, as in model.md §5).
@@ -514,6 +514,9 @@ def run(layer, hw, mapping, counts, tr):
                             tr[d_tile, _TR_ES] = now + 1
         now += 1
 
+    lbw = line_buffer_words(layer, mapping)  # the fused pooling's carried values (§3a)
+    c_brd += lbw
+    c_bwr += lbw
     counts[C_CYCLES] = now
     counts[C_COMPUTE] = c_compute
     counts[C_STALL] = now - c_compute

@@ -121,6 +121,36 @@ def _emitted(o0, n, pk, ps, pp, nout, npool):
 
 
 @njit(cache=True)
+def _tiles_touched(t, pk, ps, pp, nout, npool):
+    # Σ over pooled rows of the tiles of t conv rows that its window's rows touch, found by
+    # testing every tile (a window of padding alone belongs to the last row's tile)
+    total = 0
+    for j in range(npool):
+        first = max(0, j * ps - pp)
+        last = min(j * ps - pp + pk - 1, nout - 1)
+        if first > last:
+            first = last
+        for i in range(_cdiv(nout, t)):
+            if i * t <= last and first < i * t + t:
+                total += 1
+    return total
+
+
+@njit(cache=True)
+def line_buffer_words(layer, mapping):
+    """Line-buffer accesses of a fused pooling (model.md §3a), each way: a pooled value whose
+    window spans n tiles is written at the end of each but the last and read back by the
+    next: n - 1 times, for every output channel."""
+    if layer[L_PKH] == 0:
+        return 0
+    rows = _tiles_touched(mapping[M_TY], layer[L_PKH], layer[L_PSH], layer[L_PPH],
+                          layer[L_HO], layer[L_PHO])
+    cols = _tiles_touched(mapping[M_TX], layer[L_PKW], layer[L_PSW], layer[L_PPW],
+                          layer[L_WO], layer[L_PWO])
+    return layer[L_G] * layer[L_CGO] * (rows * cols - layer[L_PHO] * layer[L_PWO])
+
+
+@njit(cache=True)
 def tile_data(layer, hw, mapping):
     """Per tile t: load(t) bytes and elements, store(t) bytes, the output path's buffer
     reads and ALU operations at that store (model.md §3, §3a)."""
