@@ -354,4 +354,7 @@ def layer_vector(layer: Layer) -> np.ndarray | None:
                     (L.L_W, w), (L.L_KH, kh), (L.L_KW, kw), (L.L_SH, sh), (L.L_SW, sw),
                     (L.L_PH, ph), (L.L_PW, pw), (L.L_HO, ho), (L.L_WO, wo)):
         v[slot] = x
+    if t == "upsample":  # its DMA fetches the source values, not the output grid (§1a)
+        v[L.L_UH], v[L.L_UW] = layer.scale
+        v[L.L_UN] = 1 if layer.mode == "nearest" else 2
     return np.array(v, dtype=np.int64)
