@@ -248,12 +248,13 @@ class Mapper:
                 KEPT if later_image(vec, m_vec)[L.L_WRES] else PER_IMAGE)
             whole = batch_vector(low, hardware.batch)
             if whole is not None:
-                # the batch as one layer, mapped by the same search: it wins only when its
-                # cost is lower (a tie keeps the images one by one)
+                # the batch as one layer, mapped by the same search: it wins when its cost
+                # is lower and it is no worse in any term of the cost (a tie keeps the images
+                # one by one), so a batch never costs more cycles, bytes or energy per image
                 w_key = (whole.tobytes(), layer_hw.tobytes(), *self.hw_key, dfs, 1)
                 w_vec, _ = _search(low.layer, w_key, whole, layer_hw, self.weights, hardware, cache)
                 w, w0 = _batch_counts(whole, w_vec, layer_hw, no_latency, 1, engine)
-                if _cost(w, self.weights, self.objective) < _cost(c, self.weights, self.objective):
+                if _batched_wins(w, c, self.weights, self.objective):
                     m_vec, c, c0, mode = w_vec, w, w0, BATCHED
             hit = (
                 Mapping.from_vector(m_vec),
@@ -267,18 +268,28 @@ class Mapper:
         return hit
 
 
-def _cost(counts: Sequence[int], weights: np.ndarray, objective: str) -> tuple:
-    """The tiler's key of a layer's counts under `objective` (docs/model.md §8), without the
-    candidate index: what decides between running a batch as one layer or image by image."""
-    cycles = int(counts[L.C_CYCLES])
-    dram = int(counts[L.C_DRAM_RD]) + int(counts[L.C_DRAM_WR])
-    energy = sum(float(w) * int(x) for w, x in zip(weights.tolist(), counts, strict=True)
-                 if w)
+def _terms(counts: Sequence[int], weights: np.ndarray) -> tuple[int, int, float]:
+    """(cycles, DRAM bytes, energy) of a layer's counts: the terms of the tiler's cost (§8)."""
+    energy = sum(float(w) * int(x) for w, x in zip(weights.tolist(), counts, strict=True) if w)
+    return (int(counts[L.C_CYCLES]), int(counts[L.C_DRAM_RD]) + int(counts[L.C_DRAM_WR]), energy)
+
+
+def _cost(terms: tuple[int, int, float], objective: str) -> tuple:
+    """The tiler's key under `objective` (docs/model.md §8), without the candidate index."""
+    cycles, dram, energy = terms
     if objective == "cycles":
         return (cycles, dram, energy)
     if objective == "energy":
         return (energy, cycles, dram)
     return (energy * cycles, cycles, dram, energy)
+
+
+def _batched_wins(whole: Sequence[int], images: Sequence[int], weights: np.ndarray,
+                  objective: str) -> bool:
+    """Whether a batch run as one layer (counts `whole`) replaces the images one by one
+    (`images`): a lower cost, and no term of it higher (docs/model.md §5, "Batch")."""
+    a, b = _terms(whole, weights), _terms(images, weights)
+    return all(x <= y for x, y in zip(a, b, strict=True)) and _cost(a, objective) < _cost(b, objective)
 
 
 def simulate(
