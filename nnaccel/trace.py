@@ -29,6 +29,7 @@ from .simulate import BATCHED, Mapping, later_image, simulate
 ARRAY = "array"
 DMA = "DMA"
 OUTPUT_PATH = "output path"
+DRAINS = "partial-sum drains"
 READ_PORT = "buffer read port"
 WRITE_PORT = "buffer write port"
 
@@ -40,6 +41,7 @@ QUEUED = "queued"
 READ = "dma read"
 WRITE = "dma write"
 OUTPUT = "output path"
+DRAIN = "drain"
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,9 @@ def layer_timeline(network: Network, hardware: Hardware, layer: str, dataflow: s
             start += int(c2[L.C_CYCLES])
         counts = counts + (hardware.batch - 1) * c2
     out = int(hw_vec[L.H_OUT])
-    tracks = [ARRAY, *([DMA] if out == 1 else [f"{DMA} {i + 1}" for i in range(out)]),
+    is_os = m_vec[L.M_DATAFLOW] == L.DF_OS
+    tracks = [ARRAY, *([DRAINS] if is_os else []),
+              *([DMA] if out == 1 else [f"{DMA} {i + 1}" for i in range(out)]),
               OUTPUT_PATH, READ_PORT, WRITE_PORT]
     spans: list[Span] = []
     counters: list[Counter] = []
@@ -263,6 +267,17 @@ def _image_spans(tl: np.ndarray, counts: np.ndarray, layer: np.ndarray, hw: np.n
         if busy > 0:  # (a tile that takes no cycle has no port use to show)
             args["read_port_words"] = int(row[f["port_read_words"]])
             args["write_port_words"] = int(row[f["port_write_words"]])
+        drains = int(row[f["drains"]])
+        if not ws:
+            args["drain_wait_cycles"] = int(row[f["drain_wait"]])
+        if drains:
+            # OS: the chunks' partial sums leave through the write port while the next
+            # chunk computes; the tile ends when its last drain does (docs/model.md §4)
+            spans.append(Span(DRAINS, f"{tag}drains of tile {t}", DRAIN,
+                              offset + int(row[f["drain_start"]]), offset + end,
+                              {**extra, "drains": drains,
+                               "words": int(row[f["drain_words"]]),
+                               "write_port_cycles": int(row[f["drain_cycles"]])}))
         spans.append(Span(ARRAY, f"{tag}tile {t}", COMPUTE, offset + start, offset + end, args))
         if busy > 0:
             for track, col in ((READ_PORT, "port_read_words"), (WRITE_PORT, "port_write_words")):

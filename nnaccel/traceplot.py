@@ -12,6 +12,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from .trace import (
     ARRAY,
     COMPUTE,
+    DRAIN,
     LATENCY,
     OUTPUT,
     QUEUED,
@@ -33,6 +34,7 @@ STYLE = {
     READ: ("#41ab5d", "DMA reads (load)"),
     WRITE: ("#807dba", "DMA writes (store)"),
     OUTPUT: ("#e7298a", "output path works (add, pool, softmax, ...)"),
+    DRAIN: ("#fdd0a2", "a tile's partial-sum drains"),
 }
 _FONT = 9
 _FEW_TILES = 120  # up to this many tiles in view, each is drawn with its own edge

@@ -3,10 +3,14 @@ Conv + BatchNormalization + Relu/Clip/HardSwish, Sigmoid·Mul for SiLU, Shape/Ga
 subgraphs feeding the Reshapes of a channel shuffle, Flatten + Gemm classifiers, ...).
 
 Weights are zeros unless `prune` is given: then seeded random weights of which that fraction,
-the smallest, are zeros (magnitude pruning).
+the smallest, are zeros (magnitude pruning). Zero weights take no memory until `model` writes
+them: in the model itself, or (`external=DIR`) as external data in a sparse file of zeros, as an
+exporter writes a large model, so a VGG-16 costs a test no more than its structure.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -22,6 +26,7 @@ class Net:
         self.opset, self.name, self.prune = opset, name, prune
         self.rng = np.random.default_rng(0)
         self.n = 0
+        self.zeros: list[int] = []  # indices in `inits` of zero weights not yet written
 
     # --- plumbing --------------------------------------------------------------------------
     def init(self, array: np.ndarray, dtype=np.float32) -> str:
@@ -30,8 +35,13 @@ class Net:
         return name
 
     def weight(self, shape: tuple[int, ...]) -> str:
-        if self.prune is None:
-            return self.init(np.zeros(shape, np.float32))
+        if self.prune is None:  # zeros: only the shape until `model` says where they go
+            name = f"onnx::w{len(self.inits)}"
+            t = TensorProto(name=name, data_type=TensorProto.FLOAT)
+            t.dims.extend(shape)
+            self.inits.append(t)
+            self.zeros.append(len(self.inits) - 1)
+            return name
         w = self.rng.standard_normal(shape).astype(np.float32)
         k = round(self.prune * w.size)
         if k:
@@ -51,7 +61,26 @@ class Net:
     def c(self, x: str) -> int:
         return self.dims[x][1]
 
-    def model(self, out: str) -> onnx.ModelProto:
+    def model(self, out: str, external: Path | None = None) -> onnx.ModelProto:
+        """The model; its zero weights in it, or with `external` as external data in the
+        sparse file `DIR/zeros.bin` (no page of it is written)."""
+        offset = 0
+        for i in self.zeros:
+            t = self.inits[i]
+            n = int(np.prod(t.dims)) * 4
+            if external is None:
+                t.raw_data = bytes(n)
+                continue
+            t.data_location = TensorProto.EXTERNAL
+            for key, value in (("location", "zeros.bin"), ("offset", str(offset)),
+                               ("length", str(n))):
+                entry = t.external_data.add()
+                entry.key, entry.value = key, value
+            offset += n
+        if external is not None:
+            with open(Path(external) / "zeros.bin", "wb") as f:
+                f.truncate(offset)
+        self.zeros = []
         graph = helper.make_graph(
             self.nodes, self.name,
             [helper.make_tensor_value_info("input", TensorProto.FLOAT, list(self.dims["input"]))],

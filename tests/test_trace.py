@@ -27,6 +27,7 @@ from nnaccel.simulate import simulate
 from nnaccel.trace import (
     ARRAY,
     COMPUTE,
+    DRAIN,
     LATENCY,
     OUTPUT,
     QUEUED,
@@ -138,10 +139,48 @@ def test_spans_add_up_to_what_run_reports(net_name, layer, hw, dataflow):
         st = stores[(s.args.get("image"), s.name.split()[-1])]
         assert st.start == s.start and s.end <= st.end
 
+    # OS: a tile's drains end with it, take at most its cycles; its waits are compute cycles
+    for d in (s for s in tl.spans if s.cat == DRAIN):
+        tile = next(b for b in busy if b.name.endswith(f"tile {d.name.split()[-1]}")
+                    and b.args.get("image") == d.args.get("image"))
+        assert d.end == tile.end and tile.start <= d.start
+        assert d.args["write_port_cycles"] <= d.cycles
+        assert tile.args["drain_wait_cycles"] <= tile.cycles
+    if tl.mapping.dataflow == "os" and tl.count("pe_ops") and low_kind_is_conv(net, tl.traced):
+        assert any(s.cat == DRAIN for s in tl.spans)
+
     # the ports: never more words than their width a cycle
     for k in tl.counters:
         width = hw.read_port_words if k.track.endswith("read port") else hw.write_port_words
         assert 0 <= k.value <= width, k
+
+
+def low_kind_is_conv(net, name):
+    return next(x for x in net.layers if x.name == name).type in ("conv", "fc", "linear")
+
+
+@pytest.mark.parametrize("cgo, drains, wait, start, end", [
+    # test_step's hand-worked drains: CGO = 8, 2 chunks, the tile from 103: chunk 0 computes
+    # 0-4, drains 4-20; chunk 1 computes 4-8, drains 20-36; the array waits 8-36 (28).
+    (8, 2, 28, 107, 139),
+    # CGO = 12, 3 chunks from 104: drains 4-20, 20-36, 36-52; waits 8-20 and 24-52 (40).
+    (12, 3, 40, 108, 156),
+])
+def test_drains_worked_by_hand(cgo, drains, wait, start, end):
+    from test_step import hardware, layer, mapping
+
+    from nnaccel.engines.layout import DF_OS, KIND_CONV
+
+    _, tl = step.simulate_timeline(layer(KIND_CONV, 1, 1, cgo, 4, 4, 1, 1, 0),
+                                   hardware(4, 4, 4, 4, dnum=5),
+                                   mapping(DF_OS, "xyck", 4, 4, 1, cgo))
+    f = {name: i for i, name in enumerate(step.TIMELINE_FIELDS)}
+    row = tl[0]
+    assert row[f["drains"]] == drains
+    assert row[f["drain_words"]] == drains * 4 * 16 * 2  # 4 channels x 16 pixels, 2 words
+    assert row[f["drain_cycles"]] == drains * 16  # 128 words / WR 8
+    assert row[f["drain_wait"]] == wait
+    assert (row[f["drain_start"]], row[f["compute_end"]]) == (start, end)
 
 
 def test_recording_changes_no_count():
@@ -195,8 +234,8 @@ def test_chrome_trace_has_a_named_track_per_unit():
     doc = chrome_trace(tl)
     events = doc["traceEvents"]
     names = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
-    assert names == {"array", "DMA 1", "DMA 2", "output path", "buffer read port",
-                     "buffer write port"}
+    assert names == {"array", "partial-sum drains", "DMA 1", "DMA 2", "output path",
+                     "buffer read port", "buffer write port"}
     spans = [e for e in events if e["ph"] == "X"]
     assert len(spans) == len(tl.spans)
     assert all(isinstance(e["ts"], int) and e["dur"] >= 0 for e in spans)

@@ -68,12 +68,17 @@ _TR_ES = 3
 # is over), which in-flight slot it held, its bytes and output-path work; the stall cycles
 # before the tile starts, by what the DMA's oldest request does in them; the words the array
 # moved through the buffer's read and write ports in the tile; a WS tile's passes and the
-# cycles their weights took through the port. Recording happens at events (a tile, a pass, a
-# request) and in stall cycles, never in a cycle the array computes: the loop runs as fast.
+# cycles their weights took through the port; an OS tile's partial-sum drains (how many,
+# their words, the write port's cycles for them, when the first began) and the cycles the
+# array waited for one (model.md §4, "Partial-sum drains"). Recording happens at events (a
+# tile, a pass, a request, a drain) and in cycles the array waits, never in a cycle it
+# computes: the loop runs as fast.
 TIMELINE_FIELDS = (*TRACE_FIELDS, "load_issue", "load_head", "load_slot", "store_issue",
                    "store_head", "store_slot", "stall_latency", "stall_transfer",
                    "stall_output_path", "port_read_words", "port_write_words",
-                   "ws_weight_cycles", "ws_passes", "load_bytes", "store_bytes", "store_alu")
+                   "ws_weight_cycles", "ws_passes", "load_bytes", "store_bytes", "store_alu",
+                   "drains", "drain_words", "drain_cycles", "drain_start", "drain_wait",
+                   "drain_wait_from")
 _TR_LI = 4
 _TR_LH = 5
 _TR_LS = 6
@@ -90,6 +95,33 @@ _TR_NP = 16
 _TR_LB = 17
 _TR_SB = 18
 _TR_AL = 19
+_TR_DN = 20
+_TR_DW = 21
+_TR_DC = 22
+_TR_DS = 23
+_TR_DWT = 24
+_TR_DWF = 25
+
+@njit(cache=True)
+def _drain(tr, t, start, words, wr):
+    """Tile t's drain of `words` through the write port from cycle `start`: `wr` words a
+    cycle, the last cycle partial, uninterrupted (the clock loop's drain)."""
+    if tr[t, _TR_DN] == 0:
+        tr[t, _TR_DS] = start
+    tr[t, _TR_DN] += 1
+    tr[t, _TR_DW] += words
+    tr[t, _TR_DC] += -(-words // wr)
+
+
+@njit(cache=True)
+def _chunk_done(tr, t, at, st, wr):
+    """After the OS walk ended a chunk of tile t: the drain it began (from cycle `at`) and
+    the wait for a drain it began (the array idles from `at` in PH_WAIT or PH_LAST)."""
+    if st[osw.ADD_WR] > 0:
+        _drain(tr, t, at, st[osw.DR], wr)
+    if st[osw.PH] == osw.PH_WAIT or st[osw.PH] == osw.PH_LAST:
+        tr[t, _TR_DWF] = at
+
 
 # What the array is doing in the current cycle.
 _WS_LOAD = 0  # WS: weights of a pass enter the PEs through the buffer port
@@ -246,6 +278,8 @@ def run(layer, hw, mapping, counts, tr):
                         else:
                             mode = _OS
                             osw.os_start(os_st, tp, layer, hw, mapping, nnz_c)
+                            if trace:
+                                _chunk_done(tr, t, now, os_st, WR)
                             c_brd += os_st[osw.ADD_RD]
                             c_bwr += os_st[osw.ADD_WR]
                             os_st[osw.ADD_RD] = 0
@@ -382,6 +416,8 @@ def run(layer, hw, mapping, counts, tr):
                             os_st[osw.PH] = osw.PH_STEP
                         else:
                             osw.os_chunk_done(os_st, tp, layer, hw, mapping, nnz_c)
+                            if trace:
+                                _chunk_done(tr, nt - 1, now + 1, os_st, WR)
                 elif ph == osw.PH_STEP:
                     # One weight broadcast (one window element) a cycle, to every PE of the
                     # block; window words arrive over the input bus in what the read port
@@ -403,10 +439,16 @@ def run(layer, hw, mapping, counts, tr):
                         if not osw.os_find_step(os_st, os_st[osw.CI] + 1, tp, layer, hw,
                                                 mapping, nnz_c):
                             osw.os_chunk_done(os_st, tp, layer, hw, mapping, nnz_c)
+                            if trace:
+                                _chunk_done(tr, nt - 1, now + 1, os_st, WR)
                 elif ph == osw.PH_WAIT:
                     # the array waits for the drain of the set the next chunk needs
                     if os_st[osw.DR] == 0:
+                        if trace:  # the wait ends with this cycle
+                            tr[nt - 1, _TR_DWT] += now + 1 - tr[nt - 1, _TR_DWF]
                         osw.os_chunk_done(os_st, tp, layer, hw, mapping, nnz_c)
+                        if trace:
+                            _chunk_done(tr, nt - 1, now + 1, os_st, WR)
                 else:  # PH_LAST: the tile's outputs are in the buffer when its drain ends
                     done = os_st[osw.DR] == 0
                 c_brd += os_st[osw.ADD_RD]
@@ -419,6 +461,8 @@ def run(layer, hw, mapping, counts, tr):
                 event = True
                 if trace:
                     tr[nt - 1, _TR_CE] = now + 1
+                    if not ws:  # an OS tile ends waiting for its last drain
+                        tr[nt - 1, _TR_DWT] += now + 1 - tr[nt - 1, _TR_DWF]
                     tr[nt - 1, _TR_RD] = c_brd - dma_brd - tr[nt - 1, _TR_RD]
                     tr[nt - 1, _TR_WR] = c_bwr - dma_bwr - tr[nt - 1, _TR_WR]
         elif trace and n_fl > 0:
