@@ -153,17 +153,17 @@ def _worker(config: Config, networks: Sequence[Network], engine: str,
     except NnaccelError as e:
         # Subclasses with extra constructor arguments do not survive unpickling; the message does.
         raise NnaccelError(str(e)) from None
-    return [[(r.mapping, r.counts, dict(r.energy), r.fused_into, r.stall_bandwidth_cycles)
-             for r in res.layers] for res in results]
+    return [[(r.mapping, r.counts, dict(r.energy), r.fused_into, r.stall_bandwidth_cycles,
+              r.batch_mode) for r in res.layers] for res in results]
 
 
 def _rebuild(network: Network, config: Config, engine: str, layers: list[tuple]) -> Result:
     hw = config.hardware
     records = tuple(
         LayerResult(layer, mapping, counts, MappingProxyType(energy), hw.pes, fused_into, stall_bw,
-                    hw.batch)
-        for layer, (mapping, counts, energy, fused_into, stall_bw) in zip(network.layers, layers,
-                                                                          strict=True)
+                    hw.batch, mode)
+        for layer, (mapping, counts, energy, fused_into, stall_bw, mode)
+        in zip(network.layers, layers, strict=True)
     )
     return Result(network, hw, records, engine, config.dataflow, config.objective)
 

@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import limits
 from .engines import layout as L
 from .hardware import Hardware
 from .network import Layer, Network
@@ -66,6 +67,9 @@ class Lowered:
     vector: np.ndarray | None
     fused_into: str | None = None
     density: Fraction | None = None  # the layer's weight density, where not the hardware's
+    # The array's "weights" are the image's own values (a matmul's second operand, a
+    # squeeze-and-excitation multiply's factors), not the layer's: a batch shares none.
+    own_weights: bool = False
 
     def hardware_vector(self, hw_vec: np.ndarray) -> np.ndarray:
         """The hardware vector this layer runs with: its own density in place of the global one."""
@@ -128,9 +132,44 @@ def lower_network(network: Network, hw: Hardware) -> tuple[Lowered, ...]:
             v[L.L_VE], v[L.L_VR] = output_path_work(layer, hw)
     return tuple(
         Lowered(layer, None if layer.name in fused else _fitted(vectors[layer.name], layer, hw),
-                fused.get(layer.name), layer_density(layer, hw))
+                fused.get(layer.name), layer_density(layer, hw),
+                _own_weights(layer, vectors[layer.name]))
         for layer in network.layers
     )
+
+
+def _own_weights(layer: Layer, vec: np.ndarray | None) -> bool:
+    """Whether the array's weights of `layer` are its image's own values (`Lowered`)."""
+    return vec is not None and vec[L.L_KIND] == L.KIND_CONV and layer.type in ("matmul", "mul")
+
+
+def batch_vector(low: Lowered, batch: int) -> np.ndarray | None:
+    """The layer vector of a whole batch run as one layer, or None where that is not the
+    same work as the images one by one (docs/model.md §5, "Batch").
+
+    A layer whose windows are single pixels (a 1x1 kernel, stride 1, no padding, no fused
+    pooling) computes each output pixel from the same pixel of its input and the layer's
+    weights: `batch` images side by side along the map's width (H x W·batch) are then exactly
+    the batch's work, and one weight tile serves every image in it. A kernel, a stride or a
+    padding wider than a pixel, or a fused pooling window, would straddle two images; a layer
+    whose "weights" are the image's own values (`Lowered.own_weights`) has none to share.
+    """
+    vec = low.vector
+    if vec is None or batch == 1 or low.own_weights:
+        return None
+    single = (vec[L.L_KH] == vec[L.L_KW] == vec[L.L_SH] == vec[L.L_SW] == 1
+              and vec[L.L_PH] == vec[L.L_PW] == vec[L.L_PKH] == 0
+              and vec[L.L_HO] == vec[L.L_H] and vec[L.L_WO] == vec[L.L_W])
+    if not single:
+        return None
+    g, cgi, cgo, h, w = (int(vec[s]) for s in (L.L_G, L.L_CGI, L.L_CGO, L.L_H, L.L_W))
+    # the engines count in int64: the batch as one layer stays within the loader's bounds
+    if w * batch > limits.MAX_DIM or g * max(cgi, cgo) * h * w * batch > limits.MAX_WORK:
+        return None
+    v = vec.copy()
+    v[L.L_W] = v[L.L_WO] = w * batch
+    v[L.L_WRES] = 0
+    return v
 
 
 def _whole_map(layer: Layer) -> bool:
@@ -315,4 +354,7 @@ def layer_vector(layer: Layer) -> np.ndarray | None:
                     (L.L_W, w), (L.L_KH, kh), (L.L_KW, kw), (L.L_SH, sh), (L.L_SW, sw),
                     (L.L_PH, ph), (L.L_PW, pw), (L.L_HO, ho), (L.L_WO, wo)):
         v[slot] = x
+    if t == "upsample":  # its DMA fetches the source values, not the output grid (§1a)
+        v[L.L_UH], v[L.L_UW] = layer.scale
+        v[L.L_UN] = 1 if layer.mode == "nearest" else 2
     return np.array(v, dtype=np.int64)

@@ -65,6 +65,7 @@ def layer_rows(result: Result, sparsity_source: str = "") -> list[dict[str, Any]
             "output_shape": "x".join(map(str, r.layer.output_shape)),
             "dataflow": m.dataflow if m else ("fused" if r.fused_into else ""),
             "fused_into": r.fused_into or "",
+            "batch": r.batch_mode,  # how a batch ran (docs/model.md §5): "" for one image
             "loop_order": m.loop_order if m else "",
             "tile_x": m.tx if m else 0,
             "tile_y": m.ty if m else 0,
@@ -229,6 +230,8 @@ def _dataflow_cell(r: Any) -> str:
 
 
 def rows_for_terminal(result: Result) -> Iterable[list[str]]:
+    """The per-layer table's cells; with a batch, how each layer ran it after the dataflow."""
+    batch = result.batch > 1
     for r in result.layers:
         m = r.mapping
         tiles = f"{m.tx}x{m.ty}x{m.tc}x{m.tk}" if m else "-"
@@ -236,6 +239,7 @@ def rows_for_terminal(result: Result) -> Iterable[list[str]]:
             r.layer.name,
             r.layer.type,
             _dataflow_cell(r),
+            *([r.batch_mode or "-"] if batch else []),
             m.loop_order if m else "-",
             tiles,
             fmt_int(r.macs),

@@ -19,10 +19,13 @@ from .energy import LEVELS, energy_by_level, energy_per_count, level_matrix
 from .engines import layout as L
 from .errors import MappingError, NnaccelError
 from .hardware import Hardware, format_size
-from .lowering import Lowered, lower_network
+from .lowering import Lowered, batch_vector, lower_network
 from .network import Layer, Network
 
 ENGINES = ("fast", "step")
+#: How a layer runs a batch (docs/model.md §5, "Batch"): as one layer of batch times the
+#: pixels; image by image with the one weight tile kept; image by image.
+BATCHED, KEPT, PER_IMAGE = "batched", "kept", "per image"
 DATAFLOWS = ("auto", "ws", "os")
 OBJECTIVES = ("cycles", "energy", "edp")
 _DF_NAMES = {L.DF_WS: "ws", L.DF_OS: "os"}
@@ -68,6 +71,9 @@ class LayerResult:
     # The stall cycles the same mapping has with a DRAM latency of 0 (docs/model.md §10).
     stall_bandwidth_cycles: int = 0
     batch: int = 1  # images: the counts are for all of them (docs/model.md §5, "Batch")
+    # How the batch ran (docs/model.md §5): BATCHED, KEPT or PER_IMAGE; "" for one image or
+    # a layer that runs nothing
+    batch_mode: str = ""
 
     def count(self, name: str) -> int:
         return self.counts[L.COUNT_NAMES.index(name)]
@@ -216,34 +222,74 @@ class Mapper:
         self.levels = level_matrix(hardware)
         self.hw_key = (self.weights.tobytes(), objective)
         self.zero = (None, (0,) * L.C_LEN,
-                     MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, self.levels)), 0)
+                     MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, self.levels)), 0,
+                     "")
         self.no_latency = self.hw_vec.copy()  # what the transfers alone cost: the stall split (§10)
         self.no_latency[L.H_LAT] = 0
 
-    def record(self, low: Lowered) -> tuple[Mapping | None, tuple[int, ...], MappingProxyType, int]:
-        """(mapping, counts, energy by level, stall cycles with no DRAM latency) of `low`."""
+    def record(self, low: Lowered) -> tuple[Mapping | None, tuple[int, ...], MappingProxyType, int, str]:
+        """(mapping, counts, energy by level, stall cycles with no DRAM latency, how the batch
+        ran) of `low`."""
         vec = low.vector
         if vec is None:
             return self.zero
         hardware, engine, cache = self.hardware, self.engine, self.cache
         layer_hw = low.hardware_vector(self.hw_vec)  # with the layer's own density, if any
-        key = (vec.tobytes(), layer_hw.tobytes(), *self.hw_key, _dataflows(vec, self.dataflow),
-               hardware.batch)
+        no_latency = low.hardware_vector(self.no_latency)
+        dfs = _dataflows(vec, self.dataflow)
+        key = (vec.tobytes(), layer_hw.tobytes(), *self.hw_key, dfs, hardware.batch,
+               low.own_weights)
         hit = cache.records.get(key) if engine == "fast" else None
         if hit is None:
             _check_density(low.layer, vec, layer_hw, hardware)
-            m_vec, _ = _search(low.layer, key, vec, layer_hw, self.weights, hardware, cache)
-            c, c0 = _batch_counts(vec, m_vec, layer_hw, low.hardware_vector(self.no_latency),
-                                  hardware.batch, engine)
+            m_vec, _ = _search(low.layer, key[:-1], vec, layer_hw, self.weights, hardware, cache)
+            c, c0 = _batch_counts(vec, m_vec, layer_hw, no_latency, hardware.batch, engine)
+            mode = "" if hardware.batch == 1 else (
+                KEPT if later_image(vec, m_vec)[L.L_WRES] else PER_IMAGE)
+            whole = batch_vector(low, hardware.batch)
+            if whole is not None:
+                # the batch as one layer, mapped by the same search: it wins when its cost
+                # is lower and it is no worse in any term of the cost (a tie keeps the images
+                # one by one), so a batch never costs more cycles, bytes or energy per image
+                w_key = (whole.tobytes(), layer_hw.tobytes(), *self.hw_key, dfs, 1)
+                w_vec, _ = _search(low.layer, w_key, whole, layer_hw, self.weights, hardware, cache)
+                w, w0 = _batch_counts(whole, w_vec, layer_hw, no_latency, 1, engine)
+                if _batched_wins(w, c, self.weights, self.objective):
+                    m_vec, c, c0, mode = w_vec, w, w0, BATCHED
             hit = (
                 Mapping.from_vector(m_vec),
                 tuple(int(x) for x in c),
                 MappingProxyType(energy_by_level(c, hardware, self.levels)),
                 int(c0[L.C_STALL]),
+                mode,
             )
             if engine == "fast":
                 cache.records[key] = hit
         return hit
+
+
+def _terms(counts: Sequence[int], weights: np.ndarray) -> tuple[int, int, float]:
+    """(cycles, DRAM bytes, energy) of a layer's counts: the terms of the tiler's cost (§8)."""
+    energy = sum(float(w) * int(x) for w, x in zip(weights.tolist(), counts, strict=True) if w)
+    return (int(counts[L.C_CYCLES]), int(counts[L.C_DRAM_RD]) + int(counts[L.C_DRAM_WR]), energy)
+
+
+def _cost(terms: tuple[int, int, float], objective: str) -> tuple:
+    """The tiler's key under `objective` (docs/model.md §8), without the candidate index."""
+    cycles, dram, energy = terms
+    if objective == "cycles":
+        return (cycles, dram, energy)
+    if objective == "energy":
+        return (energy, cycles, dram)
+    return (energy * cycles, cycles, dram, energy)
+
+
+def _batched_wins(whole: Sequence[int], images: Sequence[int], weights: np.ndarray,
+                  objective: str) -> bool:
+    """Whether a batch run as one layer (counts `whole`) replaces the images one by one
+    (`images`): a lower cost, and no term of it higher (docs/model.md §5, "Batch")."""
+    a, b = _terms(whole, weights), _terms(images, weights)
+    return all(x <= y for x, y in zip(a, b, strict=True)) and _cost(a, objective) < _cost(b, objective)
 
 
 def simulate(
@@ -263,9 +309,9 @@ def simulate(
     mapper = Mapper(hardware, engine, dataflow, objective, cache)
     records = []
     for low in lowered if lowered is not None else lower_network(network, hardware):
-        mapping, counts, energy, stall_bw = mapper.record(low)
+        mapping, counts, energy, stall_bw, mode = mapper.record(low)
         records.append(LayerResult(low.layer, mapping, counts, energy, hardware.pes, low.fused_into,
-                                   stall_bw, hardware.batch))
+                                   stall_bw, hardware.batch, mode))
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
 
 

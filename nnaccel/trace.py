@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,9 +21,9 @@ import numpy as np
 from .engines import layout as L
 from .errors import NnaccelError
 from .hardware import Hardware
-from .lowering import lower_network
+from .lowering import batch_vector, lower_network
 from .network import Network
-from .simulate import Mapping, later_image, simulate
+from .simulate import BATCHED, Mapping, later_image, simulate
 
 #: Tracks, top to bottom. DMA requests in flight at once get a track each ("DMA 2", ...).
 ARRAY = "array"
@@ -148,12 +148,15 @@ def layer_timeline(network: Network, hardware: Hardware, layer: str, dataflow: s
     record = result.layers[0]
     hw_vec = low.hardware_vector(hardware.vector())
     m_vec = record.mapping.vector()
+    batched = record.batch_mode == BATCHED  # the batch as one layer: one run (§5, "Batch")
+    if batched:
+        low = replace(low, vector=batch_vector(low, hardware.batch))
     counts, first = step.simulate_timeline(low.vector, hw_vec, m_vec)
     no_latency = hw_vec.copy()
     no_latency[L.H_LAT] = 0
     stall_bw = int(step.simulate(low.vector, no_latency, m_vec)[L.C_STALL])
     images = [(0, first, counts)]
-    if hardware.batch > 1:
+    if hardware.batch > 1 and not batched:
         later = later_image(low.vector, m_vec)
         c2, tl2 = step.simulate_timeline(later, hw_vec, m_vec)
         stall_bw += (hardware.batch - 1) * int(step.simulate(later, no_latency, m_vec)[L.C_STALL])

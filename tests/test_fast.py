@@ -10,6 +10,7 @@ The tiler is checked against exhaustive evaluation of its own candidate set.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -98,7 +99,14 @@ def literal(layer, hwv, m) -> list[int]:
     def nnz(c):
         return K2 if kind == L.KIND_WINDOW else N(c + 1) - N(c)
 
-    def span(o0, n, s, p, k, size):  # distinct real input rows the windows touch
+    UH, UW, UN = (int(layer[i]) for i in (L.L_UH, L.L_UW, L.L_UN))
+
+    def span(o0, n, s, p, k, size, up):  # distinct real input rows the windows touch
+        if up:  # an upsample's source rows (§1a): nearest, or the two around the centre
+            centre = [math.floor((o + 0.5) / up - 0.5) for o in range(o0, o0 + n)]
+            rows = {o // up for o in range(o0, o0 + n)} if UN == 1 else {
+                c + j for c in centre for j in (0, 1)}
+            return len(rows & set(range(size // up)))
         return len({o * s - p + j for o in range(o0, o0 + n) for j in range(k)} & set(range(size)))
 
     def emit(o0, n, ps, pp, pk, nout, npool):
@@ -120,7 +128,7 @@ def literal(layer, hwv, m) -> list[int]:
         here = tiles[t]
         load_b = load_el = 0
         if t == 0 or differ(tiles[t - 1], here, in_deps):
-            e = len(groups) * tc * span(y0, ty, SH, PH, KH, H) * span(x0, tx, SW, PW, KW, W)
+            e = len(groups) * tc * span(y0, ty, SH, PH, KH, H, UH) * span(x0, tx, SW, PW, KW, W, UW)
             load_b, load_el = load_b + e * WORD, load_el + e
         if kind == L.KIND_CONV and ((t == 0 and not WRES) or (t > 0 and differ(tiles[t - 1], here, [C, K]))):
             e = tk * tc * K2
@@ -457,6 +465,27 @@ def cases(draw, side=8, ch=6, small_tiles=False):
 def test_fast_agrees_with_the_literal_reading(case):
     layer, hwv, m = case
     assert fast.evaluate(layer, hwv, m[None])[0].tolist() == literal(layer, hwv, m)
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(st.sampled_from(["nearest", "linear"]), st.integers(1, 3), st.integers(1, 3),
+       st.integers(1, 4), st.integers(1, 5), st.data())
+def test_upsample_source_rows_agree_with_the_literal_reading(mode, sh, sw, h, w, data):
+    """An upsample's DMA fetches the source rows and columns its tile reads (§1a), on any
+    tiling of its output grid."""
+    from nnaccel.hardware import Hardware
+    from nnaccel.lowering import lower_network
+    from nnaccel.network import Layer, Network
+
+    layer = Layer("up", "upsample", ("a",), ((2, h, w),), (2, h * sh, w * sw), scale=(sh, sw),
+                  mode=mode)
+    (low,) = lower_network(Network("t", (2, h, w), (layer,), "test"), Hardware())
+    v = low.vector
+    order = data.draw(st.permutations([X, Y, C, K]))
+    m = mapping(1, order, data.draw(st.integers(1, w * sw)), data.draw(st.integers(1, h * sh)),
+                data.draw(st.integers(1, int(v[L.L_CGI]))), data.draw(st.integers(1, 2)))
+    hwv = hw(4, 4)
+    assert fast.evaluate(v, hwv, m[None])[0].tolist() == literal(v, hwv, m)
 
 
 @settings(max_examples=40, **SETTINGS)

@@ -51,14 +51,27 @@ def test_squeeze_and_excitation_multiply():
 def test_nearest_upsample():
     # (1, 2, 2) upsampled by 2: a window operation on the 4x4 output grid, CGI = 1 (each output
     # reads its one source value by a repeated address), 1x1. OS, one tile TX = TY = 4.
-    # Load 16 values, 32 B: 102. One 4x4 block, one step: words 16 -> 4 port cycles, nnz 1:
+    # Load the 4 source values the tile's outputs read, 8 B (the input's size, not the 32 B
+    # of the output grid): 101. One 4x4 block, one step: words 16 -> 4 port cycles, nnz 1:
     # 4 cycles, then the drain of its 16 values, 32 words through WR 8: 4. Store 16 values:
-    # 102. Timeline 0..102, 102..110, 110..212.
-    # ops = array = 16, RF 32; buffer reads 16 + 2 * 16 (store); writes 2 * 16 (drain) + 16
+    # 102. Timeline 0..101, 101..109, 109..211.
+    # ops = array = 16, RF 32; buffer reads 16 + 2 * 16 (store); writes 2 * 16 (drain) + 4
     # (load): words, a partial sum is 2 of them.
     layer = Layer("up", "upsample", ("a",), ((1, 2, 2),), (1, 4, 4), scale=(2, 2))
     vec, hv = _lowered(layer)
     assert _counts(vec, hv, 4, 4, 1, 1) == {
-        "cycles": 212, "compute_cycles": 8, "stall_cycles": 204, "pe_ops": 16,
-        "rf_accesses": 32, "array_transfers": 16, "buffer_reads": 48, "buffer_writes": 48,
-        "dram_read_bytes": 32, "dram_write_bytes": 32, "tiles": 1}
+        "cycles": 211, "compute_cycles": 8, "stall_cycles": 203, "pe_ops": 16,
+        "rf_accesses": 32, "array_transfers": 16, "buffer_reads": 48, "buffer_writes": 36,
+        "dram_read_bytes": 8, "dram_write_bytes": 32, "tiles": 1}
+
+
+def test_upsample_tiles_read_their_source_rows():
+    # (1, 3, 3) by 2 to 6x6, one output row a tile (TY = 1, TX = 6): nearest, each tile reads
+    # one source row of 3 values: 6 tiles x 3 = 18 values, 36 B, twice the input's 18 B (each
+    # source row serves two tiles). Linear, the output row y reads source rows
+    # floor((y + 1/2)/2 - 1/2) and the next, inside 0..2: rows {0}, {0,1}, {0,1}, {1,2},
+    # {1,2}, {2}: 10 rows of 3 columns, for each of the 4 neighbour planes: 120 values, 240 B.
+    for mode, read in (("nearest", 36), ("linear", 240)):
+        layer = Layer("up", "upsample", ("a",), ((1, 3, 3),), (1, 6, 6), scale=(2, 2), mode=mode)
+        vec, hv = _lowered(layer)
+        assert _counts(vec, hv, 6, 1, 4 if mode == "linear" else 1, 1)["dram_read_bytes"] == read

@@ -34,6 +34,7 @@ LAYER_COLUMNS = (
     Column("DRAM B", "dram_bytes", priority=3),
     Column("bound", "bound", numeric=False, priority=2),
 )
+BATCH_COLUMN = Column("batch", "batch", numeric=False, priority=4)
 
 
 def layer_table(result: Result, label: str, sparsity_source: str = "") -> TableData:
@@ -46,6 +47,8 @@ def layer_table(result: Result, label: str, sparsity_source: str = "") -> TableD
     unit = "MAC units" if energy_unit_suffix(hw) == "mac_units" else "pJ"
     columns = (*LAYER_COLUMNS, Column(f"energy ({unit})", f"energy_{energy_unit_suffix(hw)}",
                                       priority=5))
+    if hw.batch > 1:  # how each layer ran the batch (docs/model.md §5): after the dataflow
+        columns = (*columns[:3], BATCH_COLUMN, *columns[3:])
     batch = f", batch of {hw.batch} (figures for the whole batch)" if hw.batch > 1 else ""
     use = sparsity_use(result.network, hw.sparsity, hardware_source(hw.sparsity, sparsity_source))
     return TableData(

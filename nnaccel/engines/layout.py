@@ -85,6 +85,13 @@ L_WRES = _layer.add("wres", "1: the first tile's weights are already in the buff
 L_VE = _layer.add("ve", "output-path lane cycles per output element (0: none)")
 L_VR = _layer.add("vr", "output-path lane cycles per output pixel of a final tile: a row's "
                         "reciprocal or rsqrt (0: none)")
+# An upsample (docs/model.md §1a) runs on its output grid, but its DMA fetches the source
+# values its outputs read, each once a tile: the rows (columns) a tile's output rows read are
+# those of the source grid, `size / factor` of them.
+L_UH = _layer.add("uh", "upsample factor along rows: output rows per source row (0: none)")
+L_UW = _layer.add("uw", "upsample factor along columns")
+L_UN = _layer.add("un", "source values an upsample output reads along each axis: 1 (nearest) "
+                        "or 2 (linear)")
 LAYER_SLOTS = _layer.slots
 L_LEN = len(LAYER_SLOTS)
 

@@ -56,7 +56,7 @@ SHARED: tuple[Job, ...] = (
     ("_sparsity", (_A1, _A1)),
     ("_fill", (_A1, _I)),
     ("_fill", (_F1, _F)),
-    ("_span_in", (_I,) * 6),
+    ("_span_in", (_I,) * 8),
     ("_emit", (_I,) * 7),
     ("_pooled_before", (_I,) * 6),
     ("_k_groups", (_I,) * 4),

@@ -177,7 +177,7 @@ class CacheMap:
     def _shape(self, low: Lowered) -> int:
         if low.vector is None:
             return 0
-        key = (low.vector.tobytes(), low.density)
+        key = (low.vector.tobytes(), low.density, low.own_weights)
         sid = self.shape_ids.get(key)
         if sid is None:
             sid = self.shape_ids[key] = len(self.shapes)
@@ -224,7 +224,7 @@ def run_task(networks: Sequence[Network], task: Task, caches: CacheMap | None = 
     failed = set()
     for sid in need.tolist():
         try:
-            _, counts, energy, _ = mapper.record(caches.shapes[sid]) if sid else mapper.zero
+            _, counts, energy, *_ = mapper.record(caches.shapes[sid]) if sid else mapper.zero
         except MappingError:
             failed.add(sid)
             continue

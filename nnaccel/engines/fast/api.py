@@ -55,6 +55,9 @@ from nnaccel.engines.layout import (
     L_RES,
     L_SH,
     L_SW,
+    L_UH,
+    L_UN,
+    L_UW,
     L_VE,
     L_VR,
     L_W,
@@ -190,6 +193,9 @@ def check_vectors(layer: np.ndarray, hw: np.ndarray) -> tuple[np.ndarray, np.nda
         raise ValueError(f"bad layer vector {layer.tolist()}")
     if layer[L_PKH] > 0 and (layer[[L_PKW, L_PSH, L_PSW, L_PHO, L_PWO]] < 1).any():
         raise ValueError(f"bad fused pooling in layer vector {layer.tolist()}")
+    up = layer[[L_UH, L_UW, L_UN]]
+    if (up != 0).any() and ((up[:2] < 1).any() or up[2] not in (1, 2)):
+        raise ValueError(f"bad upsample in layer vector {layer.tolist()}")
     positive = (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN, H_OUT, H_RD,
                 H_WR, H_ALU)
     if (hw[list(positive)] < 1).any() or hw[H_LAT] < 0 or not 0 <= hw[H_DNUM] <= hw[H_DDEN]:

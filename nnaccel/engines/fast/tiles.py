@@ -43,6 +43,9 @@ from nnaccel.engines.layout import (
     L_RES,
     L_SH,
     L_SW,
+    L_UH,
+    L_UN,
+    L_UW,
     L_W,
     L_WO,
     LOOP_K,
@@ -95,9 +98,17 @@ KS_LEN = 8
 
 
 @_pure
-def _span_in(o0: int, n: int, stride: int, pad: int, k: int, size: int) -> int:
+def _span_in(o0: int, n: int, stride: int, pad: int, k: int, size: int, up: int, nb: int) -> int:
     """Input rows (or columns) read by output rows [o0, o0+n), clipped to the real input (§3):
-    one interval when the windows overlap or touch (k >= stride), else a sum of windows."""
+    one interval when the windows overlap or touch (k >= stride), else a sum of windows. An
+    upsample by `up` (§1a) reads source rows: `y // up` (nb = 1, nearest), or the two
+    neighbours `floor((2y + 1 - up) / 2up)` and the next, clipped to the `size / up` rows."""
+    if up > 0:
+        if nb == 1:
+            return (o0 + n - 1) // up - o0 // up + 1
+        lo = max(0, (2 * o0 + 1 - up) // (2 * up))
+        hi = min(size // up - 1, (2 * (o0 + n - 1) + 1 - up) // (2 * up) + 1)
+        return hi - lo + 1
     if k >= stride:
         lo = o0 * stride - pad
         hi = (o0 + n - 1) * stride - pad + k
@@ -154,7 +165,7 @@ def _pooled_span(t, pk, ps, pp, nout, npool):
 
 
 @_pure
-def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
+def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, up, nb, out):
     n = _cdiv(nout, t)
     tl = nout - (n - 1) * t
     sin = 0
@@ -163,7 +174,7 @@ def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
     nemit = 0
     for i in range(n):
         tt = t if i < n - 1 else tl
-        s = _span_in(i * t, tt, stride, pad, k, nin)
+        s = _span_in(i * t, tt, stride, pad, k, nin, up, nb)
         sin += s
         minin = min(minin, s)
         em = _emit(i * t, tt, pk, ps, pp, nout, npool)
@@ -179,7 +190,7 @@ def _sp_stats(nout, t, stride, pad, k, nin, p, pk, ps, pp, npool, out):
     out[SP_MININ] = minin
     out[SP_FP] = min(nin, _extent(t, stride, k))
     out[SP_T0] = min(t, nout)
-    out[SP_IN0] = _span_in(np.int64(0), min(t, nout), stride, pad, k, nin)
+    out[SP_IN0] = _span_in(np.int64(0), min(t, nout), stride, pad, k, nin, up, nb)
     out[SP_TL] = tl
     # Block sizes over all tiles: full blocks of p, the remainder of a full tile, of the last.
     out[SP_BV] = p
@@ -386,7 +397,7 @@ def _line_buffer_order(layer, hw, tx, ty, tk, perm, nx, ny, nk):
 
 
 @_kernel
-def _spatial_arrays(nout, t, stride, pad, k, nin, pk, ps, pp, npool):
+def _spatial_arrays(nout, t, stride, pad, k, nin, pk, ps, pp, npool, up, nb):
     """Per tile along x (or y): size, input span and final outputs stored."""
     n = _cdiv(nout, t)
     size = np.empty(n, dtype=np.int64)
@@ -394,7 +405,7 @@ def _spatial_arrays(nout, t, stride, pad, k, nin, pk, ps, pp, npool):
     emit = np.empty(n, dtype=np.int64)
     for i in range(n):
         size[i] = min(t, nout - i * t)
-        span[i] = _span_in(i * t, size[i], stride, pad, k, nin)
+        span[i] = _span_in(i * t, size[i], stride, pad, k, nin, up, nb)
         emit[i] = _emit(i * t, size[i], pk, ps, pp, nout, npool)
     return size, span, emit
 
@@ -425,10 +436,11 @@ def _grid_stats(layer, hw, gx, gy, gc, gk):
     pkh = layer[L_PKH] if pooled else 0
     for i in range(gx.size):
         _sp_stats(layer[L_WO], gx[i], layer[L_SW], layer[L_PW], layer[L_KW], layer[L_W], pc,
-                  pkw, layer[L_PSW], layer[L_PPW], layer[L_PWO], xs[i])
+                  pkw, layer[L_PSW], layer[L_PPW], layer[L_PWO], layer[L_UW], layer[L_UN], xs[i])
     for i in range(gy.size):
         _sp_stats(layer[L_HO], gy[i], layer[L_SH], layer[L_PH], layer[L_KH], layer[L_H],
-                  hw[H_PR], pkh, layer[L_PSH], layer[L_PPH], layer[L_PHO], ys[i])
+                  hw[H_PR], pkh, layer[L_PSH], layer[L_PPH], layer[L_PHO], layer[L_UH], layer[L_UN],
+                  ys[i])
     for i in range(gc.size):
         _c_stats(layer[L_CGI], gc[i], hw[H_PR], cs[i])
     for i in range(gk.size):

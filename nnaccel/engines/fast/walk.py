@@ -43,6 +43,9 @@ from nnaccel.engines.layout import (
     L_RES,
     L_SH,
     L_SW,
+    L_UH,
+    L_UN,
+    L_UW,
     L_VE,
     L_VR,
     L_W,
@@ -89,10 +92,10 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
     pooled = layer[L_PKH] > 0
     tx_, cols, ex_ = _spatial_arrays(layer[L_WO], tx, layer[L_SW], layer[L_PW], layer[L_KW],
                                      layer[L_W], layer[L_PKW] if pooled else 0, layer[L_PSW],
-                                     layer[L_PPW], layer[L_PWO])
+                                     layer[L_PPW], layer[L_PWO], layer[L_UW], layer[L_UN])
     ty_, rows, ey_ = _spatial_arrays(layer[L_HO], ty, layer[L_SH], layer[L_PH], layer[L_KH],
                                      layer[L_H], layer[L_PKH] if pooled else 0, layer[L_PSH],
-                                     layer[L_PPH], layer[L_PHO])
+                                     layer[L_PPH], layer[L_PHO], layer[L_UH], layer[L_UN])
     nx = tx_.size
     ny = ty_.size
     nc = _cdiv(cgi, tcv)

@@ -95,6 +95,9 @@ from nnaccel.engines.layout import (  # noqa: E402
     L_PW,
     L_SH,
     L_SW,
+    L_UH,
+    L_UN,
+    L_UW,
     L_VE,
     L_VR,
     L_W,
@@ -136,6 +139,9 @@ def _check(layer: np.ndarray, hw: np.ndarray, mapping: np.ndarray) -> None:
         raise ValueError("step engine: negative padding")
     if layer[L_VE] < 0 or layer[L_VR] < 0:
         raise ValueError("step engine: negative output-path work")
+    up = (layer[L_UH], layer[L_UW], layer[L_UN])
+    if any(up) and (min(up[:2]) < 1 or up[2] not in (1, 2)):
+        raise ValueError("step engine: bad upsample factors")
     for slot in (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN, H_OUT, H_RD,
                  H_WR, H_ALU):
         if hw[slot] < 1:

@@ -35,6 +35,9 @@ from nnaccel.engines.layout import (
     L_RES,
     L_SH,
     L_SW,
+    L_UH,
+    L_UN,
+    L_UW,
     L_VE,
     L_VR,
     L_W,
@@ -58,15 +61,24 @@ def _cdiv(a: int, b: int) -> int:
 
 
 @njit(cache=True)
-def _rows_read(o0: int, n: int, s: int, p: int, k: int, size: int) -> int:
+def _rows_read(o0: int, n: int, s: int, p: int, k: int, size: int, up: int, nb: int) -> int:
     # Input rows (or columns) the outputs [o0, o0+n) read, found by marking every row each
     # kernel tap of each output touches inside the real input: padding is not fetched, and
-    # rows no window touches (stride above the kernel) are not either (model.md §3).
+    # rows no window touches (stride above the kernel) are not either (model.md §3). An
+    # upsample by `up` reads its source rows (model.md §1a): the one nearest, or the two
+    # neighbours around the output's centre, (y + 1/2) / up - 1/2, inside the source.
     seen = np.zeros(max(size, 1), np.bool_)
     count = 0
     for o in range(o0, o0 + n):
-        for j in range(k):
-            row = o * s - p + j
+        for j in range(nb if up > 0 else k):
+            if up == 0:
+                row = o * s - p + j
+            elif nb == 1:
+                row = o // up
+            else:
+                row = int(np.floor((o + 0.5) / up - 0.5)) + j
+                if row >= size // up:
+                    row = -1
             if 0 <= row < size and not seen[row]:
                 seen[row] = True
                 count += 1
@@ -195,8 +207,9 @@ def tile_data(layer, hw, mapping):
         nbytes = 0
         if first or ix != px or iy != py or ic != pc or (G > 1 and ik != pk):
             n_in = (ng * tc * _rows_read(iy * TY, ty, layer[L_SH], layer[L_PH], layer[L_KH],
-                                         layer[L_H])
-                    * _rows_read(ix * TX, tx, layer[L_SW], layer[L_PW], layer[L_KW], layer[L_W]))
+                                         layer[L_H], layer[L_UH], layer[L_UN])
+                    * _rows_read(ix * TX, tx, layer[L_SW], layer[L_PW], layer[L_KW], layer[L_W],
+                                 layer[L_UW], layer[L_UN]))
             elems += n_in
             nbytes += n_in * WORD
         # weights: at a change of c or k tile; at the first tile unless the previous image
