@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import queue
 import re
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -230,22 +231,25 @@ def run_configs(networks: Sequence[Network], configs: Sequence[Config], engine: 
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(q,)) as ex:
         futures = [ex.submit(_worker, c, networks, engine, cache) for c, cache in zip(configs, caches,
                                                                                     strict=True)]
+        # One message per network and configuration. A worker's message travels through its
+        # queue's feeder thread, so it may arrive after the future that sent it is done: wait
+        # for all of them (a few seconds at most) unless a worker failed.
+        expected, received = len(configs) * len(networks), 0
         pending = set(futures)
-        while pending:
+        late = None
+        while received < expected:
             try:
                 label, name = q.get(timeout=0.05)
+                received += 1
                 if progress:
                     progress(label, name)
             except queue.Empty:
                 pass
             pending = {f for f in pending if not f.done()}
-        while True:  # the last messages may arrive after their future is done
-            try:
-                label, name = q.get_nowait()
-            except queue.Empty:
-                break
-            if progress:
-                progress(label, name)
+            if not pending:
+                late = late or time.monotonic() + 5.0
+                if time.monotonic() > late or any(f.exception() for f in futures):
+                    break
         raw = [f.result() for f in futures]
     return [
         (c, [_rebuild(n, c, engine, layers) for n, layers in zip(networks, per_net, strict=True)])
