@@ -64,22 +64,12 @@ class Net:
     def model(self, out: str, external: Path | None = None) -> onnx.ModelProto:
         """The model; its zero weights in it, or with `external` as external data in the
         sparse file `DIR/zeros.bin` (no page of it is written)."""
-        offset = 0
-        for i in self.zeros:
-            t = self.inits[i]
-            n = int(np.prod(t.dims)) * 4
-            if external is None:
-                t.raw_data = bytes(n)
-                continue
-            t.data_location = TensorProto.EXTERNAL
-            for key, value in (("location", "zeros.bin"), ("offset", str(offset)),
-                               ("length", str(n))):
-                entry = t.external_data.add()
-                entry.key, entry.value = key, value
-            offset += n
-        if external is not None:
-            with open(Path(external) / "zeros.bin", "wb") as f:
-                f.truncate(offset)
+        zeros = [self.inits[i] for i in self.zeros]
+        if external is None:
+            for t in zeros:
+                t.raw_data = bytes(int(np.prod(t.dims)) * 4)
+        else:
+            external_zeros(zeros, Path(external))
         self.zeros = []
         graph = helper.make_graph(
             self.nodes, self.name,
@@ -221,3 +211,21 @@ class Net:
         _, c, h, w = self.dims[x]
         pads = self.init([0, 0, t, left, 0, 0, b, r], np.int64)
         return self.node("Pad", [x, pads], (1, c, h + t + b, w + left + r), mode="constant")
+
+
+def external_zeros(tensors: list[onnx.TensorProto], folder: Path) -> None:
+    """Point each float tensor's data at its own range of the sparse file `folder/zeros.bin`
+    (no page of it written): zeros stored the way an exporter stores a large model's weights,
+    which the importer reads lazily. Any data a tensor held in the model is dropped."""
+    offset = 0
+    for t in tensors:
+        n = int(np.prod(t.dims)) * 4
+        t.ClearField("raw_data")
+        t.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", "zeros.bin"), ("offset", str(offset)),
+                           ("length", str(n))):
+            entry = t.external_data.add()
+            entry.key, entry.value = key, value
+        offset += n
+    with open(folder / "zeros.bin", "wb") as f:
+        f.truncate(offset)
