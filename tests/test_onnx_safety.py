@@ -331,7 +331,7 @@ def hostile_graphs(draw) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_graphs())
 def test_a_hostile_graph_imports_or_fails_on_one_line(model):
     start = time.perf_counter()
@@ -381,7 +381,7 @@ def mutated_transformers(draw) -> onnx.ModelProto:
     return model
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_transformers())
 def test_a_changed_transformer_graph_imports_or_fails_on_one_line(model):
     try:
