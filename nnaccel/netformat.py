@@ -1,4 +1,7 @@
-"""The network file format: parse and validate it, and write it back deterministically.
+"""The network file format: its tables of fields, and parsing and validating a file.
+
+The values of single fields are checked in ``netfields``, JSON is read strictly by
+``strictjson``, and ``netwrite`` writes a network back in the same format.
 
 The format is described for people in ``docs/network-format.md`` and for tools in
 ``nnaccel/network.schema.json``; the tables below are the single source both are tested against.
@@ -11,30 +14,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnaccel import limits
 from nnaccel.errors import NetworkError
+from nnaccel.netfields import INPUT, FieldChecker, describe
 from nnaccel.shapes import (
-    ACTIVATIONS,
     LAYER_TYPES,
-    MAX_RANK,
     MULTI_INPUT_TYPES,
     POOL_TYPES,
     TWO_INPUT_TYPES,
-    UPSAMPLE_MODES,
     Shape,
     ShapeError,
     output_shape,
     pads,
 )
+from nnaccel.strictjson import loads_strict
 
 if TYPE_CHECKING:
     from nnaccel.network import Network
 
-INPUT = "input"
 
 # Field kinds: each names a checker below.
 _STR, _SHAPE, _SHAPES, _NAMES, _KERNEL, _PAD, _POSINT, _BOOL = (
@@ -130,248 +130,13 @@ PAPER_FIELDS: dict[str, str] = {
 _MULTI_INPUT = MULTI_INPUT_TYPES
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str):
-        self.key = key
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _describe(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (RecursionError, ValueError):  # nested hundreds deep: say what it is
-        return f"a deeply nested {'list' if isinstance(value, list) else 'object'}"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-class _Checker:
-    """Checks values of one file, raising NetworkError with the file, layer and field."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._checks: dict[str, Callable[[Any], Any]] = {}
-
-    def fail(self, message: str, layer: str | None = None, field: str | None = None):
-        raise NetworkError(self.path, message, layer=layer, field=field)
-
-    def value(self, kind: str, value: Any, layer: str | None, field: str) -> Any:
-        """Check ``value`` against ``kind``; return it normalized (lists become tuples)."""
-        check = self._checks.get(kind)
-        if check is None:  # looked up once per kind: a file has thousands of values
-            check = self._checks[kind] = getattr(self, "_" + kind.replace(" ", "_"))
-        result = check(value)
-        if isinstance(result, str):
-            self.fail(f"{result}, got {_describe(value)}", layer, field)
-        return result[0]
-
-    # Each checker returns (normalized,) or an error string.
-    def _string(self, v: Any) -> Any:
-        if not isinstance(v, str) or not v:
-            return "expected a non-empty string"
-        if len(v) > limits.MAX_TEXT:
-            return f"expected at most {limits.MAX_TEXT:,} characters"
-        if not v.isprintable() and not _encodable(v):
-            return "expected text that is valid Unicode (no lone surrogate \\udXXX escapes)"
-        return (v,)
-
-    def _boolean(self, v: Any) -> Any:
-        return (v,) if isinstance(v, bool) else "expected true or false"
-
-    def _positive_integer(self, v: Any) -> Any:
-        if not _is_int(v) or v < 1:
-            return "expected a positive integer"
-        if v > limits.MAX_DIM:
-            return f"expected at most {limits.MAX_DIM:,} (2**30, docs/network-format.md)"
-        return (v,)
-
-    def _ints(self, v: Any, n: int, low: int, what: str) -> Any:
-        # JSON numbers parse to plain int (or float); `type(...) is int` also rules out bool
-        if not isinstance(v, list) or len(v) != n or not all(type(x) is int for x in v):
-            return f"expected {what}: a list of {n} integers"
-        if min(v) < low:
-            return f"expected {what} with every entry >= {low}"
-        if max(v) > limits.MAX_DIM:
-            return (f"expected {what} with every entry at most {limits.MAX_DIM:,} "
-                    "(2**30, docs/network-format.md)")
-        return (tuple(v),)
-
-    def _shape(self, v: Any) -> Any:
-        what = "a shape ([C, H, W] for an image, [T, D] for tokens)"
-        n = len(v) if isinstance(v, list) and 1 <= len(v) <= MAX_RANK else 3
-        checked = self._ints(v, n, 1, what)
-        if isinstance(checked, str) and isinstance(v, list) and not 1 <= len(v) <= MAX_RANK:
-            return f"expected {what}: a list of 1 to {MAX_RANK} integers"
-        if not isinstance(checked, str) and math.prod(v) > limits.MAX_WORK:
-            return (f"expected a shape of at most {limits.MAX_WORK:,} elements (2**40, "
-                    "docs/network-format.md)")
-        return checked
-
-    def _axis(self, v: Any) -> Any:
-        ok = _is_int(v) and 0 <= v < MAX_RANK
-        return (v,) if ok else f"expected an axis: an integer from 0 to {MAX_RANK - 1}"
-
-    def _axes(self, v: Any) -> Any:
-        if (not isinstance(v, list) or not 1 <= len(v) <= MAX_RANK
-                or not all(_is_int(x) and 0 <= x < MAX_RANK for x in v)):
-            return (f"expected a list of 1 to {MAX_RANK} axes, each an integer from 0 to "
-                    f"{MAX_RANK - 1}")
-        return (tuple(v),)
-
-    def _shifts(self, v: Any) -> Any:
-        if (not isinstance(v, list) or not 1 <= len(v) <= MAX_RANK
-                or not all(_is_int(x) and abs(x) <= limits.MAX_DIM for x in v)):
-            return (f"expected a list of 1 to {MAX_RANK} integer shifts, each at most "
-                    f"{limits.MAX_DIM:,} either way")
-        return (tuple(v),)
-
-    def _function(self, v: Any) -> Any:
-        ok = isinstance(v, str) and v in ACTIVATIONS
-        return (v,) if ok else f"expected one of {', '.join(ACTIVATIONS)}"
-
-    def _inputs(self, v: Any) -> Any:
-        if not isinstance(v, dict) or not v:
-            return "expected an object of input names and their shapes"
-        out = []
-        for key, shape in v.items():
-            if not key or key == INPUT or len(key) > limits.MAX_TEXT:
-                return (f"expected input names other than '{INPUT}' (which is input_shape's), "
-                        f"non-empty, at most {limits.MAX_TEXT:,} characters")
-            checked = self._shape(shape)
-            if isinstance(checked, str):
-                return f"input '{key[:40]}': {checked}"
-            out.append((key, checked[0]))
-        return (tuple(out),)
-
-    def _pair(self, v: Any) -> Any:
-        return self._ints(v, 2, 1, "a pair [h, w]")
-
-    def _padding(self, v: Any) -> Any:
-        if isinstance(v, list) and len(v) == 4:
-            return self._ints(v, 4, 0, "a padding [top, left, bottom, right]")
-        return self._ints(v, 2, 0, "a padding [ph, pw] or [top, left, bottom, right]")
-
-    def _range(self, v: Any) -> Any:
-        checked = self._ints(v, 2, 0, "a channel range [start, end)")
-        if not isinstance(checked, str) and v[0] >= v[1]:
-            return "expected a channel range [start, end) with start < end"
-        return checked
-
-    def _fraction(self, v: Any) -> Any:
-        ok = _is_number(v) and 0 <= v <= limits.MAX_SPARSITY
-        return (float(v),) if ok else ("expected a fraction of zero weights in [0, 1) (at most "
-                                       f"{limits.MAX_SPARSITY}, docs/network-format.md)")
-
-    def _mode(self, v: Any) -> Any:
-        ok = isinstance(v, str) and v in UPSAMPLE_MODES
-        return (v,) if ok else f"expected one of {', '.join(UPSAMPLE_MODES)}"
-
-    def _names(self, v: Any) -> Any:
-        # empty only for a constant, which reads nothing (checked with the type)
-        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
-            return "expected a non-empty list of layer names"
-        return (tuple(v),)
-
-    def _shapes(self, v: Any) -> Any:
-        if not isinstance(v, list):
-            return "expected a non-empty list of shapes [C, H, W]"
-        out = []
-        for item in v:
-            checked = self._shape(item)
-            if isinstance(checked, str):
-                return checked
-            out.append(checked[0])
-        return (tuple(out),)
-
-    def _number(self, v: Any) -> Any:
-        if not _is_number(v) or not 0 <= v <= limits.MAX_PAPER_NUMBER:
-            return f"expected a number from 0 to {limits.MAX_PAPER_NUMBER:g}"
-        return (v,)
-
-    def _depth(self, v: Any) -> Any:
-        if (not isinstance(v, list) or not v
-                or not all(_is_int(x) and 1 <= x <= limits.MAX_DIM for x in v)):
-            return f"expected a list of integers from 1 to {limits.MAX_DIM:,}"
-        return (tuple(v),)
-
-    def _object(self, v: Any) -> Any:
-        return (v,) if isinstance(v, dict) else "expected an object"
-
-    def _array(self, v: Any) -> Any:
-        if not isinstance(v, list) or not v:
-            return "expected a non-empty list"
-        if len(v) > limits.MAX_LAYERS:
-            return (f"expected at most {limits.MAX_LAYERS:,} layers (2**20, "
-                    "docs/network-format.md)")
-        return (v,)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-class _BadLiteral(Exception):
-    def __init__(self, message: str):
-        self.message = message
-
-
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _BadLiteral(f"the number {text[:20]} is too large for a float")
-    return value
-
-
-def _parse_constant(text: str) -> Any:
-    raise _BadLiteral(f"{text} is not a JSON number")
-
-
-def loads_strict(text: str, path: str, field: str | None = None) -> Any:
-    """`text` parsed as the network format parses JSON: no NaN or Infinity, no key twice, no
-    float that overflows, nesting bounded; else NetworkError naming `path` (and `field`)."""
-    what = "invalid JSON" if field else "invalid file"
-    try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates,
-                          parse_float=_parse_float, parse_constant=_parse_constant)
-    except json.JSONDecodeError as exc:
-        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-    except _DuplicateKey as exc:
-        message = f"{what}: the key '{exc.key}' appears twice in one object"
-    except _BadLiteral as exc:
-        message = f"{what}: {exc.message}"
-    except ValueError:  # an integer literal of thousands of digits (Python's guard)
-        message = f"{what}: an integer literal of more than 4,300 digits"
-    except (RecursionError, MemoryError):
-        message = "invalid JSON: nested too deeply"
-    raise NetworkError(path, message, field=field)
-
-
 def parse_network_text(text: str, path: str) -> dict[str, Any]:
     """Parse and validate a network file's text.
 
     Returns the keyword arguments of ``Network`` (without ``path``), with ``layers`` a list
     of keyword-argument dicts for ``Layer``. Raises NetworkError on the first problem.
     """
-    check = _Checker(path)
+    check = FieldChecker(path)
     raw = loads_strict(text, path)
     if not isinstance(raw, dict):
         check.fail("expected a JSON object at the top level")
@@ -398,7 +163,7 @@ def parse_network_text(text: str, path: str) -> dict[str, Any]:
     return out
 
 
-def _check_fields(check: _Checker, raw: dict[str, Any], spec: dict[str, tuple[str, bool]],
+def _check_fields(check: FieldChecker, raw: dict[str, Any], spec: dict[str, tuple[str, bool]],
                   layer: str | None) -> dict[str, Any]:
     for key in raw:
         if key not in spec:
@@ -413,7 +178,7 @@ def _check_fields(check: _Checker, raw: dict[str, Any], spec: dict[str, tuple[st
     return out
 
 
-def _check_paper(check: _Checker, paper: dict[str, Any]) -> dict[str, Any]:
+def _check_paper(check: FieldChecker, paper: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in paper.items():
         if key not in PAPER_FIELDS:
@@ -423,18 +188,18 @@ def _check_paper(check: _Checker, paper: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_layer(check: _Checker, raw: Any, index: int, produced: dict[str, Shape],
+def _check_layer(check: FieldChecker, raw: Any, index: int, produced: dict[str, Shape],
                  names_in_file: list[Any]) -> dict[str, Any]:
     label = f"#{index}"
     if not isinstance(raw, dict):
-        check.fail(f"expected an object, got {_describe(raw)}", label)
+        check.fail(f"expected an object, got {describe(raw)}", label)
     if isinstance(raw.get("name"), str) and raw["name"]:
         label = raw["name"]
     if "type" not in raw:
         check.fail("missing required field", label, "type")
     ltype = raw["type"]
     if not isinstance(ltype, str) or ltype not in TYPE_FIELDS:
-        check.fail(f"unknown layer type {_describe(ltype)} (known: {', '.join(LAYER_TYPES)})",
+        check.fail(f"unknown layer type {describe(ltype)} (known: {', '.join(LAYER_TYPES)})",
                    label, "type")
     type_spec = TYPE_FIELDS[ltype]
     for key in raw:
@@ -467,7 +232,7 @@ def _check_layer(check: _Checker, raw: Any, index: int, produced: dict[str, Shap
     return fields
 
 
-def _check_inputs(check: _Checker, fields: dict[str, Any], produced: dict[str, Shape],
+def _check_inputs(check: FieldChecker, fields: dict[str, Any], produced: dict[str, Shape],
                   names_in_file: list[Any], index: int) -> None:
     name, ltype, inputs = fields["name"], fields["type"], fields["inputs"]
     if ltype == "constant" and inputs:
@@ -503,7 +268,7 @@ def _check_inputs(check: _Checker, fields: dict[str, Any], produced: dict[str, S
                        f"{list(produced[producer])}", name, "input_shapes")
 
 
-def _check_output(check: _Checker, fields: dict[str, Any]) -> None:
+def _check_output(check: FieldChecker, fields: dict[str, Any]) -> None:
     name, ltype = fields["name"], fields["type"]
     given = fields["output_shape"]
     if ltype == "shuffle" and fields["input_shapes"][0][0] % fields["groups"]:
@@ -602,49 +367,6 @@ def read_name(path: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return name if isinstance(name, str) else None
-
-
-def layer_to_dict(layer: Any) -> dict[str, Any]:
-    """A layer as the file writes it: the common fields, then its type's, in fixed order."""
-    out: dict[str, Any] = {
-        "name": layer.name,
-        "type": layer.type,
-        "inputs": list(layer.inputs),
-        "input_shapes": [list(s) for s in layer.input_shapes],
-        "output_shape": list(layer.output_shape),
-    }
-    for key, (_, default) in TYPE_FIELDS[layer.type].items():
-        value = getattr(layer, key)
-        if value is None and default is OPTIONAL:
-            continue
-        if key in WRITTEN_IF_SET and value == default:
-            continue
-        out[key] = list(value) if isinstance(value, tuple) else value
-    return out
-
-
-def dumps_network(network: Network) -> str:
-    """The file text of a network: fixed key order, one layer per line, final newline."""
-    head: list[tuple[str, Any]] = [
-        ("name", network.name),
-        ("input_shape", list(network.input_shape)),
-        ("source", network.source),
-    ]
-    if network.notes:
-        head.append(("notes", network.notes))
-    if network.inputs:
-        head.append(("inputs", {k: list(v) for k, v in network.inputs}))
-    if network.paper:
-        paper = {k: network.paper[k] for k in PAPER_FIELDS if k in network.paper}
-        head.append(("paper", {k: list(v) if isinstance(v, tuple) else v
-                               for k, v in paper.items()}))
-    lines = ["{"]
-    lines += [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head]
-    lines.append('  "layers": [')
-    body = [f"    {json.dumps(layer_to_dict(layer))}" for layer in network.layers]
-    lines.append(",\n".join(body))
-    lines += ["  ]", "}"]
-    return "\n".join(lines) + "\n"
 
 
 def check_sizes(network: Network, where: str, seen: set | None = None) -> None:

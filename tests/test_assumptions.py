@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from nnaccel.assumptions import DEFAULT_SOURCE, sparsity_use
 from nnaccel.cli import main
 from nnaccel.loader import load_network
-from nnaccel.netformat import dumps_network
+from nnaccel.netwrite import dumps_network
 from nnaccel.sparsity import with_sparsity
 
 

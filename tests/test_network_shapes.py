@@ -7,8 +7,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from nnaccel.netformat import dumps_network, parse_network_text
+from nnaccel.netformat import parse_network_text
 from nnaccel.network import Layer, Network
+from nnaccel.netwrite import dumps_network
 from nnaccel.reference import _Weights, run_layer
 from nnaccel.shapes import ShapeError, output_shape, pool_output_size
 

@@ -19,8 +19,9 @@ from nnaccel.errors import NetworkError
 from nnaccel.hardware import Hardware, preset
 from nnaccel.loader import load_network
 from nnaccel.lowering import lower_network
-from nnaccel.netformat import dumps_network, parse_network_text
+from nnaccel.netformat import parse_network_text
 from nnaccel.network import Layer, Network
+from nnaccel.netwrite import dumps_network
 from nnaccel.reference import run_reference
 from nnaccel.shapes import output_shape
 from nnaccel.simulate import simulate

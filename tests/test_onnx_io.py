@@ -19,7 +19,7 @@ from onnx_build import Net, external_zeros  # noqa: E402
 
 from nnaccel.cli import main  # noqa: E402
 from nnaccel.loader import bundled_networks, load_network  # noqa: E402
-from nnaccel.netformat import dumps_network  # noqa: E402
+from nnaccel.netwrite import dumps_network  # noqa: E402
 from nnaccel.onnxio.exporter import build_model  # noqa: E402
 from nnaccel.onnxio.importer import import_model  # noqa: E402
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from nnaccel.cli import main
 from nnaccel.errors import NetworkError
 from nnaccel.loader import load_network, networks_dir, transformer_networks
-from nnaccel.netformat import dumps_network
+from nnaccel.netwrite import dumps_network
 from nnaccel.shapes import ShapeError, output_shape
 from nnaccel.zoo import TRANSFORMERS
 

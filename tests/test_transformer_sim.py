@@ -218,7 +218,8 @@ def test_random_blocks_load_check_and_agree_on_both_engines(t, heads, dh, group,
                                                             act, side, kb, alu):
     """Transformer blocks of random sizes: the file round-trips, the numpy reference finds
     the file's shapes and MACs, and step equals fast on every layer the tiler maps."""
-    from nnaccel.netformat import dumps_network, parse_network_text
+    from nnaccel.netformat import parse_network_text
+    from nnaccel.netwrite import dumps_network
     from nnaccel.reference import run_reference
 
     kv = heads // group if heads % group == 0 else heads

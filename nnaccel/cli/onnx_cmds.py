@@ -39,7 +39,7 @@ def import_cmd(model: str, output: str | None, sparsity: float | str | None,
     Example: nnaccel import resnet18.onnx -o resnet18.json
     """
     from nnaccel.loader import load_network
-    from nnaccel.netformat import dumps_network
+    from nnaccel.netwrite import dumps_network
 
     if not model.lower().endswith(".onnx"):
         raise NnaccelError(f"{model}: expected an .onnx model")

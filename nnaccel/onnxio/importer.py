@@ -22,7 +22,7 @@ from onnx import external_data_helper, helper, shape_inference
 
 from nnaccel import limits
 from nnaccel.errors import NetworkError
-from nnaccel.netformat import INPUT, loads_strict, parse_network_text
+from nnaccel.netformat import INPUT, parse_network_text
 from nnaccel.network import Layer, Network
 from nnaccel.onnxio.graph import Act, Builder, OpError, token_shape
 from nnaccel.onnxio.names import layer_label
@@ -30,6 +30,7 @@ from nnaccel.onnxio.ops import HANDLERS, SUPPORTED
 from nnaccel.onnxio.weights import External, WeightError, external, placeholder, to_array
 from nnaccel.shapes import MAX_RANK
 from nnaccel.sparsity import with_sparsity
+from nnaccel.strictjson import loads_strict
 
 META = "nnaccel."  # metadata_props keys written by the exporter
 FLOATS = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,

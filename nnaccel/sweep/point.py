@@ -24,8 +24,8 @@ from nnaccel.engines import layout as L
 from nnaccel.errors import MappingError
 from nnaccel.hardware import Hardware
 from nnaccel.lowering import Lowered, lower_network, lowering_key, whole_maps
-from nnaccel.netformat import layer_to_dict
 from nnaccel.network import Network
+from nnaccel.netwrite import layer_to_dict
 from nnaccel.simulate import Mapper, SearchCache, simulate
 from nnaccel.sweep.version import model_version  # noqa: F401  (re-exported: run, cluster, export)
 

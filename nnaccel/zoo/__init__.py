@@ -14,9 +14,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from nnaccel.netformat import dumps_network
 from nnaccel.netschema import SCHEMA_PATH, dumps_schema
 from nnaccel.network import Network
+from nnaccel.netwrite import dumps_network
 from nnaccel.zoo.alexnet import alexnet
 from nnaccel.zoo.darknet import tiny_darknet
 from nnaccel.zoo.mobilenet import mobilenet
