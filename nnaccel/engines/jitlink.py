@@ -139,7 +139,8 @@ def _patch_flags(tc: Any) -> None:
         if self is other:
             return True
         if isinstance(other, base):
-            return values(self) == values(other)
+            # the same options set to the same values: equal without the defaults
+            return self._values == other._values or values(self) == values(other)
         return NotImplemented
 
     def hash_(self: Any) -> int:

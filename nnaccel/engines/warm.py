@@ -1,23 +1,24 @@
 """Compiling the tiler's search kernel on a cold numba cache, on two cores at once.
 
 numba compiles a kernel together with every kernel it calls, one after the other, on one
-core: `fast.search_grid` takes about 35 s on a cold cache. Most of that time goes to two
-groups of callees that share only a few small leaves (the walk over a combo's tiles, and the
-grid's tables and bounds), so `compile_search`:
+core. Most of `fast.search_grid`'s callees fall into two groups that share only a few small
+leaves (the walk over a combo's tiles, and the grid's tables and bounds), so `compile_search`:
 
-1. compiles the shared leaves (about 1 s);
-2. forks: the child compiles `CHILD`, the parent `PARENT`, each saving to numba's cache;
-3. once the child is done, compiles `search_grid`: its callees are then in memory (the
+1. forks: the child compiles `CHILD`, the parent `PARENT`, each saving to numba's cache;
+   both compile the shared leaves (`SHARED`, a fraction of a second) first, the child in
+   memory only, so that the leaves are not a step of their own before the fork;
+2. once the child is done, compiles `search_grid`: its callees are then in memory (the
    parent's) or in the cache (the child's), and only its own code and the small callees
-   left out of both groups remain; at the same time a second child compiles the evaluation
-   kernel `run` needs next (`fast.api._evaluate_many`, whose callees are all compiled by
-   then and which shares no kernel with `search_grid`'s own code). That overlap takes the
-   evaluation kernel's compile (about a fifth of a cold `run`) off the critical path.
+   left out of both groups remain; at the same time a second child compiles what `run`
+   needs next and `search_grid` does not call: the evaluation kernel
+   (`fast.api._evaluate_many`, whose callees are all compiled by then) and `_order_flags`
+   (the tiler's class tables). That overlap takes the evaluation kernel's compile (about a
+   fifth of a cold `run`) off the critical path.
 
-The two groups share no kernel and their leaves are compiled before the fork, so the two
-processes never write the cache entries of the same kernel: numba's cache index is not safe
-against two writers. `tests/test_warm.py` checks that, and that every signature below is the
-one `search_grid` asks for (a wrong one only costs time: the kernel is compiled again).
+Only one process ever writes the cache entries of a kernel (numba's cache index is not safe
+against two writers): the groups share no kernel, and the child's copies of the shared
+leaves are never saved. `tests/test_warm.py` checks that, and that every signature below is
+the one `search_grid` asks for (a wrong one only costs time: the kernel is compiled again).
 
 On a warm cache, or where the cache cannot be shared (caching off, no fork, the JIT
 disabled), nothing of this runs and the kernels load or compile the usual way.
@@ -65,7 +66,6 @@ SHARED: tuple[Job, ...] = (
 CHILD: tuple[Job, ...] = (
     ("_context", (_A1, _A1, _B, _I, _I, _I, _I)),
     ("_walk", (_A1, _A1, _B, _A1, _CONTEXT, _I, _I, _I, _I, _I)),
-    ("_order_flags", (_A1, _I, _I, _I, _I, _B)),
 )
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
@@ -95,6 +95,10 @@ SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F, _A1, _A1, _A1, _A
 
 #: `fast.api._evaluate_many` as `fast.evaluate` and `simulate` call it.
 EVALUATE: Job = ("_evaluate_many", (_A1, _A1, _A2))
+
+#: What `run` needs beside `search_grid`, none of which `search_grid` calls: the tiler's class
+#: tables (`_order_flags`, also a callee of the evaluation kernel), then the evaluation kernel.
+BESIDE: tuple[Job, ...] = (("_order_flags", (_A1, _I, _I, _I, _I, _B)), EVALUATE)
 
 
 def kernel(name: str) -> Any:
@@ -127,9 +131,10 @@ def search_is_cached() -> bool | None:
         return None
 
 
-def _fork_compile(jobs: Sequence[Job]) -> tuple[int, int]:
+def _fork_compile(jobs: Sequence[Job], private: Sequence[Job] = ()) -> tuple[int, int]:
     """A forked child that compiles `jobs` into numba's cache and reports through a pipe:
-    (its pid, the pipe's read end)."""
+    (its pid, the pipe's read end). It compiles `private` first, in memory only: their cache
+    entries are another process's to write."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: compile, report through the pipe, leave at once
@@ -137,6 +142,12 @@ def _fork_compile(jobs: Sequence[Job]) -> tuple[int, int]:
         try:
             os.close(read_end)
             start = time.perf_counter()
+            if private:
+                from numba.core.caching import NullCache
+
+                for name in {name for name, _ in private}:
+                    kernel(name)._cache = NullCache()  # this process's copy of the kernel
+                compile_jobs(private)
             done = compile_jobs(jobs)
             os.write(write_end, json.dumps([done, time.perf_counter() - start]).encode())
             status = 0
@@ -179,10 +190,10 @@ def compile_search() -> dict[str, Any]:
     can_fork = hasattr(os, "fork") and sys.platform.startswith("linux")
     if not cached and can_fork:
         report["parallel"] = True
-        report["shared"] = compile_jobs(SHARED)
-        lap("shared")
-        pid, read_end = _fork_compile(CHILD)
+        pid, read_end = _fork_compile(CHILD, private=SHARED)
         try:
+            report["shared"] = compile_jobs(SHARED)
+            lap("shared")
             report["parent"] = compile_jobs(PARENT)
             lap("parent")
         finally:
@@ -192,7 +203,7 @@ def compile_search() -> dict[str, Any]:
             report["child"], report["seconds"]["child"] = message
             # search_grid's own code here, the evaluation kernel's (which shares none of it,
             # and whose callees are now compiled) in a second child, at the same time
-            pid, read_end = _fork_compile([EVALUATE])
+            pid, read_end = _fork_compile(BESIDE)
             try:
                 report["final"] = compile_jobs([SEARCH_GRID])
                 lap("final")
@@ -203,7 +214,7 @@ def compile_search() -> dict[str, Any]:
                 report["evaluate"], report["seconds"]["evaluate"] = message
     # A load on a warm cache; else only search_grid's own code and its small callees are left.
     report["final"] = report["final"] or compile_jobs([SEARCH_GRID])
-    report["evaluate_load"] = compile_jobs([EVALUATE])  # a load, after the second child
+    report["evaluate_load"] = compile_jobs(BESIDE)  # a load, after the second child
     lap("load")
     return report
 
@@ -239,5 +250,5 @@ def compile_all(hw: Any) -> dict[str, Any]:
     return report
 
 
-__all__ = ["CHILD", "EVALUATE", "PARENT", "REST", "SEARCH_GRID", "SHARED", "compile_all",
+__all__ = ["BESIDE", "CHILD", "EVALUATE", "PARENT", "REST", "SEARCH_GRID", "SHARED", "compile_all",
            "compile_jobs", "compile_search", "search_is_cached"]
