@@ -7,13 +7,16 @@ leaves (the walk over a combo's tiles, and the grid's tables and bounds), so `co
 1. forks: the child compiles `CHILD`, the parent `PARENT`, each saving to numba's cache;
    both compile the shared leaves (`SHARED`, a fraction of a second) first, the child in
    memory only, so that the leaves are not a step of their own before the fork;
-2. once the child is done, compiles `search_grid`: its callees are then in memory (the
-   parent's) or in the cache (the child's), and only its own code and the small callees
-   left out of both groups remain; at the same time a second child compiles what `run`
-   needs next and `search_grid` does not call: the evaluation kernel
-   (`fast.api._evaluate_many`, whose callees are all compiled by then) and `_order_flags`
-   (the tiler's class tables). That overlap takes the evaluation kernel's compile (about a
-   fifth of a cold `run`) off the critical path.
+2. then compiles `search_grid` at once: its type inference runs until it reaches the first
+   kernel the parent has not compiled (one of the child's), waits there for the child, and
+   goes on with the child's kernels loaded from the cache; only its own code remains. The
+   child's group holds two leaves that come late in `search_grid`, so the parent types the
+   code before them while the child compiles them;
+3. as soon as the child is done, a second child compiles what `run` needs next and
+   `search_grid` does not call, all of whose callees are compiled by then: the evaluation
+   kernel (`fast.api._evaluate_many`) and `_order_flags` (the tiler's class tables). That
+   takes the evaluation kernel's compile (about a fifth of a cold `run`) off the critical
+   path.
 
 Only one process ever writes the cache entries of a kernel (numba's cache index is not safe
 against two writers): the groups share no kernel, and the child's copies of the shared
@@ -26,15 +29,17 @@ disabled), nothing of this runs and the kernels load or compile the usual way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from numba import types
 from numba.core import event
+from numba.core.dispatcher import Dispatcher
 
 from . import fast
 
@@ -62,10 +67,16 @@ SHARED: tuple[Job, ...] = (
     ("_pooled_before", (_I,) * 6),
     ("_k_groups", (_I,) * 4),
     ("_os_step", (_I, _I, _B, _A1)),
+    ("_key", (_I, _I, _I, _F, _I, _F1)),
+    ("_less", (_F1, _F1)),
 )
 CHILD: tuple[Job, ...] = (
     ("_context", (_A1, _A1, _B, _I, _I, _I, _I)),
     ("_walk", (_A1, _A1, _B, _A1, _CONTEXT, _I, _I, _I, _I, _I)),
+    # two of search_grid's leaves that its type inference reaches after `_context`: the
+    # parent types the rest of search_grid's code while the child compiles them
+    ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
+    ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
 )
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
@@ -81,10 +92,8 @@ PARENT: tuple[Job, ...] = (
     ("_line_buffer_order", (_A1, _A1, _I, _I, _I, _A1, _I, _I, _I)),
     ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
     ("_energy", (_A1, _F1)),
-    ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
     ("_argsort", (_F1, _I)),
     ("_copy", (_F1, _F1)),
-    ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
 )
 
 
@@ -131,16 +140,26 @@ def search_is_cached() -> bool | None:
         return None
 
 
-def _fork_compile(jobs: Sequence[Job], private: Sequence[Job] = ()) -> tuple[int, int]:
+def _fork_compile(jobs: Sequence[Job], private: Sequence[Job] = (), go: int | None = None,
+                  inherited: Sequence[int] = ()) -> tuple[int, int]:
     """A forked child that compiles `jobs` into numba's cache and reports through a pipe:
     (its pid, the pipe's read end). It compiles `private` first, in memory only: their cache
-    entries are another process's to write."""
+    entries are another process's to write. With `go` (a pipe's read end), it first waits
+    for a byte there: b"1" to compile, anything else (or the pipe closed) to leave at once.
+    `inherited`: the parent's descriptors the child closes (a pipe's write end must be held
+    by its writer alone)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: compile, report through the pipe, leave at once
         status = 1
         try:
             os.close(read_end)
+            for fd in inherited:
+                os.close(fd)
+            if go is not None:
+                with os.fdopen(go, "rb") as pipe:
+                    if pipe.read(1) != b"1":
+                        os._exit(3)
             start = time.perf_counter()
             if private:
                 from numba.core.caching import NullCache
@@ -164,6 +183,28 @@ def _join(pid: int, read_end: int) -> tuple[bool, Any]:
     _, status = os.waitpid(pid, 0)
     ok = os.waitstatus_to_exitcode(status) == 0
     return ok, json.loads(message) if ok else None
+
+
+@contextlib.contextmanager
+def _first(before: Callable[[], None]) -> Iterator[None]:
+    """Within: `before()` runs first when numba asks for any kernel of `fast` (but
+    `search_grid`) that this process has not compiled, i.e. one of the child's."""
+    waiting = []
+    for module in fast.MODULES:
+        for k in vars(module).values():
+            if (isinstance(k, Dispatcher) and k.py_func.__module__ == module.__name__
+                    and k.py_func is not fast.search.search_grid.py_func and not k.overloads):
+                def compile_after(sig: Any, _compile: Any = k.compile) -> Any:
+                    before()
+                    return _compile(sig)
+
+                k.compile = compile_after  # numba's type inference calls it on this object
+                waiting.append(k)
+    try:
+        yield
+    finally:
+        for k in waiting:
+            del k.compile
 
 
 def compile_search() -> dict[str, Any]:
@@ -191,27 +232,51 @@ def compile_search() -> dict[str, Any]:
     if not cached and can_fork:
         report["parallel"] = True
         pid, read_end = _fork_compile(CHILD, private=SHARED)
+        go_read, go_write = os.pipe()
+        pid2 = None
+        joined = False
+
+        def join_child() -> None:
+            """Wait for the first child; then let the second start (or, if the first failed,
+            leave: the kernels it should have cached are this process's to compile now)."""
+            nonlocal joined
+            if joined:
+                return
+            joined = True
+            start = time.perf_counter()
+            report["seconds"]["final_before_child"] = start - clock  # the overlap
+            try:
+                report["child_ok"], message = _join(pid, read_end)
+                if report["child_ok"]:
+                    report["child"], report["seconds"]["child"] = message
+            finally:
+                report["seconds"]["wait_for_child"] = time.perf_counter() - start
+                os.write(go_write, b"1" if report["child_ok"] else b"0")
+                os.close(go_write)
+
         try:
             report["shared"] = compile_jobs(SHARED)
             lap("shared")
             report["parent"] = compile_jobs(PARENT)
             lap("parent")
-        finally:
-            report["child_ok"], message = _join(pid, read_end)
-            lap("wait_for_child")
-        if report["child_ok"]:
-            report["child"], report["seconds"]["child"] = message
-            # search_grid's own code here, the evaluation kernel's (which shares none of it,
-            # and whose callees are now compiled) in a second child, at the same time
-            pid, read_end = _fork_compile(BESIDE)
-            try:
+            # What run needs beside search_grid, in a second child once the first is done
+            # (its callees are then all compiled or cached); search_grid here, at once: its
+            # type inference waits for the first child only when it reaches the first
+            # kernel of the child's group.
+            pid2, read2 = _fork_compile(BESIDE, go=go_read, inherited=(go_write, read_end))
+            os.close(go_read)
+            with _first(join_child):
                 report["final"] = compile_jobs([SEARCH_GRID])
-                lap("final")
-            finally:
-                ok, message = _join(pid, read_end)
+            lap("final")
+        finally:
+            join_child()
+            if pid2 is None:
+                os.close(go_read)
+            else:
+                ok, message = _join(pid2, read2)
                 lap("wait_for_evaluate")
-            if ok:
-                report["evaluate"], report["seconds"]["evaluate"] = message
+                if ok:
+                    report["evaluate"], report["seconds"]["evaluate"] = message
     # A load on a warm cache; else only search_grid's own code and its small callees are left.
     report["final"] = report["final"] or compile_jobs([SEARCH_GRID])
     report["evaluate_load"] = compile_jobs(BESIDE)  # a load, after the second child
