@@ -79,6 +79,7 @@ from .traffic import (
 )
 from .walk import (
     _context,
+    _os_totals,
     _walk,
 )
 
@@ -200,7 +201,7 @@ def _combo_bound(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, ops, scratch):
     scratch[C_COMPUTE] = _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
     scratch[C_OPS] = ops
     _, chain, macs = _chain(k, xs, ys, cs, ks, a, b, c, d, scratch)
-    stalls = _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost)
+    stalls = _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, np.int64(-1))
     in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
         k, np.int64(0), xs, ys, cs, ks, a, b, c, d)
     row_alu = k[K_VR] * ks[d, KS_N] * k[K_PIX]  # §1b
@@ -362,11 +363,24 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
         _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
         mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
         ncls = n_cls[mask]
-        stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost)
-        _, chain, macs = _chain(kon, xs, ys, cs, ks, a, b, c, d, base)
-        exact = _orders_bound(kon, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain,
-                              stalls, macs)  # the least bound over its classes of orders
-        _key(obj, exact, c_dram[i], c_en[i], combo * N_ORDERS, kb)
+        comp_first = np.int64(-1)  # (from the tables)
+        ctx = None
+        # The least bound over the combo's classes of orders, twice for OS: first with the
+        # closed forms' compute (a lower bound), then, for a combo that passes, with the exact
+        # compute of its tiles (`_os_totals`: the drains' waits and the fills), which needs
+        # the walk's context.
+        for rnd in range(1 if ws else 2):
+            if rnd == 1:
+                ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
+                comp, comp_first = _os_totals(ctx)
+                base[C_COMPUTE] = comp
+            stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, comp_first)
+            _, chain, macs = _chain(kon, xs, ys, cs, ks, a, b, c, d, base)
+            exact = _orders_bound(kon, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d,
+                                  chain, stalls, macs)
+            _key(obj, exact, c_dram[i], c_en[i], combo * N_ORDERS, kb)
+            if not _less(kb, best):
+                break
         if not _less(kb, best):
             continue
         e_static = _energy_range(0.0, base, e, np.int64(0), np.int64(FIRST_DMA_SLOT))
@@ -388,7 +402,8 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
             cprim[j] = kb[0]
             hopeful = hopeful or _less(kb, best)
         if hopeful:
-            ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
+            if ctx is None:
+                ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
             for j in _argsort(cprim, ncls):
                 for q in range(cnt_tab[mask, j]):
                     o = ord_tab[mask, j, q]
