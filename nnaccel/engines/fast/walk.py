@@ -272,9 +272,9 @@ def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_l
     """The cycles of one loop order of a combo (`_context`): the recurrence of §5 over its
     tiles. Returns (cycles, Σ compute of the tiles): cycles -1 as soon as they are sure to
     exceed `thr`: the array still has the rest of `comp_total` (Σ compute, or a lower bound:
-    the closed forms omit the OS drains' waits) to compute and then the last store (`store_last`) to wait for;
-    the channel still has at least the requests of `n_req` not yet made and the bytes of
-    `bytes_total` not yet moved.
+    the closed forms omit the OS drains' waits) to compute and then the last store
+    (`store_last`) to wait for; the channel still has at least the requests of `n_req` not yet
+    made and the bytes of `bytes_total` not yet moved.
 
     Skipping, exactly. A *macro-step* at level q is one iteration of that loop (all inner
     tiles) plus the load it issues for the next one. Its effect on the state (eL[t], ce[t-1],
