@@ -8,7 +8,7 @@ the cycle-stepped one. The tiler always searches with `fast`; `step` replays its
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -182,10 +182,11 @@ class SearchCache:
     Networks repeat layer shapes (SqueezeNext's blocks, and across its variants), so one cache
     passed to several `simulate` calls makes `compare` search each distinct shape once.
     `ladder` and `grids` may be shared by the caches of several hardware points (a sweep's):
-    `ladder` keeps each search's result with the proof that lets a smaller buffer reuse it
-    (`tiler.reusable`), keyed by everything but the buffer, and the latest winners of each
-    layer on hardware equal but for buffer, bandwidth and latency, the incumbents of its next
-    search (`tiler.search_proof`); `grids` the candidate grids.
+    with `ladder`, a search is made for the buffer asked and every smaller one of `buffers`
+    at once (`tiler.search_ladder`), and `ladder` keeps each buffer's result, keyed by
+    everything but the buffer and then the buffer, and the latest winners of each layer on
+    hardware equal but for buffer, bandwidth and latency, the incumbents of its next search;
+    `grids` the candidate grids.
     """
 
     entries: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -193,13 +194,15 @@ class SearchCache:
     # layer costs a dictionary look-up, not the conversions again.
     records: dict[tuple, tuple[Mapping, tuple[int, ...], MappingProxyType, int]] = field(
         default_factory=dict)
-    ladder: dict[tuple, tuple] | None = None
+    ladder: dict[tuple, Any] | None = None
     grids: dict[tuple, tuple[np.ndarray, ...]] | None = None
+    buffers: tuple[int, ...] = ()  # the buffer sizes the caller will ask for (a sweep's ladder)
 
     def __getstate__(self) -> dict:
         # records are derived from entries and hold read-only mappings, which do not pickle:
         # a cache sent to a worker process carries the searches only
-        return {"entries": self.entries, "records": {}, "ladder": None, "grids": None}
+        return {"entries": self.entries, "records": {}, "ladder": None, "grids": None,
+                "buffers": ()}
 
 
 class Mapper:
@@ -394,48 +397,56 @@ def _search(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The tiler's mapping and counts for `key` = (layer, hardware, weights, objective, dataflows)."""
     hit = cache.entries.get(key)
-    rungs = _rung_keys(key) if cache.ladder is not None else None
-    if hit is None and rungs is not None:
-        # the same search with a larger buffer may already be this one's (tiler.reusable)
-        prior = cache.ladder.get(rungs[0])
-        if prior is not None and prior[0] >= hardware.buffer_bytes:
-            from . import tiler
+    if hit is not None:
+        return hit
+    from . import tiler  # numba-compiled: loaded when a layer is first mapped, not at import
 
-            if tiler.reusable(prior[3], hardware.buffer_bytes):
-                hit = cache.entries[key] = (prior[1], prior[2])
-    if hit is None:
-        from . import tiler  # numba-compiled: loaded when a layer is first mapped, not at import
+    objective, dfs = key[3], key[4]
+    if cache.ladder is None:
+        found = _or_error(lambda: tiler.search(vec, hw_vec, weights, objective, dfs))
+    else:
+        # One search for this buffer and every smaller one of the ladder (a sweep visits
+        # them next), capped by the layer's winners on the family's other points.
+        rung, fam = _rung_keys(key)
+        buf = hardware.buffer_bytes
+        found = cache.ladder.get((rung, buf))
+        if found is None:
+            bufs = sorted({b for b in cache.buffers if b < buf} | {buf})
+            family = cache.ladder.get(fam, ())
+            results = tiler.search_ladder(vec, hw_vec, weights, objective, dfs, bufs,
+                                          cache.grids, family)
+            for b, r in zip(bufs, results, strict=True):
+                cache.ladder[(rung, b)] = r
+            found = results[-1]
+            if not isinstance(found, MappingError) and not any(
+                    np.array_equal(found[0], m) for m in family):
+                cache.ladder[fam] = (found[0], *family[:INCUMBENTS - 1])
+    if isinstance(found, MappingError):
+        need = getattr(found, "min_buffer_bytes", None)
+        hint = f"; the smallest tile needs a buffer of {format_size(need)} ({need} bytes)" if need else ""
+        raise MappingError(
+            f"layer '{layer.name}' ({layer.type}, input {layer.input_shape}) does not fit "
+            f"in the {hardware.buffer_label} buffer{hint}"
+        ) from None
+    cache.entries[key] = found
+    return found
 
-        objective, dfs = key[3], key[4]
-        family = cache.ladder.get(rungs[1], ()) if rungs is not None else ()
-        try:
-            if rungs is None:  # one search: no proof to keep (its kernel is not loaded)
-                m_vec, counts = tiler.search(vec, hw_vec, weights, objective, dfs)
-            else:
-                m_vec, counts, proof = tiler.search_proof(vec, hw_vec, weights, objective, dfs,
-                                                          cache.grids, family)
-        except MappingError as e:
-            need = getattr(e, "min_buffer_bytes", None)
-            hint = f"; the smallest tile needs a buffer of {format_size(need)} ({need} bytes)" if need else ""
-            raise MappingError(
-                f"layer '{layer.name}' ({layer.type}, input {layer.input_shape}) does not fit "
-                f"in the {hardware.buffer_label} buffer{hint}"
-            ) from None
-        hit = cache.entries[key] = (m_vec, counts)
-        if rungs is not None:
-            cache.ladder[rungs[0]] = (hardware.buffer_bytes, m_vec, counts, proof)
-            if not any(np.array_equal(m_vec, m) for m in family):
-                cache.ladder[rungs[1]] = (m_vec, *family[:INCUMBENTS - 1])
-    return hit
+
+def _or_error(search: Callable[[], tuple[np.ndarray, np.ndarray]]
+              ) -> tuple[np.ndarray, np.ndarray] | MappingError:
+    try:
+        return search()
+    except MappingError as e:
+        return e
 
 
 #: Winners kept per layer and hardware family (equal but for buffer, bandwidth and latency)
-#: as incumbents of its next search (`tiler.search_proof`).
+#: as incumbents of its next search (`tiler.search_ladder`).
 INCUMBENTS = 3
 
 
 def _rung_keys(key: tuple) -> tuple[tuple, tuple]:
-    """A search key without the buffer (its ladder: `tiler.reusable`), and without the buffer,
+    """A search key without the buffer (its ladder: `tiler.search_ladder`), and without the buffer,
     the DRAM bandwidth and latency (its family: the same candidate grid)."""
     hw = np.frombuffer(key[1], dtype=np.int64).copy()
     hw[L.H_BUF] = 0

@@ -656,6 +656,35 @@ def test_a_bigger_buffer_is_never_worse(layer, p, small, extra):
     assert key(c_hi) <= key(c_lo)
 
 
+@settings(max_examples=40, **SETTINGS)
+@given(small_layers(), st.sampled_from(tiler.OBJECTIVES), st.integers(1, 3),
+       st.lists(st.integers(200, 6000), min_size=1, max_size=5, unique=True),
+       st.sampled_from([(None, None), (1, 1)]), st.booleans())
+def test_a_ladder_search_is_each_buffers_own(layer, objective, p, bufs, ports, incumbents):
+    """One branch and bound for several buffers gives each buffer what its own search gives
+    (a mapping, or the same too-small error), also when capped by incumbents."""
+    def hw_of(buf, bw=4):
+        return hw(p, p + 1, buf=buf, lat=20, bw=bw, rd=ports[0], wr=ports[1])
+
+    family = []
+    if incumbents:  # winners of the same layer on another bandwidth, as a sweep keeps them
+        for b in bufs:
+            try:
+                family.append(tiler.search(layer, hw_of(b, bw=9), E, objective)[0])
+            except MappingError:
+                pass
+    got = tiler.search_ladder(layer, hw_of(1), E, objective, (L.DF_WS, L.DF_OS), bufs,
+                              incumbents=family)
+    for b, r in zip(bufs, got, strict=True):
+        try:
+            want = tiler.search(layer, hw_of(b), E, objective)
+        except MappingError as e:
+            assert isinstance(r, MappingError) and str(r) == str(e)
+            continue
+        assert not isinstance(r, MappingError), (b, r)
+        assert r[0].tolist() == want[0].tolist() and r[1].tolist() == want[1].tolist()
+
+
 def test_candidate_grid_does_not_depend_on_the_buffer():
     for layer in (conv(1, 64, 64, 56, 56, 3, 3, ph=1, pw=1), fc(9216, 4096),
                   conv(32, 1, 1, 112, 112, 3, 3, ph=1, pw=1), conv(8, 1, 1, 9, 9, 3, 3, 2, 2,

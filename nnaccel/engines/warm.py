@@ -89,8 +89,8 @@ PARENT: tuple[Job, ...] = (
 
 
 #: `fast.search_grid` as `nnaccel.tiler` calls it.
-SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F, _A1, _A1, _A1, _A1, _A2, _A3, _A3,
-                                    types.Array(types.int64, 4, "C")))
+SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F1, _A1, _A1, _A1, _A1, _A1, _A2, _A3,
+                                    _A3, types.Array(types.int64, 4, "C")))
 
 
 #: `fast.api._evaluate_many` as `fast.evaluate` and `simulate` call it.
