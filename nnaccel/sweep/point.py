@@ -219,7 +219,7 @@ def run_task(networks: Sequence[Network], task: Task, caches: CacheMap | None = 
     point = task.point
     hw = point.hardware
     mapper = Mapper(hw, "fast", point.dataflow, point.objective,
-                    caches.get(point.identity(), task.ladder))
+                    caches.get(point.identity(), task.ladder), stall_split=False)
     a = area(hw)
     nets = [networks[i] for i in task.networks]
     lowered = [caches.lower_shapes(net, hw) for net in nets]
