@@ -66,6 +66,8 @@ CHILD: tuple[Job, ...] = (
     ("_context", (_A1, _A1, _B, _I, _I, _I, _I)),
     ("_walk", (_A1, _A1, _B, _A1, _CONTEXT, _I, _I, _I, _I, _I)),
     ("_order_flags", (_A1, _I, _I, _I, _I, _B)),
+    ("_os_totals", (_CONTEXT,)),
+    ("_empty_context", ()),
 )
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
@@ -85,6 +87,7 @@ PARENT: tuple[Job, ...] = (
     ("_argsort", (_F1, _I)),
     ("_copy", (_F1, _F1)),
     ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
+    ("_slot", (_A1, _I)),
 )
 
 

@@ -78,6 +78,7 @@ from .traffic import (
 )
 from .walk import (
     _context,
+    _empty_context,
     _os_totals,
     _walk,
 )
@@ -354,6 +355,7 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     ens = np.empty(N_ORDERS, dtype=np.float64)
     cprim = np.empty(N_ORDERS, dtype=np.float64)
     perm = np.empty(4, dtype=np.int64)
+    no_ctx = _empty_context()
     sims = 0
     qi = 0
     while True:
@@ -390,7 +392,8 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
         mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
         ncls = n_cls[mask]
         comp_first = np.int64(-1)  # (from the tables)
-        ctx = None
+        ctx = no_ctx
+        have_ctx = False
         # The least bound over the combo's classes of orders, twice for OS: first with the
         # closed forms' compute (a lower bound), then, for a combo that passes, with the exact
         # compute of its tiles (`_os_totals`: the drains' waits and the fills), which needs
@@ -398,6 +401,7 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
         for rnd in range(1 if ws else 2):
             if rnd == 1:
                 ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
+                have_ctx = True
                 comp, comp_first = _os_totals(ctx)
                 base[C_COMPUTE] = comp
             stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, comp_first)
@@ -428,7 +432,7 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
             cprim[j] = kb[0]
             hopeful = hopeful or _less(kb, best)
         if hopeful:
-            if ctx is None:
+            if not have_ctx:
                 ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
             for j in _argsort(cprim, ncls):
                 for q in range(cnt_tab[mask, j]):

@@ -200,6 +200,15 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
 
 
 @_kernel
+def _empty_context():
+    """A context of `_context`'s type holding nothing: a search's placeholder until it builds
+    a combo's (one type for the variable, so `_walk` is compiled for that type alone)."""
+    z = np.zeros(0, dtype=np.int64)
+    return (z, z, z, z, z, z, z, z, z, z, z, np.zeros((0, 0, 0), dtype=np.int64),
+            np.zeros((0, 0, 0, 0), dtype=np.int64), np.zeros((0, 0), dtype=np.int64), z, z)
+
+
+@_kernel
 def _os_totals(ctx):
     """OS: (Σ compute over every tile, Σ over the first c-tile's tiles) of a combo, with the
     drains' waits and the fills: what the walk sums, in any loop order (a tile's compute
