@@ -141,7 +141,8 @@ class Hardware:
             raise HardwareError(f"clock_hz must be from {low:g} to {high:g} Hz (docs/model.md,"
                                 f" 'Limits'), got {self.clock_hz!r}")
         most = limits.HW_INT_RANGES["buffer_read_port_words"][1]
-        if not 1 <= self.bank_port_words <= most:
+        derived = not (self.buffer_read_port_words and self.buffer_write_port_words)
+        if derived and not 1 <= self.bank_port_words <= most:
             raise HardwareError(
                 f"buffer_banks x buffer_bank_bits ({self.banks} x {self.buffer_bank_bits} bits)"
                 f" must carry from 1 to {most:,} words of {8 * self.word_bytes} bits a cycle"
