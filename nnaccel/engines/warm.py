@@ -10,8 +10,8 @@ leaves (the walk over a combo's tiles, and the grid's tables and bounds), so `co
 2. then compiles `search_grid` at once: its type inference runs until it reaches the first
    kernel the parent has not compiled (one of the child's), waits there for the child, and
    goes on with the child's kernels loaded from the cache; only its own code remains. The
-   child's group holds two leaves that come late in `search_grid`, so the parent types the
-   code before them while the child compiles them;
+   child's group holds leaves that come late in `search_grid`, so the parent types the code
+   before them while the child compiles them;
 3. as soon as the child is done, a second child compiles what `run` needs next and
    `search_grid` does not call, all of whose callees are compiled by then: the evaluation
    kernel (`fast.api._evaluate_many`) and `_order_flags` (the tiler's class tables). That
@@ -69,12 +69,14 @@ SHARED: tuple[Job, ...] = (
     ("_os_step", (_I, _I, _B, _A1)),
     ("_key", (_I, _I, _I, _F, _I, _F1)),
     ("_less", (_F1, _F1)),
+    ("_empty_context", ()),  # a leaf search_grid reaches before `_context`
 )
 CHILD: tuple[Job, ...] = (
     ("_context", (_A1, _A1, _B, _I, _I, _I, _I)),
     ("_walk", (_A1, _A1, _B, _A1, _CONTEXT, _I, _I, _I, _I, _I)),
-    # two of search_grid's leaves that its type inference reaches after `_context`: the
-    # parent types the rest of search_grid's code while the child compiles them
+    # search_grid's leaves that its type inference reaches after `_context`: the parent
+    # types the rest of search_grid's code while the child compiles them
+    ("_os_totals", (_CONTEXT,)),
     ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
     ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
 )
@@ -94,12 +96,13 @@ PARENT: tuple[Job, ...] = (
     ("_energy", (_A1, _F1)),
     ("_argsort", (_F1, _I)),
     ("_copy", (_F1, _F1)),
+    ("_slot", (_A1, _I)),
 )
 
 
 #: `fast.search_grid` as `nnaccel.tiler` calls it.
-SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F, _A1, _A1, _A1, _A1, _A2, _A3, _A3,
-                                    types.Array(types.int64, 4, "C")))
+SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F1, _A1, _A1, _A1, _A1, _A1, _A2, _A3,
+                                    _A3, types.Array(types.int64, 4, "C")))
 
 
 #: `fast.api._evaluate_many` as `fast.evaluate` and `simulate` call it.
