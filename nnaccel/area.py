@@ -3,8 +3,9 @@
 The cost axis of a design-space sweep (docs/model.md §12): the PE array (per PE one MAC unit
 and its register file: both sets of partial-sum registers the timing relies on, and the
 weight and input it multiplies) plus the global buffer's SRAM with the ports the timing uses,
-each from `Hardware.area`, a table in one technology node. Static energy is leakage per mm²
-per cycle times area times cycles.
+each from `Hardware.area`, a table in one technology node: its cells, what each port beyond
+the first adds to them, and each port's column periphery in proportion to the port's width.
+Static energy is leakage per mm² per cycle times area times cycles.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ BUFFER_PORTS = 3
 @dataclass(frozen=True)
 class Area:
     """Area in mm² by part; `total_mm2` is their sum. `psum_registers_mm2` (both register
-    sets of every PE) is part of `pe_array_mm2`, `buffer_ports_mm2` (what the ports beyond
-    the first add to the SRAM) part of `buffer_mm2`."""
+    sets of every PE) is part of `pe_array_mm2`; `buffer_ports_mm2` (what the ports beyond
+    the first add to the SRAM's cells) and `buffer_port_width_mm2` (every port's column
+    periphery, by its width) are parts of `buffer_mm2`."""
 
     pe_array_mm2: float
     buffer_mm2: float
     psum_registers_mm2: float = 0.0
     buffer_ports_mm2: float = 0.0
+    buffer_port_width_mm2: float = 0.0
 
     @property
     def total_mm2(self) -> float:
@@ -57,17 +60,26 @@ def pe_um2(hw: Hardware) -> float:
     return a.mac_um2 * scale + rf_bytes(hw) * a.rf_um2_per_byte
 
 
+def port_bits(hw: Hardware) -> int:
+    """Width of the buffer's three ports together, in bits: the array side's read and write
+    ports at the words the timing gives them, the DMA's at the bytes it moves a cycle."""
+    word_bits = 8 * hw.word_bytes
+    return (hw.read_port_words + hw.write_port_words) * word_bits + 8 * hw.dram_bytes_per_cycle
+
+
 def area(hw: Hardware) -> Area:
     """The configuration's area: Pr x Pc PEs and the global buffer with its ports."""
     a = hw.area
     cells = hw.buffer_bytes / KIB * a.sram_um2_per_kb
     ports = cells * a.sram_port_factor * (BUFFER_PORTS - 1)
+    width = port_bits(hw) * a.sram_port_bit_cells * a.sram_um2_per_kb / (8 * KIB)
     psums = PSUM_REGISTER_SETS * hw.rf_psums * hw.psum_bytes * a.rf_um2_per_byte
     return Area(
         pe_array_mm2=hw.pes * pe_um2(hw) / UM2_PER_MM2,
-        buffer_mm2=(cells + ports) / UM2_PER_MM2,
+        buffer_mm2=(cells + ports + width) / UM2_PER_MM2,
         psum_registers_mm2=hw.pes * psums / UM2_PER_MM2,
         buffer_ports_mm2=ports / UM2_PER_MM2,
+        buffer_port_width_mm2=width / UM2_PER_MM2,
     )
 
 

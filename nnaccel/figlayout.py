@@ -88,8 +88,8 @@ def place_labels(ax: Axes, points: Sequence[Point], obstacles: Sequence[Point] =
     leader line and no label (call after `freeze_layout`).
 
     Labels are placed one by one, in a few orders (the most crowded points first, as given,
-    by x, by y); the first order that places every label by all these rules wins, else the
-    one that breaks them for the fewest labels."""
+    by x, by y, and each of these backwards); the first order that places every label by all
+    these rules wins, else the one that breaks them for the fewest labels."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     px = fig.dpi / 72.0
@@ -108,6 +108,7 @@ def place_labels(ax: Axes, points: Sequence[Point], obstacles: Sequence[Point] =
     orders = [sorted(range(n), key=lambda i: -crowd[i]), list(range(n)),
               sorted(range(n), key=lambda i: centres[i][0]),
               sorted(range(n), key=lambda i: -centres[i][1])]
+    orders += [order[::-1] for order in orders]  # each read from its other end
     best: tuple[int, dict[int, tuple[Bbox, int]]] | None = None
     for order in orders:
         placed, relaxed = _place(order, points, centres, sizes, markers, frame, px)

@@ -74,6 +74,9 @@ class AreaTable:
     Vishvakarma, "Configurable Multi-Port Memory Architecture for High-Speed Data
     Communication", arXiv:2407.20628, 2024: a dual-port 8T SRAM takes 1.3x and a quad-port
     12T 2x the area of their single-array design, about 1/3 more per added port).
+    `sram_port_bit_cells`: the column periphery (sense amplifier or write driver, precharge,
+    column multiplexer, I/O latch) that one bit of one port's width adds, in bit cells of
+    the same SRAM (IHP's open 130 nm SRAM macros, docs/model.md §12: 163).
     """
 
     mac_um2: float = 3110.0
@@ -82,10 +85,11 @@ class AreaTable:
     sram_um2_per_kb: float = 594786.0 / 162
     leakage_per_mm2_cycle: float = 0.0
     sram_port_factor: float = 1.0 / 3
+    sram_port_bit_cells: float = 163.0
 
     def __post_init__(self) -> None:
         for f in ("mac_um2", "rf_um2_per_byte", "sram_um2_per_kb", "leakage_per_mm2_cycle",
-                  "sram_port_factor"):
+                  "sram_port_factor", "sram_port_bit_cells"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise HardwareError(f"area.{f} must be a non-negative number, got {v!r}")
@@ -106,8 +110,10 @@ class Hardware:
     dram_bandwidth_bytes_per_s: float = 16e9
     sparsity: float = DEFAULT_SPARSITY  # the paper's figure (§3)
     buffer_port_words: int = 0  # the array's input bus; 0: one word per PE column (Pc)
-    buffer_read_port_words: int = 0  # array-side read port; 0: what WS streaming needs (Pr + Pc psums)
-    buffer_write_port_words: int = 0  # array-side write port; 0: Pc partial sums a cycle
+    buffer_banks: int = 0  # SRAM banks of the global buffer; 0: one per PE column (Pc)
+    buffer_bank_bits: int = 64  # width of each bank's ports, bits (docs/model.md §9)
+    buffer_read_port_words: int = 0  # array-side read port; 0: every bank's width, in words
+    buffer_write_port_words: int = 0  # array-side write port; 0: every bank's width, in words
     output_alu_ops_per_cycle: int = 0  # the output path's lanes (add, compare, multiply); 0: Pc
     # Lane cycles of the output path's costly operations (docs/model.md §1b, "Constants")
     exp_cycles: int = 4
@@ -134,6 +140,14 @@ class Hardware:
         if not low <= self.clock_hz <= high:
             raise HardwareError(f"clock_hz must be from {low:g} to {high:g} Hz (docs/model.md,"
                                 f" 'Limits'), got {self.clock_hz!r}")
+        most = limits.HW_INT_RANGES["buffer_read_port_words"][1]
+        derived = not (self.buffer_read_port_words and self.buffer_write_port_words)
+        if derived and not 1 <= self.bank_port_words <= most:
+            raise HardwareError(
+                f"buffer_banks x buffer_bank_bits ({self.banks} x {self.buffer_bank_bits} bits)"
+                f" must carry from 1 to {most:,} words of {8 * self.word_bytes} bits a cycle"
+                " (docs/model.md, 'Limits')"
+            )
         if self.psum_bytes % self.word_bytes:
             raise HardwareError(
                 f"psum_bytes ({self.psum_bytes}) must be a multiple of word_bytes ({self.word_bytes})"
@@ -178,20 +192,31 @@ class Hardware:
         return -(-self.psum_bytes // self.word_bytes)
 
     @property
+    def banks(self) -> int:
+        """SRAM banks of the global buffer; default one per PE column (docs/model.md §9)."""
+        return self.buffer_banks or self.Pc
+
+    @property
+    def bank_port_words(self) -> int:
+        """Whole words a cycle through the ports of all banks together: `banks` macros of
+        `buffer_bank_bits` each (a word wider than a bank spans banks)."""
+        return self.banks * self.buffer_bank_bits // (8 * self.word_bytes)
+
+    @property
     def read_port_words(self) -> int:
-        """Default: one input word per PE row and one partial sum per PE column a cycle, what
-        a WS pass needs to stream one pixel a cycle (docs/model.md, "Constants")."""
-        return self.buffer_read_port_words or self.Pr + self.Pc * self.psum_words
+        """Default: every bank's read port at once, `banks · bank_bits` bits (the design point
+        of docs/model.md §9: Pc banks of 64 bits), in words."""
+        return self.buffer_read_port_words or self.bank_port_words
 
     @property
     def output_alu_ops(self) -> int:
-        """Default: one adder/comparator per buffer bank, the banks being the array's columns."""
-        return self.output_alu_ops_per_cycle or self.Pc
+        """Default: one adder/comparator per buffer bank."""
+        return self.output_alu_ops_per_cycle or self.banks
 
     @property
     def write_port_words(self) -> int:
-        """Default: one partial sum per PE column a cycle."""
-        return self.buffer_write_port_words or self.Pc * self.psum_words
+        """Default: every bank's write port at once, as the read port."""
+        return self.buffer_write_port_words or self.bank_port_words
 
     @property
     def density(self) -> Fraction:
@@ -221,6 +246,7 @@ class Hardware:
         d["buffer_port_words"] = self.port_words
         d["buffer_read_port_words"] = self.read_port_words
         d["buffer_write_port_words"] = self.write_port_words
+        d["buffer_banks"] = self.banks
         d["output_alu_ops_per_cycle"] = self.output_alu_ops
         return d
 

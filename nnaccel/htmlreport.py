@@ -136,6 +136,8 @@ _CONFIG_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("dram_bytes_per_cycle", "DRAM bytes per cycle", lambda v: f"{_num(v)} B/cycle"),
     ("dma_outstanding", "DMA requests in flight", _num),
     ("port_words", "array input bus", lambda v: f"{_num(v)} words/cycle"),
+    ("banks", "buffer banks", _num),
+    ("buffer_bank_bits", "width of a bank's ports", lambda v: f"{_num(v)} bits"),
     ("read_port_words", "buffer read port", lambda v: f"{_num(v)} words/cycle"),
     ("write_port_words", "buffer write port", lambda v: f"{_num(v)} words/cycle"),
     ("output_alu_ops", "output-path ALUs", lambda v: f"{_num(v)} ops/cycle"),
@@ -149,6 +151,8 @@ _AREA_FIELDS = (
     ("mac_bits", "a MAC's width for that area", lambda v: f"{v} bits"),
     ("rf_um2_per_byte", "area of register file", lambda v: f"{_num(v)} µm² per byte"),
     ("sram_um2_per_kb", "area of SRAM", lambda v: f"{_num(v)} µm² per KB"),
+    ("sram_port_factor", "SRAM cells per added port", lambda v: f"+{_num(v)} of the array"),
+    ("sram_port_bit_cells", "SRAM periphery per port bit", lambda v: f"{_num(v)} bit cells"),
     ("leakage_per_mm2_cycle", "leakage", lambda v: f"{_num(v)} per mm² per cycle"),
 )
 

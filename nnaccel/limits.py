@@ -47,6 +47,8 @@ HW_INT_RANGES: dict[str, tuple[int, int]] = {
     "psum_bytes": (1, 16),  # up to 128-bit partial sums
     "dram_latency_cycles": (0, 2**16),  # 65,536 cycles (65 µs at 1 GHz); the paper's is 100
     "buffer_port_words": (0, 2**16),
+    "buffer_banks": (0, 2**12),  # SRAM banks of the buffer (0: Pc); at most one per column's worth
+    "buffer_bank_bits": (1, 2**12),  # a bank's port width, bits: up to 4,096
     "buffer_read_port_words": (0, 2**16),  # the buffer's array-side ports, words a cycle
     "buffer_write_port_words": (0, 2**16),
     "output_alu_ops_per_cycle": (0, 2**16),  # the output path's ALUs (fused add, pooling)

@@ -64,7 +64,9 @@ def test_vector_layout():
      dict(sparsity=-0.1), dict(psum_bytes=3), dict(dram_bandwidth_bytes_per_s=12.5e9),
      dict(clock_hz=0), dict(Pr=2.5), dict(rf_psums=True), dict(dma_outstanding=0),
      dict(buffer_read_port_words=-1), dict(buffer_write_port_words=1.5), dict(batch=0),
-     dict(output_alu_ops_per_cycle=-2), dict(dma_outstanding=5000), dict(batch=2**21)],
+     dict(output_alu_ops_per_cycle=-2), dict(dma_outstanding=5000), dict(batch=2**21),
+     dict(buffer_banks=-1), dict(buffer_bank_bits=0), dict(buffer_banks=1, buffer_bank_bits=8),
+     dict(buffer_banks=4096, buffer_bank_bits=4096)],
 )
 def test_invalid_fields_rejected_at_construction(kwargs):
     with pytest.raises(HardwareError):
@@ -72,24 +74,55 @@ def test_invalid_fields_rejected_at_construction(kwargs):
 
 
 def test_data_path_fields():
-    """Defaults (docs/model.md §9): the ports let a WS pass of a full 8x16 block stream one
-    pixel a cycle. A 3x3 conv, 8 -> 16 channels on 10x10, one tile: 9 passes of 128 weights
-    through the 16-word bus (8 cycles) and 100 pixels; a pixel after the first contribution
-    reads 8 inputs and 16 partial sums of 2 words and writes 16: one cycle at the defaults,
-    so 9 x (8 + 100) = 972 cycles; a read port one word narrower takes 2 cycles a pixel on
-    the 8 later passes: 972 + 800."""
+    """Defaults (docs/model.md §9): the buffer is one bank per PE column, each with 64-bit
+    ports, so an 8x16 array's read and write ports carry 16 x 64 bits = 64 words of 16 bits.
+    A 3x3 conv, 8 -> 16 channels on 10x10, one tile: 9 passes of 128 weights through the
+    16-word bus (8 cycles) and 100 pixels; a pixel after the first contribution reads 8
+    inputs and 16 partial sums of 2 words (40 words) and writes 32: one cycle, so
+    9 x (8 + 100) = 972 cycles; a read port of 39 words takes 2 cycles a pixel on the 8 later
+    passes: 972 + 800."""
     hw = Hardware(Pr=8, Pc=16)
+    assert (hw.banks, hw.read_port_words, hw.write_port_words) == (16, 64, 64)
     layer = np.zeros(L.L_LEN, np.int64)
     layer[:14] = (L.KIND_CONV, 1, 8, 16, 10, 10, 3, 3, 1, 1, 1, 1, 10, 10)
     m = np.array([L.DF_WS, L.LOOP_X, L.LOOP_Y, L.LOOP_C, L.LOOP_K, 10, 10, 8, 16], np.int64)
     assert fast.evaluate(layer, hw.vector(), m[None])[0][L.C_COMPUTE] == 972
-    narrow = hw.with_(buffer_read_port_words=hw.read_port_words - 1)
+    narrow = hw.with_(buffer_read_port_words=39)
     assert fast.evaluate(layer, narrow.vector(), m[None])[0][L.C_COMPUTE] == 972 + 800
     assert hw.dma_outstanding == 1
     assert hw.output_alu_ops == 16 and hw.with_(output_alu_ops_per_cycle=3).vector()[L.H_ALU] == 3
     v = hw.with_(buffer_read_port_words=5, buffer_write_port_words=3, dma_outstanding=4).vector()
     assert (v[L.H_RD], v[L.H_WR], v[L.H_OUT]) == (5, 3, 4)
-    assert Hardware(word_bytes=1, psum_bytes=4).write_port_words == 8 * 4
+    # 8 banks of 64 bits carry 64 bytes: 64 words of 8 bits, 16 of 32; 2 banks of 8 bits
+    # carry one 16-bit word (a word wider than a bank spans banks)
+    assert Hardware(word_bytes=1, psum_bytes=4).write_port_words == 64
+    assert Hardware(word_bytes=4, psum_bytes=4).read_port_words == 16
+    assert Hardware(buffer_banks=2, buffer_bank_bits=8).read_port_words == 1
+    # the output path's lanes: one per bank
+    assert Hardware(buffer_banks=5).output_alu_ops == 5
+
+
+def test_default_write_port_binds_an_os_drain():
+    """docs/model.md §11, "A drain bound by the default write port": paper-8x8 (8 banks of
+    64 bits: WR = 32 words), conv 1x1, 4 -> 32 channels on 8x8, one tile, OS. Nonzeros of
+    the 1-channel-deep filters at density 3/5: N(x) = floor((6x + 5)/10) = 0, 1, 1, 2, 2, so
+    channels 0 and 2 have one, 1 and 3 none (skipped). A chunk of 16 output channels: two
+    steps of max(16 broadcasts, 64 window words / PORT 8 = 8, (64 + 16) / RD 32 = 3) = 16
+    cycles, 32 in all. Its drain: 16 x 64 partial sums of 2 words through WR 32: 64 cycles.
+    Chunk 0 computes 0-32 and drains 32-96; chunk 1 computes 32-64 and waits for the port
+    until 96; its drain 96-160 ends the tile: compute 160 (64 without drains). With the
+    ports of before (WR = 2 x Pc = 16 words) each drain takes 128: 32 + 128 + 128 = 288."""
+    from nnaccel.engines import step
+
+    hw = preset("paper-8x8")
+    layer = np.zeros(L.L_LEN, np.int64)
+    layer[:14] = (L.KIND_CONV, 1, 4, 32, 8, 8, 1, 1, 1, 1, 0, 0, 8, 8)
+    m = np.array([L.DF_OS, L.LOOP_X, L.LOOP_Y, L.LOOP_C, L.LOOP_K, 8, 8, 4, 32], np.int64)
+    assert fast.evaluate(layer, hw.vector(), m[None])[0][L.C_COMPUTE] == 160
+    assert step.simulate(layer, hw.vector(), m)[L.C_COMPUTE] == 160
+    before = hw.with_(buffer_read_port_words=24, buffer_write_port_words=16)
+    assert fast.evaluate(layer, before.vector(), m[None])[0][L.C_COMPUTE] == 288
+    assert step.simulate(layer, before.vector(), m)[L.C_COMPUTE] == 288
 
 
 def test_toml(tmp_path):

@@ -29,8 +29,8 @@ def test_hardware_vector_reads_every_slot_from_its_attribute() -> None:
                   dma_outstanding=3, buffer_read_port_words=5)
     v = hw.vector()
     # By hand from the fields above: density 3/5, 16 B/cycle at the default 16 GB/s and 1 GHz,
-    # the write port's default Pc partial sums of 4 B at 2-B words = 12 words.
+    # the write port's default 6 banks (one per column) of 64 bits at 16-bit words = 24 words.
     expected = {L.H_PR: 4, L.H_PC: 6, L.H_BUF: 65536, L.H_DNUM: 3, L.H_DDEN: 5, L.H_LAT: 37,
-                L.H_OUT: 3, L.H_RD: 5, L.H_BW: 16, L.H_WR: 12}
+                L.H_OUT: 3, L.H_RD: 5, L.H_BW: 16, L.H_WR: 24}
     assert {k: int(v[k]) for k in expected} == expected
     assert Fraction(int(v[L.H_DNUM]), int(v[L.H_DDEN])) == hw.density

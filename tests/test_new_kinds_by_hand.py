@@ -15,7 +15,8 @@ from nnaccel.network import Layer, Network
 
 
 def _lowered(layer: Layer) -> tuple[np.ndarray, np.ndarray]:
-    hw = Hardware(Pr=4, Pc=4, buffer_port_words=4, rf_psums=1, sparsity=0.4)
+    hw = Hardware(Pr=4, Pc=4, buffer_port_words=4, rf_psums=1, sparsity=0.4,
+                  buffer_read_port_words=12, buffer_write_port_words=8)  # §11's ports
     (low,) = lower_network(Network("t", layer.input_shapes[0], (layer,), "test"), hw)
     return low.vector, low.hardware_vector(hw.vector())
 

@@ -177,10 +177,13 @@ def test_every_row_equals_simulate(swept):
             t["cycles"], t["energy_total"], t["time_s"], t["utilization"])
         assert row["dram_bytes"] == t["dram_read_bytes"] + t["dram_write_bytes"]
         # docs/model.md §12 by hand: a PE is 4330.36 um2, a KB of the three-ported buffer
-        # 6119.20 um2 (8x8: 64 PEs, 12x4: 48)
+        # 6119.20 um2 (8x8: 64 PEs, 12x4: 48), and a bit of a port's width 163 x 0.448184 =
+        # 73.054 um2: read and write ports of Pc banks of 64 bits, the DMA's 8 or 16 B a cycle
         hw = point.hardware
+        bits = 2 * hw.Pc * 64 + 8 * int(hw.dram_bandwidth_bytes_per_s / 1e9)
         assert row["area_mm2"] == pytest.approx(
-            (hw.pes * 4330.36 + hw.buffer_bytes / 1024 * 6119.20) / 1e6, abs=1e-5)
+            (hw.pes * 4330.36 + hw.buffer_bytes / 1024 * 6119.20 + bits * 73.054) / 1e6,
+            abs=1e-5)
         assert (row["params"], row["macs"]) == (net.params, net.macs)
 
 

@@ -20,8 +20,10 @@ from nnaccel.report import bound, layer_rows, tokens_per_second
 from nnaccel.simulate import simulate
 from nnaccel.tiler import candidate_grid
 
-# docs/model.md §11's hardware: LAT 100, BW 16 B/cycle, WORD 2, PSUM 4, PORT 4, 4 lanes.
-HW = Hardware(Pr=4, Pc=4, buffer_port_words=4, rf_psums=1, sparsity=0.4)
+# docs/model.md §11's hardware: LAT 100, BW 16 B/cycle, WORD 2, PSUM 4, PORT 4, 4 lanes,
+# RD = Pr + 2·Pc = 12, WR = 2·Pc = 8 words (set: the ports §11 is worked with).
+HW = Hardware(Pr=4, Pc=4, buffer_port_words=4, rf_psums=1, sparsity=0.4,
+              buffer_read_port_words=12, buffer_write_port_words=8)
 
 
 def _run(layers: list[Layer], name: str, df: int, tiles: tuple[int, int, int, int],

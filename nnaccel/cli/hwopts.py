@@ -7,8 +7,8 @@ report, and any later one): which configurations to simulate on.
     --hw FILE       a hardware TOML file applied on top of each configuration.
     --array RxC, --buffer SIZE, --sparsity S
                     fields set on top of each configuration.
-    --batch N, --dma-outstanding N, --word-bytes N, --psum-bytes N,
-    --read-port-words N, --write-port-words N
+    --batch N, --dma-outstanding N, --word-bytes N, --psum-bytes N, --banks N,
+    --bank-bits N, --read-port-words N, --write-port-words N
                     integer fields set on top of each configuration (FIELD_FLAGS); their
                     ranges are limits.py's, and a word size that psum_bytes is not a
                     multiple of is an error naming both flags, never a silent change.
@@ -60,11 +60,14 @@ FIELD_FLAGS: dict[str, tuple[str, str]] = {
     "word_bytes": ("--word-bytes", "Bytes of an activation or weight (default 2: the paper's"
                                    " 16-bit MACs; 1 for 8-bit). psum_bytes must be a multiple."),
     "psum_bytes": ("--psum-bytes", "Bytes of a partial sum (default 4)."),
+    "buffer_banks": ("--banks", "SRAM banks of the global buffer (default 0: one per PE"
+                                " column); its ports are the banks' ports side by side."),
+    "buffer_bank_bits": ("--bank-bits", "Width of each bank's ports in bits (default 64)."),
     "buffer_read_port_words": ("--read-port-words", "Words a cycle the buffer's array-side read"
-                                                    " port moves (default 0: a word per PE row"
-                                                    " and a partial sum per column)."),
+                                                    " port moves (default 0: banks x bank bits"
+                                                    " over the word size)."),
     "buffer_write_port_words": ("--write-port-words", "Words a cycle its write port moves"
-                                                      " (default 0: a partial sum per PE column)."),
+                                                      " (default 0: as the read port)."),
 }
 
 _OPTION_NAMES = ("config_specs", "presets", "hw_file", "array", "buffer", "sparsity", "dataflow",
