@@ -779,17 +779,17 @@ def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | Non
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=3, help="warm runs of compare --all (median)")
+    ap.add_argument("--repeat", type=int, default=2, help="warm runs of compare --all (median)")
     ap.add_argument("--cold-repeat", type=int, default=1,
                     help="cold-cache runs of compare --all, each in a fresh cache (median)")
-    ap.add_argument("--step-budget", type=float, default=120,
+    ap.add_argument("--step-budget", type=float, default=60,
                     help="seconds the step engine may take in total; networks past it are skipped")
     ap.add_argument("--skip", action="append", default=[],
                     choices=("compare", "networks", "tiler", "scale", "sigint", "sweep",
                              "transformers", "pareto", "guided", "cold"))
     ap.add_argument("--cold-run-repeat", type=int, default=2,
                     help="cold-cache runs of `run sqnxt23v5` (median), each against the baseline")
-    ap.add_argument("--sigint-trials", type=int, default=25,
+    ap.add_argument("--sigint-trials", type=int, default=10,
                     help="Ctrl-C trials per command (benchmarks/sigint.py)")
     ap.add_argument("--sweep-repeat", type=int, default=3, help="warm runs of the sweep (median)")
     ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")

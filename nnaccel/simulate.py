@@ -8,7 +8,7 @@ the cycle-stepped one. The tiler always searches with `fast`; `step` replays its
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -182,10 +182,11 @@ class SearchCache:
     Networks repeat layer shapes (SqueezeNext's blocks, and across its variants), so one cache
     passed to several `simulate` calls makes `compare` search each distinct shape once.
     `ladder` and `grids` may be shared by the caches of several hardware points (a sweep's):
-    `ladder` keeps each search's result with the proof that lets a smaller buffer reuse it
-    (`tiler.reusable`), keyed by everything but the buffer, and the latest winners of each
-    layer on hardware equal but for buffer, bandwidth and latency, the incumbents of its next
-    search (`tiler.search_proof`); `grids` the candidate grids.
+    with `ladder`, a search is made for the buffer asked and every smaller one of `buffers`
+    at once (`tiler.search_ladder`), and `ladder` keeps each buffer's result, keyed by
+    everything but the buffer and then the buffer, and the latest winners of each layer on
+    hardware equal but for buffer, bandwidth and latency, the incumbents of its next search;
+    `grids` the candidate grids.
     """
 
     entries: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -193,13 +194,15 @@ class SearchCache:
     # layer costs a dictionary look-up, not the conversions again.
     records: dict[tuple, tuple[Mapping, tuple[int, ...], MappingProxyType, int]] = field(
         default_factory=dict)
-    ladder: dict[tuple, tuple] | None = None
+    ladder: dict[tuple, Any] | None = None
     grids: dict[tuple, tuple[np.ndarray, ...]] | None = None
+    buffers: tuple[int, ...] = ()  # the buffer sizes the caller will ask for (a sweep's ladder)
 
     def __getstate__(self) -> dict:
         # records are derived from entries and hold read-only mappings, which do not pickle:
         # a cache sent to a worker process carries the searches only
-        return {"entries": self.entries, "records": {}, "ladder": None, "grids": None}
+        return {"entries": self.entries, "records": {}, "ladder": None, "grids": None,
+                "buffers": ()}
 
 
 class Mapper:
@@ -208,7 +211,8 @@ class Mapper:
     energy by level and stall split (docs/model.md §10)."""
 
     def __init__(self, hardware: Hardware, engine: str = "fast", dataflow: str = "auto",
-                 objective: str = "cycles", cache: SearchCache | None = None):
+                 objective: str = "cycles", cache: SearchCache | None = None,
+                 stall_split: bool = True):
         if engine not in ENGINES:
             raise NnaccelError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
         if dataflow not in DATAFLOWS:
@@ -224,26 +228,33 @@ class Mapper:
         self.zero = (None, (0,) * L.C_LEN,
                      MappingProxyType(energy_by_level(np.zeros(L.C_LEN), hardware, self.levels)), 0,
                      "")
-        self.no_latency = self.hw_vec.copy()  # what the transfers alone cost: the stall split (§10)
+        # what the transfers alone cost: the stall split (§10); a record without it (a sweep's:
+        # its rows have no stall split) has None there and costs one evaluation less
+        self.stall_split = stall_split
+        self.no_latency = self.hw_vec.copy()
         self.no_latency[L.H_LAT] = 0
 
-    def record(self, low: Lowered) -> tuple[Mapping | None, tuple[int, ...], MappingProxyType, int, str]:
-        """(mapping, counts, energy by level, stall cycles with no DRAM latency, how the batch
-        ran) of `low`."""
+    def record(self, low: Lowered) -> tuple[Mapping | None, tuple[int, ...], MappingProxyType,
+                                            int | None, str]:
+        """(mapping, counts, energy by level, stall cycles with no DRAM latency (None without
+        the stall split), how the batch ran) of `low`."""
         vec = low.vector
         if vec is None:
             return self.zero
         hardware, engine, cache = self.hardware, self.engine, self.cache
         layer_hw = low.hardware_vector(self.hw_vec)  # with the layer's own density, if any
-        no_latency = low.hardware_vector(self.no_latency)
+        no_latency = low.hardware_vector(self.no_latency) if self.stall_split else None
         dfs = _dataflows(vec, self.dataflow)
         key = (vec.tobytes(), layer_hw.tobytes(), *self.hw_key, dfs, hardware.batch,
                low.own_weights)
-        hit = cache.records.get(key) if engine == "fast" else None
+        rkey = (key, self.stall_split)
+        hit = cache.records.get(rkey) if engine == "fast" else None
         if hit is None:
             _check_density(low.layer, vec, layer_hw, hardware)
-            m_vec, _ = _search(low.layer, key[:-1], vec, layer_hw, self.weights, hardware, cache)
-            c, c0 = _batch_counts(vec, m_vec, layer_hw, no_latency, hardware.batch, engine)
+            m_vec, found = _search(low.layer, key[:-1], vec, layer_hw, self.weights, hardware,
+                                   cache)
+            c, c0 = _batch_counts(vec, m_vec, layer_hw, no_latency, hardware.batch, engine,
+                                  found if engine == "fast" else None)
             mode = "" if hardware.batch == 1 else (
                 KEPT if later_image(vec, m_vec)[L.L_WRES] else PER_IMAGE)
             whole = batch_vector(low, hardware.batch)
@@ -252,19 +263,21 @@ class Mapper:
                 # is lower and it is no worse in any term of the cost (a tie keeps the images
                 # one by one), so a batch never costs more cycles, bytes or energy per image
                 w_key = (whole.tobytes(), layer_hw.tobytes(), *self.hw_key, dfs, 1)
-                w_vec, _ = _search(low.layer, w_key, whole, layer_hw, self.weights, hardware, cache)
-                w, w0 = _batch_counts(whole, w_vec, layer_hw, no_latency, 1, engine)
+                w_vec, w_found = _search(low.layer, w_key, whole, layer_hw, self.weights,
+                                         hardware, cache)
+                w, w0 = _batch_counts(whole, w_vec, layer_hw, no_latency, 1, engine,
+                                      w_found if engine == "fast" else None)
                 if _batched_wins(w, c, self.weights, self.objective):
                     m_vec, c, c0, mode = w_vec, w, w0, BATCHED
             hit = (
                 Mapping.from_vector(m_vec),
                 tuple(int(x) for x in c),
                 MappingProxyType(energy_by_level(c, hardware, self.levels)),
-                int(c0[L.C_STALL]),
+                None if c0 is None else int(c0[L.C_STALL]),
                 mode,
             )
             if engine == "fast":
-                cache.records[key] = hit
+                cache.records[rkey] = hit
         return hit
 
 
@@ -315,12 +328,17 @@ def simulate(
     return Result(network, hardware, tuple(records), engine, dataflow, objective)
 
 
-def _batch_counts(vec: np.ndarray, m_vec: np.ndarray, hw_vec: np.ndarray, no_latency: np.ndarray,
-                  batch: int, engine: str) -> tuple[Any, Any]:
+def _batch_counts(vec: np.ndarray, m_vec: np.ndarray, hw_vec: np.ndarray,
+                  no_latency: np.ndarray | None, batch: int, engine: str,
+                  searched: np.ndarray | None = None) -> tuple[Any, Any]:
     """Counts of `batch` images through one layer on its mapping, and the same with no DRAM
-    latency (the stall split). The images run one after another, each from an idle machine
+    latency (the stall split; None without `no_latency`). `searched`: the fast engine's
+    counts of the first image, as the search returned them (they are `evaluate`'s: a test
+    checks it). The images run one after another, each from an idle machine
     (docs/model.md §5, "Batch"); an image after the first finds the first tile's weights
     still in the buffer when the mapping has one weight tile (one c-tile and one k-tile)."""
+    if searched is not None and no_latency is None and batch == 1:
+        return searched, None
     if engine == "step":
         from .engines import step  # the slow engine is loaded only when asked for
 
@@ -335,13 +353,16 @@ def _batch_counts(vec: np.ndarray, m_vec: np.ndarray, hw_vec: np.ndarray, no_lat
             # the search checked the vectors and made the mapping
             return fast.evaluate_checked(v, h, mappings)[0]
 
-    first, first0 = run(vec, hw_vec), run(vec, no_latency)
+    first = searched if searched is not None else run(vec, hw_vec)
+    first0 = run(vec, no_latency) if no_latency is not None else None
     if batch == 1:
         return first, first0
     later = later_image(vec, m_vec)
     # Python integers: a batch multiplies counts that the engines keep within int64
     more = batch - 1
     total = [int(a) + more * int(b) for a, b in zip(first, run(later, hw_vec), strict=True)]
+    if first0 is None:
+        return total, None
     total0 = [int(a) + more * int(b) for a, b in zip(first0, run(later, no_latency), strict=True)]
     return total, total0
 
@@ -394,48 +415,58 @@ def _search(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The tiler's mapping and counts for `key` = (layer, hardware, weights, objective, dataflows)."""
     hit = cache.entries.get(key)
-    rungs = _rung_keys(key) if cache.ladder is not None else None
-    if hit is None and rungs is not None:
-        # the same search with a larger buffer may already be this one's (tiler.reusable)
-        prior = cache.ladder.get(rungs[0])
-        if prior is not None and prior[0] >= hardware.buffer_bytes:
-            from . import tiler
-
-            if tiler.reusable(prior[3], hardware.buffer_bytes):
-                hit = cache.entries[key] = (prior[1], prior[2])
-    if hit is None:
+    if hit is not None:
+        return hit
+    objective, dfs = key[3], key[4]
+    if cache.ladder is None:
         from . import tiler  # numba-compiled: loaded when a layer is first mapped, not at import
 
-        objective, dfs = key[3], key[4]
-        family = cache.ladder.get(rungs[1], ()) if rungs is not None else ()
-        try:
-            if rungs is None:  # one search: no proof to keep (its kernel is not loaded)
-                m_vec, counts = tiler.search(vec, hw_vec, weights, objective, dfs)
-            else:
-                m_vec, counts, proof = tiler.search_proof(vec, hw_vec, weights, objective, dfs,
-                                                          cache.grids, family)
-        except MappingError as e:
-            need = getattr(e, "min_buffer_bytes", None)
-            hint = f"; the smallest tile needs a buffer of {format_size(need)} ({need} bytes)" if need else ""
-            raise MappingError(
-                f"layer '{layer.name}' ({layer.type}, input {layer.input_shape}) does not fit "
-                f"in the {hardware.buffer_label} buffer{hint}"
-            ) from None
-        hit = cache.entries[key] = (m_vec, counts)
-        if rungs is not None:
-            cache.ladder[rungs[0]] = (hardware.buffer_bytes, m_vec, counts, proof)
-            if not any(np.array_equal(m_vec, m) for m in family):
-                cache.ladder[rungs[1]] = (m_vec, *family[:INCUMBENTS - 1])
-    return hit
+        found = _or_error(lambda: tiler.search(vec, hw_vec, weights, objective, dfs))
+    else:
+        # One search for this buffer and every smaller one of the ladder (a sweep visits
+        # them next), capped by the layer's winners on the family's other points.
+        rung, fam = _rung_keys(key)
+        buf = hardware.buffer_bytes
+        found = cache.ladder.get((rung, buf))
+        if found is None:
+            from . import tiler
+
+            bufs = sorted({b for b in cache.buffers if b < buf} | {buf})
+            family = cache.ladder.get(fam, ())
+            results = tiler.search_ladder(vec, hw_vec, weights, objective, dfs, bufs,
+                                          cache.grids, family)
+            for b, r in zip(bufs, results, strict=True):
+                cache.ladder[(rung, b)] = r
+            found = results[-1]
+            if not isinstance(found, MappingError) and not any(
+                    np.array_equal(found[0], m) for m in family):
+                cache.ladder[fam] = (found[0], *family[:INCUMBENTS - 1])
+    if isinstance(found, MappingError):
+        need = getattr(found, "min_buffer_bytes", None)
+        hint = f"; the smallest tile needs a buffer of {format_size(need)} ({need} bytes)" if need else ""
+        raise MappingError(
+            f"layer '{layer.name}' ({layer.type}, input {layer.input_shape}) does not fit "
+            f"in the {hardware.buffer_label} buffer{hint}"
+        ) from None
+    cache.entries[key] = found
+    return found
+
+
+def _or_error(search: Callable[[], tuple[np.ndarray, np.ndarray]]
+              ) -> tuple[np.ndarray, np.ndarray] | MappingError:
+    try:
+        return search()
+    except MappingError as e:
+        return e
 
 
 #: Winners kept per layer and hardware family (equal but for buffer, bandwidth and latency)
-#: as incumbents of its next search (`tiler.search_proof`).
+#: as incumbents of its next search (`tiler.search_ladder`).
 INCUMBENTS = 3
 
 
 def _rung_keys(key: tuple) -> tuple[tuple, tuple]:
-    """A search key without the buffer (its ladder: `tiler.reusable`), and without the buffer,
+    """A search key without the buffer (its ladder: `tiler.search_ladder`), and without the buffer,
     the DRAM bandwidth and latency (its family: the same candidate grid)."""
     hw = np.frombuffer(key[1], dtype=np.int64).copy()
     hw[L.H_BUF] = 0

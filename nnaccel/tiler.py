@@ -222,12 +222,13 @@ def energy(counts: np.ndarray, energy_per_count: np.ndarray) -> float:
 
 
 def _search(layer, hw, energy_per_count, objective, dataflows, grids=None, incumbents=(),
-            proof=False):
-    """(mapping, counts, timelines walked, footprints of the dataflows' winners: with `proof`
-    only, else ())."""
+            buffers=None):
+    """Per buffer size (`buffers`, ascending; default the hardware's own): (mapping, counts)
+    or the BufferTooSmallError that buffer gets; and the timelines walked."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     layer, hw = fast.check_vectors(layer, hw)
+    bufs = np.array([int(hw[H_BUF])] if buffers is None else buffers, dtype=np.int64)
     e = energy_weights(energy_per_count)
     _ready()
     # OS first: it wins most layers, and its winner caps the search of WS (below).
@@ -237,54 +238,65 @@ def _search(layer, hw, energy_per_count, objective, dataflows, grids=None, incum
     if not dfs:
         raise ValueError(f"no dataflow to search among {tuple(dataflows)} for this layer")
     obj = OBJECTIVES.index(objective)
-    best = None
+    best: list = [None] * bufs.size
     min_fp = None
     sims = 0
-    footprints = []
-    bound = _incumbent_cap(layer, hw, e, objective, dfs, incumbents)
+    bounds = _incumbent_caps(layer, hw, e, objective, dfs, incumbents, bufs)
     for df in dfs:
         grid = _grid(layer, hw, df, grids)
         # Only a candidate whose key's first component is at most the best one's so far can
         # win across dataflows: the others are not searched (the result is the same).
-        cap = bound if best is None else min(bound, float(best[0][0]))
-        mapping, counts, found, fp, n = fast.search_grid(layer, hw, e, obj, df, cap, *grid,
-                                                         *_classes())
+        caps = np.array([bound if b is None else min(bound, float(b[0][0]))
+                         for bound, b in zip(bounds, best, strict=True)])
+        mappings, counts, found, fp, n = fast.search_grid(layer, hw, e, obj, df, caps, bufs,
+                                                          *grid, *_classes())
         sims += n
         min_fp = int(fp) if min_fp is None else min(min_fp, int(fp))
-        if found and proof:  # (the footprint kernel is compiled only where a proof is asked)
-            footprints.append(int(fast.footprint_checked(layer, hw, mapping[None])[0]))
-        if found:
-            key = _cross_key(objective, int(counts[C_CYCLES]), fast._energy(counts, e), df)
-            if best is None or key < best[0]:
-                best = (key, mapping, counts)
-    if best is None and bound != math.inf:  # (not expected: an incumbent is a candidate)
-        return _search(layer, hw, energy_per_count, objective, dataflows, grids, (), proof)
-    if best is None:
-        kb = math.ceil(min_fp / 102.4) / 10
-        raise BufferTooSmallError(
-            f"no tiling fits the {int(hw[H_BUF])}-byte buffer: the smallest tile needs a "
-            f"buffer of {min_fp} bytes ({kb:.1f} KB)",
-            min_fp,
-        )
-    return best[1], best[2], sims, tuple(footprints)
+        for k in np.flatnonzero(found).tolist():
+            c = counts[k]
+            key = _cross_key(objective, int(c[C_CYCLES]), fast._energy(c, e), df)
+            if best[k] is None or key < best[k][0]:
+                best[k] = (key, mappings[k], c)
+    if any(b is None and bound != math.inf for b, bound in zip(best, bounds, strict=True)):
+        # (not expected: an incumbent is a candidate)
+        return _search(layer, hw, energy_per_count, objective, dataflows, grids, (), buffers)
+    kb = math.ceil(min_fp / 102.4) / 10
+    results = [
+        (b[1], b[2]) if b is not None else BufferTooSmallError(
+            f"no tiling fits the {int(buf)}-byte buffer: the smallest tile needs a "
+            f"buffer of {min_fp} bytes ({kb:.1f} KB)", min_fp)
+        for b, buf in zip(best, bufs.tolist(), strict=True)
+    ]
+    return results, sims
 
 
-def _incumbent_cap(layer, hw, e, objective, dfs, incumbents) -> float:
-    """A cap on the winner's first key component from mappings known to be candidates (the
-    winners of the same layer on hardware that differs only in buffer, bandwidth or latency:
-    the grid depends on neither): the least first component among those that fit, a hair
-    above it (a cap only needs to be at least the winner's). math.inf without one."""
-    cap = math.inf
+def _one(layer, hw, energy_per_count, objective, dataflows):
+    """`_search` of the hardware's own buffer: (mapping, counts, walks)."""
+    results, sims = _search(layer, hw, energy_per_count, objective, dataflows)
+    if isinstance(results[0], MappingError):
+        raise results[0]
+    return results[0][0], results[0][1], sims
+
+
+def _incumbent_caps(layer, hw, e, objective, dfs, incumbents, bufs) -> np.ndarray:
+    """Per buffer size, a cap on the winner's first key component from mappings known to be
+    candidates (the winners of the same layer on hardware that differs only in buffer,
+    bandwidth or latency: the grid depends on neither): the least first component among
+    those that fit it, a hair above it (a cap only needs to be at least the winner's).
+    math.inf without one."""
+    caps = np.full(len(bufs), math.inf)
     for m in incumbents:
         if m[M_DATAFLOW] not in dfs:
             continue
         m = m[None]
-        if fast.footprint_checked(layer, hw, m)[0] > hw[H_BUF]:
+        fp = fast.footprint_checked(layer, hw, m)[0]
+        if fp > bufs[-1]:
             continue
         c = fast.evaluate_checked(layer, hw, m)[0]
         first = _cross_key(objective, int(c[C_CYCLES]), fast._energy(c, e), DF_WS)[0]
-        cap = min(cap, float(first) * (1 + 2.0**-40))
-    return cap
+        fits = bufs >= fp
+        caps[fits] = np.minimum(caps[fits], float(first) * (1 + 2.0**-40))
+    return caps
 
 
 def _grid(layer: np.ndarray, hw: np.ndarray, df: int, grids: dict | None) -> tuple[np.ndarray, ...]:
@@ -311,7 +323,7 @@ def search(
     Raises BufferTooSmallError (a MappingError carrying `min_buffer_bytes`) when no candidate
     fits the buffer.
     """
-    mapping, counts, _, _ = _search(layer, hw, energy_per_count, objective, dataflows)
+    mapping, counts, _ = _one(layer, hw, energy_per_count, objective, dataflows)
     return mapping, counts
 
 
@@ -323,40 +335,35 @@ def search_stats(
     dataflows: tuple[int, ...] = (DF_WS, DF_OS),
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """`search`, plus how many timelines it walked (for benchmarks and tests)."""
-    return _search(layer, hw, energy_per_count, objective, dataflows)[:3]
+    return _one(layer, hw, energy_per_count, objective, dataflows)
 
 
-def search_proof(
+def search_ladder(
     layer: np.ndarray,
     hw: np.ndarray,
     energy_per_count: np.ndarray,
-    objective: str = "cycles",
-    dataflows: tuple[int, ...] = (DF_WS, DF_OS),
+    objective: str,
+    dataflows: tuple[int, ...],
+    buffers: Sequence[int],
     grids: dict | None = None,
     incumbents: Sequence[np.ndarray] = (),
-) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """`search`, plus the buffer bytes each searched dataflow's winner needs (the proof that
-    lets a smaller buffer reuse the result: `reusable`). `grids`: a dict that keeps the
-    candidate grids across calls. `incumbents`: mappings of this layer's candidate grid (the
-    winners on hardware that differs only in buffer, DRAM bandwidth or latency); those that
-    fit cap the search (the branch and bound starts with their key), which then walks fewer
-    candidates and returns the same winner."""
-    mapping, counts, _, footprints = _search(layer, hw, energy_per_count, objective, dataflows,
-                                             grids, incumbents, proof=True)
-    return mapping, counts, footprints
-
-
-def reusable(footprints: Sequence[int], buffer_bytes: int) -> bool:
-    """Whether a search's result with a larger buffer (all else equal) is exactly its result
-    with `buffer_bytes`: when every dataflow's winner fits `buffer_bytes`.
-
-    Exact because the buffer only decides which candidates fit (the grids, the counts and
-    the keys do not depend on it): a smaller buffer keeps a subset of the candidates, and
-    each dataflow's winner, being in that subset, is still its least key. The cap of the
-    second dataflow is the first one's winner, so it is unchanged; a dataflow that found
-    nothing under the cap finds nothing in a subset either.
-    """
-    return all(fp <= buffer_bytes for fp in footprints)
+) -> list[tuple[np.ndarray, np.ndarray] | BufferTooSmallError]:
+    """`search` for each of several buffer sizes at once (the hardware's own is ignored):
+    per buffer, in the order given, (mapping, counts) or the BufferTooSmallError it gets.
+    One branch and bound serves them all (`fast.search_grid`); each result is exactly that
+    buffer's own search's. `grids`: a dict that keeps the candidate grids across calls (they
+    depend on the layer, the array and the dataflow only). `incumbents`: mappings of this
+    layer's candidate grid (the winners on hardware that differs only in buffer, DRAM
+    bandwidth or latency); those that fit a buffer cap its search (the branch and bound
+    starts with their key), which then walks fewer candidates and finds the same winner."""
+    order = sorted(range(len(buffers)), key=lambda i: buffers[i])
+    bufs = [int(buffers[i]) for i in order]
+    results, _ = _search(layer, hw, energy_per_count, objective, dataflows, grids,
+                         incumbents, buffers=bufs)
+    out: list = [None] * len(buffers)
+    for i, r in zip(order, results, strict=True):
+        out[i] = r
+    return out
 
 
 __all__ = [
@@ -365,8 +372,7 @@ __all__ = [
     "candidate_grid",
     "energy",
     "energy_weights",
-    "reusable",
     "search",
-    "search_proof",
+    "search_ladder",
     "search_stats",
 ]

@@ -1,23 +1,27 @@
 """Compiling the tiler's search kernel on a cold numba cache, on two cores at once.
 
 numba compiles a kernel together with every kernel it calls, one after the other, on one
-core: `fast.search_grid` takes about 35 s on a cold cache. Most of that time goes to two
-groups of callees that share only a few small leaves (the walk over a combo's tiles, and the
-grid's tables and bounds), so `compile_search`:
+core. Most of `fast.search_grid`'s callees fall into two groups that share only a few small
+leaves (the walk over a combo's tiles, and the grid's tables and bounds), so `compile_search`:
 
-1. compiles the shared leaves (about 1 s);
-2. forks: the child compiles `CHILD`, the parent `PARENT`, each saving to numba's cache;
-3. once the child is done, compiles `search_grid`: its callees are then in memory (the
-   parent's) or in the cache (the child's), and only its own code and the small callees
-   left out of both groups remain; at the same time a second child compiles the evaluation
-   kernel `run` needs next (`fast.api._evaluate_many`, whose callees are all compiled by
-   then and which shares no kernel with `search_grid`'s own code). That overlap takes the
-   evaluation kernel's compile (about a fifth of a cold `run`) off the critical path.
+1. forks: the child compiles `CHILD`, the parent `PARENT`, each saving to numba's cache;
+   both compile the shared leaves (`SHARED`, a fraction of a second) first, the child in
+   memory only, so that the leaves are not a step of their own before the fork;
+2. then compiles `search_grid` at once: its type inference runs until it reaches the first
+   kernel the parent has not compiled (one of the child's), waits there for the child, and
+   goes on with the child's kernels loaded from the cache; only its own code remains. The
+   child's group holds leaves that come late in `search_grid`, so the parent types the code
+   before them while the child compiles them;
+3. as soon as the child is done, a second child compiles what `run` needs next and
+   `search_grid` does not call, all of whose callees are compiled by then: the evaluation
+   kernel (`fast.api._evaluate_many`) and `_order_flags` (the tiler's class tables). That
+   takes the evaluation kernel's compile (about a fifth of a cold `run`) off the critical
+   path.
 
-The two groups share no kernel and their leaves are compiled before the fork, so the two
-processes never write the cache entries of the same kernel: numba's cache index is not safe
-against two writers. `tests/test_warm.py` checks that, and that every signature below is the
-one `search_grid` asks for (a wrong one only costs time: the kernel is compiled again).
+Only one process ever writes the cache entries of a kernel (numba's cache index is not safe
+against two writers): the groups share no kernel, and the child's copies of the shared
+leaves are never saved. `tests/test_warm.py` checks that, and that every signature below is
+the one `search_grid` asks for (a wrong one only costs time: the kernel is compiled again).
 
 On a warm cache, or where the cache cannot be shared (caching off, no fork, the JIT
 disabled), nothing of this runs and the kernels load or compile the usual way.
@@ -25,15 +29,17 @@ disabled), nothing of this runs and the kernels load or compile the usual way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from numba import types
 from numba.core import event
+from numba.core.dispatcher import Dispatcher
 
 from . import fast
 
@@ -61,11 +67,18 @@ SHARED: tuple[Job, ...] = (
     ("_pooled_before", (_I,) * 6),
     ("_k_groups", (_I,) * 4),
     ("_os_step", (_I, _I, _B, _A1)),
+    ("_key", (_I, _I, _I, _F, _I, _F1)),
+    ("_less", (_F1, _F1)),
+    ("_empty_context", ()),  # a leaf search_grid reaches before `_context`
 )
 CHILD: tuple[Job, ...] = (
     ("_context", (_A1, _A1, _B, _I, _I, _I, _I)),
     ("_walk", (_A1, _A1, _B, _A1, _CONTEXT, _I, _I, _I, _I, _I)),
-    ("_order_flags", (_A1, _I, _I, _I, _I, _B)),
+    # search_grid's leaves that its type inference reaches after `_context`: the parent
+    # types the rest of search_grid's code while the child compiles them
+    ("_os_totals", (_CONTEXT,)),
+    ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
+    ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
 )
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
@@ -81,20 +94,23 @@ PARENT: tuple[Job, ...] = (
     ("_line_buffer_order", (_A1, _A1, _I, _I, _I, _A1, _I, _I, _I)),
     ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
     ("_energy", (_A1, _F1)),
-    ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
     ("_argsort", (_F1, _I)),
     ("_copy", (_F1, _F1)),
-    ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
+    ("_slot", (_A1, _I)),
 )
 
 
 #: `fast.search_grid` as `nnaccel.tiler` calls it.
-SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F, _A1, _A1, _A1, _A1, _A2, _A3, _A3,
-                                    types.Array(types.int64, 4, "C")))
+SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F1, _A1, _A1, _A1, _A1, _A1, _A2, _A3,
+                                    _A3, types.Array(types.int64, 4, "C")))
 
 
 #: `fast.api._evaluate_many` as `fast.evaluate` and `simulate` call it.
 EVALUATE: Job = ("_evaluate_many", (_A1, _A1, _A2))
+
+#: What `run` needs beside `search_grid`, none of which `search_grid` calls: the tiler's class
+#: tables (`_order_flags`, also a callee of the evaluation kernel), then the evaluation kernel.
+BESIDE: tuple[Job, ...] = (("_order_flags", (_A1, _I, _I, _I, _I, _B)), EVALUATE)
 
 
 def kernel(name: str) -> Any:
@@ -127,16 +143,33 @@ def search_is_cached() -> bool | None:
         return None
 
 
-def _fork_compile(jobs: Sequence[Job]) -> tuple[int, int]:
+def _fork_compile(jobs: Sequence[Job], private: Sequence[Job] = (), go: int | None = None,
+                  inherited: Sequence[int] = ()) -> tuple[int, int]:
     """A forked child that compiles `jobs` into numba's cache and reports through a pipe:
-    (its pid, the pipe's read end)."""
+    (its pid, the pipe's read end). It compiles `private` first, in memory only: their cache
+    entries are another process's to write. With `go` (a pipe's read end), it first waits
+    for a byte there: b"1" to compile, anything else (or the pipe closed) to leave at once.
+    `inherited`: the parent's descriptors the child closes (a pipe's write end must be held
+    by its writer alone)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: compile, report through the pipe, leave at once
         status = 1
         try:
             os.close(read_end)
+            for fd in inherited:
+                os.close(fd)
+            if go is not None:
+                with os.fdopen(go, "rb") as pipe:
+                    if pipe.read(1) != b"1":
+                        os._exit(3)
             start = time.perf_counter()
+            if private:
+                from numba.core.caching import NullCache
+
+                for name in {name for name, _ in private}:
+                    kernel(name)._cache = NullCache()  # this process's copy of the kernel
+                compile_jobs(private)
             done = compile_jobs(jobs)
             os.write(write_end, json.dumps([done, time.perf_counter() - start]).encode())
             status = 0
@@ -153,6 +186,28 @@ def _join(pid: int, read_end: int) -> tuple[bool, Any]:
     _, status = os.waitpid(pid, 0)
     ok = os.waitstatus_to_exitcode(status) == 0
     return ok, json.loads(message) if ok else None
+
+
+@contextlib.contextmanager
+def _first(before: Callable[[], None]) -> Iterator[None]:
+    """Within: `before()` runs first when numba asks for any kernel of `fast` (but
+    `search_grid`) that this process has not compiled, i.e. one of the child's."""
+    waiting = []
+    for module in fast.MODULES:
+        for k in vars(module).values():
+            if (isinstance(k, Dispatcher) and k.py_func.__module__ == module.__name__
+                    and k.py_func is not fast.search.search_grid.py_func and not k.overloads):
+                def compile_after(sig: Any, _compile: Any = k.compile) -> Any:
+                    before()
+                    return _compile(sig)
+
+                k.compile = compile_after  # numba's type inference calls it on this object
+                waiting.append(k)
+    try:
+        yield
+    finally:
+        for k in waiting:
+            del k.compile
 
 
 def compile_search() -> dict[str, Any]:
@@ -179,31 +234,55 @@ def compile_search() -> dict[str, Any]:
     can_fork = hasattr(os, "fork") and sys.platform.startswith("linux")
     if not cached and can_fork:
         report["parallel"] = True
-        report["shared"] = compile_jobs(SHARED)
-        lap("shared")
-        pid, read_end = _fork_compile(CHILD)
+        pid, read_end = _fork_compile(CHILD, private=SHARED)
+        go_read, go_write = os.pipe()
+        pid2 = None
+        joined = False
+
+        def join_child() -> None:
+            """Wait for the first child; then let the second start (or, if the first failed,
+            leave: the kernels it should have cached are this process's to compile now)."""
+            nonlocal joined
+            if joined:
+                return
+            joined = True
+            start = time.perf_counter()
+            report["seconds"]["final_before_child"] = start - clock  # the overlap
+            try:
+                report["child_ok"], message = _join(pid, read_end)
+                if report["child_ok"]:
+                    report["child"], report["seconds"]["child"] = message
+            finally:
+                report["seconds"]["wait_for_child"] = time.perf_counter() - start
+                os.write(go_write, b"1" if report["child_ok"] else b"0")
+                os.close(go_write)
+
         try:
+            report["shared"] = compile_jobs(SHARED)
+            lap("shared")
             report["parent"] = compile_jobs(PARENT)
             lap("parent")
-        finally:
-            report["child_ok"], message = _join(pid, read_end)
-            lap("wait_for_child")
-        if report["child_ok"]:
-            report["child"], report["seconds"]["child"] = message
-            # search_grid's own code here, the evaluation kernel's (which shares none of it,
-            # and whose callees are now compiled) in a second child, at the same time
-            pid, read_end = _fork_compile([EVALUATE])
-            try:
+            # What run needs beside search_grid, in a second child once the first is done
+            # (its callees are then all compiled or cached); search_grid here, at once: its
+            # type inference waits for the first child only when it reaches the first
+            # kernel of the child's group.
+            pid2, read2 = _fork_compile(BESIDE, go=go_read, inherited=(go_write, read_end))
+            os.close(go_read)
+            with _first(join_child):
                 report["final"] = compile_jobs([SEARCH_GRID])
-                lap("final")
-            finally:
-                ok, message = _join(pid, read_end)
+            lap("final")
+        finally:
+            join_child()
+            if pid2 is None:
+                os.close(go_read)
+            else:
+                ok, message = _join(pid2, read2)
                 lap("wait_for_evaluate")
-            if ok:
-                report["evaluate"], report["seconds"]["evaluate"] = message
+                if ok:
+                    report["evaluate"], report["seconds"]["evaluate"] = message
     # A load on a warm cache; else only search_grid's own code and its small callees are left.
     report["final"] = report["final"] or compile_jobs([SEARCH_GRID])
-    report["evaluate_load"] = compile_jobs([EVALUATE])  # a load, after the second child
+    report["evaluate_load"] = compile_jobs(BESIDE)  # a load, after the second child
     lap("load")
     return report
 
@@ -239,5 +318,5 @@ def compile_all(hw: Any) -> dict[str, Any]:
     return report
 
 
-__all__ = ["CHILD", "EVALUATE", "PARENT", "REST", "SEARCH_GRID", "SHARED", "compile_all",
+__all__ = ["BESIDE", "CHILD", "EVALUATE", "PARENT", "REST", "SEARCH_GRID", "SHARED", "compile_all",
            "compile_jobs", "compile_search", "search_is_cached"]

@@ -94,8 +94,8 @@ def _remote(networks: list[Network], batch: Batch, version: str
     caches = _worker_caches()
     try:
         # `networks` are the batch's own (its tasks share them): numbered from 0 here
-        return [run_task(networks, Task(t.point, tuple(range(len(networks))), t.keys, t.hashes),
-                         caches) for t in batch]
+        return [run_task(networks, Task(t.point, tuple(range(len(networks))), t.keys, t.hashes,
+                                        t.ladder), caches) for t in batch]
     except NnaccelError as e:
         raise NnaccelError(str(e)) from None
 

@@ -87,6 +87,9 @@ class Task:
     networks: tuple[int, ...]
     keys: tuple[str, ...]
     hashes: tuple[str, ...]
+    #: the sweep's buffer sizes on points equal to this one but for the buffer: its searches
+    #: are made for them all at once (`SearchCache.buffers`)
+    ladder: tuple[int, ...] = ()
 
 
 def _point_row(net: Network, point: HwPoint, net_hash: str, a: Area,
@@ -191,10 +194,12 @@ class CacheMap:
             hit = self.sizes[id(net)] = (net, (net.params, net.macs))
         return hit[1]
 
-    def get(self, identity: str) -> SearchCache:
+    def get(self, identity: str, buffers: tuple[int, ...] = ()) -> SearchCache:
+        """The search cache of a hardware point; `buffers`: the sweep's buffer ladder."""
         if len(self.ladder) > self.LADDER_MAX:
             self.ladder.clear()
         cache = self.caches.pop(identity, None) or SearchCache(ladder=self.ladder, grids=self.grids)
+        cache.buffers = buffers
         self.caches[identity] = cache
         while len(self.caches) > self.size:
             self.caches.popitem(last=False)
@@ -213,7 +218,8 @@ def run_task(networks: Sequence[Network], task: Task, caches: CacheMap | None = 
     caches = caches if caches is not None else CacheMap(1)
     point = task.point
     hw = point.hardware
-    mapper = Mapper(hw, "fast", point.dataflow, point.objective, caches.get(point.identity()))
+    mapper = Mapper(hw, "fast", point.dataflow, point.objective,
+                    caches.get(point.identity(), task.ladder), stall_split=False)
     a = area(hw)
     nets = [networks[i] for i in task.networks]
     lowered = [caches.lower_shapes(net, hw) for net in nets]

@@ -119,13 +119,18 @@ def make_tasks(pl: Plan, missing: set[str], workers: int) -> list[Task]:
             per_point.append((p, todo))
     want = workers * TASKS_PER_WORKER if workers > 1 else 1
     splits = max(1, math.ceil(want / max(1, len(per_point))))
+    ladders: dict[str, set[int]] = {}  # the buffers of the points equal but for the buffer
+    for p, _ in per_point:
+        ladders.setdefault(pl.points[p].ladder_identity(), set()).add(
+            pl.points[p].hardware.buffer_bytes)
     tasks = []
     for p, todo in per_point:
         size = max(1, math.ceil(len(todo) / splits))
+        ladder = tuple(sorted(ladders[pl.points[p].ladder_identity()]))
         for i in range(0, len(todo), size):
             chunk = todo[i:i + size]
             tasks.append(Task(pl.points[p], tuple(chunk), tuple(pl.key(p, n) for n in chunk),
-                              tuple(pl.hashes[n] for n in chunk)))
+                              tuple(pl.hashes[n] for n in chunk), ladder))
     return tasks
 
 
@@ -141,8 +146,8 @@ def _ladder_order(points: Sequence[HwPoint]) -> list[int]:
 
 def make_batches(tasks: Sequence[Task], workers: int) -> list[tuple[Task, ...]]:
     """Tasks grouped for one worker to run in order: the points of one ladder (equal but for
-    the buffer, largest buffer first) with the same networks, so that each search a larger
-    buffer made proves what it can for the smaller ones (`tiler.reusable`). A ladder is cut
+    the buffer, largest buffer first) with the same networks, so that each search the largest
+    buffer makes serves the smaller ones too (`tiler.search_ladder`). A ladder is cut
     into pieces while there are fewer than TASKS_PER_WORKER batches per worker (balance)."""
     groups: list[list[Task]] = []
     for task in tasks:

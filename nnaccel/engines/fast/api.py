@@ -125,7 +125,8 @@ def _closed_one(layer, hw, m, counts):
                          layer[L_G] > 1)
     lb, n_req, store_last, chain = _dma_flags(kon, flags, xs, ys, cs, ks, z, z, z, z, counts)
     if (flags & F_COUT) == 0:  # c inside the output loops (or nc = 1)
-        lb = max(lb, chain + _close_stalls(kon, df, xs, ys, cs, ks, z, z, z, z, wp, ost))
+        lb = max(lb, chain + _close_stalls(kon, df, xs, ys, cs, ks, z, z, z, z, wp, ost,
+                                                 np.int64(-1)))
     return lb, n_req, store_last
 
 

@@ -12,12 +12,13 @@ import itertools
 import numpy as np
 from numba import njit
 
-from nnaccel.engines import jitcache
+from nnaccel.engines import jitcache, jitlink
 from nnaccel.engines.layout import (
     M_ORDER,
 )
 
 jitcache.install()  # before the first kernel is decorated
+jitlink.install()  # before the first compile
 
 # Loop orders, outermost first, in itertools order; the tiler's candidate index uses it.
 ORDERS = np.array(list(itertools.permutations(range(4))), dtype=np.int64)

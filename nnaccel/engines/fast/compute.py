@@ -234,7 +234,8 @@ K_WRES = 20  # the first tile's weights are in the buffer already (§5, "Batch")
 K_ALU = 21  # the output path's ALU operations per cycle (§3a)
 K_VE = 22  # §1b: the output path's lane cycles per output element of a vector kind
 K_VR = 23  # §1b: and per output pixel of a final tile (a row's reciprocal or rsqrt)
-K_LEN = 24
+K_RD = 24  # the buffer's read port, words per cycle (an OS fill's path)
+K_LEN = 25
 
 
 @_kernel
@@ -267,6 +268,7 @@ def _consts(layer, hw):
     k[K_ALU] = hw[H_ALU]
     k[K_VE] = layer[L_VE]
     k[K_VR] = layer[L_VR]
+    k[K_RD] = hw[H_RD]
     return k
 
 
@@ -399,11 +401,15 @@ def _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p):
 
 @_pure
 def _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d):
-    """Σ compute of a tile-size combo (from the tables of `_compute_tables`)."""
+    """Σ compute of a tile-size combo (from the tables of `_compute_tables`). OS: a lower
+    bound, its steps and its fills (a c-tile after the first refills every output value's
+    partial sum before its chunk steps, through the read port), without the drains' waits
+    (exact: `walk._os_totals`)."""
     if df == DF_WS:
         return (k[K_K2] * (xs[a, SP_N] * ys[b, SP_N] * wp[0, c, d] + k[K_PIX] * wp[1, c, d])
                 - k[K_PIX] * wp[2, c, d])
-    return ost[0, a, b, d]
+    fills = _cdiv(k[K_PS], k[K_WORD]) * (cs[c, CS_N] - 1) * k[K_PIX] * k[K_KO]
+    return ost[0, a, b, d] + _cdiv(fills, k[K_RD])
 
 
 # --- OS with partial-sum drains (§4, "Partial-sum drains") -----------------------------------

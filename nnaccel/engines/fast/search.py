@@ -24,7 +24,6 @@ from nnaccel.engines.layout import (
     C_RF,
     C_STALL,
     DF_WS,
-    H_BUF,
     L_G,
     L_PKH,
     M_DATAFLOW,
@@ -79,6 +78,8 @@ from .traffic import (
 )
 from .walk import (
     _context,
+    _empty_context,
+    _os_totals,
     _walk,
 )
 
@@ -200,7 +201,7 @@ def _combo_bound(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, ops, scratch):
     scratch[C_COMPUTE] = _combo_compute(k, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
     scratch[C_OPS] = ops
     _, chain, macs = _chain(k, xs, ys, cs, ks, a, b, c, d, scratch)
-    stalls = _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost)
+    stalls = _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, np.int64(-1))
     in_el, w_el, psum_el, res_el, final_el, n_load, n_store = _traffic(
         k, np.int64(0), xs, ys, cs, ks, a, b, c, d)
     row_alu = k[K_VR] * ks[d, KS_N] * k[K_PIX]  # §1b
@@ -214,18 +215,35 @@ def _combo_bound(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, ops, scratch):
     return bound
 
 
-@njit(cache=True, error_model="numpy")
-def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt, cls_ord):
-    """The tiler's search of one dataflow over a grid of tile sizes (nnaccel.tiler).
+@_pure
+def _slot(bufs, fp):
+    """The smallest of the ascending buffer sizes that holds `fp` bytes (bufs.size: none)."""
+    k = 0
+    while k < bufs.size and bufs[k] < fp:
+        k += 1
+    return k
 
-    Returns (mapping, counts, found, smallest footprint of the grid, timelines walked).
-    Only candidates whose key's first component (the objective: cycles, energy or EDP) is at
-    most `cap` count (np.inf: all); found is False when none of them does and fits the buffer.
+
+@njit(cache=True, error_model="numpy")
+def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt,
+                cls_ord):
+    """The tiler's search of one dataflow over a grid of tile sizes (nnaccel.tiler), for each
+    of several buffer sizes at once (`bufs`, ascending; the hardware's own is not read).
+
+    Returns (mapping, counts, found: one row per buffer, smallest footprint of the grid,
+    timelines walked). For buffer k only candidates that fit it and whose key's first
+    component (the objective: cycles, energy or EDP) is at most `caps[k]` count (np.inf: all);
+    found[k] is False when none does. A candidate that fits a buffer fits every larger one,
+    so a larger buffer's best key is never above a smaller one's: a candidate is worth
+    simulating when it beats the best of the smallest buffer it fits, and updates every
+    buffer from there on that it beats. The buffers share the bounds, the queue and the
+    walks; each result is that buffer's exhaustive optimum, as if searched alone.
     Bounds are taken three times: per tile-size combo from its compute alone, where that is
     not already above a better combo's, with the least traffic any loop order could have
     (flags 0), then per class of loop orders with equal flags, which share every count but
-    the cycles. Only orders whose bound key is below the best key are simulated, and
-    their walk stops once they cannot beat it; the result is the exhaustive optimum.
+    the cycles (OS: once more with the combo's exact compute, `walk._os_totals`). Only
+    orders whose bound key is below the best key are simulated, and their walk stops once
+    they cannot beat it.
     (On a cold cache `engines.warm` compiles its callees on two cores first.)
     """
     xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
@@ -237,7 +255,8 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
     else:
         ops = kon[K_PIX] * kon[K_KO] * kon[K_NZ]
     nx_, ny_, nc_, nk_ = gx.size, gy.size, gc.size, gk.size
-    buf = hw[H_BUF]
+    nb = bufs.size
+    buf = bufs[nb - 1]
     g = 1 if layer[L_G] > 1 else 0  # the class tables are per (G > 1)
     n_cls = cls_n[g]
     flags_tab = cls_flags[g]
@@ -245,6 +264,10 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
     ord_tab = cls_ord[g]
     ws = df == DF_WS
     pooled = layer[L_PKH] > 0
+    # A larger buffer's winner is at least as good: its cap need not be looser.
+    cap = np.empty(nb, dtype=np.float64)
+    for k in range(nb):
+        cap[k] = caps[k] if k == 0 else min(caps[k], cap[k - 1])
 
     # Bound keys per tile-size combo.
     n_combo = nx_ * ny_ * nc_ * nk_
@@ -252,11 +275,12 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
     c_dram = np.empty(n_combo, dtype=np.int64)
     c_en = np.empty(n_combo, dtype=np.float64)
     c_id = np.empty(n_combo, dtype=np.int64)
+    c_slot = np.empty(n_combo, dtype=np.int64)  # the smallest buffer the combo may fit
     base = np.empty(C_LEN, dtype=np.int64)
     kb = np.empty(5, dtype=np.float64)
     least = np.empty(5, dtype=np.float64)  # the least full bound key so far (or the cap)
     _fill(least, np.inf)
-    least[0] = cap
+    least[0] = cap[0]
     macs = _cdiv(ops, kon[K_PRPC])
     min_fp = _BIG
     n = 0
@@ -273,6 +297,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
                     min_fp = min(min_fp, fp)
                     if fp > buf:
                         continue
+                    c_slot[n] = _slot(bufs, fp)
                     comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
                     if obj == OBJ_CYCLES:  # dram and energy only break ties: bound them by 0
                         c_dram[n] = 0
@@ -296,25 +321,27 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
                         if _less(kb, least):
                             _copy(least, kb)
                     n += 1
-    mapping = np.zeros(M_LEN, dtype=np.int64)
-    counts = np.zeros(C_LEN, dtype=np.int64)
+    mapping = np.zeros((nb, M_LEN), dtype=np.int64)
+    counts = np.zeros((nb, C_LEN), dtype=np.int64)
+    found = np.zeros(nb, dtype=np.bool_)
     if n == 0:
-        return mapping, counts, False, min_fp, 0
+        return mapping, counts, found, min_fp, 0
 
     # The queue of combos to expand: first the one with the least bound key (its best order
     # is the first incumbent), then, by increasing bound, every other one below the incumbent.
     kc = np.empty(5, dtype=np.float64)
-    best = np.empty(5, dtype=np.float64)
+    low = np.empty(5, dtype=np.float64)
     first = 0
-    _key(obj, c_lb[0], c_dram[0], c_en[0], c_id[0] * N_ORDERS, best)
+    _key(obj, c_lb[0], c_dram[0], c_en[0], c_id[0] * N_ORDERS, low)
     for i in range(1, n):
         _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
-        if _less(kb, best):
-            _copy(best, kb)
+        if _less(kb, low):
+            _copy(low, kb)
             first = i
-    _fill(best, np.inf)
-    best[0] = cap  # a key beats this best iff its first component is at most cap
-    found = False
+    best_all = np.empty((nb, 5), dtype=np.float64)  # per buffer: never above a smaller one's
+    for k in range(nb):
+        _fill(best_all[k], np.inf)
+        best_all[k, 0] = cap[k]  # a key beats this best iff its first component is at most cap
     queue = np.empty(n, dtype=np.int64)
     queue[0] = first
     n_queue = 1
@@ -328,6 +355,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
     ens = np.empty(N_ORDERS, dtype=np.float64)
     cprim = np.empty(N_ORDERS, dtype=np.float64)
     perm = np.empty(4, dtype=np.int64)
+    no_ctx = _empty_context()
     sims = 0
     qi = 0
     while True:
@@ -336,7 +364,7 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
             n_alive = np.int64(0)
             for i2 in range(n):
                 _key(obj, c_lb[i2], c_dram[i2], c_en[i2], c_id[i2] * N_ORDERS, kb)
-                if i2 != first and _less(kb, best):
+                if i2 != first and _less(kb, best_all[c_slot[i2]]):
                     alive[n_alive] = i2
                     prim[n_alive] = kb[0]
                     n_alive += 1
@@ -349,8 +377,9 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
         i = queue[qi]
         qi += 1
         _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
-        if qi > 1 and kb[0] > best[0]:
-            break  # by increasing bound: no later combo can be below the best key
+        if qi > 1 and kb[0] > best_all[0, 0]:
+            break  # by increasing bound: no later combo can be below any buffer's best key
+        best = best_all[c_slot[i]]  # the loosest best the combo can improve
         if not _less(kb, best):
             continue
         combo = c_id[i]
@@ -362,11 +391,26 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
         _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
         mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
         ncls = n_cls[mask]
-        stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost)
-        _, chain, macs = _chain(kon, xs, ys, cs, ks, a, b, c, d, base)
-        exact = _orders_bound(kon, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain,
-                              stalls, macs)  # the least bound over its classes of orders
-        _key(obj, exact, c_dram[i], c_en[i], combo * N_ORDERS, kb)
+        comp_first = np.int64(-1)  # (from the tables)
+        ctx = no_ctx
+        have_ctx = False
+        # The least bound over the combo's classes of orders, twice for OS: first with the
+        # closed forms' compute (a lower bound), then, for a combo that passes, with the exact
+        # compute of its tiles (`_os_totals`: the drains' waits and the fills), which needs
+        # the walk's context.
+        for rnd in range(1 if ws else 2):
+            if rnd == 1:
+                ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
+                have_ctx = True
+                comp, comp_first = _os_totals(ctx)
+                base[C_COMPUTE] = comp
+            stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, comp_first)
+            _, chain, macs = _chain(kon, xs, ys, cs, ks, a, b, c, d, base)
+            exact = _orders_bound(kon, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d,
+                                  chain, stalls, macs)
+            _key(obj, exact, c_dram[i], c_en[i], combo * N_ORDERS, kb)
+            if not _less(kb, best):
+                break
         if not _less(kb, best):
             continue
         e_static = _energy_range(0.0, base, e, np.int64(0), np.int64(FIRST_DMA_SLOT))
@@ -388,7 +432,8 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
             cprim[j] = kb[0]
             hopeful = hopeful or _less(kb, best)
         if hopeful:
-            ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
+            if not have_ctx:
+                ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
             for j in _argsort(cprim, ncls):
                 for q in range(cnt_tab[mask, j]):
                     o = ord_tab[mask, j, q]
@@ -398,24 +443,33 @@ def search_grid(layer, hw, e, obj, df, cap, gx, gy, gc, gk, cls_n, cls_flags, cl
                         continue
                     for p in range(4):
                         perm[p] = ORDERS[o, p]
-                    if pooled and (
-                        _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d], ks[d, KS_NGMAX])
-                        + _line_buffer_order(layer, hw, gx[a], gy[b], gk[d], perm, xs[a, SP_N],
-                                             ys[b, SP_N], ks[d, KS_N]) > buf):
-                        continue
+                    slot = c_slot[i]
+                    if pooled:  # the order's own line buffer
+                        slot = _slot(bufs, _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d],
+                                                      ks[d, KS_NGMAX])
+                                     + _line_buffer_order(layer, hw, gx[a], gy[b], gk[d], perm,
+                                                          xs[a, SP_N], ys[b, SP_N], ks[d, KS_N]))
+                        if slot == nb:
+                            continue
+                        if slot != c_slot[i]:
+                            thr = _threshold(obj, drams[j], ens[j], code, best_all[slot], kb)
+                            if thr < lbs[j]:
+                                continue
                     sims += 1
                     cycles, comp_all = _walk(layer, hw, ws, perm, ctx, thr, base[C_COMPUTE],
                                              reqs[j], drams[j], lasts[j])
                     if cycles < 0:
                         continue
                     _key(obj, cycles, drams[j], ens[j], code, kc)
-                    if _less(kc, best):
-                        _copy(best, kc)
-                        found = True
-                        _decode(code, df, gx, gy, gc, gk, mapping)
+                    for k in range(slot, nb):  # every buffer it fits whose best it beats
+                        if not _less(kc, best_all[k]):
+                            continue
+                        _copy(best_all[k], kc)
+                        found[k] = True
+                        _decode(code, df, gx, gy, gc, gk, mapping[k])
                         for r in range(C_LEN):
-                            counts[r] = work[j, r]
-                        counts[C_COMPUTE] = comp_all  # with the OS drains' waits
-                        counts[C_CYCLES] = cycles
-                        counts[C_STALL] = cycles - comp_all
+                            counts[k, r] = work[j, r]
+                        counts[k, C_COMPUTE] = comp_all  # with the OS drains' waits
+                        counts[k, C_CYCLES] = cycles
+                        counts[k, C_STALL] = cycles - comp_all
     return mapping, counts, found, min_fp, sims

@@ -200,7 +200,9 @@ def _busy(k, in_el, w_el, psum_el, res_el, final_el, n_load, n_store, row_alu):
     ps = k[K_PS]
     moved = word * (in_el + w_el + res_el + final_el) + 2 * ps * psum_el
     data = _cdiv(moved, k[K_BW])
-    timed_alu = final_el * (k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES] + k[K_VE]) + row_alu
+    timed_alu = final_el * (k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES] + k[K_VE])
+    if k[K_POOL2] == 0:  # (with a pooling, a tile that emits nothing stores nothing: its
+        timed_alu += row_alu  # row work is not on the channel)
     if timed_alu > 0:
         data = max(data, _cdiv(timed_alu, k[K_ALU]))
     n = n_load + n_store
@@ -281,7 +283,7 @@ def _orders_bound(k, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain, s
 
 
 @_pure
-def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost):
+def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost, first_comp):
     """Stalls every order with c inside the output loops must have, beyond first load +
     compute + last store (0 when nc = 1).
 
@@ -292,7 +294,10 @@ def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost):
     are disjoint, so the layer takes at least Σ max(0, S + L - c) more than its compute, and
     Σ max(0, .) >= max(0, Σ .). The sums over the visits are closed forms: a sum of channel
     times is at least its latencies plus its bytes at the bandwidth, and the first tiles'
-    compute is at most that of every visit's first tile.
+    compute is at most that of every visit's first tile. `first_comp`: that compute where the
+    caller knows it exactly (OS with its drains' waits, `walk._os_totals`), else -1 (from the
+    tables; the OS ones omit the drains' waits and fills: the bound is then at least as low as
+    the one with the exact compute, as max(0, x) - max(0, x - δ) <= δ).
     """
     nc = cs[c, CS_N]
     if nc < 2:
@@ -314,7 +319,9 @@ def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost):
     # them together at least the bytes, or apart the pooling (else the add) operations
     data = _cdiv(stored, bw)
     timed_alu = ko * ys[b, SP_SEMIT] * xs[a, SP_SEMIT] * (
-        k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES] + k[K_VE]) + k[K_VR] * nk * k[K_PIX]
+        k[K_POOL2] if k[K_POOL2] > 0 else k[K_RES] + k[K_VE])
+    if k[K_POOL2] == 0:  # as in `_busy`
+        timed_alu += k[K_VR] * nk * k[K_PIX]
     if timed_alu > 0:
         data = max(data, _cdiv(timed_alu, k[K_ALU]))
     stores = lat * n_stored + data - last
@@ -336,7 +343,9 @@ def _close_stalls(k, df, xs, ys, cs, ks, a, b, c, d, wp, ost):
     loads = (lat * (visits - 1) if every else 0) + _cdiv(word * (loaded - first), bw)
     # The compute of every visit's first tile (ic = 0, a full c-tile).
     tc0 = cs[c, CS_T0]
-    if df == DF_WS:  # the tables of `compute._compute_tables`
+    if first_comp >= 0:
+        comp = first_comp
+    elif df == DF_WS:  # the tables of `compute._compute_tables`
         comp = k2 * (nx * ny * wp[3, c, d] + k[K_PIX] * wp[4, c, d]) - k[K_PIX] * wp[2, c, d]
     else:
         lo = k[K_LO]

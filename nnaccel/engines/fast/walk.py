@@ -199,6 +199,44 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
             cls)
 
 
+@_kernel
+def _empty_context():
+    """A context of `_context`'s type holding nothing: a search's placeholder until it builds
+    a combo's (one type for the variable, so `_walk` is compiled for that type alone)."""
+    z = np.zeros(0, dtype=np.int64)
+    return (z, z, z, z, z, z, z, z, z, z, z, np.zeros((0, 0, 0), dtype=np.int64),
+            np.zeros((0, 0, 0, 0), dtype=np.int64), np.zeros((0, 0), dtype=np.int64), z, z)
+
+
+@_kernel
+def _os_totals(ctx):
+    """OS: (Σ compute over every tile, Σ over the first c-tile's tiles) of a combo, with the
+    drains' waits and the fills: what the walk sums, in any loop order (a tile's compute
+    depends only on its c-tile class, its row and column size class and its k-tile)."""
+    tx_, ty_, tc_, otab, cls = ctx[0], ctx[3], ctx[6], ctx[12], ctx[15]
+    nx = tx_.size
+    ny = ty_.size
+    n_cls = np.zeros(otab.shape[0], dtype=np.int64)
+    for ic in range(tc_.size):
+        n_cls[cls[ic]] += 1
+    total = 0
+    first = 0
+    for sy in range(2):
+        wy = ny - 1 if sy == 0 else 1  # tiles of the size class: all but the last, the last
+        for sx in range(2):
+            w = wy * (nx - 1 if sx == 0 else 1)
+            if w == 0:
+                continue
+            for q in range(otab.shape[0]):
+                s = 0
+                for ik in range(otab.shape[3]):
+                    s += otab[q, sy, sx, ik]
+                total += w * n_cls[q] * s
+                if q == cls[0]:
+                    first += w * s
+    return total, first
+
+
 _MAX_PERIOD = 16  # longest period of a loop's parameters that skipping looks for
 
 
@@ -242,10 +280,10 @@ def _periodic_runs(sig, n, out):
 def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_last):
     """The cycles of one loop order of a combo (`_context`): the recurrence of §5 over its
     tiles. Returns (cycles, Σ compute of the tiles): cycles -1 as soon as they are sure to
-    exceed `thr`: the array still has the rest of `comp_total` (a lower bound of Σ compute:
-    OS drains are not in it) to compute and then the last store (`store_last`) to wait for;
-    the channel still has at least the requests of `n_req` not yet made and the bytes of
-    `bytes_total` not yet moved.
+    exceed `thr`: the array still has the rest of `comp_total` (Σ compute, or a lower bound:
+    the closed forms omit the OS drains' waits) to compute and then the last store
+    (`store_last`) to wait for; the channel still has at least the requests of `n_req` not yet
+    made and the bytes of `bytes_total` not yet moved.
 
     Skipping, exactly. A *macro-step* at level q is one iteration of that loop (all inner
     tiles) plus the load it issues for the next one. Its effect on the state (eL[t], ce[t-1],

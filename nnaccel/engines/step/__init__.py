@@ -56,9 +56,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnaccel.engines import jitcache
+from nnaccel.engines import jitcache, jitlink
 
 jitcache.install()  # before the first kernel is decorated
+jitlink.install()  # before the first compile
 
 from nnaccel.engines.layout import (  # noqa: E402
     C_LEN,
