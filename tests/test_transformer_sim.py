@@ -140,10 +140,22 @@ def test_step_equals_fast_on_every_layer_of_the_decode_step(config):
 def test_step_equals_fast_on_every_layer_of_vit_b16(config):
     hw = preset(config)
     net = load_network("vit-b16")
-    result = simulate(net, hw, engine="step")
-    fast_result = simulate(net, hw)
-    for s, f in zip(result.layers, fast_result.layers, strict=True):
-        assert s.counts == f.counts and s.mapping == f.mapping, s.layer.name
+    result = simulate(net, hw)
+    # The 12 encoder blocks repeat one block's layers: each distinct (layer, hardware,
+    # mapping) is stepped once (the step engine is a pure function of the three) and its
+    # counts compared with every layer that has it.
+    stepped: dict[bytes, np.ndarray] = {}
+    checked = 0
+    for low, r in zip(lower_network(net, hw), result.layers, strict=True):
+        if low.vector is None:
+            continue
+        hv, mv = low.hardware_vector(hw.vector()), r.mapping.vector()
+        key = low.vector.tobytes() + hv.tobytes() + mv.tobytes()
+        if key not in stepped:
+            stepped[key] = step.simulate(low.vector, hv, mv)
+        assert np.array_equal(stepped[key], np.array(r.counts)), r.layer.name
+        checked += 1
+    assert checked == 125 and len(stepped) == 13  # 13 distinct of 125 mapped layers
 
 
 def test_a_decode_step_is_bound_by_its_dram_traffic():
