@@ -29,6 +29,9 @@ from __future__ import annotations
 from typing import Any
 
 _ENTRY_PREFIXES = ("cpython.", "cfunc.")  # numba's wrappers: what Python and C call
+#: numba versions whose internals these changes were read against and tested on (the suite,
+#: step == fast, byte-identical `run` output); any other compiles as numba does by itself
+TESTED_NUMBA = ("0.68.",)
 
 
 def _has_entry(module: Any) -> bool:
@@ -152,8 +155,13 @@ def _patch_flags(tc: Any) -> None:
 
 
 def install() -> bool:
-    """Apply both changes (once); False when numba's internals are not as expected."""
+    """Apply both changes (once); False when numba's internals are not as expected, or its
+    version is not one they were checked on (TESTED_NUMBA)."""
     try:
+        import numba
+
+        if not numba.__version__.startswith(TESTED_NUMBA):
+            return False
         from numba.core import codegen as cg
         from numba.core import targetconfig as tc
 
