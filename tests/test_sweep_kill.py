@@ -21,14 +21,17 @@ from nnaccel.sweep import build_spec, run_sweep
 from nnaccel.sweep.store import Store
 
 NETS = ["sqnxt23", "sqnxt23v5", "squeezenet-v1.1", "tiny-darknet", "mobilenet", "sqnxt23v2"]
-AXES = {"array": "4x4,8x8,16x16", "buffer": "32KB,64KB,128KB,256KB"}
-TOTAL = len(NETS) * 12
+# two bandwidths: a second ladder per array, so that the sweep still has work left (about
+# half a second on two cores) when the signal comes after half of its points
+AXES = {"array": "4x4,8x8,16x16", "buffer": "32KB,64KB,128KB,256KB",
+        "bandwidth": "8GB/s,16GB/s"}
+TOTAL = len(NETS) * 24
 CLI = [sys.executable, "-c", "import sys; from nnaccel.cli import main; sys.exit(main())"]
 
 
 def _args(store) -> list[str]:
     return ["sweep", *NETS, "--array", AXES["array"], "--buffer", AXES["buffer"],
-            "--store", str(store), "-j", "2"]
+            "--bandwidth", AXES["bandwidth"], "--store", str(store), "-j", "2"]
 
 
 def _count(store) -> int:
