@@ -348,6 +348,7 @@ def child_sweep() -> dict[str, Any]:
     from nnaccel.loader import bundled_networks, load_network
     from nnaccel.simulate import simulate
     from nnaccel.sweep import build_spec, plan, run_sweep
+    from nnaccel.sweep.cluster import warm_workers
 
     nets = [load_network(p) for p in bundled_networks()]
     simulate(nets[0], Hardware())  # load the compiled engine once
@@ -369,6 +370,8 @@ def child_sweep() -> dict[str, Any]:
         t0 = time.perf_counter()
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
+            # the workers load the kernels (as the local pool's parent has above): the start
+            warm_workers(client)
             t1 = time.perf_counter()
             result = run_sweep(pl, Path(tmp) / "dask.db", client=client)
             t2 = time.perf_counter()

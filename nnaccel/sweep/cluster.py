@@ -100,6 +100,18 @@ def _remote(networks: list[Network], batch: Batch, version: str
         raise NnaccelError(str(e)) from None
 
 
+def _load_kernels() -> None:
+    from nnaccel.engines import warm
+
+    warm.compile_search()  # loads from the worker's numba cache (`nnaccel warm-up` filled it)
+
+
+def warm_workers(client: Client) -> None:
+    """Every worker loads the compiled kernels now, all at once (as a local pool's parent
+    does before it forks): each worker's first task then starts warm."""
+    client.run(_load_kernels)
+
+
 def run_dask(client: Client, networks: Sequence[Network], batches: Sequence[Batch], version: str,
              on_done: OnDone) -> None:
     """Every batch of tasks on the cluster behind `client`; `on_done` here as each finishes."""
@@ -107,6 +119,7 @@ def run_dask(client: Client, networks: Sequence[Network], batches: Sequence[Batc
 
     if not batches:
         return
+    warm_workers(client)
     scattered = client.scatter(list(networks), broadcast=True)
     futures = {}
     for batch in batches:
