@@ -120,7 +120,9 @@ def run_dask(client: Client, networks: Sequence[Network], batches: Sequence[Batc
     if not batches:
         return
     warm_workers(client)
-    scattered = client.scatter(list(networks), broadcast=True)
+    # hash=False: Dask would otherwise tokenize every layer of every network to name the data
+    # (0.3-0.4 s of the 1,200-point sweep's 3.5 s on two local workers); the keys are unique
+    scattered = client.scatter(list(networks), broadcast=True, hash=False)
     futures = {}
     for batch in batches:
         args = [scattered[i] for i in batch[0].networks]
