@@ -734,6 +734,23 @@ def test_too_small_a_buffer_names_the_smallest_that_fits():
     assert m[L.M_TX:].tolist() == [1, 1, 1, 1]
 
 
+def test_the_buffer_named_for_a_pooled_layer_is_the_smallest_that_fits():
+    """With a fused pooling the smallest footprint includes the least line buffer of a loop
+    order, whatever buffers are searched: the named size fits, one byte less does not, and a
+    ladder search names the same."""
+    layer = conv(1, 4, 8, 8, 8, 3, 3, ph=1, pw=1, post=(0, 2, 2, 2, 2, 0, 0, 4, 4))
+    with pytest.raises(MappingError) as err:
+        tiler.search(layer, hw(4, 4, buf=16), E)
+    need = err.value.min_buffer_bytes
+    tiler.search(layer, hw(4, 4, buf=need), E)
+    with pytest.raises(MappingError) as less:
+        tiler.search(layer, hw(4, 4, buf=need - 1), E)
+    assert less.value.min_buffer_bytes == need
+    ladder = tiler.search_ladder(layer, hw(4, 4), E, "cycles", (L.DF_WS, L.DF_OS),
+                                 [need - 1, need, 1 << 20])
+    assert str(ladder[0]) == str(less.value) and not isinstance(ladder[1], MappingError)
+
+
 def test_objective_and_energy_table_are_checked():
     with pytest.raises(ValueError):
         tiler.search(fc(8, 8), hw(2, 2), E, "speed")

@@ -290,8 +290,10 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
                 for d in range(nk_):
                     fp = _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d], ks[d, KS_NGMAX])
                     # with a fused pooling, the least line buffer a loop order can need;
-                    # each order's own is checked before it is walked
-                    if pooled and fp <= buf:  # (tiles that do not fit need no more)
+                    # each order's own is checked before it is walked (added whether the
+                    # tiles fit or not: the smallest footprint is then one of the grid's,
+                    # whichever buffers are searched)
+                    if pooled:
                         fp += _line_buffer_least(layer, hw, gx[a], gy[b], gk[d], xs[a, SP_N],
                                                  ys[b, SP_N], ks[d, KS_N])
                     min_fp = min(min_fp, fp)
