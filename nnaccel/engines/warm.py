@@ -51,7 +51,7 @@ _A2 = types.Array(types.int64, 2, "C")
 _A3 = types.Array(types.int64, 3, "C")
 _F1 = types.Array(types.float64, 1, "C")
 _A4 = types.Array(types.int64, 4, "C")
-_CONTEXT = types.Tuple((*(_A1,) * 11, _A3, _A4, _A2, _A1, _A1))  # `walk._context`
+_CONTEXT = types.Tuple((*(_A1,) * 11, _A3, _A4, _A2, _A1, _A1))  # `context._context`
 
 Job = tuple[str, tuple[types.Type, ...]]  # a kernel of `fast` and its argument types
 

@@ -84,6 +84,9 @@ from .compute import (
     _consts,
     _static,
 )
+from .context import (
+    _context,
+)
 from .tiles import (
     CS_N,
     KS_N,
@@ -100,7 +103,6 @@ from .traffic import (
     _order_flags,
 )
 from .walk import (
-    _context,
     _walk,
 )
 

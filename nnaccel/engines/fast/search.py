@@ -57,6 +57,11 @@ from .compute import (
     _consts,
     _static,
 )
+from .context import (
+    _context,
+    _empty_context,
+    _os_totals,
+)
 from .tiles import (
     CS_N,
     KS_N,
@@ -77,9 +82,6 @@ from .traffic import (
     _traffic,
 )
 from .walk import (
-    _context,
-    _empty_context,
-    _os_totals,
     _walk,
 )
 
