@@ -709,38 +709,35 @@ def headline(r: dict[str, Any]) -> dict[str, float | None]:
     return h
 
 
-def status(key: str, value: float | None) -> str:
-    target = None
-    at_least = {"sweep 1,200 points": "sweep_points_per_s",
-                "guided search: hypervolume": "guided_hv_ratio",
-                "sweep: Dask 2 workers": "dask_local_ratio"}
-    for prefix, name in at_least.items():
-        if key.startswith(prefix):
-            t = TARGETS[name]
-            return (f"≥ {t:g}", "" if value is None else "ok" if value >= t else "MISSED")
-    if key.startswith("pareto front of 10**6"):
-        target = TARGETS["pareto_1e6_s"]
-    elif key.startswith("guided search: share"):
-        target = TARGETS["guided_eval_share"]
-    elif key.startswith("run sqnxt23v5, cold numba cache"):
-        target = TARGETS["run_cold_s"]
-    elif key.startswith("compare --all, warm (s"):
-        target = TARGETS["compare_all_warm_s"]
-    elif key.startswith("compare --all, cold"):
-        target = TARGETS["compare_all_cold_s"]
-    elif key.startswith("compare --all, peak memory, tree RSS"):
-        target = TARGETS["compare_all_mem_mb"]
-    elif key.startswith("tiler: ") and "ratio" in key:
-        target = TARGETS["tiler_scale_ratio"]
-    elif key.endswith("time per MAC / VGG-19's"):
-        target = TARGETS["transformer_per_mac_vs_cnn"]
-    elif key.startswith("Ctrl-C") and "failed" in key:
-        target = 0
-    elif key.startswith("Ctrl-C") and "slowest" in key:
-        target = TARGETS["sigint_stop_s"]
-    if target is None or value is None:
-        return "", ""
-    return f"≤ {target:g}", "ok" if value <= target else "MISSED"
+#: Which headline measurement has which target: (test on its label, target, higher is better).
+_TARGET_OF = (
+    (lambda k: k.startswith("sweep 1,200 points"), TARGETS["sweep_points_per_s"], True),
+    (lambda k: k.startswith("guided search: hypervolume"), TARGETS["guided_hv_ratio"], True),
+    (lambda k: k.startswith("sweep: Dask 2 workers"), TARGETS["dask_local_ratio"], True),
+    (lambda k: k.startswith("pareto front of 10**6"), TARGETS["pareto_1e6_s"], False),
+    (lambda k: k.startswith("guided search: share"), TARGETS["guided_eval_share"], False),
+    (lambda k: k.startswith("run sqnxt23v5, cold numba cache"), TARGETS["run_cold_s"], False),
+    (lambda k: k.startswith("compare --all, warm (s"), TARGETS["compare_all_warm_s"], False),
+    (lambda k: k.startswith("compare --all, cold"), TARGETS["compare_all_cold_s"], False),
+    (lambda k: k.startswith("compare --all, peak memory, tree RSS"), TARGETS["compare_all_mem_mb"],
+     False),
+    (lambda k: k.startswith("tiler: ") and "ratio" in k, TARGETS["tiler_scale_ratio"], False),
+    (lambda k: k.endswith("time per MAC / VGG-19's"), TARGETS["transformer_per_mac_vs_cnn"],
+     False),
+    (lambda k: k.startswith("Ctrl-C") and "failed" in k, 0, False),
+    (lambda k: k.startswith("Ctrl-C") and "slowest" in k, TARGETS["sigint_stop_s"], False),
+)
+
+
+def status(key: str, value: float | None) -> tuple[str, str]:
+    """(the target as shown, "ok"/"MISSED"/"") of a headline measurement."""
+    for applies, target, higher in _TARGET_OF:
+        if applies(key):
+            shown = f"{'≥' if higher else '≤'} {target:g}"
+            if value is None:
+                return shown, ""
+            return shown, "ok" if (value >= target if higher else value <= target) else "MISSED"
+    return "", ""
 
 
 def print_report(result: dict[str, Any], prev: tuple[Path, dict[str, Any]] | None) -> None:
