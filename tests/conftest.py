@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
 
 
 def pytest_configure(config) -> None:
@@ -11,3 +15,23 @@ def pytest_configure(config) -> None:
     which inherit an ignored SIGINT across exec and would then never be interrupted."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture
+def npz_beside_json(tmp_path) -> Path:
+    """SqueezeNet v1.1 written as tmp_path/sq.json with tmp_path/sq.npz beside it, whose
+    conv and fc weights are a quarter zeros (the measured sparsity the tests expect)."""
+    from nnaccel.loader import load_network
+    from nnaccel.netwrite import dumps_network
+
+    network = load_network("squeezenet-v1.1")
+    path = tmp_path / "sq.json"
+    path.write_text(dumps_network(network))
+    arrays = {}
+    for layer in network.layers:
+        if layer.type in ("conv", "fc"):
+            w = np.ones(layer.weights, np.float32)
+            w[: layer.weights // 4] = 0
+            arrays[layer.name] = w
+    np.savez(tmp_path / "sq.npz", **arrays)
+    return path

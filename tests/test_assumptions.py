@@ -8,14 +8,12 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from nnaccel.assumptions import DEFAULT_SOURCE, sparsity_use
 from nnaccel.cli import main
 from nnaccel.loader import load_network
-from nnaccel.netwrite import dumps_network
 from nnaccel.sparsity import with_sparsity
 
 
@@ -86,17 +84,8 @@ def test_a_dense_model_is_timed_dense_and_a_weightless_json_at_40_percent(tmp_pa
             == _run_json(tmp_path, "squeezenet-v1.1")["totals"])
 
 
-def test_an_npz_beside_a_json_network_is_measured_by_default(tmp_path):
-    network = load_network("squeezenet-v1.1")
-    path = tmp_path / "sq.json"
-    path.write_text(dumps_network(network))
-    arrays = {}
-    for layer in network.layers:
-        if layer.type in ("conv", "fc"):
-            w = np.ones(layer.weights, np.float32)
-            w[: layer.weights // 4] = 0
-            arrays[layer.name] = w
-    np.savez(tmp_path / "sq.npz", **arrays)
+def test_an_npz_beside_a_json_network_is_measured_by_default(tmp_path, npz_beside_json):
+    path = npz_beside_json
     out = _run_json(tmp_path, path)
     assert out["sparsity"]["overall"] == pytest.approx(0.25, abs=0.01)
     assert out["sparsity"]["source"] == "measured in sq.npz"

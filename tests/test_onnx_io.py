@@ -187,17 +187,8 @@ def test_measured_sparsity_of_a_pruned_model(tmp_path):
     assert cycles("--sparsity", "measured") < cycles("--sparsity", "0")
 
 
-def test_measured_sparsity_from_an_npz_beside_a_json_network(tmp_path):
-    network = load_network("squeezenet-v1.1")
-    path = tmp_path / "sq.json"
-    path.write_text(dumps_network(network))
-    arrays = {}
-    for layer in network.layers:
-        if layer.type in ("conv", "fc"):
-            w = np.ones(layer.weights, np.float32)
-            w[: layer.weights // 4] = 0
-            arrays[layer.name] = w
-    np.savez(tmp_path / "sq.npz", **arrays)
+def test_measured_sparsity_from_an_npz_beside_a_json_network(tmp_path, npz_beside_json):
+    path = npz_beside_json
     info = json.loads(invoke("info", path, "--json", "--sparsity", "measured").stdout)
     conv = next(lay for lay in info["layers"] if lay["type"] == "conv")
     assert conv["sparsity"] == pytest.approx(0.25, abs=0.01)
