@@ -8,7 +8,7 @@ the cycle-stepped one. The tiler always searches with `fast`; `step` replays its
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -421,7 +421,10 @@ def _search(
     if cache.ladder is None:
         from . import tiler  # numba-compiled: loaded when a layer is first mapped, not at import
 
-        found = _or_error(lambda: tiler.search(vec, hw_vec, weights, objective, dfs))
+        try:
+            found = tiler.search(vec, hw_vec, weights, objective, dfs)
+        except MappingError as e:
+            found = e
     else:
         # One search for this buffer and every smaller one of the ladder (a sweep visits
         # them next), capped by the layer's winners on the family's other points.
@@ -450,14 +453,6 @@ def _search(
         ) from None
     cache.entries[key] = found
     return found
-
-
-def _or_error(search: Callable[[], tuple[np.ndarray, np.ndarray]]
-              ) -> tuple[np.ndarray, np.ndarray] | MappingError:
-    try:
-        return search()
-    except MappingError as e:
-        return e
 
 
 #: Winners kept per layer and hardware family (equal but for buffer, bandwidth and latency)

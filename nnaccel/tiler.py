@@ -270,14 +270,6 @@ def _search(layer, hw, energy_per_count, objective, dataflows, grids=None, incum
     return results, sims
 
 
-def _one(layer, hw, energy_per_count, objective, dataflows):
-    """`_search` of the hardware's own buffer: (mapping, counts, walks)."""
-    results, sims = _search(layer, hw, energy_per_count, objective, dataflows)
-    if isinstance(results[0], MappingError):
-        raise results[0]
-    return results[0][0], results[0][1], sims
-
-
 def _incumbent_caps(layer, hw, e, objective, dfs, incumbents, bufs) -> np.ndarray:
     """Per buffer size, a cap on the winner's first key component from mappings known to be
     candidates (the winners of the same layer on hardware that differs only in buffer,
@@ -323,7 +315,7 @@ def search(
     Raises BufferTooSmallError (a MappingError carrying `min_buffer_bytes`) when no candidate
     fits the buffer.
     """
-    mapping, counts, _ = _one(layer, hw, energy_per_count, objective, dataflows)
+    mapping, counts, _ = search_stats(layer, hw, energy_per_count, objective, dataflows)
     return mapping, counts
 
 
@@ -335,7 +327,10 @@ def search_stats(
     dataflows: tuple[int, ...] = (DF_WS, DF_OS),
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """`search`, plus how many timelines it walked (for benchmarks and tests)."""
-    return _one(layer, hw, energy_per_count, objective, dataflows)
+    results, sims = _search(layer, hw, energy_per_count, objective, dataflows)
+    if isinstance(results[0], MappingError):
+        raise results[0]
+    return results[0][0], results[0][1], sims
 
 
 def search_ladder(
