@@ -26,12 +26,71 @@ version), `install` changes nothing and numba compiles as it does by itself.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from typing import Any
 
 _ENTRY_PREFIXES = ("cpython.", "cfunc.")  # numba's wrappers: what Python and C call
 #: numba versions whose internals these changes were read against and tested on (the suite,
 #: step == fast, byte-identical `run` output); any other compiles as numba does by itself
 TESTED_NUMBA = ("0.68.",)
+
+
+#: Internal kernels compiled into machine code of their own (`separate`), by qualified name.
+_SEPARATE: dict[str, list[Any]] = {}
+
+
+def separate(dispatcher: Any) -> Any:
+    """Mark an internal kernel to be optimised and emitted in its own library, once, when it
+    is compiled, instead of inside every kernel that calls it: its callers only declare it and
+    their machine code calls its. For a large kernel that LLVM does not inline anyway (it is
+    called from many places, or is too big): the code is the same, and a cold compile does its
+    optimisation where the kernel is compiled (`engines.warm` compiles such kernels beside
+    each other on two cores) instead of in the library of the kernel called from Python."""
+    _SEPARATE.setdefault(dispatcher.py_func.__qualname__, []).append(dispatcher)
+    return dispatcher
+
+
+def _mangled_prefix(dispatcher: Any) -> str:
+    """The start of the mangled names of a kernel's compiled functions (numba's Itanium-style
+    mangling: every part of the qualified name prefixed by its length)."""
+    parts = f"{dispatcher.py_func.__module__}.{dispatcher.py_func.__qualname__}".split(".")
+    return "_ZN" + "".join(f"{len(p)}{p}" for p in parts)
+
+
+def _is_separate(library: Any) -> bool:
+    """Whether a library being finalized is a `separate` kernel's own (not a caller's)."""
+    candidates = _SEPARATE.get(library.name, ())
+    if not candidates:
+        return False
+    prefixes = tuple(_mangled_prefix(d) for d in candidates)
+    return any(not fn.is_declaration and fn.name.startswith(prefixes)
+               for fn in library._final_module.functions)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Load:
+    """Compile or load a `separate` kernel: run (numba's `reload_init`) before a library that
+    calls it is loaded from the cache, so that the symbols its machine code calls are there."""
+
+    module: str
+    qualname: str
+    args: tuple
+
+    def __call__(self) -> None:
+        kernel = importlib.import_module(self.module)
+        for part in self.qualname.split("."):
+            kernel = getattr(kernel, part)
+        kernel.compile(self.args)
+
+
+def _loader(library: Any) -> _Load | None:
+    """How to load a linked library that is a `separate` kernel's own (None: it is not)."""
+    for d in _SEPARATE.get(library.name, ()):
+        for args, cres in list(d.overloads.items()):
+            if cres.library is library:
+                return _Load(d.py_func.__module__, d.py_func.__qualname__, tuple(args))
+    return None
 
 
 def _has_entry(module: Any) -> bool:
@@ -69,13 +128,19 @@ def _patch_libraries(cg: Any) -> None:
         cg.require_global_compiler_lock()
         self._codegen._check_llvm_bugs()
         self._raise_if_finalized()
+        own_code = _is_separate(self)
         seen = set()
         for library in self._linking_libraries:  # as numba's finalize
             if library not in seen:
                 self._reload_init.update(library._reload_init)
                 seen.add(library)
+                load = _loader(library)
+                if load is not None:  # its functions stay declared: its own code is called
+                    library._ensure_finalized()
+                    self._reload_init.add(load)
+                    continue
                 self._final_module.link_in(library._get_module_for_linking(), preserve=True)
-        if _has_entry(self._final_module):
+        if own_code or _has_entry(self._final_module):
             self._optimize_final_module()
             self._final_module.verify()
             self._finalize_final_module()

@@ -34,6 +34,12 @@ _pure = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_m
              _nrt=False)
 
 
+def _separate(fn):  # noqa: ANN001, ANN202 (a decorator, as njit)
+    """An internal kernel with machine code of its own (`jitlink.separate`): a large one that
+    LLVM leaves out of line in its callers anyway, optimised once where it is compiled."""
+    return jitlink.separate(_kernel(fn))
+
+
 @_pure
 def _fill(a, v):
     """a[:] = v, as a loop (numba compiles slice assignment slowly)."""

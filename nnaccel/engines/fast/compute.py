@@ -59,6 +59,7 @@ from .base import (
     _fill,
     _kernel,
     _pure,
+    _separate,
 )
 from .tiles import (
     CS_N,
@@ -316,7 +317,7 @@ def _static(k, df, xs, ys, cs, ks, a, b, c, d, compute, out):
     out[C_BUF_WR] = psw * nc * pix * ko + lbw  # drains
 
 
-@_kernel
+@_separate
 def _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p):
     """Σ compute per (TX, TY, TC, TK) as tables on the dimensions they depend on, and what
     `_close_stalls` needs. WS: wp[part, c, d], the parts of `_ws_sums`. OS: ost[part, a, b, d],

@@ -49,6 +49,7 @@ from .base import (
     _cdiv,
     _kernel,
     _pure,
+    _separate,
 )
 from .tilecompute import (
     _os_drain_tables,
@@ -62,7 +63,7 @@ from .tiles import (
 )
 
 
-@_kernel
+@_separate
 def _context(layer, hw, ws, tx, ty, tcv, tkv):
     """Per-index tables of a tile-size combo, shared by every loop order: tile sizes, input
     spans, nonzero-weight classes, groups, compute tables and runs of equal indices."""

@@ -59,6 +59,7 @@ from .base import (
     _fill,
     _kernel,
     _pure,
+    _separate,
 )
 
 # --- per-dimension statistics ---------------------------------------------------------------
@@ -420,7 +421,7 @@ def _ngmax(g, cgo, tk):
     return best
 
 
-@_kernel
+@_separate
 def _grid_stats(layer, hw, gx, gy, gc, gk):
     pc = hw[H_PC]
     r = hw[H_RF_PSUMS]

@@ -39,8 +39,8 @@ from .base import (
     _BIG,
     _cdiv,
     _fill,
-    _kernel,
     _pure,
+    _separate,
 )
 from .context import _MAX_PERIOD
 from .traffic import (
@@ -49,7 +49,7 @@ from .traffic import (
 )
 
 
-@_kernel
+@_separate
 def _walk(layer, hw, ws, perm, ctx, thr, comp_total, n_req, bytes_total, store_last):
     """The cycles of one loop order of a combo (`_context`): the recurrence of §5 over its
     tiles. Returns (cycles, Σ compute of the tiles): cycles -1 as soon as they are sure to
