@@ -50,6 +50,8 @@ _A1 = types.Array(types.int64, 1, "C")
 _A2 = types.Array(types.int64, 2, "C")
 _A3 = types.Array(types.int64, 3, "C")
 _F1 = types.Array(types.float64, 1, "C")
+_F2 = types.Array(types.float64, 2, "C")
+_B1 = types.Array(types.boolean, 1, "C")
 _A4 = types.Array(types.int64, 4, "C")
 _CONTEXT = types.Tuple((*(_A1,) * 11, _A3, _A4, _A2, _A1, _A1))  # `context._context`
 
@@ -79,6 +81,9 @@ CHILD: tuple[Job, ...] = (
     ("_os_totals", (_CONTEXT,)),
     ("_threshold", (_I, _I, _F, _I, _F1, _F1)),
     ("_decode", (_I, _I, _A1, _A1, _A1, _A1, _A1)),
+    ("_walk_classes", (_A1, _A1, _B, _I, _I, _I, *(_A1,) * 4, *(_I,) * 3, _A2, _A3, _I,
+                       _CONTEXT, _I, *(_A1,) * 4, _F1, _A1, _A1, _A2, _F1, _F2, _A2, _A2, _B1,
+                       _F1, _F1, _A1)),
 )
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
@@ -88,18 +93,22 @@ PARENT: tuple[Job, ...] = (
     ("_static", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _I, _A1)),
     ("_dma_flags", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A1)),
     ("_orders_bound", (_A1, _A2, _I, _I, _A2, _A2, _A2, _A2, *(_I,) * 7)),
-    ("_footprint", (_A1, _A1, *(_I,) * 5)),
-    ("_line_buffer", (_A1, _A1, *(_I,) * 7)),
     ("_line_buffer_least", (_A1, _A1, *(_I,) * 6)),
-    ("_line_buffer_order", (_A1, _A1, _I, _I, _I, _A1, _I, _I, _I)),
     ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
     ("_energy", (_A1, _F1)),
-    ("_argsort", (_F1, _I)),
     ("_heapify", (_F1, _A1, _I)),
     ("_heap_pop", (_F1, _A1, _I)),
     ("_heap_push", (_F1, _A1, _I, _F, _I)),
-    ("_copy", (_F1, _F1)),
+    ("_footprint", (_A1, _A1, *(_I,) * 5)),
+    ("_line_buffer_order", (_A1, _A1, _I, _I, _I, _A1, _I, _I, _I)),
     ("_slot", (_A1, _I)),
+    ("_argsort", (_F1, _I, _A1)),
+    ("_combos", (_A1, _A1, _F1, _I, _I, *(_A1,) * 5, *(_A2,) * 4, _A3, _A4, _A1, _I)),
+    ("_round_bound", (_I, _A1, _I, _A2, _I, _I, *(_A2,) * 4, _A3, _A4, *(_I,) * 5, _A1, _I, _F,
+                      _I, _F1)),
+    ("_class_counts", (_I, _A1, _A2, _A3, _I, _I, *(_A1,) * 3, *(_A1,) * 4, *(_A2,) * 4,
+                       *(_I,) * 6, _F1, _A1, _F1, _A1, _A2, *(_A1,) * 4, _F1, _F1, _F1, _A1,
+                       _A1, _A1)),
 )
 
 

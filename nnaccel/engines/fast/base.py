@@ -48,15 +48,11 @@ def _fill(a, v):
 
 
 @_pure
-def _copy(dst, src):
-    for i in range(src.size):
-        dst[i] = src[i]
-
-
-@_kernel
-def _argsort(keys, n):
-    """Indices that sort keys[:n] ascending (a shell sort: np.argsort takes seconds to compile)."""
-    order = np.arange(n)
+def _argsort(keys, n, order):
+    """order[:n] = the indices that sort keys[:n] ascending (a shell sort: np.argsort takes
+    seconds to compile)."""
+    for i in range(n):
+        order[i] = i
     gap = 1
     while gap < n // 3:
         gap = 3 * gap + 1
@@ -69,7 +65,6 @@ def _argsort(keys, n):
                 j -= gap
             order[j] = v
         gap //= 3
-    return order
 
 
 @_pure

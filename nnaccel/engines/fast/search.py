@@ -41,12 +41,12 @@ from .base import (
     ORDERS,
     _argsort,
     _cdiv,
-    _copy,
     _fill,
     _heap_pop,
     _heap_push,
     _heapify,
     _pure,
+    _separate,
 )
 from .compute import (
     K_CGI,
@@ -230,53 +230,15 @@ def _slot(bufs, fp):
     return k
 
 
-@njit(cache=True, error_model="numpy")
-def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt,
-                cls_ord):
-    """The tiler's search of one dataflow over a grid of tile sizes (nnaccel.tiler), for each
-    of several buffer sizes at once (`bufs`, ascending; the hardware's own is not read).
-
-    Returns (mapping, counts, found: one row per buffer, smallest footprint of the grid,
-    timelines walked). For buffer k only candidates that fit it and whose key's first
-    component (the objective: cycles, energy or EDP) is at most `caps[k]` count (np.inf: all);
-    found[k] is False when none does. A candidate that fits a buffer fits every larger one,
-    so a larger buffer's best key is never above a smaller one's: a candidate is worth
-    simulating when it beats the best of the smallest buffer it fits, and updates every
-    buffer from there on that it beats. The buffers share the bounds, the queue and the
-    walks; each result is that buffer's exhaustive optimum, as if searched alone.
-    Bounds are taken three times, each only for a combo the one before has not ruled out:
-    per tile-size combo from its compute alone (every combo), with the least traffic any
-    loop order could have (flags 0; when the combo comes up in the queue, which takes combos
-    by increasing bound), then per class of loop orders with equal flags, which share every
-    count but the cycles (OS: once more with the combo's exact compute, `walk._os_totals`).
-    Only orders whose bound key is below the best key are simulated, and their walk stops
-    once they cannot beat it.
-    (On a cold cache `engines.warm` compiles its callees on two cores first.)
-    """
-    xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
-    wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
-    kon = _consts(layer, hw)
-    no_flags = np.int64(0)  # the least traffic any loop order can have
-    if df == DF_WS:  # ops: the same for every tile-size combo of the dataflow
-        ops = kon[K_K2] * kon[K_PIX] * kon[K_CGI] * kon[K_KO]
-    else:
-        ops = kon[K_PIX] * kon[K_KO] * kon[K_NZ]
+@_separate
+def _combos(layer, hw, e, obj, df, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp, ost, kon, ops):
+    """The tile-size combos that fit the largest buffer, each with the first bound key of the
+    queue: (cycle bound, DRAM bytes, energy, combo id, smallest buffer it may fit) as arrays of
+    which the first n count, n, and the smallest footprint of the whole grid."""
     nx_, ny_, nc_, nk_ = gx.size, gy.size, gc.size, gk.size
-    nb = bufs.size
-    buf = bufs[nb - 1]
-    g = 1 if layer[L_G] > 1 else 0  # the class tables are per (G > 1)
-    n_cls = cls_n[g]
-    flags_tab = cls_flags[g]
-    cnt_tab = cls_cnt[g]
-    ord_tab = cls_ord[g]
-    ws = df == DF_WS
+    buf = bufs[bufs.size - 1]
     pooled = layer[L_PKH] > 0
-    # A larger buffer's winner is at least as good: its cap need not be looser.
-    cap = np.empty(nb, dtype=np.float64)
-    for k in range(nb):
-        cap[k] = caps[k] if k == 0 else min(caps[k], cap[k - 1])
-
-    # Bound keys per tile-size combo.
+    no_flags = np.int64(0)  # the least traffic any loop order can have
     n_combo = nx_ * ny_ * nc_ * nk_
     c_lb = np.empty(n_combo, dtype=np.int64)
     c_dram = np.empty(n_combo, dtype=np.int64)
@@ -284,7 +246,6 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     c_id = np.empty(n_combo, dtype=np.int64)
     c_slot = np.empty(n_combo, dtype=np.int64)  # the smallest buffer the combo may fit
     base = np.empty(C_LEN, dtype=np.int64)
-    kb = np.empty(5, dtype=np.float64)
     macs = _cdiv(ops, kon[K_PRPC])
     min_fp = _BIG
     n = 0
@@ -318,6 +279,159 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
                     # cycle): the queue refines it when the combo comes up (most never do).
                     c_lb[n] = max(comp, macs)
                     n += 1
+    return c_lb, c_dram, c_en, c_id, c_slot, n, min_fp
+
+
+@_pure
+def _round_bound(obj, kon, df, flags_tab, mask, ncls, xs, ys, cs, ks, wp, ost, a, b, c, d,
+                 comp_first, base, dram, energy, code, kb):
+    """The least cycle bound over a combo's classes of loop orders, as a key into kb (with
+    `base`'s compute; OS: comp_first -1 for the closed forms' lower bound, else the exact
+    compute of the first c-tile's tiles). Returns the close stalls it took."""
+    stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, comp_first)
+    _, chain, macs = _chain(kon, xs, ys, cs, ks, a, b, c, d, base)
+    exact = _orders_bound(kon, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d, chain, stalls,
+                          macs)
+    _key(obj, exact, dram, energy, code, kb)
+    return stalls
+
+
+@_pure
+def _class_counts(obj, kon, flags_tab, ord_tab, mask, ncls, layer, hw, bufs, gx, gy, gc, gk, xs,
+                  ys, cs, ks, a, b, c, d, stalls, combo, e, base, best, tmp, work, lbs, reqs,
+                  lasts, drams, ens, cprim, kb, order, oslot, perm):
+    """Per class of loop orders of a combo: exact counts (`work`), a cycle bound (`lbs`), the
+    DMA figures the walk needs, DRAM bytes and energy, and the first component of its bound
+    key (`cprim`). Whether any class's key beats `best`; if one does, the classes by
+    increasing key (`order`) and, with a fused pooling, the smallest buffer each loop order
+    fits with its own line buffer (`oslot`, bufs.size: none)."""
+    e_static = _energy_range(0.0, base, e, np.int64(0), np.int64(FIRST_DMA_SLOT))
+    hopeful = False
+    for j in range(ncls):
+        for r in range(C_LEN):
+            tmp[r] = base[r]
+        lbs[j], reqs[j], lasts[j], chain = _dma_flags(kon, flags_tab[mask, j], xs, ys, cs, ks,
+                                                      a, b, c, d, tmp)
+        for r in range(C_LEN):
+            work[j, r] = tmp[r]
+        if (flags_tab[mask, j] & F_COUT) == 0:  # c inside the output loops: close stalls
+            lbs[j] = max(lbs[j], chain + stalls)
+        drams[j] = work[j, C_DRAM_RD] + work[j, C_DRAM_WR]
+        ens[j] = e_static
+        for r in range(FIRST_DMA_SLOT, C_LEN):  # as _energy sums, in slot order
+            ens[j] += work[j, r] * e[r]
+        _key(obj, lbs[j], drams[j], ens[j], combo * N_ORDERS + ord_tab[mask, j, 0], kb)
+        cprim[j] = kb[0]
+        hopeful = hopeful or _less(kb, best)
+    if hopeful:
+        _argsort(cprim, ncls, order)
+        if layer[L_PKH] > 0:
+            fp = _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d], ks[d, KS_NGMAX])
+            for o in range(N_ORDERS):
+                for p in range(4):
+                    perm[p] = ORDERS[o, p]
+                oslot[o] = _slot(bufs, fp + _line_buffer_order(layer, hw, gx[a], gy[b], gk[d],
+                                                               perm, xs[a, SP_N], ys[b, SP_N],
+                                                               ks[d, KS_N]))
+    return hopeful
+
+
+@_separate
+def _walk_classes(layer, hw, ws, obj, df, nb, gx, gy, gc, gk, combo, slot0, ncls, cnt_tab,
+                  ord_tab, mask, ctx, comp_total, lbs, reqs, lasts, drams, ens, order, oslot,
+                  work, best, best_all, mapping, counts, found, kb, kc, perm):
+    """Walk a combo's loop orders, classes by increasing bound key (`_class_counts`), each
+    order only while it can beat the best of the smallest buffer it fits; every buffer whose
+    best it beats takes it (kb, kc, perm: scratch). Returns the timelines walked."""
+    pooled = layer[L_PKH] > 0
+    sims = 0
+    for jj in range(ncls):
+        j = order[jj]
+        for q in range(cnt_tab[mask, j]):
+            o = ord_tab[mask, j, q]
+            code = combo * N_ORDERS + o
+            thr = _threshold(obj, drams[j], ens[j], code, best, kb)
+            if thr < lbs[j]:
+                continue
+            slot = slot0
+            if pooled:  # the order's own line buffer
+                slot = oslot[o]
+                if slot == nb:
+                    continue
+                if slot != slot0:
+                    thr = _threshold(obj, drams[j], ens[j], code, best_all[slot], kb)
+                    if thr < lbs[j]:
+                        continue
+            for p in range(4):
+                perm[p] = ORDERS[o, p]
+            sims += 1
+            cycles, comp_all = _walk(layer, hw, ws, perm, ctx, thr, comp_total, reqs[j],
+                                     drams[j], lasts[j])
+            if cycles < 0:
+                continue
+            _key(obj, cycles, drams[j], ens[j], code, kc)
+            for k in range(slot, nb):  # every buffer it fits whose best it beats
+                if not _less(kc, best_all[k]):
+                    continue
+                for r in range(5):
+                    best_all[k, r] = kc[r]
+                found[k] = True
+                _decode(code, df, gx, gy, gc, gk, mapping[k])
+                for r in range(C_LEN):
+                    counts[k, r] = work[j, r]
+                counts[k, C_COMPUTE] = comp_all  # with the OS drains' waits
+                counts[k, C_CYCLES] = cycles
+                counts[k, C_STALL] = cycles - comp_all
+    return sims
+
+
+@njit(cache=True, error_model="numpy")
+def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt,
+                cls_ord):
+    """The tiler's search of one dataflow over a grid of tile sizes (nnaccel.tiler), for each
+    of several buffer sizes at once (`bufs`, ascending; the hardware's own is not read).
+
+    Returns (mapping, counts, found: one row per buffer, smallest footprint of the grid,
+    timelines walked). For buffer k only candidates that fit it and whose key's first
+    component (the objective: cycles, energy or EDP) is at most `caps[k]` count (np.inf: all);
+    found[k] is False when none does. A candidate that fits a buffer fits every larger one,
+    so a larger buffer's best key is never above a smaller one's: a candidate is worth
+    simulating when it beats the best of the smallest buffer it fits, and updates every
+    buffer from there on that it beats. The buffers share the bounds, the queue and the
+    walks; each result is that buffer's exhaustive optimum, as if searched alone.
+    Bounds are taken three times, each only for a combo the one before has not ruled out:
+    per tile-size combo from its compute alone (every combo), with the least traffic any
+    loop order could have (flags 0; when the combo comes up in the queue, which takes combos
+    by increasing bound), then per class of loop orders with equal flags, which share every
+    count but the cycles (OS: once more with the combo's exact compute, `walk._os_totals`).
+    Only orders whose bound key is below the best key are simulated, and their walk stops
+    once they cannot beat it.
+    (Its body is split into kernels that a cold compile does on two cores: `engines.warm`.)
+    """
+    xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
+    wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
+    kon = _consts(layer, hw)
+    if df == DF_WS:  # ops: the same for every tile-size combo of the dataflow
+        ops = kon[K_K2] * kon[K_PIX] * kon[K_CGI] * kon[K_KO]
+    else:
+        ops = kon[K_PIX] * kon[K_KO] * kon[K_NZ]
+    ny_, nc_, nk_ = gy.size, gc.size, gk.size
+    nb = bufs.size
+    g = 1 if layer[L_G] > 1 else 0  # the class tables are per (G > 1)
+    n_cls = cls_n[g]
+    flags_tab = cls_flags[g]
+    cnt_tab = cls_cnt[g]
+    ord_tab = cls_ord[g]
+    ws = df == DF_WS
+    # A larger buffer's winner is at least as good: its cap need not be looser.
+    cap = np.empty(nb, dtype=np.float64)
+    for k in range(nb):
+        cap[k] = caps[k] if k == 0 else min(caps[k], cap[k - 1])
+
+    # Bound keys per tile-size combo.
+    c_lb, c_dram, c_en, c_id, c_slot, n, min_fp = _combos(layer, hw, e, obj, df, bufs, gx, gy,
+                                                          gc, gk, xs, ys, cs, ks, wp, ost, kon,
+                                                          ops)
     mapping = np.zeros((nb, M_LEN), dtype=np.int64)
     counts = np.zeros((nb, C_LEN), dtype=np.int64)
     found = np.zeros(nb, dtype=np.bool_)
@@ -329,6 +443,10 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     # its full bound (`_combo_bound`); one that comes up refined is expanded. So combos are
     # expanded by increasing bound, and a combo whose full bound is above the incumbent is
     # never expanded (most are not; a sort of all of them cost more than the expansions).
+    kb = np.empty(5, dtype=np.float64)
+    kc = np.empty(5, dtype=np.float64)
+    perm = np.empty(4, dtype=np.int64)
+    base = np.empty(C_LEN, dtype=np.int64)
     best_all = np.empty((nb, 5), dtype=np.float64)  # per buffer: never above a smaller one's
     for k in range(nb):
         _fill(best_all[k], np.inf)
@@ -344,7 +462,6 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
             n_heap += 1
     _heapify(heap_key, heap_id, n_heap)
     refined = np.zeros(n, dtype=np.bool_)
-    kc = np.empty(5, dtype=np.float64)
     work = np.empty((N_ORDERS, C_LEN), dtype=np.int64)
     tmp = np.empty(C_LEN, dtype=np.int64)
     lbs = np.empty(N_ORDERS, dtype=np.int64)
@@ -353,7 +470,8 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     drams = np.empty(N_ORDERS, dtype=np.int64)
     ens = np.empty(N_ORDERS, dtype=np.float64)
     cprim = np.empty(N_ORDERS, dtype=np.float64)
-    perm = np.empty(4, dtype=np.int64)
+    order = np.empty(N_ORDERS, dtype=np.int64)
+    oslot = np.empty(N_ORDERS, dtype=np.int64)
     no_ctx = _empty_context()
     sims = 0
     while n_heap > 0:
@@ -383,85 +501,31 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
         _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
         mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
         ncls = n_cls[mask]
-        comp_first = np.int64(-1)  # (from the tables)
-        ctx = no_ctx
-        have_ctx = False
         # The least bound over the combo's classes of orders, twice for OS: first with the
         # closed forms' compute (a lower bound), then, for a combo that passes, with the exact
         # compute of its tiles (`_os_totals`: the drains' waits and the fills), which needs
         # the walk's context.
-        for rnd in range(1 if ws else 2):
-            if rnd == 1:
-                ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
-                have_ctx = True
-                comp, comp_first = _os_totals(ctx)
-                base[C_COMPUTE] = comp
-            stalls = _close_stalls(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, comp_first)
-            _, chain, macs = _chain(kon, xs, ys, cs, ks, a, b, c, d, base)
-            exact = _orders_bound(kon, flags_tab, mask, ncls, xs, ys, cs, ks, a, b, c, d,
-                                  chain, stalls, macs)
-            _key(obj, exact, c_dram[i], c_en[i], combo * N_ORDERS, kb)
-            if not _less(kb, best):
-                break
+        stalls = _round_bound(obj, kon, df, flags_tab, mask, ncls, xs, ys, cs, ks, wp, ost, a, b,
+                              c, d, np.int64(-1), base, c_dram[i], c_en[i], combo * N_ORDERS, kb)
+        ctx = no_ctx
+        have_ctx = False
+        if not ws and _less(kb, best):
+            ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
+            have_ctx = True
+            comp, comp_first = _os_totals(ctx)
+            base[C_COMPUTE] = comp
+            stalls = _round_bound(obj, kon, df, flags_tab, mask, ncls, xs, ys, cs, ks, wp, ost,
+                                  a, b, c, d, comp_first, base, c_dram[i], c_en[i],
+                                  combo * N_ORDERS, kb)
         if not _less(kb, best):
             continue
-        e_static = _energy_range(0.0, base, e, np.int64(0), np.int64(FIRST_DMA_SLOT))
-        hopeful = False
-        for j in range(ncls):  # the classes of loop orders: exact counts, cycle bounds
-            for r in range(C_LEN):
-                tmp[r] = base[r]
-            lbs[j], reqs[j], lasts[j], chain = _dma_flags(kon, flags_tab[mask, j], xs, ys, cs,
-                                                          ks, a, b, c, d, tmp)
-            for r in range(C_LEN):
-                work[j, r] = tmp[r]
-            if (flags_tab[mask, j] & F_COUT) == 0:  # c inside the output loops: close stalls
-                lbs[j] = max(lbs[j], chain + stalls)
-            drams[j] = work[j, C_DRAM_RD] + work[j, C_DRAM_WR]
-            ens[j] = e_static
-            for r in range(FIRST_DMA_SLOT, C_LEN):  # as _energy sums, in slot order
-                ens[j] += work[j, r] * e[r]
-            _key(obj, lbs[j], drams[j], ens[j], combo * N_ORDERS + ord_tab[mask, j, 0], kb)
-            cprim[j] = kb[0]
-            hopeful = hopeful or _less(kb, best)
-        if hopeful:
+        if _class_counts(obj, kon, flags_tab, ord_tab, mask, ncls, layer, hw, bufs, gx, gy, gc,
+                         gk, xs, ys, cs, ks, a, b, c, d, stalls, combo, e, base, best, tmp, work,
+                         lbs, reqs, lasts, drams, ens, cprim, kb, order, oslot, perm):
             if not have_ctx:
                 ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
-            for j in _argsort(cprim, ncls):
-                for q in range(cnt_tab[mask, j]):
-                    o = ord_tab[mask, j, q]
-                    code = combo * N_ORDERS + o
-                    thr = _threshold(obj, drams[j], ens[j], code, best, kb)
-                    if thr < lbs[j]:
-                        continue
-                    for p in range(4):
-                        perm[p] = ORDERS[o, p]
-                    slot = c_slot[i]
-                    if pooled:  # the order's own line buffer
-                        slot = _slot(bufs, _footprint(layer, hw, gx[a], gy[b], gc[c], gk[d],
-                                                      ks[d, KS_NGMAX])
-                                     + _line_buffer_order(layer, hw, gx[a], gy[b], gk[d], perm,
-                                                          xs[a, SP_N], ys[b, SP_N], ks[d, KS_N]))
-                        if slot == nb:
-                            continue
-                        if slot != c_slot[i]:
-                            thr = _threshold(obj, drams[j], ens[j], code, best_all[slot], kb)
-                            if thr < lbs[j]:
-                                continue
-                    sims += 1
-                    cycles, comp_all = _walk(layer, hw, ws, perm, ctx, thr, base[C_COMPUTE],
-                                             reqs[j], drams[j], lasts[j])
-                    if cycles < 0:
-                        continue
-                    _key(obj, cycles, drams[j], ens[j], code, kc)
-                    for k in range(slot, nb):  # every buffer it fits whose best it beats
-                        if not _less(kc, best_all[k]):
-                            continue
-                        _copy(best_all[k], kc)
-                        found[k] = True
-                        _decode(code, df, gx, gy, gc, gk, mapping[k])
-                        for r in range(C_LEN):
-                            counts[k, r] = work[j, r]
-                        counts[k, C_COMPUTE] = comp_all  # with the OS drains' waits
-                        counts[k, C_CYCLES] = cycles
-                        counts[k, C_STALL] = cycles - comp_all
+            sims += _walk_classes(layer, hw, ws, obj, df, nb, gx, gy, gc, gk, combo, c_slot[i],
+                                  ncls, cnt_tab, ord_tab, mask, ctx, base[C_COMPUTE], lbs, reqs,
+                                  lasts, drams, ens, order, oslot, work, best, best_all, mapping,
+                                  counts, found, kb, kc, perm)
     return mapping, counts, found, min_fp, sims
