@@ -219,6 +219,23 @@ def _patch_flags(tc: Any) -> None:
     base.__hash__ = hash_
 
 
+def _patch_overloads(templates: Any) -> None:
+    cls = templates._OverloadFunctionTemplate
+    build = cls._build_impl
+
+    def build_impl(self: Any, cache_key: Any, args: Any, kws: Any) -> Any:
+        # numba compiles an @overload's implementation (np.empty, max, ...) with no Python
+        # entry but with a C one, which makes its library an entry's: optimised as a module and
+        # emitted, in every process, though only kernels call it (they link its IR). Without
+        # the C entry it is kept as IR like the engines' own internal kernels.
+        opts = self._jit_options
+        if opts.get("no_cpython_wrapper") and "no_cfunc_wrapper" not in opts:
+            self._jit_options = {**opts, "no_cfunc_wrapper": True}
+        return build(self, cache_key, args, kws)
+
+    cls._build_impl = build_impl
+
+
 def install() -> bool:
     """Apply both changes (once); False when numba's internals are not as expected, or its
     version is not one they were checked on (TESTED_NUMBA)."""
@@ -229,6 +246,7 @@ def install() -> bool:
             return False
         from numba.core import codegen as cg
         from numba.core import targetconfig as tc
+        from numba.core.typing import templates
 
         lib_cls = cg.JITCodeLibrary
         needed = (lib_cls.finalize, lib_cls._finalize_final_module, lib_cls._optimize_final_module,
@@ -236,7 +254,8 @@ def install() -> bool:
                   lib_cls._unserialize, lib_cls._get_module_for_linking,
                   lib_cls._finalize_dynamic_globals, lib_cls._verify_declare_only_symbols,
                   cg.JITCPUCodegen.set_env, cg.require_global_compiler_lock,
-                  tc.TargetConfig.values, tc.TargetConfig.options)
+                  tc.TargetConfig.values, tc.TargetConfig.options,
+                  templates._OverloadFunctionTemplate._build_impl)
         del needed
     except (ImportError, AttributeError):
         return False
@@ -244,5 +263,6 @@ def install() -> bool:
         return True
     _patch_libraries(cg)
     _patch_flags(tc)
+    _patch_overloads(templates)
     cg._nnaccel_jitlink = True
     return True
