@@ -84,6 +84,10 @@ CHILD: tuple[Job, ...] = (
     ("_walk_classes", (_A1, _A1, _B, _I, _I, _I, *(_A1,) * 4, *(_I,) * 3, _A2, _A3, _I,
                        _CONTEXT, _I, *(_A1,) * 4, _F1, _A1, _A1, _A2, _F1, _F2, _A2, _A2, _B1,
                        _F1, _F1, _A1)),
+    # the queue's heap (leaves of search_grid alone), to even the two groups out
+    ("_heapify", (_F1, _A1, _I)),
+    ("_heap_pop", (_F1, _A1, _I)),
+    ("_heap_push", (_F1, _A1, _I, _F, _I)),
 )
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
@@ -96,9 +100,6 @@ PARENT: tuple[Job, ...] = (
     ("_line_buffer_least", (_A1, _A1, *(_I,) * 6)),
     ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
     ("_energy", (_A1, _F1)),
-    ("_heapify", (_F1, _A1, _I)),
-    ("_heap_pop", (_F1, _A1, _I)),
-    ("_heap_push", (_F1, _A1, _I, _F, _I)),
     ("_footprint", (_A1, _A1, *(_I,) * 5)),
     ("_line_buffer_order", (_A1, _A1, _I, _I, _I, _A1, _I, _I, _I)),
     ("_slot", (_A1, _I)),
