@@ -19,13 +19,20 @@ from nnaccel.engines import warm
 
 SCRIPT = """
 import json
-from nnaccel.engines import warm
+from nnaccel.engines import fast, jitlink, warm
 from nnaccel.hardware import preset
 from nnaccel.loader import load_network
 from nnaccel.simulate import simulate
 report = warm.compile_search()
 result = simulate(load_network("sqnxt23v5"), preset("paper-8x8"))
-print(json.dumps({"report": report, "cycles": result.cycles}))
+(cres,) = fast.search_grid.overloads.values()
+# the separate kernels search_grid's library loads first, and the functions it defines itself
+loads = sorted({f.qualname for f in cres.reload_init if isinstance(f, jitlink._Load)})
+defined = [f.name for f in cres.library._final_module.functions if not f.is_declaration]
+print(json.dumps({"report": report, "cycles": result.cycles, "loads": loads, "defined": defined,
+                  "separate": sorted(jitlink._SEPARATE),
+                  "prefixes": [jitlink._mangled_prefix(d) for ds in jitlink._SEPARATE.values()
+                               for d in ds]}))
 """
 
 
@@ -59,8 +66,17 @@ def test_cold_compile_splits_the_kernels_and_a_warm_process_loads_them(tmp_path)
     assert {name for name, _ in warm.CHILD} <= child
     assert {name for name, _ in warm.PARENT} <= parent
 
+    # the large callees are called, not linked: search_grid's machine code holds none of them,
+    # and its cache entry loads each before itself (a warm process, below, runs that way)
+    # (`_walk` through `_walk_classes`, whose own entry loads it)
+    assert set(cold["loads"]) >= {"_combos", "_compute_tables", "_context", "_grid_stats",
+                                  "_walk_classes"} and set(cold["loads"]) <= set(cold["separate"])
+    assert not [f for f in cold["defined"] if f.startswith(tuple(cold["prefixes"]))]
+    assert any("search_grid" in f for f in cold["defined"])
+
     warm_run = _run(str(tmp_path))
     assert not warm_run["report"]["parallel"] and warm_run["report"]["final"] == []
+    assert warm_run["loads"] == cold["loads"]
     expected = simulate(load_network("sqnxt23v5"), preset("paper-8x8")).cycles
     assert cold["cycles"] == warm_run["cycles"] == expected
 
