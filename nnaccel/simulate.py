@@ -44,11 +44,10 @@ class Mapping:
 
     @classmethod
     def from_vector(cls, m: np.ndarray) -> Mapping:
-        order = "".join(L.LOOP_NAMES[int(i)] for i in m[L.M_ORDER : L.M_ORDER + 4])
-        return cls(
-            _DF_NAMES[int(m[L.M_DATAFLOW])], order,
-            int(m[L.M_TX]), int(m[L.M_TY]), int(m[L.M_TC]), int(m[L.M_TK]),
-        )
+        v = m.tolist()  # Python ints, at once (a sweep converts ~10^4 mappings)
+        order = "".join(L.LOOP_NAMES[i] for i in v[L.M_ORDER : L.M_ORDER + 4])
+        return cls(_DF_NAMES[v[L.M_DATAFLOW]], order, v[L.M_TX], v[L.M_TY], v[L.M_TC],
+                   v[L.M_TK])
 
     def vector(self) -> np.ndarray:
         v = np.zeros(L.M_LEN, dtype=np.int64)
@@ -197,12 +196,14 @@ class SearchCache:
     ladder: dict[tuple, Any] | None = None
     grids: dict[tuple, tuple[np.ndarray, ...]] | None = None
     buffers: tuple[int, ...] = ()  # the buffer sizes the caller will ask for (a sweep's ladder)
+    # hardware vector -> its ladder's and family's (`_rung_keys`): one per point, not per layer
+    rungs: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)
 
     def __getstate__(self) -> dict:
         # records are derived from entries and hold read-only mappings, which do not pickle:
         # a cache sent to a worker process carries the searches only
         return {"entries": self.entries, "records": {}, "ladder": None, "grids": None,
-                "buffers": ()}
+                "buffers": (), "rungs": {}}
 
 
 class Mapper:
@@ -271,7 +272,7 @@ class Mapper:
                     m_vec, c, c0, mode = w_vec, w, w0, BATCHED
             hit = (
                 Mapping.from_vector(m_vec),
-                tuple(int(x) for x in c),
+                tuple(np.asarray(c, dtype=np.int64).tolist()),
                 MappingProxyType(energy_by_level(c, hardware, self.levels)),
                 None if c0 is None else int(c0[L.C_STALL]),
                 mode,
@@ -428,7 +429,7 @@ def _search(
     else:
         # One search for this buffer and every smaller one of the ladder (a sweep visits
         # them next), capped by the layer's winners on the family's other points.
-        rung, fam = _rung_keys(key)
+        rung, fam = _rung_keys(key, cache.rungs)
         buf = hardware.buffer_bytes
         found = cache.ladder.get((rung, buf))
         if found is None:
@@ -460,11 +461,15 @@ def _search(
 INCUMBENTS = 3
 
 
-def _rung_keys(key: tuple) -> tuple[tuple, tuple]:
+def _rung_keys(key: tuple, memo: dict[bytes, tuple[bytes, bytes]]) -> tuple[tuple, tuple]:
     """A search key without the buffer (its ladder: `tiler.search_ladder`), and without the buffer,
-    the DRAM bandwidth and latency (its family: the same candidate grid)."""
-    hw = np.frombuffer(key[1], dtype=np.int64).copy()
-    hw[L.H_BUF] = 0
-    rung = (key[0], hw.tobytes(), *key[2:])
-    hw[[L.H_BW, L.H_LAT]] = 0
-    return rung, ("family", key[0], hw.tobytes(), *key[2:])
+    the DRAM bandwidth and latency (its family: the same candidate grid). `memo`: the
+    hardware parts already made."""
+    parts = memo.get(key[1])
+    if parts is None:
+        hw = np.frombuffer(key[1], dtype=np.int64).copy()
+        hw[L.H_BUF] = 0
+        rung_hw = hw.tobytes()
+        hw[[L.H_BW, L.H_LAT]] = 0
+        parts = memo[key[1]] = (rung_hw, hw.tobytes())
+    return (key[0], parts[0], *key[2:]), ("family", key[0], parts[1], *key[2:])

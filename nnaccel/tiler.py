@@ -158,8 +158,16 @@ def _classes() -> tuple[np.ndarray, ...]:
 MAX_TILES = 2**13
 
 
-def _dim_grid(n: int, aligns: Sequence[int]) -> np.ndarray:
-    # plain ints: numpy's per-call overhead dominates on a dozen values
+def _dim_grid(n: int, aligns: tuple[int, ...]) -> np.ndarray:
+    """The tile sizes along one loop of bound n, ascending."""
+    return np.array(_dim_sizes(n, aligns), dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dim_sizes(n: int, aligns: tuple[int, ...]) -> tuple[int, ...]:
+    # Kept: a sweep asks for the same few loop bounds and alignments thousands of times. A
+    # tuple, not the array (the kernel takes writeable arrays, and a shared one could change).
+    # Plain ints: numpy's per-call overhead dominates on a dozen values.
     smallest = -(-n // MAX_TILES)
     steps = [s for s in _STEPS if s <= n]
     sizes = {n, *(-(-n // s) for s in steps if s <= MAX_TILES)}
@@ -168,7 +176,7 @@ def _dim_grid(n: int, aligns: Sequence[int]) -> np.ndarray:
     for a in aligns:
         if a > 1:
             sizes.update(a * s for s in steps if smallest <= a * s <= n)
-    return np.array(sorted(sizes), dtype=np.int64)
+    return tuple(sorted(sizes))
 
 
 def candidate_grid(layer: np.ndarray, hw: np.ndarray, dataflow: int) -> tuple[np.ndarray, ...]:

@@ -17,14 +17,29 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 
 
-def _sources() -> list[Path]:
-    return sorted(ROOT.rglob("*.py"))
+def _source_stats() -> list[tuple[str, int, int]]:
+    """(path, mtime, size) of every source file of the engines, by path. With os.scandir,
+    not Path.rglob: every kernel's cache asks when it is decorated (77 times in an import of
+    the engines), and rglob took 1 ms each time, scandir 0.05 ms."""
+    out = []
+    dirs = [str(ROOT)]
+    while dirs:
+        with os.scandir(dirs.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        dirs.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    st = entry.stat()
+                    out.append((entry.path, st.st_mtime_ns, st.st_size))
+    return sorted(out)
 
 
 @functools.lru_cache(maxsize=8)
@@ -38,11 +53,7 @@ def _digest(key: tuple[tuple[str, int, int], ...]) -> bytes:
 
 def engines_stamp() -> bytes:
     """A digest of every source file of the engines (re-read when a file's stat changes)."""
-    key = []
-    for p in _sources():
-        st = p.stat()
-        key.append((str(p), st.st_mtime_ns, st.st_size))
-    return _digest(tuple(key))
+    return _digest(tuple(_source_stats()))
 
 
 def _inside(py_file: str) -> bool:

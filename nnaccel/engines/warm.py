@@ -95,6 +95,9 @@ PARENT: tuple[Job, ...] = (
     ("_combo_mask", (_A2, _A2, _A2, _A2, _I, _I, _I, _I)),
     ("_energy", (_A1, _F1)),
     ("_argsort", (_F1, _I)),
+    ("_heapify", (_F1, _A1, _I)),
+    ("_heap_pop", (_F1, _A1, _I)),
+    ("_heap_push", (_F1, _A1, _I, _F, _I)),
     ("_copy", (_F1, _F1)),
     ("_slot", (_A1, _I)),
 )

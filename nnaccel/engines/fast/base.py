@@ -66,6 +66,66 @@ def _argsort(keys, n):
     return order
 
 
+@_pure
+def _heap_before(key, ids, x, y):
+    """Heap entry x comes before y: the lesser key, on equal keys the lesser id (so that the
+    order of the queue, and the timelines it walks, do not depend on how it was filled)."""
+    return key[x] < key[y] or (key[x] == key[y] and ids[x] < ids[y])
+
+
+@_pure
+def _heap_swap(key, ids, x, y):
+    key[x], key[y] = key[y], key[x]
+    ids[x], ids[y] = ids[y], ids[x]
+
+
+@_pure
+def _sift_down(key, ids, pos, n):
+    while True:
+        child = 2 * pos + 1
+        if child >= n:
+            return
+        if child + 1 < n and _heap_before(key, ids, child + 1, child):
+            child += 1
+        if not _heap_before(key, ids, child, pos):
+            return
+        _heap_swap(key, ids, pos, child)
+        pos = child
+
+
+@_pure
+def _heapify(key, ids, n):
+    """Make key[:n], ids[:n] a binary min-heap (in O(n): a sort of every entry costs more
+    than the few entries the search takes from it)."""
+    for pos in range(n // 2 - 1, -1, -1):
+        _sift_down(key, ids, pos, n)
+
+
+@_pure
+def _heap_pop(key, ids, n):
+    """Remove the heap's first entry (key[0], ids[0]); returns the new size."""
+    n -= 1
+    key[0] = key[n]
+    ids[0] = ids[n]
+    _sift_down(key, ids, np.int64(0), n)
+    return n
+
+
+@_pure
+def _heap_push(key, ids, n, k, i):
+    """Add entry (k, i) to a heap of n entries (the arrays have room); returns the new size."""
+    key[n] = k
+    ids[n] = i
+    pos = n
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if not _heap_before(key, ids, pos, parent):
+            break
+        _heap_swap(key, ids, pos, parent)
+        pos = parent
+    return n + 1
+
+
 @_kernel
 def _perm(m):
     """The loop order of a mapping as its own array (one array type for every caller)."""

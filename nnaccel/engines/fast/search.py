@@ -1,9 +1,10 @@
 """The tiler's branch and bound over a grid of tile sizes (docs/model.md §8; `nnaccel.tiler`
 defines the candidates and the keys).
 
-Per tile-size combo a cheap bound (its compute), then the full bound (`traffic`), then per
-class of loop orders with equal traffic flags exact counts and a cycle bound; only the orders
-whose bound key is below the best are walked (`walk._walk`), each only until it cannot win.
+Per tile-size combo a cheap bound (its compute), then, as a queue by increasing bound reaches
+the combo, the full bound (`traffic`), then per class of loop orders with equal traffic flags
+exact counts and a cycle bound; only the orders whose bound key is below the best are walked
+(`walk._walk`), each only until it cannot win.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from .base import (
     _cdiv,
     _copy,
     _fill,
+    _heap_pop,
+    _heap_push,
+    _heapify,
     _pure,
 )
 from .compute import (
@@ -240,12 +244,13 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     simulating when it beats the best of the smallest buffer it fits, and updates every
     buffer from there on that it beats. The buffers share the bounds, the queue and the
     walks; each result is that buffer's exhaustive optimum, as if searched alone.
-    Bounds are taken three times: per tile-size combo from its compute alone, where that is
-    not already above a better combo's, with the least traffic any loop order could have
-    (flags 0), then per class of loop orders with equal flags, which share every count but
-    the cycles (OS: once more with the combo's exact compute, `walk._os_totals`). Only
-    orders whose bound key is below the best key are simulated, and their walk stops once
-    they cannot beat it.
+    Bounds are taken three times, each only for a combo the one before has not ruled out:
+    per tile-size combo from its compute alone (every combo), with the least traffic any
+    loop order could have (flags 0; when the combo comes up in the queue, which takes combos
+    by increasing bound), then per class of loop orders with equal flags, which share every
+    count but the cycles (OS: once more with the combo's exact compute, `walk._os_totals`).
+    Only orders whose bound key is below the best key are simulated, and their walk stops
+    once they cannot beat it.
     (On a cold cache `engines.warm` compiles its callees on two cores first.)
     """
     xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
@@ -280,9 +285,6 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     c_slot = np.empty(n_combo, dtype=np.int64)  # the smallest buffer the combo may fit
     base = np.empty(C_LEN, dtype=np.int64)
     kb = np.empty(5, dtype=np.float64)
-    least = np.empty(5, dtype=np.float64)  # the least full bound key so far (or the cap)
-    _fill(least, np.inf)
-    least[0] = cap[0]
     macs = _cdiv(ops, kon[K_PRPC])
     min_fp = _BIG
     n = 0
@@ -312,18 +314,9 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
                         c_dram[n] = base[C_DRAM_RD] + base[C_DRAM_WR]
                         c_en[n] = _energy(base, e)
                     c_id[n] = ((a * ny_ + b) * nc_ + c) * nk_ + d
-                    # A cheap cycle bound first (the array computes `comp`, at most Pr·Pc ops a
-                    # cycle); the combo's full bound only where the cheap key is not above the
-                    # least full key so far: a combo above it is neither the first to expand
-                    # nor, most often, below the incumbent, and the queue refines it anyway.
+                    # A cheap cycle bound (the array computes `comp`, at most Pr·Pc ops a
+                    # cycle): the queue refines it when the combo comes up (most never do).
                     c_lb[n] = max(comp, macs)
-                    _key(obj, c_lb[n], c_dram[n], c_en[n], c_id[n] * N_ORDERS, kb)
-                    if not _less(least, kb):
-                        c_lb[n] = _combo_bound(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost,
-                                               ops, base)
-                        _key(obj, c_lb[n], c_dram[n], c_en[n], c_id[n] * N_ORDERS, kb)
-                        if _less(kb, least):
-                            _copy(least, kb)
                     n += 1
     mapping = np.zeros((nb, M_LEN), dtype=np.int64)
     counts = np.zeros((nb, C_LEN), dtype=np.int64)
@@ -331,25 +324,27 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     if n == 0:
         return mapping, counts, found, min_fp, 0
 
-    # The queue of combos to expand: first the one with the least bound key (its best order
-    # is the first incumbent), then, by increasing bound, every other one below the incumbent.
-    kc = np.empty(5, dtype=np.float64)
-    low = np.empty(5, dtype=np.float64)
-    first = 0
-    _key(obj, c_lb[0], c_dram[0], c_en[0], c_id[0] * N_ORDERS, low)
-    for i in range(1, n):
-        _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
-        if _less(kb, low):
-            _copy(low, kb)
-            first = i
+    # The queue: a binary heap of the combos that may beat their buffer's best, by the first
+    # component of their bound key. A combo comes up with its cheap bound and goes back with
+    # its full bound (`_combo_bound`); one that comes up refined is expanded. So combos are
+    # expanded by increasing bound, and a combo whose full bound is above the incumbent is
+    # never expanded (most are not; a sort of all of them cost more than the expansions).
     best_all = np.empty((nb, 5), dtype=np.float64)  # per buffer: never above a smaller one's
     for k in range(nb):
         _fill(best_all[k], np.inf)
         best_all[k, 0] = cap[k]  # a key beats this best iff its first component is at most cap
-    queue = np.empty(n, dtype=np.int64)
-    queue[0] = first
-    n_queue = 1
-    prim = np.empty(n, dtype=np.float64)
+    heap_key = np.empty(n, dtype=np.float64)
+    heap_id = np.empty(n, dtype=np.int64)
+    n_heap = np.int64(0)
+    for i in range(n):
+        _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
+        if _less(kb, best_all[c_slot[i]]):
+            heap_key[n_heap] = kb[0]
+            heap_id[n_heap] = i
+            n_heap += 1
+    _heapify(heap_key, heap_id, n_heap)
+    refined = np.zeros(n, dtype=np.bool_)
+    kc = np.empty(5, dtype=np.float64)
     work = np.empty((N_ORDERS, C_LEN), dtype=np.int64)
     tmp = np.empty(C_LEN, dtype=np.int64)
     lbs = np.empty(N_ORDERS, dtype=np.int64)
@@ -361,27 +356,11 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     perm = np.empty(4, dtype=np.int64)
     no_ctx = _empty_context()
     sims = 0
-    qi = 0
-    while True:
-        if qi == 1:  # after the first combo, the incumbent: queue the combos that may beat it
-            alive = np.empty(n, dtype=np.int64)
-            n_alive = np.int64(0)
-            for i2 in range(n):
-                _key(obj, c_lb[i2], c_dram[i2], c_en[i2], c_id[i2] * N_ORDERS, kb)
-                if i2 != first and _less(kb, best_all[c_slot[i2]]):
-                    alive[n_alive] = i2
-                    prim[n_alive] = kb[0]
-                    n_alive += 1
-            order = _argsort(prim, n_alive)
-            for r in range(n_alive):
-                queue[1 + r] = alive[order[r]]
-            n_queue = 1 + n_alive
-        if qi == n_queue:
-            break
-        i = queue[qi]
-        qi += 1
+    while n_heap > 0:
+        i = heap_id[0]
+        n_heap = _heap_pop(heap_key, heap_id, n_heap)
         _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
-        if qi > 1 and kb[0] > best_all[0, 0]:
+        if kb[0] > best_all[0, 0]:
             break  # by increasing bound: no later combo can be below any buffer's best key
         best = best_all[c_slot[i]]  # the loosest best the combo can improve
         if not _less(kb, best):
@@ -391,6 +370,15 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
         c = combo // nk_ % nc_
         b = combo // (nk_ * nc_) % ny_
         a = combo // (nk_ * nc_ * ny_)
+        if not refined[i]:
+            refined[i] = True
+            c_lb[i] = _combo_bound(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, ops, base)
+            _key(obj, c_lb[i], c_dram[i], c_en[i], combo * N_ORDERS, kb)
+            if not _less(kb, best):
+                continue
+            if n_heap > 0 and kb[0] > heap_key[0]:  # another combo comes first now
+                n_heap = _heap_push(heap_key, heap_id, n_heap, kb[0], i)
+                continue
         comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
         _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
         mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
