@@ -293,7 +293,7 @@ def baseline_tree() -> Path | None:
     return tree
 
 
-def bench_sweep(repeat: int) -> dict[str, Any]:
+def bench_sweep(repeat: int, dask_repeat: int) -> dict[str, Any]:
     """The 1,200-point sweep as a user runs it (the whole command, a new store each time,
     numba's cache warm), alternating with the baseline code (BASELINE_COMMIT) for a ratio in
     one run, beside today's per-point cost, the local pool against a two-worker LocalCluster."""
@@ -314,7 +314,7 @@ def bench_sweep(repeat: int) -> dict[str, Any]:
             progress(f"sweep run {i + 1} of {repeat + 1}: {runs[-1]['wall_s']:.1f} s"
                      + (f", baseline {base_runs[-1]['wall_s']:.1f} s" if base_runs else ""))
         warm = runs[1:]
-        child = run_child("sweep", [], timeout=900)
+        child = run_child("sweep", ["--dask-repeat", str(dask_repeat)], timeout=900)
     points = 1200
     wall = statistics.median(m["wall_s"] for m in warm)
     out: dict[str, Any] = {
@@ -335,20 +335,26 @@ def bench_sweep(repeat: int) -> dict[str, Any]:
         out["speedup_vs_baseline"] = statistics.median(pairs)
     if "per_point_s" in child:
         out["speedup_vs_per_point"] = child["per_point_s"] * points / wall
-    if child.get("local_points_per_s") and child.get("dask_points_per_s"):
-        out["dask_local_ratio"] = child["dask_points_per_s"] / child["local_points_per_s"]
     return out
 
 
-def child_sweep() -> dict[str, Any]:
-    """Runs in a child (--child sweep): today's per-point cost, and the sweep on Dask."""
-    from distributed import Client, LocalCluster
+def child_sweep(repeat: int) -> dict[str, Any]:
+    """Runs in a child (--child sweep): today's per-point cost, and the local pool against a
+    2-worker Dask LocalCluster (`cluster.local_cluster`, as `sweep --dask` starts it).
+
+    Both run the same plan from this process, timed alike (run_sweep alone, into a new store,
+    kernels loaded), in `repeat` alternating pairs (which goes first alternates too) on one
+    cluster whose workers forget their caches before each of its runs, as a new pool's
+    workers start with none: the ratio is the median of the pairs' ratios, so that a change
+    of the machine's load between two runs does not decide it. The cluster's start (its
+    processes, their kernels) is paid once per cluster and reported apart."""
+    from distributed import Client
 
     from nnaccel.hardware import KIB, Hardware
     from nnaccel.loader import bundled_networks, load_network
     from nnaccel.simulate import simulate
     from nnaccel.sweep import build_spec, plan, run_sweep
-    from nnaccel.sweep.cluster import warm_workers
+    from nnaccel.sweep.cluster import clear_caches, local_cluster, warm_workers
 
     nets = [load_network(p) for p in bundled_networks()]
     simulate(nets[0], Hardware())  # load the compiled engine once
@@ -362,24 +368,33 @@ def child_sweep() -> dict[str, Any]:
     axes = dict(zip(("array", "buffer", "bandwidth"), SWEEP_AXES[1::2], strict=True))
     pl = plan(build_spec(["all"], axes))
     out: dict[str, Any] = {"per_point_s": per_point, "per_point_sample": len(sample) * len(nets)}
+    runs: dict[str, list[float]] = {"local": [], "dask": []}
     with tempfile.TemporaryDirectory() as tmp:
-        # the local pool, timed as the Dask run below is (run_sweep alone, from this process)
         t0 = time.perf_counter()
-        result = run_sweep(pl, Path(tmp) / "local.db", jobs=2)
-        out["local_points_per_s"] = result.computed / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            # the workers load the kernels (as the local pool's parent has above): the start
-            warm_workers(client)
-            t1 = time.perf_counter()
-            result = run_sweep(pl, Path(tmp) / "dask.db", client=client)
-            t2 = time.perf_counter()
-        out["dask_points"] = result.computed
-        out["dask_start_s"] = t1 - t0
-        out["dask_sweep_s"] = t2 - t1
-        out["dask_points_per_s"] = result.computed / (t2 - t1)
-        out["dask_points_per_s_with_start"] = result.computed / (t2 - t0)
+        with local_cluster(2) as cluster, Client(cluster) as client:
+            warm_workers(client)  # the workers load the kernels, as the pool's parent does
+            out["dask_start_s"] = time.perf_counter() - t0
+
+            def timed(kind: str, i: int) -> None:
+                if kind == "dask":
+                    clear_caches(client)
+                t = time.perf_counter()
+                result = run_sweep(pl, Path(tmp) / f"{kind}{i}.db",
+                                   **({"client": client} if kind == "dask" else {"jobs": 2}))
+                runs[kind].append(time.perf_counter() - t)
+                out["sweep_points"] = result.computed
+
+            for i in range(repeat):
+                for kind in ("local", "dask") if i % 2 == 0 else ("dask", "local"):
+                    timed(kind, i)
+    points = out["sweep_points"]
+    out["local_runs_s"], out["dask_runs_s"] = runs["local"], runs["dask"]
+    out["local_points_per_s"] = points / statistics.median(runs["local"])
+    out["dask_points_per_s"] = points / statistics.median(runs["dask"])
+    out["dask_local_ratios"] = [b / a for a, b in zip(runs["dask"], runs["local"], strict=True)]
+    out["dask_local_ratio"] = statistics.median(out["dask_local_ratios"])
+    out["dask_points_per_s_with_start"] = points / (statistics.median(runs["dask"])
+                                                    + out["dask_start_s"])
     return out
 
 
@@ -667,6 +682,8 @@ def headline(r: dict[str, Any]) -> dict[str, float | None]:
                                                   if sw.get("per_point_s") else None),
         "sweep: speed-up over one point at a time (x)": sw.get("speedup_vs_per_point"),
         "sweep on Dask LocalCluster, 2 workers: points per s": sw.get("dask_points_per_s"),
+        "sweep on the local pool beside it, 2 processes: points per s":
+            sw.get("local_points_per_s"),
         "sweep on Dask LocalCluster, incl. its start (points per s)":
             sw.get("dask_points_per_s_with_start"),
         "compare --all, warm (s, median)": c.get("warm_s"),
@@ -792,6 +809,9 @@ def main() -> int:
     ap.add_argument("--sigint-trials", type=int, default=10,
                     help="Ctrl-C trials per command (benchmarks/sigint.py)")
     ap.add_argument("--sweep-repeat", type=int, default=3, help="warm runs of the sweep (median)")
+    ap.add_argument("--dask-repeat", type=int, default=5,
+                    help="alternating pairs of the sweep on the local pool and on Dask (median"
+                         " of their ratios)")
     ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -799,7 +819,8 @@ def main() -> int:
 
     if args.child:
         children = {"networks": lambda: child_networks(list(STEP_NETWORKS), args.step_budget),
-                    "scale": child_scale, "sweep": child_sweep, "tiler": child_tiler,
+                    "scale": child_scale, "sweep": lambda: child_sweep(args.dask_repeat),
+                    "tiler": child_tiler,
                     "transformers": child_transformers, "pareto": child_pareto}
         data = children[args.child]()
         Path(args.child_out).write_text(json.dumps(data))
@@ -823,7 +844,7 @@ def main() -> int:
         "transformers": ("transformers", lambda: run_child("transformers", [], timeout=600)),
         "sigint": ("Ctrl-C at random moments", lambda: bench_sigint(args.sigint_trials)),
         "sweep": ("the 1,200-point sweep, baseline, per point, Dask",
-                  lambda: bench_sweep(args.sweep_repeat)),
+                  lambda: bench_sweep(args.sweep_repeat, args.dask_repeat)),
         "pareto": ("Pareto fronts of 10**6 rows", lambda: run_child("pareto", [], timeout=600)),
         "guided": ("guided search against a 3,360-point grid", bench_guided),
         "cold": ("run sqnxt23v5 on an empty numba cache",

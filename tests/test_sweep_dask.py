@@ -35,12 +35,29 @@ def test_a_worker_of_another_model_version_is_refused(tmp_path, monkeypatch):
         run_sweep(build_spec(["sqnxt23v5"], {"array": "8x8"}), tmp_path / "d.db", client=client)
 
 
-def test_a_lost_workers_points_are_recomputed(tmp_path):
+def _worker_settings() -> tuple[str | None, bool]:
+    import os
+
+    import dask
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get(
+        "distributed.worker.profile.enabled")
+
+
+def _has_caches(dask_worker) -> bool:
+    return hasattr(dask_worker, "_nnaccel_caches")
+
+
+def test_a_lost_workers_points_are_recomputed(tmp_path, monkeypatch):
+    from nnaccel.sweep.cluster import clear_caches, local_cluster
+
     nets, axes = NETS[:2], {"array": "4x4,8x8,16x16", "buffer": "32KB,64KB,128KB"}
     local = run_sweep(build_spec(nets, axes), tmp_path / "local.db", jobs=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    # Dask's nanny would give each worker MALLOC_TRIM_THRESHOLD_=65536; nnaccel's cluster keeps
+    # glibc's own, and runs no profiler (docs/sweep.md, "On a cluster")
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with local_cluster(2) as cluster, distributed.Client(cluster) as client:
+        assert set(client.run(_worker_settings).values()) == {(None, False)}
         killed = []
 
         def kill_one(done: int, total: int) -> None:
@@ -51,6 +68,9 @@ def test_a_lost_workers_points_are_recomputed(tmp_path):
 
         remote = run_sweep(build_spec(nets, axes), tmp_path / "dask.db", client=client,
                            progress=kill_one)
+        assert any(client.run(_has_caches).values())  # the survivor's, kept for a next sweep
+        clear_caches(client)
+        assert not any(client.run(_has_caches).values())
     assert killed and remote.computed == len(local.rows)
     assert remote.rows == local.rows
 

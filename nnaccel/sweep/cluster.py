@@ -20,12 +20,33 @@ from nnaccel.sweep.local import Batch, OnDone
 from nnaccel.sweep.point import CacheMap, Task, model_version, run_task
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
 
 #: Protocols of a scheduler address nnaccel connects to; the TLS ones need Dask's TLS settings.
 PROTOCOLS = ("tcp", "tls", "ws", "wss")
 _TLS = ("tls", "wss")
+
+#: Dask settings of the cluster nnaccel starts itself (`local_cluster`), whose scheduler, nannies
+#: and workers share this machine's cores with the work: a sweep's task is CPU-bound and
+#: allocates many small Python objects (docs/sweep.md, "On a cluster", measured there).
+#: - no statistical profiler: it samples the task's thread every 10 ms on the worker's event
+#:   loop, for a dashboard a local cluster does not serve;
+#: - the event loops' health check (tick), the machine's metrics (system monitor) and each
+#:   worker's memory check once a second or less, not every 20, 500 and 100 ms: an idle
+#:   2-worker cluster then takes 0.02 instead of 0.07 core-seconds a second;
+#: - glibc's own trim threshold: Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in a worker's
+#:   environment (for dataframe work that frees large blocks), which makes the worker give its
+#:   heap back and fault it in again all the time: 17,000 page faults and 2-5% more CPU for
+#:   four batches of the 1,200-point sweep. A MALLOC_TRIM_THRESHOLD_ set in this process's
+#:   environment still wins (Dask reads it first).
+CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
 
 
 def connect(address: str | None, timeout_s: float = 10.0) -> Client:
@@ -33,17 +54,27 @@ def connect(address: str | None, timeout_s: float = 10.0) -> Client:
     this machine's cores when `address` is None. Fails with one line if it cannot connect:
     an unsupported protocol, TLS without its settings, a scheduler that does not answer."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as e:  # pragma: no cover - a dependency of nnaccel
         raise SweepError(f"Dask distributed is not installed ({e})") from None
     if address is None:
-        cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
-        return Client(cluster)
+        return Client(local_cluster())
     security = security_for(address)
     try:
         return Client(address, timeout=timeout_s, security=security)
     except (OSError, TimeoutError, ValueError, TypeError) as e:
         raise SweepError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+
+
+def local_cluster(n_workers: int | None = None) -> LocalCluster:
+    """A Dask cluster of this machine: `n_workers` processes (default: one per core) of one
+    thread each (the simulator is CPU-bound and holds the GIL), no dashboard, CLUSTER_CONFIG."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(CLUSTER_CONFIG):
+        return LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
+                            dashboard_address=None)
 
 
 def security_for(address: str) -> Any:
@@ -104,6 +135,16 @@ def _load_kernels() -> None:
     from nnaccel.engines import warm
 
     warm.compile_search()  # loads from the worker's numba cache (`nnaccel warm-up` filled it)
+
+
+def _forget(dask_worker: Any) -> None:
+    dask_worker.__dict__.pop("_nnaccel_caches", None)
+
+
+def clear_caches(client: Client) -> None:
+    """Every worker forgets what it kept of earlier sweeps (searches, lowered networks): the
+    next sweep starts as on a new cluster (a measurement's repeats; memory back)."""
+    client.run(_forget)
 
 
 def warm_workers(client: Client) -> None:
