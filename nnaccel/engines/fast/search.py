@@ -231,10 +231,14 @@ def _slot(bufs, fp):
 
 
 @_separate
-def _combos(layer, hw, e, obj, df, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp, ost, kon, ops):
+def _combos(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp, ost, kon,
+            ops):
     """The tile-size combos that fit the largest buffer, each with the first bound key of the
     queue: (cycle bound, DRAM bytes, energy, combo id, smallest buffer it may fit) as arrays of
-    which the first n count, n, and the smallest footprint of the whole grid."""
+    which the first n count, n, the smallest footprint of the whole grid; then each buffer's
+    best key before any walk (its cap, as the first component), and the queue's entries (not
+    yet a heap: first components of the keys, indices into the arrays, their count): the
+    combos whose cheap bound key beats the best of the smallest buffer they may fit."""
     nx_, ny_, nc_, nk_ = gx.size, gy.size, gc.size, gk.size
     buf = bufs[bufs.size - 1]
     pooled = layer[L_PKH] > 0
@@ -279,7 +283,25 @@ def _combos(layer, hw, e, obj, df, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp, ost
                     # cycle): the queue refines it when the combo comes up (most never do).
                     c_lb[n] = max(comp, macs)
                     n += 1
-    return c_lb, c_dram, c_en, c_id, c_slot, n, min_fp
+    nb = bufs.size
+    best_all = np.empty((nb, 5), dtype=np.float64)  # per buffer: never above a smaller one's
+    cap = np.inf
+    for k in range(nb):
+        # A larger buffer's winner is at least as good: its cap need not be looser.
+        cap = caps[k] if k == 0 else min(caps[k], cap)
+        _fill(best_all[k], np.inf)
+        best_all[k, 0] = cap  # a key beats this best iff its first component is at most cap
+    heap_key = np.empty(n, dtype=np.float64)
+    heap_id = np.empty(n, dtype=np.int64)
+    n_heap = np.int64(0)
+    kb = np.empty(5, dtype=np.float64)
+    for i in range(n):
+        _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
+        if _less(kb, best_all[c_slot[i]]):
+            heap_key[n_heap] = kb[0]
+            heap_id[n_heap] = i
+            n_heap += 1
+    return c_lb, c_dram, c_en, c_id, c_slot, n, min_fp, best_all, heap_key, heap_id, n_heap
 
 
 @_pure
@@ -423,43 +445,25 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     cnt_tab = cls_cnt[g]
     ord_tab = cls_ord[g]
     ws = df == DF_WS
-    # A larger buffer's winner is at least as good: its cap need not be looser.
-    cap = np.empty(nb, dtype=np.float64)
-    for k in range(nb):
-        cap[k] = caps[k] if k == 0 else min(caps[k], cap[k - 1])
 
-    # Bound keys per tile-size combo.
-    c_lb, c_dram, c_en, c_id, c_slot, n, min_fp = _combos(layer, hw, e, obj, df, bufs, gx, gy,
-                                                          gc, gk, xs, ys, cs, ks, wp, ost, kon,
-                                                          ops)
+    # Bound keys per tile-size combo, and the queue: a binary heap of the combos that may beat
+    # their buffer's best, by the first component of their bound key. A combo comes up with
+    # its cheap bound and goes back with its full bound (`_combo_bound`); one that comes up
+    # refined is expanded. So combos are expanded by increasing bound, and a combo whose full
+    # bound is above the incumbent is never expanded (most are not; a sort of all of them
+    # cost more than the expansions).
+    (c_lb, c_dram, c_en, c_id, c_slot, n, min_fp, best_all, heap_key, heap_id,
+     n_heap) = _combos(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp,
+                       ost, kon, ops)
     mapping = np.zeros((nb, M_LEN), dtype=np.int64)
     counts = np.zeros((nb, C_LEN), dtype=np.int64)
     found = np.zeros(nb, dtype=np.bool_)
     if n == 0:
         return mapping, counts, found, min_fp, 0
-
-    # The queue: a binary heap of the combos that may beat their buffer's best, by the first
-    # component of their bound key. A combo comes up with its cheap bound and goes back with
-    # its full bound (`_combo_bound`); one that comes up refined is expanded. So combos are
-    # expanded by increasing bound, and a combo whose full bound is above the incumbent is
-    # never expanded (most are not; a sort of all of them cost more than the expansions).
     kb = np.empty(5, dtype=np.float64)
     kc = np.empty(5, dtype=np.float64)
     perm = np.empty(4, dtype=np.int64)
     base = np.empty(C_LEN, dtype=np.int64)
-    best_all = np.empty((nb, 5), dtype=np.float64)  # per buffer: never above a smaller one's
-    for k in range(nb):
-        _fill(best_all[k], np.inf)
-        best_all[k, 0] = cap[k]  # a key beats this best iff its first component is at most cap
-    heap_key = np.empty(n, dtype=np.float64)
-    heap_id = np.empty(n, dtype=np.int64)
-    n_heap = np.int64(0)
-    for i in range(n):
-        _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
-        if _less(kb, best_all[c_slot[i]]):
-            heap_key[n_heap] = kb[0]
-            heap_id[n_heap] = i
-            n_heap += 1
     _heapify(heap_key, heap_id, n_heap)
     refined = np.zeros(n, dtype=np.bool_)
     work = np.empty((N_ORDERS, C_LEN), dtype=np.int64)
