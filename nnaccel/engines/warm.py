@@ -20,9 +20,10 @@ small leaves (the grid's tables and bounds; the walk over a combo's tiles), so `
    `search_grid` does not call, all of whose callees are compiled by then: the evaluation
    kernel (`fast.api._evaluate_many`) and `_order_flags` (the tiler's class tables).
 
-Measured (CPU seconds of each step under load, `nnaccel run sqnxt23v5` on an empty cache):
-before the split the parent's side took 7.4-7.8 s and `search_grid`'s own compile 6.8 s
-after it; now 7.6-7.7 s and 2.9-3.0 s, about 10.6 s to the last compile against 14.2-14.7 s.
+Measured (CPU seconds of each step, `compile_search` on an empty cache, alternating with the
+code before the split, 2 runs each): the parent's side 7.1-7.2 s (before: 6.4-6.6 s), the
+child's 7.0-7.1 s (6.1 s), then `search_grid`'s own compile 2.3-2.4 s (5.8-5.9 s): about 9.5 s
+to the last compile against 12.2-12.5 s; the evaluation kernel beside it 0.9 s (2.3-2.5 s).
 
 Only one process ever writes the cache entries of a kernel (numba's cache index is not safe
 against two writers): the groups share no kernel, and the child's copies of the shared
