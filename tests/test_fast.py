@@ -756,3 +756,21 @@ def test_objective_and_energy_table_are_checked():
         tiler.search(fc(8, 8), hw(2, 2), E, "speed")
     with pytest.raises(ValueError):
         tiler.search(fc(8, 8), hw(2, 2), -E)
+
+
+@pytest.mark.parametrize("slot, value, vector", [
+    (L.L_G, 0, "layer"), (L.L_KIND, 7, "layer"), (L.L_PH, -1, "layer"), (L.L_VR, -1, "layer"),
+    (L.L_PSH, 0, "pooled layer"), (L.L_UN, 3, "upsampled layer"),
+    (L.H_PR, 0, "hardware"), (L.H_BW, 0, "hardware"), (L.H_LAT, -1, "hardware"),
+    (L.H_DNUM, 6, "hardware"),  # a density above one (DNUM > DDEN = 5)
+])
+def test_the_kernels_get_no_vector_they_cannot_trust(slot, value, vector):
+    layer = conv(1, 4, 4, 6, 6, 3, 3, post=(0, 3, 3, 2, 2, 0, 0, 1, 1)
+                 if vector == "pooled layer" else None)
+    if vector == "upsampled layer":
+        layer[[L.L_UH, L.L_UW, L.L_UN]] = (2, 2, 1)
+    h = hw(2, 2)
+    fast.check_vectors(layer, h)  # the vectors as built are good
+    (h if vector == "hardware" else layer)[slot] = value
+    with pytest.raises(ValueError, match=f"bad .*{'hardware' if vector == 'hardware' else ''}"):
+        fast.check_vectors(layer, h)

@@ -189,20 +189,22 @@ def check_vectors(layer: np.ndarray, hw: np.ndarray) -> tuple[np.ndarray, np.nda
         raise ValueError(f"a layer vector has {L_LEN} slots (layout.L_*), got {layer.size}")
     if hw.size != H_LEN:
         raise ValueError(f"a hardware vector has {H_LEN} slots (layout.H_*), got {hw.size}")
-    positive = (L_G, L_CGI, L_CGO, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_HO, L_WO)
-    if layer[L_KIND] not in (KIND_CONV, KIND_WINDOW) or (layer[list(positive)] < 1).any():
-        raise ValueError(f"bad layer vector {layer.tolist()}")
-    if (layer[[L_PH, L_PW, L_RES, L_WRES, L_VE, L_VR]] < 0).any():
-        raise ValueError(f"bad layer vector {layer.tolist()}")
-    if layer[L_PKH] > 0 and (layer[[L_PKW, L_PSH, L_PSW, L_PHO, L_PWO]] < 1).any():
-        raise ValueError(f"bad fused pooling in layer vector {layer.tolist()}")
-    up = layer[[L_UH, L_UW, L_UN]]
-    if (up != 0).any() and ((up[:2] < 1).any() or up[2] not in (1, 2)):
-        raise ValueError(f"bad upsample in layer vector {layer.tolist()}")
-    positive = (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN, H_OUT, H_RD,
-                H_WR, H_ALU)
-    if (hw[list(positive)] < 1).any() or hw[H_LAT] < 0 or not 0 <= hw[H_DNUM] <= hw[H_DDEN]:
-        raise ValueError(f"bad hardware vector {hw.tolist()}")
+    v = layer.tolist()  # plain ints: a search checks its vectors each time, numpy per slot is slow
+    if (v[L_KIND] not in (KIND_CONV, KIND_WINDOW)
+            or min(v[i] for i in (L_G, L_CGI, L_CGO, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_HO,
+                                  L_WO)) < 1
+            or min(v[i] for i in (L_PH, L_PW, L_RES, L_WRES, L_VE, L_VR)) < 0):
+        raise ValueError(f"bad layer vector {v}")
+    if v[L_PKH] > 0 and min(v[i] for i in (L_PKW, L_PSH, L_PSW, L_PHO, L_PWO)) < 1:
+        raise ValueError(f"bad fused pooling in layer vector {v}")
+    up = (v[L_UH], v[L_UW], v[L_UN])
+    if any(up) and (min(up[:2]) < 1 or up[2] not in (1, 2)):
+        raise ValueError(f"bad upsample in layer vector {v}")
+    h = hw.tolist()
+    if (min(h[i] for i in (H_PR, H_PC, H_PORT, H_RF_PSUMS, H_WORD, H_PSUM, H_BW, H_DDEN, H_OUT,
+                           H_RD, H_WR, H_ALU)) < 1
+            or h[H_LAT] < 0 or not 0 <= h[H_DNUM] <= h[H_DDEN]):
+        raise ValueError(f"bad hardware vector {h}")
     return layer, hw
 
 
