@@ -413,9 +413,10 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     """The tiler's search of one dataflow over a grid of tile sizes (nnaccel.tiler), for each
     of several buffer sizes at once (`bufs`, ascending; the hardware's own is not read).
 
-    Returns (mapping, counts, found: one row per buffer, smallest footprint of the grid,
-    timelines walked). For buffer k only candidates that fit it and whose key's first
-    component (the objective: cycles, energy or EDP) is at most `caps[k]` count (np.inf: all);
+    Returns (mapping, counts, found: one row per buffer, smallest footprint of the grid (2**62
+    when the caps rule out the whole grid at once, unenumerated), timelines walked). For
+    buffer k only candidates that fit it and whose key's first component (the objective:
+    cycles, energy or EDP) is at most `caps[k]` count (np.inf: all);
     found[k] is False when none does. A candidate that fits a buffer fits every larger one,
     so a larger buffer's best key is never above a smaller one's: a candidate is worth
     simulating when it beats the best of the smallest buffer it fits, and updates every
@@ -430,15 +431,24 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     once they cannot beat it.
     (Its body is split into kernels that a cold compile does on two cores: `engines.warm`.)
     """
-    xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
-    wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
     kon = _consts(layer, hw)
     if df == DF_WS:  # ops: the same for every tile-size combo of the dataflow
         ops = kon[K_K2] * kon[K_PIX] * kon[K_CGI] * kon[K_KO]
     else:
         ops = kon[K_PIX] * kon[K_KO] * kon[K_NZ]
-    ny_, nc_, nk_ = gy.size, gc.size, gk.size
     nb = bufs.size
+    mapping = np.zeros((nb, M_LEN), dtype=np.int64)
+    counts = np.zeros((nb, C_LEN), dtype=np.int64)
+    found = np.zeros(nb, dtype=np.bool_)
+    if obj == OBJ_CYCLES and _cdiv(ops, kon[K_PRPC]) > caps[0]:
+        # No candidate computes its ops faster than Pr·Pc a cycle, and none of the grid may
+        # take more cycles than the loosest cap: nothing to search (WS, most often, capped by
+        # the OS winner: dense WS steps against OS's nonzeros alone). The smallest footprint
+        # is then not needed (every buffer has a winner with at most its cap) and not taken.
+        return mapping, counts, found, _BIG, 0
+    xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
+    wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
+    ny_, nc_, nk_ = gy.size, gc.size, gk.size
     g = 1 if layer[L_G] > 1 else 0  # the class tables are per (G > 1)
     n_cls = cls_n[g]
     flags_tab = cls_flags[g]
@@ -455,9 +465,6 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     (c_lb, c_dram, c_en, c_id, c_slot, n, min_fp, best_all, heap_key, heap_id,
      n_heap) = _combos(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp,
                        ost, kon, ops)
-    mapping = np.zeros((nb, M_LEN), dtype=np.int64)
-    counts = np.zeros((nb, C_LEN), dtype=np.int64)
-    found = np.zeros(nb, dtype=np.bool_)
     if n == 0:
         return mapping, counts, found, min_fp, 0
     kb = np.empty(5, dtype=np.float64)
