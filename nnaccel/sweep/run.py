@@ -80,8 +80,8 @@ def check_size(networks: int, points: int, max_points: int) -> None:
                          " key and row are held in memory); split the sweep (docs/sweep.md,"
                          " 'Limits')")
     if total > max_points:
-        raise SweepError(f"{what}, more than --max-points {max_points:,} (at about 150 points/s"
-                         f" on two cores, {total / 150 / 60:,.0f} minutes); if you mean it, add"
+        raise SweepError(f"{what}, more than --max-points {max_points:,} (at about 400 points/s"
+                         f" on two cores, {total / 400 / 60:,.0f} minutes); if you mean it, add"
                          f" --max-points {total}")
 
 
