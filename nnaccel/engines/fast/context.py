@@ -145,18 +145,8 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
     # skipping repeated iterations (see `_walk`).
     runs = np.empty((4, max(nx, ny, nc, nk)), dtype=np.int64)
     periods = np.empty(4, dtype=np.int64)
-    sig = np.empty((nx, 3), dtype=np.int64)
-    for i in range(nx):
-        sig[i, 0] = tx_[i]
-        sig[i, 1] = cols[i]
-        sig[i, 2] = ex_[i]
-    periods[LOOP_X] = _periodic_runs(sig, nx, runs[LOOP_X])
-    sig = np.empty((ny, 3), dtype=np.int64)
-    for i in range(ny):
-        sig[i, 0] = ty_[i]
-        sig[i, 1] = rows[i]
-        sig[i, 2] = ey_[i]
-    periods[LOOP_Y] = _periodic_runs(sig, ny, runs[LOOP_Y])
+    periods[LOOP_X] = _periodic_runs(_spatial_sig(tx_, cols, ex_), nx, runs[LOOP_X])
+    periods[LOOP_Y] = _periodic_runs(_spatial_sig(ty_, rows, ey_), ny, runs[LOOP_Y])
     sig = np.empty((nc, 4), dtype=np.int64)
     for i in range(nc):
         sig[i, 0] = tc_[i]
@@ -180,6 +170,18 @@ def _context(layer, hw, ws, tx, ty, tcv, tkv):
     periods[LOOP_K] = _periodic_runs(sig, nk, runs[LOOP_K])
     return (tx_, cols, ex_, ty_, rows, ey_, tc_, nhi, nlo, tk_, ng_, wtab, otab, runs, periods,
             cls)
+
+
+@_kernel
+def _spatial_sig(t, span, emitted):
+    """A spatial loop's parameters per index (tile size, input span, outputs emitted), one row
+    each: what `_periodic_runs` compares."""
+    sig = np.empty((t.size, 3), dtype=np.int64)
+    for i in range(t.size):
+        sig[i, 0] = t[i]
+        sig[i, 1] = span[i]
+        sig[i, 2] = emitted[i]
+    return sig
 
 
 @_kernel

@@ -232,13 +232,14 @@ def _slot(bufs, fp):
 
 @_separate
 def _combos(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp, ost, kon,
-            ops):
+            macs):
     """The tile-size combos that fit the largest buffer, each with the first bound key of the
     queue: (cycle bound, DRAM bytes, energy, combo id, smallest buffer it may fit) as arrays of
     which the first n count, n, the smallest footprint of the whole grid; then each buffer's
     best key before any walk (its cap, as the first component), and the queue's entries (not
     yet a heap: first components of the keys, indices into the arrays, their count): the
-    combos whose cheap bound key beats the best of the smallest buffer they may fit."""
+    combos whose cheap bound key beats the best of the smallest buffer they may fit. `macs`:
+    the fewest cycles any candidate takes (its ops over Pr·Pc)."""
     nx_, ny_, nc_, nk_ = gx.size, gy.size, gc.size, gk.size
     buf = bufs[bufs.size - 1]
     pooled = layer[L_PKH] > 0
@@ -250,7 +251,6 @@ def _combos(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, xs, ys, cs, ks, w
     c_id = np.empty(n_combo, dtype=np.int64)
     c_slot = np.empty(n_combo, dtype=np.int64)  # the smallest buffer the combo may fit
     base = np.empty(C_LEN, dtype=np.int64)
-    macs = _cdiv(ops, kon[K_PRPC])
     min_fp = _BIG
     n = 0
     for a in range(nx_):
@@ -440,7 +440,8 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     mapping = np.zeros((nb, M_LEN), dtype=np.int64)
     counts = np.zeros((nb, C_LEN), dtype=np.int64)
     found = np.zeros(nb, dtype=np.bool_)
-    if obj == OBJ_CYCLES and _cdiv(ops, kon[K_PRPC]) > caps[0]:
+    macs = _cdiv(ops, kon[K_PRPC])  # no candidate does its ops in fewer cycles
+    if obj == OBJ_CYCLES and macs > caps[0]:
         # No candidate computes its ops faster than Pr·Pc a cycle, and none of the grid may
         # take more cycles than the loosest cap: nothing to search (WS, most often, capped by
         # the OS winner: dense WS steps against OS's nonzeros alone). The smallest footprint
@@ -464,7 +465,7 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     # cost more than the expansions).
     (c_lb, c_dram, c_en, c_id, c_slot, n, min_fp, best_all, heap_key, heap_id,
      n_heap) = _combos(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp,
-                       ost, kon, ops)
+                       ost, kon, macs)
     if n == 0:
         return mapping, counts, found, min_fp, 0
     kb = np.empty(5, dtype=np.float64)
