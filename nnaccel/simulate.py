@@ -196,6 +196,10 @@ class SearchCache:
     ladder: dict[tuple, Any] | None = None
     grids: dict[tuple, tuple[np.ndarray, ...]] | None = None
     buffers: tuple[int, ...] = ()  # the buffer sizes the caller will ask for (a sweep's ladder)
+    # the DRAM (bytes per cycle, latency) pairs the caller will ask for on hardware equal but
+    # for them and the buffer (a sweep's): each search is made for them all at once
+    # (`tiler.search_family`)
+    variants: tuple[tuple[int, int], ...] = ()
     # hardware vector -> its ladder's and family's (`_rung_keys`): one per point, not per layer
     rungs: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)
 
@@ -203,7 +207,7 @@ class SearchCache:
         # records are derived from entries and hold read-only mappings, which do not pickle:
         # a cache sent to a worker process carries the searches only
         return {"entries": self.entries, "records": {}, "ladder": None, "grids": None,
-                "buffers": (), "rungs": {}}
+                "buffers": (), "variants": (), "rungs": {}}
 
 
 class Mapper:
@@ -437,11 +441,23 @@ def _search(
 
             bufs = sorted({b for b in cache.buffers if b < buf} | {buf})
             family = cache.ladder.get(fam, ())
-            results = tiler.search_ladder(vec, hw_vec, weights, objective, dfs, bufs,
-                                          cache.grids, family)
-            for b, r in zip(bufs, results, strict=True):
-                cache.ladder[(rung, b)] = r
-            found = results[-1]
+            # the other DRAM variants the caller will ask for, not yet searched: the same search
+            hws, rungs = [hw_vec], [rung]
+            for bw, lat in cache.variants:
+                if (bw, lat) == (int(hw_vec[L.H_BW]), int(hw_vec[L.H_LAT])):
+                    continue
+                other = hw_vec.copy()
+                other[[L.H_BW, L.H_LAT]] = (bw, lat)
+                other_rung = _rung_keys((key[0], other.tobytes(), *key[2:]), cache.rungs)[0]
+                if (other_rung, buf) not in cache.ladder:
+                    hws.append(other)
+                    rungs.append(other_rung)
+            results = tiler.search_family(vec, hws, weights, objective, dfs, bufs, cache.grids,
+                                          family)
+            for r_key, per_buffer in zip(rungs, results, strict=True):
+                for b, r in zip(bufs, per_buffer, strict=True):
+                    cache.ladder[(r_key, b)] = r
+            found = results[0][-1]
             if not isinstance(found, MappingError) and not any(
                     np.array_equal(found[0], m) for m in family):
                 cache.ladder[fam] = (found[0], *family[:INCUMBENTS - 1])

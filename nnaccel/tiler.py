@@ -64,6 +64,8 @@ from nnaccel.engines.layout import (
     DF_OS,
     DF_WS,
     H_BUF,
+    H_BW,
+    H_LAT,
     H_PC,
     H_PR,
     H_RF_PSUMS,
@@ -229,13 +231,21 @@ def energy(counts: np.ndarray, energy_per_count: np.ndarray) -> float:
     return float(fast._energy(c, energy_weights(energy_per_count)))
 
 
-def _search(layer, hw, energy_per_count, objective, dataflows, grids=None, incumbents=(),
+def _search(layer, hws, energy_per_count, objective, dataflows, grids=None, incumbents=(),
             buffers=None):
-    """Per buffer size (`buffers`, ascending; default the hardware's own): (mapping, counts)
-    or the BufferTooSmallError that buffer gets; and the timelines walked."""
+    """Per hardware variant (`hws`: equal but for the DRAM's bandwidth and latency) and per
+    buffer size (`buffers`, ascending; default the first variant's own): (mapping, counts) or
+    the BufferTooSmallError that buffer gets; and the timelines walked."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    layer, hw = fast.check_vectors(layer, hw)
+    checked = [fast.check_vectors(layer, hw) for hw in hws]
+    layer = checked[0][0]
+    hw_all = np.stack([hw for _, hw in checked])
+    if any(not np.array_equal(np.delete(hw, [H_BW, H_LAT]), np.delete(hw_all[0], [H_BW, H_LAT]))
+           for hw in hw_all[1:]):
+        raise ValueError("hardware variants of one search may differ only in the DRAM's "
+                         "bandwidth and latency")
+    hw = hw_all[0]
     bufs = np.array([int(hw[H_BUF])] if buffers is None else buffers, dtype=np.int64)
     e = energy_weights(energy_per_count)
     _ready()
@@ -246,35 +256,40 @@ def _search(layer, hw, energy_per_count, objective, dataflows, grids=None, incum
     if not dfs:
         raise ValueError(f"no dataflow to search among {tuple(dataflows)} for this layer")
     obj = OBJECTIVES.index(objective)
-    best: list = [None] * bufs.size
+    nv = len(hw_all)
+    best: list = [[None] * bufs.size for _ in range(nv)]
     min_fp = None
     sims = 0
-    bounds = _incumbent_caps(layer, hw, e, objective, dfs, incumbents, bufs)
+    bounds = np.stack([_incumbent_caps(layer, h, e, objective, dfs, incumbents, bufs)
+                       for h in hw_all])
     for df in dfs:
         grid = _grid(layer, hw, df, grids)
         # Only a candidate whose key's first component is at most the best one's so far can
         # win across dataflows: the others are not searched (the result is the same).
-        caps = np.array([bound if b is None else min(bound, float(b[0][0]))
-                         for bound, b in zip(bounds, best, strict=True)])
-        mappings, counts, found, fp, n = fast.search_grid(layer, hw, e, obj, df, caps, bufs,
+        caps = np.array([[bound if b is None else min(bound, float(b[0][0]))
+                          for bound, b in zip(bounds_v, best_v, strict=True)]
+                         for bounds_v, best_v in zip(bounds, best, strict=True)])
+        mappings, counts, found, fp, n = fast.search_grid(layer, hw_all, e, obj, df, caps, bufs,
                                                           *grid, *_classes())
         sims += n
         min_fp = int(fp) if min_fp is None else min(min_fp, int(fp))
-        for k in np.flatnonzero(found).tolist():
-            c = counts[k]
+        for v, k in zip(*np.nonzero(found)):
+            c = counts[v, k]
             key = _cross_key(objective, int(c[C_CYCLES]), fast._energy(c, e), df)
-            if best[k] is None or key < best[k][0]:
-                best[k] = (key, mappings[k], c)
-    if any(b is None and bound != math.inf for b, bound in zip(best, bounds, strict=True)):
+            if best[v][k] is None or key < best[v][k][0]:
+                best[v][k] = (key, mappings[v, k], c)
+    if any(b is None and bound != math.inf
+           for bounds_v, best_v in zip(bounds, best, strict=True)
+           for b, bound in zip(best_v, bounds_v, strict=True)):
         # (not expected: an incumbent is a candidate)
-        return _search(layer, hw, energy_per_count, objective, dataflows, grids, (), buffers)
+        return _search(layer, hw_all, energy_per_count, objective, dataflows, grids, (), buffers)
     kb = math.ceil(min_fp / 102.4) / 10
-    results = [
+    results = [[
         (b[1], b[2]) if b is not None else BufferTooSmallError(
             f"no tiling fits the {int(buf)}-byte buffer: the smallest tile needs a "
             f"buffer of {min_fp} bytes ({kb:.1f} KB)", min_fp)
-        for b, buf in zip(best, bufs.tolist(), strict=True)
-    ]
+        for b, buf in zip(best_v, bufs.tolist(), strict=True)
+    ] for best_v in best]
     return results, sims
 
 
@@ -335,10 +350,10 @@ def search_stats(
     dataflows: tuple[int, ...] = (DF_WS, DF_OS),
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """`search`, plus how many timelines it walked (for benchmarks and tests)."""
-    results, sims = _search(layer, hw, energy_per_count, objective, dataflows)
-    if isinstance(results[0], MappingError):
-        raise results[0]
-    return results[0][0], results[0][1], sims
+    results, sims = _search(layer, [hw], energy_per_count, objective, dataflows)
+    if isinstance(results[0][0], MappingError):
+        raise results[0][0]
+    return results[0][0][0], results[0][0][1], sims
 
 
 def search_ladder(
@@ -359,13 +374,35 @@ def search_ladder(
     layer's candidate grid (the winners on hardware that differs only in buffer, DRAM
     bandwidth or latency); those that fit a buffer cap its search (the branch and bound
     starts with their key), which then walks fewer candidates and finds the same winner."""
+    return search_family(layer, [hw], energy_per_count, objective, dataflows, buffers, grids,
+                         incumbents)[0]
+
+
+def search_family(
+    layer: np.ndarray,
+    hws: Sequence[np.ndarray],
+    energy_per_count: np.ndarray,
+    objective: str,
+    dataflows: tuple[int, ...],
+    buffers: Sequence[int],
+    grids: dict | None = None,
+    incumbents: Sequence[np.ndarray] = (),
+) -> list[list[tuple[np.ndarray, np.ndarray] | BufferTooSmallError]]:
+    """`search_ladder` for each of several hardware vectors equal but for the DRAM's
+    bandwidth and latency (a ValueError otherwise): per vector, in the order given, its
+    ladder's results. The candidate grid, its tables and every combo's first bound depend on
+    neither, so they are made once for all (`fast.search_grid`); each result is exactly that
+    hardware's own search's."""
     order = sorted(range(len(buffers)), key=lambda i: buffers[i])
     bufs = [int(buffers[i]) for i in order]
-    results, _ = _search(layer, hw, energy_per_count, objective, dataflows, grids,
+    results, _ = _search(layer, hws, energy_per_count, objective, dataflows, grids,
                          incumbents, buffers=bufs)
-    out: list = [None] * len(buffers)
-    for i, r in zip(order, results, strict=True):
-        out[i] = r
+    out = []
+    for per_buffer in results:
+        row: list = [None] * len(buffers)
+        for i, r in zip(order, per_buffer, strict=True):
+            row[i] = r
+        out.append(row)
     return out
 
 
@@ -376,6 +413,7 @@ __all__ = [
     "energy",
     "energy_weights",
     "search",
+    "search_family",
     "search_ladder",
     "search_stats",
 ]

@@ -685,6 +685,38 @@ def test_a_ladder_search_is_each_buffers_own(layer, objective, p, bufs, ports, i
         assert r[0].tolist() == want[0].tolist() and r[1].tolist() == want[1].tolist()
 
 
+@settings(max_examples=30, **SETTINGS)
+@given(small_layers(), st.sampled_from(tiler.OBJECTIVES), st.integers(1, 3),
+       st.lists(st.integers(200, 6000), min_size=1, max_size=3, unique=True),
+       st.lists(st.tuples(st.integers(1, 12), st.integers(0, 60)), min_size=1, max_size=3,
+                unique=True))
+def test_a_family_search_is_each_variants_own(layer, objective, p, bufs, drams):
+    """One search for hardware equal but for the DRAM's bandwidth and latency (and the
+    buffer) gives each variant and buffer what its own search gives."""
+    def hw_of(buf, bw, lat):
+        return hw(p, p + 1, buf=buf, lat=lat, bw=bw)
+
+    got = tiler.search_family(layer, [hw_of(1, bw, lat) for bw, lat in drams], E, objective,
+                              (L.DF_WS, L.DF_OS), bufs)
+    assert len(got) == len(drams)
+    for (bw, lat), per_buffer in zip(drams, got, strict=True):
+        for b, r in zip(bufs, per_buffer, strict=True):
+            try:
+                want = tiler.search(layer, hw_of(b, bw, lat), E, objective)
+            except MappingError as e:
+                assert isinstance(r, MappingError) and str(r) == str(e)
+                continue
+            assert not isinstance(r, MappingError), (bw, lat, b, r)
+            assert r[0].tolist() == want[0].tolist() and r[1].tolist() == want[1].tolist()
+
+
+def test_a_family_search_refuses_variants_that_differ_elsewhere():
+    layer = conv(1, 16, 16, 8, 8, 3, 3, ph=1, pw=1)
+    with pytest.raises(ValueError, match="bandwidth and latency"):
+        tiler.search_family(layer, [hw(4, 4, bw=4), hw(8, 8, bw=4)], E, "cycles",
+                            (L.DF_WS, L.DF_OS), [4096])
+
+
 def test_candidate_grid_does_not_depend_on_the_buffer():
     for layer in (conv(1, 64, 64, 56, 56, 3, 3, ph=1, pw=1), fc(9216, 4096),
                   conv(32, 1, 1, 112, 112, 3, 3, ph=1, pw=1), conv(8, 1, 1, 9, 9, 3, 3, 2, 2,

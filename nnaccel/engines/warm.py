@@ -95,6 +95,7 @@ CHILD: tuple[Job, ...] = (
     ("_heapify", (_F1, _A1, _I)),
     ("_heap_pop", (_F1, _A1, _I)),
     ("_heap_push", (_F1, _A1, _I, _F, _I)),
+    ("_queue", (_I, _F1, _A1, _A1, _F1, _A1, _A1, _I, _F2, _F1, _A1, _F1)),
 )
 PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
@@ -111,7 +112,7 @@ PARENT: tuple[Job, ...] = (
     ("_line_buffer_order", (_A1, _A1, _I, _I, _I, _A1, _I, _I, _I)),
     ("_slot", (_A1, _I)),
     ("_argsort", (_F1, _I, _A1)),
-    ("_combos", (_A1, _A1, _F1, _I, _I, _F1, *(_A1,) * 5, *(_A2,) * 4, _A3, _A4, _A1, _I)),
+    ("_combos", (_A1, _A1, _F1, _I, _I, *(_A1,) * 5, *(_A2,) * 4, _A3, _A4, _A1, _I)),
     ("_round_bound", (_I, _A1, _I, _A2, _I, _I, *(_A2,) * 4, _A3, _A4, *(_I,) * 5, _A1, _I, _F,
                       _I, _F1)),
     ("_class_counts", (_I, _A1, _A2, _A3, _I, _I, *(_A1,) * 3, *(_A1,) * 4, *(_A2,) * 4,
@@ -121,7 +122,7 @@ PARENT: tuple[Job, ...] = (
 
 
 #: `fast.search_grid` as `nnaccel.tiler` calls it.
-SEARCH_GRID: Job = ("search_grid", (_A1, _A1, _F1, _I, _I, _F1, _A1, _A1, _A1, _A1, _A1, _A2, _A3,
+SEARCH_GRID: Job = ("search_grid", (_A1, _A2, _F1, _I, _I, _F2, _A1, _A1, _A1, _A1, _A1, _A2, _A3,
                                     _A3, types.Array(types.int64, 4, "C")))
 
 

@@ -59,18 +59,31 @@ class HwPoint:
 
     def identity(self) -> str:
         """Canonical JSON of everything the results depend on (the preset name is not)."""
-        return self._identity(self.hardware.buffer_bytes)
+        return self._identity(())
 
     def ladder_identity(self) -> str:
         """`identity` without the buffer: points equal but for their buffer have the same."""
-        return self._identity(None)
+        return self._identity(("buffer_bytes",))
 
-    def _identity(self, buffer_bytes: int | None) -> str:
+    def family_identity(self) -> str:
+        """`identity` without the buffer and the DRAM's bandwidth and latency: the points of
+        a family share their searches' candidate grids and first bounds
+        (`tiler.search_family`)."""
+        return self._identity(("buffer_bytes", "dram_bandwidth_bytes_per_s",
+                               "dram_latency_cycles"))
+
+    def dram(self) -> tuple[int, int]:
+        """The hardware vector's DRAM (bytes per cycle, latency): what varies in a family."""
+        v = self.hardware.vector()
+        return int(v[L.H_BW]), int(v[L.H_LAT])
+
+    def _identity(self, without: tuple[str, ...]) -> str:
         hw = asdict(self.hardware)
         hw.pop("name")
-        hw["buffer_bytes"] = buffer_bytes
         for f in ("clock_hz", "dram_bandwidth_bytes_per_s", "sparsity"):
             hw[f] = float(hw[f])  # 16e9 and 16000000000 are one configuration
+        for f in without:
+            hw[f] = None
         return json.dumps({"hardware": hw, "dataflow": self.dataflow,
                            "objective": self.objective}, sort_keys=True)
 
@@ -90,6 +103,10 @@ class Task:
     #: the sweep's buffer sizes on points equal to this one but for the buffer: its searches
     #: are made for them all at once (`SearchCache.buffers`)
     ladder: tuple[int, ...] = ()
+    #: the DRAM (bytes per cycle, latency) of the points equal to this one but for those and
+    #: the buffer, which the same worker computes: its searches are made for them all at once
+    #: (`SearchCache.variants`)
+    variants: tuple[tuple[int, int], ...] = ()
 
 
 def _point_row(net: Network, point: HwPoint, net_hash: str, a: Area,
@@ -194,12 +211,15 @@ class CacheMap:
             hit = self.sizes[id(net)] = (net, (net.params, net.macs))
         return hit[1]
 
-    def get(self, identity: str, buffers: tuple[int, ...] = ()) -> SearchCache:
-        """The search cache of a hardware point; `buffers`: the sweep's buffer ladder."""
+    def get(self, identity: str, buffers: tuple[int, ...] = (),
+            variants: tuple[tuple[int, int], ...] = ()) -> SearchCache:
+        """The search cache of a hardware point; `buffers`: the sweep's buffer ladder,
+        `variants`: its family's DRAM variants (`Task`)."""
         if len(self.ladder) > self.LADDER_MAX:
             self.ladder.clear()
         cache = self.caches.pop(identity, None) or SearchCache(ladder=self.ladder, grids=self.grids)
         cache.buffers = buffers
+        cache.variants = variants
         self.caches[identity] = cache
         while len(self.caches) > self.size:
             self.caches.popitem(last=False)
@@ -219,7 +239,8 @@ def run_task(networks: Sequence[Network], task: Task, caches: CacheMap | None = 
     point = task.point
     hw = point.hardware
     mapper = Mapper(hw, "fast", point.dataflow, point.objective,
-                    caches.get(point.identity(), task.ladder), stall_split=False)
+                    caches.get(point.identity(), task.ladder, task.variants),
+                    stall_split=False)
     a = area(hw)
     nets = [networks[i] for i in task.networks]
     lowered = [caches.lower_shapes(net, hw) for net in nets]

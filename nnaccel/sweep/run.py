@@ -105,7 +105,8 @@ def _unique_names(networks: list[Network], hashes: tuple[str, ...]
 def make_tasks(pl: Plan, missing: set[str], workers: int) -> list[Task]:
     """The missing points as tasks: one per hardware point, split when there are too few
     points to keep `workers` busy. Points that differ only in their buffer follow each other,
-    the largest buffer first (`make_batches`)."""
+    the largest buffer first, and those ladders that differ only in the DRAM's bandwidth and
+    latency (a family) follow each other too (`make_batches`)."""
     per_point = []
     assigned: set[str] = set()  # two networks of equal content are one point: computed once
     for p in _ladder_order(pl.points):
@@ -120,50 +121,76 @@ def make_tasks(pl: Plan, missing: set[str], workers: int) -> list[Task]:
     want = workers * TASKS_PER_WORKER if workers > 1 else 1
     splits = max(1, math.ceil(want / max(1, len(per_point))))
     ladders: dict[str, set[int]] = {}  # the buffers of the points equal but for the buffer
+    variants: dict[str, set[tuple[int, int]]] = {}  # the DRAMs of a family's points
     for p, _ in per_point:
-        ladders.setdefault(pl.points[p].ladder_identity(), set()).add(
-            pl.points[p].hardware.buffer_bytes)
+        point = pl.points[p]
+        ladders.setdefault(point.ladder_identity(), set()).add(point.hardware.buffer_bytes)
+        variants.setdefault(point.family_identity(), set()).add(point.dram())
     tasks = []
     for p, todo in per_point:
         size = max(1, math.ceil(len(todo) / splits))
-        ladder = tuple(sorted(ladders[pl.points[p].ladder_identity()]))
+        point = pl.points[p]
+        ladder = tuple(sorted(ladders[point.ladder_identity()]))
+        family = tuple(sorted(variants[point.family_identity()]))
         for i in range(0, len(todo), size):
             chunk = todo[i:i + size]
-            tasks.append(Task(pl.points[p], tuple(chunk), tuple(pl.key(p, n) for n in chunk),
-                              tuple(pl.hashes[n] for n in chunk), ladder))
+            tasks.append(Task(point, tuple(chunk), tuple(pl.key(p, n) for n in chunk),
+                              tuple(pl.hashes[n] for n in chunk), ladder, family))
     return tasks
 
 
 def _ladder_order(points: Sequence[HwPoint]) -> list[int]:
-    """Point indices, those equal but for the buffer together (in order of first appearance),
-    each group by decreasing buffer."""
-    rungs: dict[str, list[int]] = {}
+    """Point indices, a family's together and within it a ladder's (those equal but for the
+    DRAM, then but for the buffer; in order of first appearance), each ladder by decreasing
+    buffer."""
+    families: dict[str, dict[str, list[int]]] = {}
     for p, point in enumerate(points):
-        rungs.setdefault(point.ladder_identity(), []).append(p)
-    return [p for group in rungs.values()
+        families.setdefault(point.family_identity(), {}).setdefault(
+            point.ladder_identity(), []).append(p)
+    return [p for rungs in families.values() for group in rungs.values()
             for p in sorted(group, key=lambda i: -points[i].hardware.buffer_bytes)]
 
 
+#: A family of points (equal but for the buffer and the DRAM) is one worker's batch when there
+#: are at least this many families per worker: its searches then serve all its DRAM variants
+#: at once. With fewer, the batches are its ladders (better balance, a search per variant).
+FAMILIES_PER_WORKER = 2
+
+
 def make_batches(tasks: Sequence[Task], workers: int) -> list[tuple[Task, ...]]:
-    """Tasks grouped for one worker to run in order: the points of one ladder (equal but for
-    the buffer, largest buffer first) with the same networks, so that each search the largest
-    buffer makes serves the smaller ones too (`tiler.search_ladder`). A ladder is cut
-    into pieces while there are fewer than TASKS_PER_WORKER batches per worker (balance)."""
-    groups: list[list[Task]] = []
-    for task in tasks:
-        last = groups[-1][-1] if groups else None
-        if (last is not None and last.networks == task.networks
-                and last.point.ladder_identity() == task.point.ladder_identity()):
-            groups[-1].append(task)
-        else:
-            groups.append([task])
-    want = workers * TASKS_PER_WORKER if workers > 1 else 1
+    """Tasks grouped for one worker to run in order: the points of one family (equal but for
+    the buffer and the DRAM, a ladder after another, each largest buffer first) with the same
+    networks, so that each search the largest buffer makes on one DRAM serves the smaller
+    buffers and the other DRAMs too (`tiler.search_family`), when there are at least
+    FAMILIES_PER_WORKER of them per worker. Else the points of one ladder (equal but for the
+    buffer), whose tasks then search for their own DRAM only; a ladder is cut into pieces
+    while there are fewer than TASKS_PER_WORKER batches per worker (balance)."""
+    families = _runs(tasks, lambda t: (t.networks, t.point.family_identity()))
+    if workers <= 1 or len(families) >= FAMILIES_PER_WORKER * workers:
+        return [tuple(g) for g in families]
+    tasks = [replace(t, variants=()) for t in tasks]
+    groups = _runs(tasks, lambda t: (t.networks, t.point.ladder_identity()))
+    want = workers * TASKS_PER_WORKER
     pieces = max(1, math.ceil(want / max(1, len(groups))))
     out = []
     for g in groups:
         size = max(1, math.ceil(len(g) / pieces))
         out += [tuple(g[i:i + size]) for i in range(0, len(g), size)]
     return out
+
+
+def _runs(tasks: Sequence[Task], key: Callable[[Task], Any]) -> list[list[Task]]:
+    """`tasks` cut where `key` changes."""
+    groups: list[list[Task]] = []
+    last = None
+    for task in tasks:
+        k = key(task)
+        if groups and k == last:
+            groups[-1].append(task)
+        else:
+            groups.append([task])
+        last = k
+    return groups
 
 
 @dataclass(frozen=True)

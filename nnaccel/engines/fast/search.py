@@ -231,15 +231,12 @@ def _slot(bufs, fp):
 
 
 @_separate
-def _combos(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp, ost, kon,
-            macs):
+def _combos(layer, hw, e, obj, df, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp, ost, kon, macs):
     """The tile-size combos that fit the largest buffer, each with the first bound key of the
     queue: (cycle bound, DRAM bytes, energy, combo id, smallest buffer it may fit) as arrays of
-    which the first n count, n, the smallest footprint of the whole grid; then each buffer's
-    best key before any walk (its cap, as the first component), and the queue's entries (not
-    yet a heap: first components of the keys, indices into the arrays, their count): the
-    combos whose cheap bound key beats the best of the smallest buffer they may fit. `macs`:
-    the fewest cycles any candidate takes (its ops over Pr·Pc)."""
+    which the first n count, n, and the smallest footprint of the whole grid. None of it
+    depends on the DRAM's bandwidth or latency (`search_grid`'s hardware variants share it).
+    `macs`: the fewest cycles any candidate takes (its ops over Pr·Pc)."""
     nx_, ny_, nc_, nk_ = gx.size, gy.size, gc.size, gk.size
     buf = bufs[bufs.size - 1]
     pooled = layer[L_PKH] > 0
@@ -283,25 +280,29 @@ def _combos(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, xs, ys, cs, ks, w
                     # cycle): the queue refines it when the combo comes up (most never do).
                     c_lb[n] = max(comp, macs)
                     n += 1
-    nb = bufs.size
-    best_all = np.empty((nb, 5), dtype=np.float64)  # per buffer: never above a smaller one's
+    return c_lb, c_dram, c_en, c_id, c_slot, n, min_fp
+
+
+@_pure
+def _queue(obj, caps, c_lb, c_dram, c_en, c_id, c_slot, n, best_all, heap_key, heap_id, kb):
+    """Each buffer's best key before any walk (its cap, as the first component: `best_all`)
+    and the queue: a binary heap of the combos whose cheap bound key beats the best of the
+    smallest buffer they may fit, by the first component of that key. Returns its size."""
     cap = np.inf
-    for k in range(nb):
+    for k in range(best_all.shape[0]):
         # A larger buffer's winner is at least as good: its cap need not be looser.
         cap = caps[k] if k == 0 else min(caps[k], cap)
         _fill(best_all[k], np.inf)
         best_all[k, 0] = cap  # a key beats this best iff its first component is at most cap
-    heap_key = np.empty(n, dtype=np.float64)
-    heap_id = np.empty(n, dtype=np.int64)
-    n_heap = np.int64(0)
-    kb = np.empty(5, dtype=np.float64)
+    n_heap = 0
     for i in range(n):
         _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
         if _less(kb, best_all[c_slot[i]]):
             heap_key[n_heap] = kb[0]
             heap_id[n_heap] = i
             n_heap += 1
-    return c_lb, c_dram, c_en, c_id, c_slot, n, min_fp, best_all, heap_key, heap_id, n_heap
+    _heapify(heap_key, heap_id, n_heap)
+    return n_heap
 
 
 @_pure
@@ -408,44 +409,57 @@ def _walk_classes(layer, hw, ws, obj, df, nb, gx, gy, gc, gk, combo, slot0, ncls
 
 
 @njit(cache=True, error_model="numpy")
-def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt,
+def search_grid(layer, hws, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_flags, cls_cnt,
                 cls_ord):
     """The tiler's search of one dataflow over a grid of tile sizes (nnaccel.tiler), for each
-    of several buffer sizes at once (`bufs`, ascending; the hardware's own is not read).
+    of several hardware variants (`hws`, one row each, equal but for the DRAM's bandwidth and
+    latency) and each of several buffer sizes at once (`bufs`, ascending; the hardware's own is
+    not read).
 
-    Returns (mapping, counts, found: one row per buffer, smallest footprint of the grid (2**62
-    when the caps rule out the whole grid at once, unenumerated), timelines walked). For
-    buffer k only candidates that fit it and whose key's first component (the objective:
-    cycles, energy or EDP) is at most `caps[k]` count (np.inf: all);
-    found[k] is False when none does. A candidate that fits a buffer fits every larger one,
-    so a larger buffer's best key is never above a smaller one's: a candidate is worth
-    simulating when it beats the best of the smallest buffer it fits, and updates every
-    buffer from there on that it beats. The buffers share the bounds, the queue and the
-    walks; each result is that buffer's exhaustive optimum, as if searched alone.
+    Returns (mapping, counts, found: one row per variant and buffer, smallest footprint of the
+    grid (2**62 when the caps rule out the whole grid at once for every variant, unenumerated),
+    timelines walked). For variant v and buffer k only candidates that fit the buffer and whose
+    key's first component (the objective: cycles, energy or EDP) is at most `caps[v, k]` count
+    (np.inf: all); found[v, k] is False when none does. The grid's tables and its combos'
+    first bounds depend on neither the bandwidth nor the latency: they are made once, and
+    each variant has a queue and walks of its own.
+    A candidate that fits a buffer fits every larger one, so a larger buffer's best key is
+    never above a smaller one's: a candidate is worth simulating when it beats the best of the
+    smallest buffer it fits, and updates every buffer from there on that it beats. The buffers
+    share the bounds, the queue and the walks; each result is that buffer's exhaustive
+    optimum, as if searched alone.
     Bounds are taken three times, each only for a combo the one before has not ruled out:
     per tile-size combo from its compute alone (every combo), with the least traffic any
     loop order could have (flags 0; when the combo comes up in the queue, which takes combos
-    by increasing bound), then per class of loop orders with equal flags, which share every
-    count but the cycles (OS: once more with the combo's exact compute, `walk._os_totals`).
-    Only orders whose bound key is below the best key are simulated, and their walk stops
-    once they cannot beat it.
+    by increasing bound), then per class of loop orders with equal traffic flags, which share
+    every count but the cycles (OS: once more with the combo's exact compute,
+    `walk._os_totals`). Only orders whose bound key is below the best key are simulated, and
+    their walk stops once they cannot beat it.
     (Its body is split into kernels that a cold compile does on two cores: `engines.warm`.)
     """
+    hw = hws[0]
     kon = _consts(layer, hw)
     if df == DF_WS:  # ops: the same for every tile-size combo of the dataflow
         ops = kon[K_K2] * kon[K_PIX] * kon[K_CGI] * kon[K_KO]
     else:
         ops = kon[K_PIX] * kon[K_KO] * kon[K_NZ]
+    nv = hws.shape[0]
     nb = bufs.size
-    mapping = np.zeros((nb, M_LEN), dtype=np.int64)
-    counts = np.zeros((nb, C_LEN), dtype=np.int64)
-    found = np.zeros(nb, dtype=np.bool_)
+    mapping = np.zeros((nv, nb, M_LEN), dtype=np.int64)
+    counts = np.zeros((nv, nb, C_LEN), dtype=np.int64)
+    found = np.zeros((nv, nb), dtype=np.bool_)
     macs = _cdiv(ops, kon[K_PRPC])  # no candidate does its ops in fewer cycles
-    if obj == OBJ_CYCLES and macs > caps[0]:
-        # No candidate computes its ops faster than Pr·Pc a cycle, and none of the grid may
-        # take more cycles than the loosest cap: nothing to search (WS, most often, capped by
-        # the OS winner: dense WS steps against OS's nonzeros alone). The smallest footprint
-        # is then not needed (every buffer has a winner with at most its cap) and not taken.
+    # No candidate computes its ops faster than Pr·Pc a cycle: with the cycles objective, a
+    # variant whose loosest cap is below that has nothing to search (WS, most often, capped
+    # by the OS winner: dense WS steps against OS's nonzeros alone); its buffers all have a
+    # winner within their caps, so the smallest footprint is not needed either.
+    reach = np.ones(nv, dtype=np.bool_)
+    n_reach = nv
+    if obj == OBJ_CYCLES:
+        for v in range(nv):
+            reach[v] = macs <= caps[v, 0]
+            n_reach -= 0 if reach[v] else 1
+    if n_reach == 0:
         return mapping, counts, found, _BIG, 0
     xs, ys, cs, ks, hq, cnt_p, sum_p = _grid_stats(layer, hw, gx, gy, gc, gk)
     wp, ost = _compute_tables(layer, hw, df, xs, ys, cs, ks, hq, cnt_p, sum_p)
@@ -456,24 +470,19 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     cnt_tab = cls_cnt[g]
     ord_tab = cls_ord[g]
     ws = df == DF_WS
-
-    # Bound keys per tile-size combo, and the queue: a binary heap of the combos that may beat
-    # their buffer's best, by the first component of their bound key. A combo comes up with
-    # its cheap bound and goes back with its full bound (`_combo_bound`); one that comes up
-    # refined is expanded. So combos are expanded by increasing bound, and a combo whose full
-    # bound is above the incumbent is never expanded (most are not; a sort of all of them
-    # cost more than the expansions).
-    (c_lb, c_dram, c_en, c_id, c_slot, n, min_fp, best_all, heap_key, heap_id,
-     n_heap) = _combos(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp,
-                       ost, kon, macs)
+    c_first, c_dram, c_en, c_id, c_slot, n, min_fp = _combos(
+        layer, hw, e, obj, df, bufs, gx, gy, gc, gk, xs, ys, cs, ks, wp, ost, kon, macs)
     if n == 0:
         return mapping, counts, found, min_fp, 0
     kb = np.empty(5, dtype=np.float64)
     kc = np.empty(5, dtype=np.float64)
     perm = np.empty(4, dtype=np.int64)
     base = np.empty(C_LEN, dtype=np.int64)
-    _heapify(heap_key, heap_id, n_heap)
-    refined = np.zeros(n, dtype=np.bool_)
+    c_lb = np.empty(n, dtype=np.int64)
+    refined = np.empty(n, dtype=np.bool_)
+    heap_key = np.empty(n, dtype=np.float64)
+    heap_id = np.empty(n, dtype=np.int64)
+    best_all = np.empty((nb, 5), dtype=np.float64)  # per buffer: never above a smaller one's
     work = np.empty((N_ORDERS, C_LEN), dtype=np.int64)
     tmp = np.empty(C_LEN, dtype=np.int64)
     lbs = np.empty(N_ORDERS, dtype=np.int64)
@@ -486,58 +495,80 @@ def search_grid(layer, hw, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_fl
     oslot = np.empty(N_ORDERS, dtype=np.int64)
     no_ctx = _empty_context()
     sims = 0
-    while n_heap > 0:
-        i = heap_id[0]
-        n_heap = _heap_pop(heap_key, heap_id, n_heap)
-        _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
-        if kb[0] > best_all[0, 0]:
-            break  # by increasing bound: no later combo can be below any buffer's best key
-        best = best_all[c_slot[i]]  # the loosest best the combo can improve
-        if not _less(kb, best):
+    for v in range(nv):
+        if not reach[v]:
             continue
-        combo = c_id[i]
-        d = combo % nk_
-        c = combo // nk_ % nc_
-        b = combo // (nk_ * nc_) % ny_
-        a = combo // (nk_ * nc_ * ny_)
-        if not refined[i]:
-            refined[i] = True
-            c_lb[i] = _combo_bound(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, ops, base)
-            _key(obj, c_lb[i], c_dram[i], c_en[i], combo * N_ORDERS, kb)
+        hw = hws[v]
+        kon = _consts(layer, hw)
+        mapping_v = mapping[v]
+        counts_v = counts[v]
+        found_v = found[v]
+        for i in range(n):  # the first bounds, which the queue refines (per variant)
+            c_lb[i] = c_first[i]
+            refined[i] = False
+        # The queue: a binary heap of the combos that may beat their buffer's best, by the
+        # first component of their bound key. A combo comes up with its cheap bound and goes
+        # back with its full bound (`_combo_bound`); one that comes up refined is expanded. So
+        # combos are expanded by increasing bound, and a combo whose full bound is above the
+        # incumbent is never expanded (most are not; a sort of all of them cost more than the
+        # expansions).
+        n_heap = _queue(obj, caps[v], c_lb, c_dram, c_en, c_id, c_slot, n, best_all, heap_key,
+                        heap_id, kb)
+        while n_heap > 0:
+            i = heap_id[0]
+            n_heap = _heap_pop(heap_key, heap_id, n_heap)
+            _key(obj, c_lb[i], c_dram[i], c_en[i], c_id[i] * N_ORDERS, kb)
+            if kb[0] > best_all[0, 0]:
+                break  # by increasing bound: no later combo can be below any buffer's best key
+            best = best_all[c_slot[i]]  # the loosest best the combo can improve
             if not _less(kb, best):
                 continue
-            if n_heap > 0 and kb[0] > heap_key[0]:  # another combo comes first now
-                n_heap = _heap_push(heap_key, heap_id, n_heap, kb[0], i)
-                continue
-        comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
-        _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
-        mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
-        ncls = n_cls[mask]
-        # The least bound over the combo's classes of orders, twice for OS: first with the
-        # closed forms' compute (a lower bound), then, for a combo that passes, with the exact
-        # compute of its tiles (`_os_totals`: the drains' waits and the fills), which needs
-        # the walk's context.
-        stalls = _round_bound(obj, kon, df, flags_tab, mask, ncls, xs, ys, cs, ks, wp, ost, a, b,
-                              c, d, np.int64(-1), base, c_dram[i], c_en[i], combo * N_ORDERS, kb)
-        ctx = no_ctx
-        have_ctx = False
-        if not ws and _less(kb, best):
-            ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
-            have_ctx = True
-            comp, comp_first = _os_totals(ctx)
-            base[C_COMPUTE] = comp
+            combo = c_id[i]
+            d = combo % nk_
+            c = combo // nk_ % nc_
+            b = combo // (nk_ * nc_) % ny_
+            a = combo // (nk_ * nc_ * ny_)
+            if not refined[i]:
+                refined[i] = True
+                c_lb[i] = _combo_bound(kon, df, xs, ys, cs, ks, a, b, c, d, wp, ost, ops, base)
+                _key(obj, c_lb[i], c_dram[i], c_en[i], combo * N_ORDERS, kb)
+                if not _less(kb, best):
+                    continue
+                if n_heap > 0 and kb[0] > heap_key[0]:  # another combo comes first now
+                    n_heap = _heap_push(heap_key, heap_id, n_heap, kb[0], i)
+                    continue
+            comp = _combo_compute(kon, df, xs, ys, cs, ks, wp, ost, a, b, c, d)
+            _static(kon, df, xs, ys, cs, ks, a, b, c, d, comp, base)
+            mask = _combo_mask(xs, ys, cs, ks, a, b, c, d)
+            ncls = n_cls[mask]
+            # The least bound over the combo's classes of orders, twice for OS: first with the
+            # closed forms' compute (a lower bound), then, for a combo that passes, with the
+            # exact compute of its tiles (`_os_totals`: the drains' waits and the fills),
+            # which needs the walk's context.
             stalls = _round_bound(obj, kon, df, flags_tab, mask, ncls, xs, ys, cs, ks, wp, ost,
-                                  a, b, c, d, comp_first, base, c_dram[i], c_en[i],
+                                  a, b, c, d, np.int64(-1), base, c_dram[i], c_en[i],
                                   combo * N_ORDERS, kb)
-        if not _less(kb, best):
-            continue
-        if _class_counts(obj, kon, flags_tab, ord_tab, mask, ncls, layer, hw, bufs, gx, gy, gc,
-                         gk, xs, ys, cs, ks, a, b, c, d, stalls, combo, e, base, best, tmp, work,
-                         lbs, reqs, lasts, drams, ens, cprim, kb, order, oslot, perm):
-            if not have_ctx:
+            ctx = no_ctx
+            have_ctx = False
+            if not ws and _less(kb, best):
                 ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
-            sims += _walk_classes(layer, hw, ws, obj, df, nb, gx, gy, gc, gk, combo, c_slot[i],
-                                  ncls, cnt_tab, ord_tab, mask, ctx, base[C_COMPUTE], lbs, reqs,
-                                  lasts, drams, ens, order, oslot, work, best, best_all, mapping,
-                                  counts, found, kb, kc, perm)
+                have_ctx = True
+                comp, comp_first = _os_totals(ctx)
+                base[C_COMPUTE] = comp
+                stalls = _round_bound(obj, kon, df, flags_tab, mask, ncls, xs, ys, cs, ks, wp,
+                                      ost, a, b, c, d, comp_first, base, c_dram[i], c_en[i],
+                                      combo * N_ORDERS, kb)
+            if not _less(kb, best):
+                continue
+            if _class_counts(obj, kon, flags_tab, ord_tab, mask, ncls, layer, hw, bufs, gx, gy,
+                             gc, gk, xs, ys, cs, ks, a, b, c, d, stalls, combo, e, base, best,
+                             tmp, work, lbs, reqs, lasts, drams, ens, cprim, kb, order, oslot,
+                             perm):
+                if not have_ctx:
+                    ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
+                sims += _walk_classes(layer, hw, ws, obj, df, nb, gx, gy, gc, gk, combo,
+                                      c_slot[i], ncls, cnt_tab, ord_tab, mask, ctx,
+                                      base[C_COMPUTE], lbs, reqs, lasts, drams, ens, order,
+                                      oslot, work, best, best_all, mapping_v, counts_v,
+                                      found_v, kb, kc, perm)
     return mapping, counts, found, min_fp, sims
