@@ -273,7 +273,7 @@ def _search(layer, hws, energy_per_count, objective, dataflows, grids=None, incu
                                                           *grid, *_classes())
         sims += n
         min_fp = int(fp) if min_fp is None else min(min_fp, int(fp))
-        for v, k in zip(*np.nonzero(found)):
+        for v, k in np.argwhere(found).tolist():
             c = counts[v, k]
             key = _cross_key(objective, int(c[C_CYCLES]), fast._energy(c, e), df)
             if best[v][k] is None or key < best[v][k][0]:
