@@ -91,13 +91,15 @@ CHILD: tuple[Job, ...] = (
     ("_walk_classes", (_A1, _A1, _B, _I, _I, _I, *(_A1,) * 4, *(_I,) * 3, _A2, _A3, _I,
                        _CONTEXT, _I, *(_A1,) * 4, _F1, _A1, _A1, _A2, _F1, _F2, _A2, _A2, _B1,
                        _F1, _F1, _A1)),
-    # the queue's heap (leaves of search_grid alone), to even the two groups out
+)
+PARENT: tuple[Job, ...] = (
+    # the queue and its heap (leaves of search_grid alone): here, so that this side ends
+    # after the child's (the second child forks when this side is done, and waits for the
+    # first: two children at once would each count the parent's memory)
     ("_heapify", (_F1, _A1, _I)),
     ("_heap_pop", (_F1, _A1, _I)),
     ("_heap_push", (_F1, _A1, _I, _F, _I)),
     ("_queue", (_I, _F1, _A1, _A1, _F1, _A1, _A1, _I, _F2, _F1, _A1, _F1)),
-)
-PARENT: tuple[Job, ...] = (
     ("_grid_stats", (_A1,) * 6),
     ("_compute_tables", (_A1, _A1, _I, *(_A2,) * 7)),
     ("_combo_bound", (_A1, _I, _A2, _A2, _A2, _A2, _I, _I, _I, _I, _A3, _A4, _I, _A1)),
@@ -255,6 +257,12 @@ def compile_search() -> dict[str, Any]:
     can_fork = hasattr(os, "fork") and sys.platform.startswith("linux")
     if not cached and can_fork:
         report["parallel"] = True
+        # numba's compiler imports its implementation modules on first use (a cache load
+        # does not: `jitcache`): here, once, so that the children share them instead of each
+        # importing its own (80 MB more of the tree's memory in a cold `compare --all`)
+        from numba.core.registry import cpu_target
+
+        cpu_target.target_context.refresh()
         pid, read_end = _fork_compile(CHILD, private=SHARED)
         go_read, go_write = os.pipe()
         pid2 = None
