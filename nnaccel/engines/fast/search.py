@@ -494,6 +494,10 @@ def search_grid(layer, hws, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_f
     order = np.empty(N_ORDERS, dtype=np.int64)
     oslot = np.empty(N_ORDERS, dtype=np.int64)
     no_ctx = _empty_context()
+    # OS: a combo's exact compute (`_os_totals`), once for all variants; -1 until taken
+    os_comp = np.empty(0 if ws else n, dtype=np.int64)
+    os_first = np.empty(0 if ws else n, dtype=np.int64)
+    _fill(os_comp, np.int64(-1))
     sims = 0
     for v in range(nv):
         if not reach[v]:
@@ -551,9 +555,12 @@ def search_grid(layer, hws, e, obj, df, caps, bufs, gx, gy, gc, gk, cls_n, cls_f
             ctx = no_ctx
             have_ctx = False
             if not ws and _less(kb, best):
-                ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
-                have_ctx = True
-                comp, comp_first = _os_totals(ctx)
+                if os_comp[i] < 0:  # (another variant may have taken it: it is the DRAM's)
+                    ctx = _context(layer, hw, ws, gx[a], gy[b], gc[c], gk[d])
+                    have_ctx = True
+                    os_comp[i], os_first[i] = _os_totals(ctx)
+                comp = os_comp[i]
+                comp_first = os_first[i]
                 base[C_COMPUTE] = comp
                 stalls = _round_bound(obj, kon, df, flags_tab, mask, ncls, xs, ys, cs, ks, wp,
                                       ost, a, b, c, d, comp_first, base, c_dram[i], c_en[i],
