@@ -23,7 +23,7 @@ from nnaccel.sweep.point import CacheMap, Task, run_task, warm
 
 #: Called in the parent with each finished task and its (key, row) pairs.
 OnDone = Callable[[Task, list[tuple[str, dict[str, Any]]]], None]
-#: Tasks one worker runs in order (points of one buffer ladder: `run.make_batches`).
+#: Tasks one worker runs in order (points of one family or buffer ladder: `run.make_batches`).
 Batch = tuple[Task, ...]
 
 # A worker process's networks and caches, set by the pool's initializer (per process).
