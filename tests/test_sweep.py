@@ -216,3 +216,68 @@ def test_the_model_version_covers_every_model_file(tmp_path):
     plots = copy / "plots.py"
     plots.write_text(plots.read_text() + "\n# changed\n")
     assert model_version(copy) == base
+
+
+def _batches(axes, workers):
+    from nnaccel.sweep.run import make_batches
+
+    pl = plan(build_spec(["squeezenet-v1.1"], axes))
+    return make_batches(make_tasks(pl, set(pl.keys()), workers), workers)
+
+
+def _shape(batches):
+    """Per batch: (array, DRAM GB/s, KB) of its tasks, and the DRAM variants they search for."""
+    return [([(t.point.hardware.array_label, int(t.point.hardware.dram_bandwidth_bytes_per_s
+                                                 / 1e9), t.point.hardware.buffer_bytes // 1024)
+              for t in b], sorted({t.variants for t in b})) for b in batches]
+
+
+def test_a_family_of_points_is_one_batch_when_there_are_enough():
+    """Four arrays, two workers: each array's points (two bandwidths x two buffers) are one
+    batch, a ladder after another, largest buffer first, searching for both DRAMs."""
+    got = _shape(_batches({"array": "4x4,8x8,12x4,16x16", "buffer": "32KB,128KB",
+                           "bandwidth": "8GB/s,16GB/s"}, 2))
+    assert len(got) == 4
+    for (points, variants), array in zip(got, ["4x4", "8x8", "12x4", "16x16"], strict=True):
+        assert points == [(array, 8, 128), (array, 8, 32), (array, 16, 128), (array, 16, 32)]
+        assert variants == [((8, 100), (16, 100))]  # bytes a cycle at 1 GHz, latency
+
+
+def test_a_few_families_are_cut_into_groups_of_ladders():
+    """One array, eight bandwidths, two workers: four batches of two ladders, each searching
+    for its own two DRAMs; with one worker, one batch for all eight."""
+    axes = {"array": "8x8", "buffer": "32KB,128KB", "bandwidth": "1GB/s..128GB/s*2"}
+    got = _shape(_batches(axes, 2))
+    assert [[bw for _, bw, _ in points] for points, _ in got] == [
+        [1, 1, 2, 2], [4, 4, 8, 8], [16, 16, 32, 32], [64, 64, 128, 128]]
+    assert [v for _, v in got] == [[((1, 100), (2, 100))], [((4, 100), (8, 100))],
+                                   [((16, 100), (32, 100))], [((64, 100), (128, 100))]]
+    assert [len(points) for points, _ in _shape(_batches(axes, 1))] == [16]
+
+
+def test_families_too_small_to_group_fall_back_to_ladder_pieces():
+    """Two bandwidths on two workers: a group would hold one ladder, so the batches are the
+    ladders, cut into pieces for balance, each task searching for its own DRAM only."""
+    got = _shape(_batches({"array": "8x8", "buffer": "16KB,32KB,64KB,128KB",
+                           "bandwidth": "8GB/s,16GB/s"}, 2))
+    assert [points for points, _ in got] == [
+        [("8x8", 8, 128)], [("8x8", 8, 64)], [("8x8", 8, 32)], [("8x8", 8, 16)],
+        [("8x8", 16, 128)], [("8x8", 16, 64)], [("8x8", 16, 32)], [("8x8", 16, 16)]]
+    assert all(v == [()] for _, v in got)
+
+
+def test_grouped_dram_variants_give_each_point_its_own_row(tmp_path):
+    """A pool of two whose batches search two DRAMs at once: every row is `simulate`'s."""
+    from nnaccel.loader import load_network
+    from nnaccel.simulate import simulate
+
+    axes = {"array": "8x8,12x4", "buffer": "32KB,128KB",
+            "bandwidth": "2GB/s,4GB/s,8GB/s,16GB/s"}
+    assert [len(v[0][0]) for _, v in _shape(_batches(axes, 2))] == [2, 2, 2, 2]
+    result = run_sweep(build_spec(["squeezenet-v1.1"], axes), tmp_path / "s.db", jobs=2)
+    pl = plan(build_spec(["squeezenet-v1.1"], axes))
+    net = load_network("squeezenet-v1.1")
+    for point, row in zip(pl.points, result.rows, strict=True):
+        t = simulate(net, point.hardware).totals()
+        assert (row["cycles"], row["energy_dynamic"], row["dram_bytes"]) == (
+            t["cycles"], t["energy_total"], t["dram_read_bytes"] + t["dram_write_bytes"])

@@ -153,7 +153,8 @@ def _ladder_order(points: Sequence[HwPoint]) -> list[int]:
 
 #: A family of points (equal but for the buffer and the DRAM) is one worker's batch when there
 #: are at least this many families per worker: its searches then serve all its DRAM variants
-#: at once. With fewer, the batches are its ladders (better balance, a search per variant).
+#: at once. With fewer, a family is cut into groups of its ladders (each group's searches
+#: serve the group's DRAMs), and into its single ladders when groups would hold one each.
 FAMILIES_PER_WORKER = 2
 
 
@@ -162,12 +163,34 @@ def make_batches(tasks: Sequence[Task], workers: int) -> list[tuple[Task, ...]]:
     the buffer and the DRAM, a ladder after another, each largest buffer first) with the same
     networks, so that each search the largest buffer makes on one DRAM serves the smaller
     buffers and the other DRAMs too (`tiler.search_family`), when there are at least
-    FAMILIES_PER_WORKER of them per worker. Else the points of one ladder (equal but for the
-    buffer), whose tasks then search for their own DRAM only; a ladder is cut into pieces
-    while there are fewer than TASKS_PER_WORKER batches per worker (balance)."""
+    FAMILIES_PER_WORKER of them per worker. With fewer, each family is cut into as many
+    groups of consecutive ladders as make FAMILIES_PER_WORKER batches per worker, each
+    searching for its own ladders' DRAMs. Where that leaves a ladder alone in a batch, the
+    batches are the ladders (equal but for the buffer), each searching for its own DRAM, and
+    a ladder is cut into pieces while there are fewer than TASKS_PER_WORKER batches per
+    worker (balance)."""
     families = _runs(tasks, lambda t: (t.networks, t.point.family_identity()))
-    if workers <= 1 or len(families) >= FAMILIES_PER_WORKER * workers:
+    want = FAMILIES_PER_WORKER * workers
+    if workers <= 1 or not families or len(families) >= want:
         return [tuple(g) for g in families]
+    cuts = math.ceil(want / len(families))  # groups per family
+    out: list[tuple[Task, ...]] = []
+    for family in families:
+        ladders = _runs(family, lambda t: t.point.ladder_identity())
+        size = math.ceil(len(ladders) / cuts)  # ladders per group
+        if size < 2:
+            return _ladder_batches(tasks, workers)
+        for i in range(0, len(ladders), size):
+            group = [t for ladder in ladders[i:i + size] for t in ladder]
+            drams = tuple(sorted({t.point.dram() for t in group}))
+            out.append(tuple(replace(t, variants=drams) for t in group))
+    return out
+
+
+def _ladder_batches(tasks: Sequence[Task], workers: int) -> list[tuple[Task, ...]]:
+    """The points of one ladder with the same networks, each task searching for its own DRAM
+    only, a ladder cut into pieces while there are fewer than TASKS_PER_WORKER batches per
+    worker."""
     tasks = [replace(t, variants=()) for t in tasks]
     groups = _runs(tasks, lambda t: (t.networks, t.point.ladder_identity()))
     want = workers * TASKS_PER_WORKER
