@@ -1,8 +1,8 @@
 """Compiling the tiler's search kernel on a cold numba cache, on two cores at once.
 
 numba compiles a kernel together with every kernel it calls, one after the other, on one
-core. `fast.search_grid`'s body is split into kernels (`search._combos`, `_round_bound`,
-`_class_counts`, `_walk_classes`), and its callees fall into two groups that share only a few
+core. `fast.search_grid`'s body is split into kernels (`bounds._combos`, `bounds._round_bound`,
+`bounds._class_counts`, `search._walk_classes`), and its callees fall into two groups that share only a few
 small leaves (the grid's tables and bounds; the walk over a combo's tiles), so `compile_search`:
 
 1. forks: the child compiles `CHILD` (the walk's side), the parent `PARENT` (the bounds'

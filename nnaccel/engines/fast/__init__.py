@@ -11,7 +11,9 @@ One module per part of the model, in dependency order:
 | `traffic` | §3 "Reuse", §5 | what a loop order moves; cycle bounds without a walk |
 | `context` | §4, §5 | a combo's per-index tables shared by every loop order; its exact OS compute |
 | `walk` | §5 | the DMA and double-buffer recurrence over the tiles |
-| `search` | §8 | the tiler's branch and bound |
+| `keys` | §8 | the tiler's keys under each objective, and how they compare |
+| `bounds` | §8 | a tile-size combo's bounds, the queue of combos, a class of orders' counts |
+| `search` | §8 | the tiler's branch and bound: the queue's loop and the walks |
 | `api` | §6 | `evaluate`, `lower_bound`, `footprint` of given mappings |
 
 Spec readings where docs/model.md leaves room (the most literal one each time):
@@ -33,14 +35,14 @@ Spec readings where docs/model.md leaves room (the most literal one each time):
 
 from __future__ import annotations
 
-from . import api, base, compute, context, search, tilecompute, tiles, traffic, walk
+from . import api, base, bounds, compute, context, keys, search, tilecompute, tiles, traffic, walk
 from .api import check_vectors, evaluate, evaluate_checked, footprint, footprint_checked, lower_bound
 from .base import ORDERS
 from .search import N_ORDERS, OBJ_CYCLES, OBJ_EDP, OBJ_ENERGY, _energy, search_grid
 from .traffic import F_COUT, F_KIN, F_XW, F_YW, _order_flags
 
 #: The package's modules, in dependency order (`engines.warm` finds kernels by name in them).
-MODULES = (base, tiles, compute, tilecompute, traffic, context, walk, search, api)
+MODULES = (base, tiles, compute, tilecompute, traffic, context, walk, keys, bounds, search, api)
 
 __all__ = ["F_COUT", "F_KIN", "F_XW", "F_YW", "MODULES", "N_ORDERS", "OBJ_CYCLES", "OBJ_EDP",
            "OBJ_ENERGY", "ORDERS", "check_vectors", "evaluate", "evaluate_checked", "footprint",
