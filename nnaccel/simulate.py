@@ -182,7 +182,7 @@ class SearchCache:
     passed to several `simulate` calls makes `compare` search each distinct shape once.
     `ladder` and `grids` may be shared by the caches of several hardware points (a sweep's):
     with `ladder`, a search is made for the buffer asked and every smaller one of `buffers`
-    at once (`tiler.search_ladder`), and `ladder` keeps each buffer's result, keyed by
+    at once (`tiler.search_family`), and `ladder` keeps each buffer's result, keyed by
     everything but the buffer and then the buffer, and the latest winners of each layer on
     hardware equal but for buffer, bandwidth and latency, the incumbents of its next search;
     `grids` the candidate grids.
@@ -473,12 +473,12 @@ def _search(
 
 
 #: Winners kept per layer and hardware family (equal but for buffer, bandwidth and latency)
-#: as incumbents of its next search (`tiler.search_ladder`).
+#: as incumbents of its next search (`tiler.search_family`).
 INCUMBENTS = 3
 
 
 def _rung_keys(key: tuple, memo: dict[bytes, tuple[bytes, bytes]]) -> tuple[tuple, tuple]:
-    """A search key without the buffer (its ladder: `tiler.search_ladder`), and without the buffer,
+    """A search key without the buffer (its ladder: `tiler.search_family`), and without the buffer,
     the DRAM bandwidth and latency (its family: the same candidate grid). `memo`: the
     hardware parts already made."""
     parts = memo.get(key[1])

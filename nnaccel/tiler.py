@@ -260,8 +260,7 @@ def _search(layer, hws, energy_per_count, objective, dataflows, grids=None, incu
     best: list = [[None] * bufs.size for _ in range(nv)]
     min_fp = None
     sims = 0
-    bounds = np.stack([_incumbent_caps(layer, h, e, objective, dfs, incumbents, bufs)
-                       for h in hw_all])
+    bounds = _incumbent_caps(layer, hw_all, e, objective, dfs, incumbents, bufs)
     for df in dfs:
         grid = _grid(layer, hw, df, grids)
         # Only a candidate whose key's first component is at most the best one's so far can
@@ -293,24 +292,25 @@ def _search(layer, hws, energy_per_count, objective, dataflows, grids=None, incu
     return results, sims
 
 
-def _incumbent_caps(layer, hw, e, objective, dfs, incumbents, bufs) -> np.ndarray:
-    """Per buffer size, a cap on the winner's first key component from mappings known to be
-    candidates (the winners of the same layer on hardware that differs only in buffer,
-    bandwidth or latency: the grid depends on neither): the least first component among
-    those that fit it, a hair above it (a cap only needs to be at least the winner's).
-    math.inf without one."""
-    caps = np.full(len(bufs), math.inf)
+def _incumbent_caps(layer, hws, e, objective, dfs, incumbents, bufs) -> np.ndarray:
+    """Per hardware variant and buffer size, a cap on the winner's first key component from
+    mappings known to be candidates (the winners of the same layer on hardware that differs
+    only in buffer, bandwidth or latency: the grid depends on neither): the least first
+    component among those that fit it, a hair above it (a cap only needs to be at least the
+    winner's). math.inf without one."""
+    caps = np.full((len(hws), len(bufs)), math.inf)
     for m in incumbents:
         if m[M_DATAFLOW] not in dfs:
             continue
         m = m[None]
-        fp = fast.footprint_checked(layer, hw, m)[0]
+        fp = fast.footprint_checked(layer, hws[0], m)[0]  # not the DRAM's: one for all
         if fp > bufs[-1]:
             continue
-        c = fast.evaluate_checked(layer, hw, m)[0]
-        first = _cross_key(objective, int(c[C_CYCLES]), fast._energy(c, e), DF_WS)[0]
         fits = bufs >= fp
-        caps[fits] = np.minimum(caps[fits], float(first) * (1 + 2.0**-40))
+        for v, hw in enumerate(hws):
+            c = fast.evaluate_checked(layer, hw, m)[0]
+            first = _cross_key(objective, int(c[C_CYCLES]), fast._energy(c, e), DF_WS)[0]
+            caps[v, fits] = np.minimum(caps[v, fits], float(first) * (1 + 2.0**-40))
     return caps
 
 
@@ -356,28 +356,6 @@ def search_stats(
     return results[0][0][0], results[0][0][1], sims
 
 
-def search_ladder(
-    layer: np.ndarray,
-    hw: np.ndarray,
-    energy_per_count: np.ndarray,
-    objective: str,
-    dataflows: tuple[int, ...],
-    buffers: Sequence[int],
-    grids: dict | None = None,
-    incumbents: Sequence[np.ndarray] = (),
-) -> list[tuple[np.ndarray, np.ndarray] | BufferTooSmallError]:
-    """`search` for each of several buffer sizes at once (the hardware's own is ignored):
-    per buffer, in the order given, (mapping, counts) or the BufferTooSmallError it gets.
-    One branch and bound serves them all (`fast.search_grid`); each result is exactly that
-    buffer's own search's. `grids`: a dict that keeps the candidate grids across calls (they
-    depend on the layer, the array and the dataflow only). `incumbents`: mappings of this
-    layer's candidate grid (the winners on hardware that differs only in buffer, DRAM
-    bandwidth or latency); those that fit a buffer cap its search (the branch and bound
-    starts with their key), which then walks fewer candidates and finds the same winner."""
-    return search_family(layer, [hw], energy_per_count, objective, dataflows, buffers, grids,
-                         incumbents)[0]
-
-
 def search_family(
     layer: np.ndarray,
     hws: Sequence[np.ndarray],
@@ -388,11 +366,18 @@ def search_family(
     grids: dict | None = None,
     incumbents: Sequence[np.ndarray] = (),
 ) -> list[list[tuple[np.ndarray, np.ndarray] | BufferTooSmallError]]:
-    """`search_ladder` for each of several hardware vectors equal but for the DRAM's
-    bandwidth and latency (a ValueError otherwise): per vector, in the order given, its
-    ladder's results. The candidate grid, its tables and every combo's first bound depend on
-    neither, so they are made once for all (`fast.search_grid`); each result is exactly that
-    hardware's own search's."""
+    """`search` for each of several hardware vectors equal but for the DRAM's bandwidth and
+    latency (a ValueError otherwise) and each of several buffer sizes (the hardware's own is
+    ignored): per vector, in the order given, per buffer, in the order given, (mapping,
+    counts) or the BufferTooSmallError it gets; each result is exactly that hardware's and
+    buffer's own search's. One branch and bound serves the buffers (`fast.search_grid`), and
+    the candidate grid, its tables and every combo's first bound, which depend on neither the
+    bandwidth nor the latency, are made once for the vectors. `grids`: a dict that keeps the
+    candidate grids across calls (they depend on the layer, the array and the dataflow only).
+    `incumbents`: mappings of this layer's candidate grid (the winners on hardware that
+    differs only in buffer, DRAM bandwidth or latency); those that fit a buffer cap its
+    search (the branch and bound starts with their key), which then walks fewer candidates
+    and finds the same winner."""
     order = sorted(range(len(buffers)), key=lambda i: buffers[i])
     bufs = [int(buffers[i]) for i in order]
     results, _ = _search(layer, hws, energy_per_count, objective, dataflows, grids,
@@ -414,6 +399,5 @@ __all__ = [
     "energy_weights",
     "search",
     "search_family",
-    "search_ladder",
     "search_stats",
 ]

@@ -673,8 +673,8 @@ def test_a_ladder_search_is_each_buffers_own(layer, objective, p, bufs, ports, i
                 family.append(tiler.search(layer, hw_of(b, bw=9), E, objective)[0])
             except MappingError:
                 pass
-    got = tiler.search_ladder(layer, hw_of(1), E, objective, (L.DF_WS, L.DF_OS), bufs,
-                              incumbents=family)
+    got = tiler.search_family(layer, [hw_of(1)], E, objective, (L.DF_WS, L.DF_OS), bufs,
+                              incumbents=family)[0]
     for b, r in zip(bufs, got, strict=True):
         try:
             want = tiler.search(layer, hw_of(b), E, objective)
@@ -778,8 +778,8 @@ def test_the_buffer_named_for_a_pooled_layer_is_the_smallest_that_fits():
     with pytest.raises(MappingError) as less:
         tiler.search(layer, hw(4, 4, buf=need - 1), E)
     assert less.value.min_buffer_bytes == need
-    ladder = tiler.search_ladder(layer, hw(4, 4), E, "cycles", (L.DF_WS, L.DF_OS),
-                                 [need - 1, need, 1 << 20])
+    ladder = tiler.search_family(layer, [hw(4, 4)], E, "cycles", (L.DF_WS, L.DF_OS),
+                                 [need - 1, need, 1 << 20])[0]
     assert str(ladder[0]) == str(less.value) and not isinstance(ladder[1], MappingError)
 
 

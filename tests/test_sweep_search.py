@@ -92,10 +92,10 @@ def test_a_ladder_search_is_each_buffers_own_on_real_layers(objective):
         hw = Hardware(name="x", dram_bandwidth_bytes_per_s=8e9)
         other = Hardware(name="x", dram_bandwidth_bytes_per_s=16e9)
         e = energy_per_count(hw)
-        mine = tiler.search_ladder(low.vector, hw.vector(), e, objective, (0, 1), buffers)
+        mine = tiler.search_family(low.vector, [hw.vector()], e, objective, (0, 1), buffers)[0]
         winners = tuple(r[0] for r in mine if not isinstance(r, tiler.BufferTooSmallError))
-        theirs = tiler.search_ladder(low.vector, other.vector(), e, objective, (0, 1), buffers,
-                                     incumbents=winners)
+        theirs = tiler.search_family(low.vector, [other.vector()], e, objective, (0, 1),
+                                     buffers, incumbents=winners)[0]
         for buf, r, r2 in zip(buffers, mine, theirs, strict=True):
             for h, got in ((hw, r), (other, r2)):
                 vec = h.vector()
